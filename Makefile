@@ -1,0 +1,46 @@
+# py_buffer: one entry point for building, testing and the demo.
+#
+#   make demo   the main demo
+#   make test   every test: Rust (fmt, clippy, unit, doc, loom), Python, Erlang
+#   make build  everything (Python extension installed, Erlang side in nif/ebin and nif/priv)
+#
+# Language parts add themselves through python/python.mk and nif/nif.mk, which append their
+# targets to BUILD_PARTS / TEST_PARTS.
+
+CARGO ?= cargo
+PYTHON ?= python3
+BUILD_PARTS :=
+TEST_PARTS :=
+
+.PHONY: all build test demo build-rust test-rust lint-rust loom bench
+
+all: build
+
+-include python/python.mk
+-include nif/nif.mk
+
+build: build-rust $(BUILD_PARTS)
+
+build-rust:
+	$(CARGO) build --release -p py-buffer -p py-buffer-core -p py-buffer-sync --examples
+
+lint-rust:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test-rust: lint-rust
+	$(CARGO) test --workspace
+	$(MAKE) loom
+
+# The loom models of the wake-up protocol (bounded: a preemption bound keeps them quick).
+loom:
+	RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 \
+		$(CARGO) test -p py-buffer-core --release --target-dir target/loom --test loom
+
+test: test-rust $(TEST_PARTS)
+
+demo: build-rust
+	$(CARGO) run --release --example stream_demo
+
+bench:
+	$(CARGO) bench -p py-buffer

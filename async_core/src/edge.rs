@@ -1,0 +1,87 @@
+//! Readiness edges and the observer a binding registers to hear about them.
+//!
+//! Bindings that cannot wait on a listener (the Erlang NIF turns edges into messages) register
+//! an [`Observer`]. The buffer calls it after the state change is visible and after its lock is
+//! released, so an observer may call back into the buffer.
+
+/// A transition that may let someone make progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Edge {
+    /// Bytes were appended: a reader can read more.
+    Readable,
+    /// In bounded mode, the reader made room after a writer was refused or had to wait.
+    Writable,
+    /// The body ended: closed, aborted, or the content length arrived in full.
+    Eof,
+    /// The reader closed the buffer: further writes fail.
+    ReaderClosed,
+}
+
+impl Edge {
+    const ALL: [Edge; 4] = [
+        Edge::Readable,
+        Edge::Writable,
+        Edge::Eof,
+        Edge::ReaderClosed,
+    ];
+
+    const fn bit(self) -> u8 {
+        match self {
+            Edge::Readable => 1,
+            Edge::Writable => 2,
+            Edge::Eof => 4,
+            Edge::ReaderClosed => 8,
+        }
+    }
+}
+
+/// Receives readiness edges.
+///
+/// Called on the thread that caused the edge, without the buffer's lock held. Keep it short:
+/// it runs inside a writer's or reader's call.
+pub trait Observer: Send + Sync + 'static {
+    /// Called once per edge.
+    fn on_edge(&self, edge: Edge);
+}
+
+impl<F> Observer for F
+where
+    F: Fn(Edge) + Send + Sync + 'static,
+{
+    fn on_edge(&self, edge: Edge) {
+        self(edge)
+    }
+}
+
+/// A small set of edges collected under the lock and delivered after it is released.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EdgeSet(u8);
+
+impl EdgeSet {
+    pub(crate) fn insert(&mut self, edge: Edge) {
+        self.0 |= edge.bit();
+    }
+
+    pub(crate) fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub(crate) fn iter(self) -> impl Iterator<Item = Edge> {
+        Edge::ALL.into_iter().filter(move |e| self.0 & e.bit() != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edge_set_delivers_each_edge_once_in_a_fixed_order() {
+        let mut set = EdgeSet::default();
+        assert!(set.is_empty());
+        set.insert(Edge::Eof);
+        set.insert(Edge::Readable);
+        set.insert(Edge::Eof);
+        assert_eq!(set.iter().collect::<Vec<_>>(), [Edge::Readable, Edge::Eof]);
+    }
+}

@@ -1,0 +1,244 @@
+//! The consumer's handle: every read, search and seek of the buffer.
+//!
+//! All reader handles of one buffer share one read position (they are views of the same
+//! body, as a `wsgi.input` is). Reads return futures that are also blockable
+//! (`reader.read(4).wait()`); nothing is consumed unless a read completes.
+
+use std::io::SeekFrom;
+
+use bytes::Bytes;
+use event_listener::EventListener;
+
+use crate::driver::Op;
+use crate::edge::Observer;
+use crate::error::Result;
+use crate::ops::{Fill, ReadBytes, ReadLines, Ready, Take, ToBytes, ToLines};
+use crate::read_kind::{Decision, ReadKind, Scan};
+use crate::shared::Shared;
+use crate::slices::Slices;
+use crate::state::Info;
+use crate::sync::Arc;
+use crate::writer::Writer;
+
+/// The size of the chunks the streaming traits (`Stream`, `AsyncBufRead`) hand out.
+pub(crate) const STREAM_CHUNK: usize = 64 * 1024;
+
+/// A consumer handle of a buffer.
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// let (writer, reader) = py_buffer_core::channel(Default::default());
+/// writer.try_write(b"line 1\nline 2\n").unwrap();
+/// writer.close().unwrap();
+/// assert_eq!(reader.readline(None).await.unwrap(), &b"line 1\n"[..]);
+/// assert_eq!(reader.read_to_end().await.unwrap(), &b"line 2\n"[..]);
+/// assert!(reader.at_eof());
+/// # });
+/// ```
+pub struct Reader {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) listener: Option<EventListener>,
+    /// Bytes handed out by `poll_fill_buf` and not yet consumed, and where they start.
+    pub(crate) peeked: Bytes,
+    pub(crate) peeked_at: u64,
+}
+
+fn to_bytes(slices: Slices<'_>) -> Bytes {
+    slices.to_bytes()
+}
+
+fn to_lines(slices: Slices<'_>) -> Vec<Bytes> {
+    slices.to_lines()
+}
+
+impl Reader {
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            listener: None,
+            peeked: Bytes::new(),
+            peeked_at: 0,
+        }
+    }
+
+    fn take(&self, kind: ReadKind) -> ReadBytes<'_> {
+        Take::op(&self.shared, kind, to_bytes as ToBytes)
+    }
+
+    /// Reads exactly `n` bytes, or fewer at a clean EOF.
+    ///
+    /// At a failed end (truncated or aborted body) that leaves fewer than `n` bytes, resolves
+    /// to the error and consumes nothing.
+    pub fn read(&self, n: usize) -> ReadBytes<'_> {
+        self.take(ReadKind::Exact(n))
+    }
+
+    /// Reads everything up to EOF.
+    pub fn read_to_end(&self) -> ReadBytes<'_> {
+        self.take(ReadKind::ToEnd)
+    }
+
+    /// Reads between 1 and `n` bytes, waiting only while none are there; empty at EOF.
+    pub fn read1(&self, n: usize) -> ReadBytes<'_> {
+        self.take(ReadKind::Available(n))
+    }
+
+    /// Reads one line (through `\n`), at most `limit` bytes; the rest of the body at EOF.
+    pub fn readline(&self, limit: Option<usize>) -> ReadBytes<'_> {
+        self.read_until(b'\n', limit)
+    }
+
+    /// Reads through the first `delim`, at most `limit` bytes; the rest of the body at EOF.
+    pub fn read_until(&self, delim: u8, limit: Option<usize>) -> ReadBytes<'_> {
+        self.take(ReadKind::Until { delim, limit })
+    }
+
+    /// Reads whole lines until their total reaches `hint` bytes (`None`: every line to EOF).
+    pub fn readlines(&self, hint: Option<usize>) -> ReadLines<'_> {
+        let kind = ReadKind::Lines {
+            hint: hint.unwrap_or(0),
+        };
+        Take::op(&self.shared, kind, to_lines as ToLines)
+    }
+
+    /// Reads up to `n` of the bytes already there, without waiting.
+    ///
+    /// Empty when nothing is there; the body's error once it failed and nothing is left.
+    pub fn read_nonblock(&self, n: usize) -> Result<Bytes> {
+        self.try_read_with(ReadKind::Immediate(n), to_bytes)
+            .expect("an immediate read never waits")
+    }
+
+    /// Any read, with the taken bytes handed to `consume` while the lock is held.
+    pub fn read_with<T, F>(&self, kind: ReadKind, consume: F) -> Op<Take<'_, F>>
+    where
+        F: for<'s> FnOnce(Slices<'s>) -> T,
+    {
+        Take::op(&self.shared, kind, consume)
+    }
+
+    /// One attempt at a read: `None` when it would have to wait.
+    pub fn try_read_with<T>(
+        &self,
+        kind: ReadKind,
+        consume: impl for<'s> FnOnce(Slices<'s>) -> T,
+    ) -> Option<Result<T>> {
+        self.shared
+            .update(|state, fx| match kind.decide(state, &mut Scan::default()) {
+                Decision::Wait => None,
+                Decision::Fail(e) => Some(Err(e)),
+                Decision::Take(n) => Some(Ok(state.take(n, consume, fx))),
+            })
+    }
+
+    /// Resolves once a read of `kind` could complete or fail, without taking anything.
+    pub fn ready(&self, kind: ReadKind) -> Op<Ready<'_>> {
+        Ready::op(&self.shared, kind)
+    }
+
+    /// Resolves to up to `n` unread bytes without consuming them, waiting only while none are
+    /// there; empty at a clean EOF, the error of a failed body once nothing is left.
+    pub fn fill(&self, n: usize) -> Op<Fill<'_>> {
+        Fill::op(&self.shared, n)
+    }
+
+    /// Up to `n` unread bytes without consuming them and without waiting.
+    pub fn peek(&self, n: usize) -> Bytes {
+        let state = self.shared.lock();
+        let n = n.min(state.unread() as usize);
+        state.store.to_bytes(state.pos, n)
+    }
+
+    /// Skips up to `n` unread bytes without waiting; returns how many were skipped.
+    pub fn consume(&self, n: usize) -> usize {
+        self.shared.update(|state, fx| {
+            let n = n.min(state.unread() as usize);
+            state.advance(n as u64, fx);
+            n
+        })
+    }
+
+    /// All unread bytes as one contiguous, immutable [`Bytes`] (a zero-copy export: later
+    /// writes never change or invalidate it).
+    pub fn snapshot(&self) -> Bytes {
+        let mut state = self.shared.lock();
+        let pos = state.pos;
+        state.store.contiguous_from(pos)
+    }
+
+    /// Bytes that can be read without waiting.
+    pub fn readable_amount(&self) -> usize {
+        self.shared.lock().unread() as usize
+    }
+
+    /// True when every byte was read and no more can come (clean EOF or failed body).
+    pub fn at_eof(&self) -> bool {
+        self.shared.lock().at_eof()
+    }
+
+    /// Moves the read position within the bytes written and still held.
+    ///
+    /// `SeekFrom::End` needs the end to be known (closed, aborted, or content length reached).
+    pub fn seek(&self, to: SeekFrom) -> Result<u64> {
+        self.shared.update(|state, fx| state.seek(to, fx))
+    }
+
+    /// The read position.
+    pub fn tell(&self) -> u64 {
+        self.shared.lock().pos
+    }
+
+    /// Where `needle` first occurs in the unread bytes `[start, end)`, relative to the read
+    /// position (`end` `None`: to the last byte written). Never waits.
+    pub fn find(&self, needle: &[u8], start: usize, end: Option<usize>) -> Option<usize> {
+        let state = self.shared.lock();
+        let unread = state.unread();
+        let end = end.map_or(unread, |e| (e as u64).min(unread));
+        let start = start as u64;
+        if start > end {
+            return None;
+        }
+        let pos = state.pos;
+        state
+            .store
+            .find(needle, pos + start, pos + end)
+            .map(|at| (at - pos) as usize)
+    }
+
+    /// Closes the reader side: writes fail from now on, blocked readers wake, and reads return
+    /// what remains and then EOF.
+    pub fn close(&self) {
+        self.shared.update(|state, fx| state.close_reader(fx));
+    }
+
+    /// A new writer handle for this buffer.
+    pub fn writer(&self) -> Writer {
+        self.shared.add_writer();
+        Writer::from_shared(Arc::clone(&self.shared))
+    }
+
+    /// A summary of the buffer's state.
+    pub fn info(&self) -> Info {
+        self.shared.lock().info()
+    }
+
+    /// Registers (or with `None` removes) the observer told about readiness edges.
+    pub fn set_observer(&self, observer: Option<std::sync::Arc<dyn Observer>>) {
+        self.shared.set_observer(observer);
+    }
+}
+
+impl Clone for Reader {
+    /// Another handle on the same body and read position.
+    fn clone(&self) -> Self {
+        Self::from_shared(Arc::clone(&self.shared))
+    }
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("info", &self.info())
+            .finish()
+    }
+}

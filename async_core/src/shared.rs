@@ -1,0 +1,100 @@
+//! The state every handle of one buffer shares: the lock, the two events, the writer count.
+//!
+//! All mutations go through [`Shared::update`], which runs a transition under the lock and then,
+//! with the lock released, notifies the listeners and the observer the transition asked for.
+//! That ordering is the whole wake-up protocol: a woken waiter always finds the change that
+//! woke it.
+
+use event_listener::{Event, EventListener};
+
+use crate::edge::Observer;
+use crate::error::AbortReason;
+use crate::options::Options;
+use crate::state::{Effects, State};
+use crate::sync::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering};
+
+/// Which event a waiter listens to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interest {
+    /// Data appended, the body ended, the reader closed, a seek back.
+    Readable,
+    /// Room made in bounded mode, the body ended, the reader closed.
+    Writable,
+}
+
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    readable: Event,
+    writable: Event,
+    writers: AtomicUsize,
+}
+
+impl Shared {
+    pub(crate) fn new(options: &Options) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(State::new(options)),
+            readable: Event::new(),
+            writable: Event::new(),
+            writers: AtomicUsize::new(1),
+        })
+    }
+
+    /// The state, for reads that change nothing.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves the state consistent (every transition checks
+        // before it mutates), so a poisoned lock is still usable.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `transition` under the lock, then wakes whoever it asked for.
+    pub(crate) fn update<R>(&self, transition: impl FnOnce(&mut State, &mut Effects) -> R) -> R {
+        let mut effects = Effects::default();
+        let (result, observer) = {
+            let mut state = self.lock();
+            let result = transition(&mut state, &mut effects);
+            let observer = if effects.edges.is_empty() {
+                None
+            } else {
+                state.observer.clone()
+            };
+            (result, observer)
+        };
+        if effects.wake_readers {
+            self.readable.notify(usize::MAX);
+        }
+        if effects.wake_writers {
+            self.writable.notify(usize::MAX);
+        }
+        if let Some(observer) = observer {
+            for edge in effects.edges.iter() {
+                observer.on_edge(edge);
+            }
+        }
+        result
+    }
+
+    pub(crate) fn listen(&self, interest: Interest) -> EventListener {
+        match interest {
+            Interest::Readable => self.readable.listen(),
+            Interest::Writable => self.writable.listen(),
+        }
+    }
+
+    pub(crate) fn set_observer(&self, observer: Option<Arc<dyn Observer>>) {
+        self.lock().observer = observer;
+    }
+
+    pub(crate) fn add_writer(&self) {
+        self.writers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Drops one writer handle; the last one aborts a body that was never closed.
+    pub(crate) fn remove_writer(&self) {
+        if self.writers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // Err means the body already ended; nothing to do.
+            let _ = self.update(|state, fx| state.abort(AbortReason::WriterGone, fx));
+        }
+    }
+}

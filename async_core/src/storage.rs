@@ -1,0 +1,387 @@
+//! Where the bytes live: a queue of immutable blocks plus one block being filled.
+//!
+//! Written bytes never move. A full block is frozen into a [`Bytes`] and a fresh block is
+//! started, so growth never re-copies what was written and a [`Bytes`] handed out earlier stays
+//! valid however the buffer grows. Positions are absolute offsets from the first byte ever
+//! written. In bounded mode, blocks the reader is done with are released, and when nobody else
+//! holds them their memory is reused for new writes, so steady streaming touches no new pages.
+
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+use memchr::memmem;
+
+/// The smallest block allocated when the size is not known in advance.
+pub(crate) const MIN_BLOCK: usize = 64 * 1024;
+/// Blocks grow by doubling up to this size, so a large body is held in few blocks.
+pub(crate) const MAX_BLOCK: usize = 4 * 1024 * 1024;
+/// A known content length is pre-allocated up to this many bytes, so a hostile length cannot
+/// reserve memory that never arrives.
+pub(crate) const PREALLOC_CAP: usize = 16 * 1024 * 1024;
+/// Writes of owned `Bytes` at least this long are kept as their own block instead of copied.
+const ADOPT_MIN: usize = 4 * 1024;
+
+/// One frozen block and its absolute start offset.
+#[derive(Debug)]
+struct Segment {
+    start: u64,
+    bytes: Bytes,
+}
+
+impl Segment {
+    fn end(&self) -> u64 {
+        self.start + self.bytes.len() as u64
+    }
+}
+
+/// The block store of one buffer.
+#[derive(Debug)]
+pub(crate) struct Storage {
+    sealed: VecDeque<Segment>,
+    tail: BytesMut,
+    tail_start: u64,
+    next_block: usize,
+    /// Block size in bounded mode, where consumed blocks are recycled.
+    recycle_block: Option<usize>,
+    spare: Vec<BytesMut>,
+    spare_limit: usize,
+}
+
+impl Storage {
+    /// Unbounded storage; `content_length` pre-sizes the first block (capped).
+    pub(crate) fn new(content_length: Option<u64>, max_buffered: Option<usize>) -> Self {
+        match max_buffered {
+            Some(max) => {
+                let block = max.clamp(4 * 1024, MIN_BLOCK);
+                Self {
+                    sealed: VecDeque::new(),
+                    tail: BytesMut::new(),
+                    tail_start: 0,
+                    next_block: block,
+                    recycle_block: Some(block),
+                    spare: Vec::new(),
+                    spare_limit: max.div_ceil(block) + 2,
+                }
+            }
+            None => {
+                let first = match content_length {
+                    Some(len) => usize::try_from(len).unwrap_or(usize::MAX).min(PREALLOC_CAP),
+                    None => 0,
+                };
+                Self {
+                    sealed: VecDeque::new(),
+                    tail: BytesMut::with_capacity(first),
+                    tail_start: 0,
+                    next_block: MIN_BLOCK,
+                    recycle_block: None,
+                    spare: Vec::new(),
+                    spare_limit: 0,
+                }
+            }
+        }
+    }
+
+    /// Total bytes ever written.
+    pub(crate) fn end(&self) -> u64 {
+        self.tail_start + self.tail.len() as u64
+    }
+
+    /// The first byte still held.
+    pub(crate) fn first(&self) -> u64 {
+        self.sealed.front().map_or(self.tail_start, |s| s.start)
+    }
+
+    /// Bytes currently held in memory (written and not yet released).
+    pub(crate) fn retained(&self) -> u64 {
+        self.end() - self.first()
+    }
+
+    /// Appends a copy of `data`.
+    pub(crate) fn append(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let room = self.tail.capacity() - self.tail.len();
+            if room == 0 {
+                self.start_new_block(data.len());
+                continue;
+            }
+            let n = room.min(data.len());
+            self.tail.extend_from_slice(&data[..n]);
+            data = &data[n..];
+        }
+    }
+
+    /// Appends owned bytes, keeping large ones as their own block without copying.
+    pub(crate) fn append_bytes(&mut self, data: Bytes) {
+        if data.len() < ADOPT_MIN || self.recycle_block.is_some() {
+            self.append(&data);
+            return;
+        }
+        self.seal_tail_prefix();
+        let start = self.tail_start;
+        self.tail_start += data.len() as u64;
+        self.sealed.push_back(Segment { start, bytes: data });
+    }
+
+    fn start_new_block(&mut self, wanted: usize) {
+        let full = std::mem::take(&mut self.tail);
+        if !full.is_empty() {
+            let len = full.len() as u64;
+            self.sealed.push_back(Segment {
+                start: self.tail_start,
+                bytes: full.freeze(),
+            });
+            self.tail_start += len;
+        }
+        self.tail = match self.recycle_block {
+            Some(block) => self
+                .spare
+                .pop()
+                .unwrap_or_else(|| BytesMut::with_capacity(block)),
+            None => {
+                let size = self.next_block.max(wanted.min(MAX_BLOCK));
+                self.next_block = (self.next_block * 2).min(MAX_BLOCK);
+                BytesMut::with_capacity(size)
+            }
+        };
+    }
+
+    /// Freezes the written part of the block being filled into its own segment; the rest of
+    /// the block keeps being filled.
+    fn seal_tail_prefix(&mut self) {
+        if self.tail.is_empty() {
+            return;
+        }
+        let bytes = self.tail.split().freeze();
+        let len = bytes.len() as u64;
+        self.sealed.push_back(Segment {
+            start: self.tail_start,
+            bytes,
+        });
+        self.tail_start += len;
+    }
+
+    /// Releases whole blocks that end at or before `pos`; in bounded mode their memory is kept
+    /// for reuse when nobody else holds it.
+    pub(crate) fn release_before(&mut self, pos: u64) {
+        while self.sealed.front().is_some_and(|s| s.end() <= pos) {
+            let Some(segment) = self.sealed.pop_front() else {
+                break;
+            };
+            self.recycle(segment.bytes);
+        }
+    }
+
+    fn recycle(&mut self, bytes: Bytes) {
+        let Some(block) = self.recycle_block else {
+            return;
+        };
+        if self.spare.len() >= self.spare_limit {
+            return;
+        }
+        if let Ok(mut mem) = bytes.try_into_mut() {
+            mem.clear();
+            if mem.capacity() >= block {
+                self.spare.push(mem);
+            }
+        }
+    }
+
+    /// Calls `f` on each contiguous piece of `[start, start + len)`, in order.
+    ///
+    /// # Panics
+    /// If the range is not held (a caller bug: positions are checked against `first`/`end`).
+    pub(crate) fn for_each_slice(&self, start: u64, len: usize, mut f: impl FnMut(&[u8])) {
+        let end = start + len as u64;
+        assert!(start >= self.first() && end <= self.end(), "range not held");
+        if len == 0 {
+            return;
+        }
+        let mut at = start;
+        let first_index = self.sealed.partition_point(|s| s.end() <= at);
+        for segment in self.sealed.range(first_index..) {
+            if at >= end {
+                return;
+            }
+            let from = (at - segment.start) as usize;
+            let to = (end.min(segment.end()) - segment.start) as usize;
+            f(&segment.bytes[from..to]);
+            at = segment.start + to as u64;
+        }
+        if at < end {
+            let from = (at - self.tail_start) as usize;
+            let to = (end - self.tail_start) as usize;
+            f(&self.tail[from..to]);
+        }
+    }
+
+    /// The bytes of `[start, start + len)` as one `Bytes`: a shared slice when they lie in one
+    /// frozen block, otherwise a copy.
+    pub(crate) fn to_bytes(&self, start: u64, len: usize) -> Bytes {
+        if len == 0 {
+            return Bytes::new();
+        }
+        let index = self.sealed.partition_point(|s| s.end() <= start);
+        if let Some(segment) = self.sealed.get(index) {
+            if segment.start <= start && start + len as u64 <= segment.end() {
+                let from = (start - segment.start) as usize;
+                return segment.bytes.slice(from..from + len);
+            }
+        }
+        let mut out = BytesMut::with_capacity(len);
+        self.for_each_slice(start, len, |piece| out.extend_from_slice(piece));
+        out.freeze()
+    }
+
+    /// `[start, end())` as one contiguous, immutable `Bytes` that later writes never touch.
+    ///
+    /// Blocks spanned by the range are merged into one block once, so repeated exports of a
+    /// growing buffer do not copy the same bytes again and again.
+    pub(crate) fn contiguous_from(&mut self, start: u64) -> Bytes {
+        let end = self.end();
+        if start == end {
+            return Bytes::new();
+        }
+        self.seal_tail_prefix();
+        let first_index = self.sealed.partition_point(|s| s.end() <= start);
+        if self.sealed.len() - first_index > 1 {
+            let merged_start = self.sealed[first_index].start;
+            let mut merged = BytesMut::with_capacity((end - merged_start) as usize);
+            for segment in self.sealed.drain(first_index..) {
+                merged.extend_from_slice(&segment.bytes);
+            }
+            self.sealed.push_back(Segment {
+                start: merged_start,
+                bytes: merged.freeze(),
+            });
+        }
+        let segment = &self.sealed[first_index];
+        segment.bytes.slice((start - segment.start) as usize..)
+    }
+
+    /// The offset of the first `byte` in `[start, end)`, if any.
+    pub(crate) fn find_byte(&self, byte: u8, start: u64, end: u64) -> Option<u64> {
+        let mut at = start;
+        let mut found = None;
+        self.for_each_slice(start, (end - start) as usize, |piece| {
+            if found.is_none() {
+                if let Some(i) = memchr::memchr(byte, piece) {
+                    found = Some(at + i as u64);
+                }
+                at += piece.len() as u64;
+            }
+        });
+        found
+    }
+
+    /// The offset of the first occurrence of `needle` lying wholly inside `[start, end)`.
+    pub(crate) fn find(&self, needle: &[u8], start: u64, end: u64) -> Option<u64> {
+        match needle.len() {
+            0 => return (start <= end).then_some(start),
+            1 => return self.find_byte(needle[0], start, end),
+            _ => {}
+        }
+        if end < start || end - start < needle.len() as u64 {
+            return None;
+        }
+        let finder = memmem::Finder::new(needle);
+        let overlap = needle.len() - 1;
+        // The last `overlap` bytes seen, to catch a needle split across two pieces.
+        let mut carry: Vec<u8> = Vec::with_capacity(2 * overlap);
+        let mut at = start;
+        let mut found = None;
+        self.for_each_slice(start, (end - start) as usize, |piece| {
+            if found.is_some() {
+                return;
+            }
+            if !carry.is_empty() {
+                let carried = carry.len();
+                carry.extend_from_slice(&piece[..piece.len().min(overlap)]);
+                if let Some(i) = finder.find_iter(&carry).find(|&i| i < carried) {
+                    found = Some(at - carried as u64 + i as u64);
+                    return;
+                }
+                carry.truncate(carried);
+            }
+            if let Some(i) = finder.find(piece) {
+                found = Some(at + i as u64);
+                return;
+            }
+            if piece.len() >= overlap {
+                carry.clear();
+                carry.extend_from_slice(&piece[piece.len() - overlap..]);
+            } else {
+                carry.extend_from_slice(piece);
+                let excess = carry.len().saturating_sub(overlap);
+                carry.drain(..excess);
+            }
+            at += piece.len() as u64;
+        });
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(storage: &Storage, start: u64, len: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        storage.for_each_slice(start, len, |p| out.extend_from_slice(p));
+        out
+    }
+
+    #[test]
+    fn growth_keeps_earlier_bytes_in_place() {
+        let mut s = Storage::new(None, None);
+        s.append(b"hello");
+        let snapshot = s.contiguous_from(0);
+        let before = snapshot.as_ptr();
+        s.append(&vec![7u8; 3 * MIN_BLOCK]);
+        assert_eq!(&snapshot[..], b"hello");
+        assert_eq!(snapshot.as_ptr(), before);
+        assert_eq!(s.end(), 5 + 3 * MIN_BLOCK as u64);
+        assert_eq!(collect(&s, 0, 5), b"hello");
+    }
+
+    #[test]
+    fn find_sees_a_needle_split_over_many_small_blocks() {
+        let mut s = Storage::new(None, None);
+        for piece in [&b"xx-"[..], b"-b", b"o", b"u", b"ndary--", b"tail"] {
+            s.append_bytes(Bytes::copy_from_slice(piece));
+            s.seal_tail_prefix();
+        }
+        assert_eq!(s.find(b"--boundary--", 0, s.end()), Some(2));
+        assert_eq!(s.find(b"--boundary--", 3, s.end()), None);
+        assert_eq!(s.find(b"tail", 0, s.end()), Some(14));
+        assert_eq!(s.find(b"tail", 0, s.end() - 1), None);
+        assert_eq!(s.find_byte(b'b', 0, s.end()), Some(4));
+    }
+
+    #[test]
+    fn bounded_storage_reuses_consumed_blocks() {
+        let mut s = Storage::new(None, Some(8 * 1024));
+        let block = 8 * 1024;
+        s.append(&vec![1u8; block]);
+        s.append(&[2u8; 10]);
+        let first_block = collect(&s, 0, 1);
+        assert_eq!(first_block, [1]);
+        s.release_before(block as u64);
+        assert_eq!(s.first(), block as u64);
+        assert_eq!(s.spare.len(), 1);
+        s.append(&vec![3u8; block]);
+        assert!(s.spare.is_empty(), "the released block was reused");
+        assert_eq!(s.retained(), block as u64 + 10);
+    }
+
+    #[test]
+    fn contiguous_from_merges_blocks_once() {
+        let mut s = Storage::new(None, None);
+        s.append(&vec![1u8; MIN_BLOCK]);
+        s.append(&[2u8; 3]);
+        let all = s.contiguous_from(0);
+        assert_eq!(all.len(), MIN_BLOCK + 3);
+        assert_eq!(s.sealed.len(), 1);
+        let again = s.contiguous_from(1);
+        assert_eq!(again.as_ptr(), all[1..].as_ptr());
+    }
+}
