@@ -43,3 +43,8 @@ pub use py_buffer_core::*;
 pub mod blocking {
     pub use py_buffer_sync::*;
 }
+
+/// The README's Rust examples, run as doctests so they cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
