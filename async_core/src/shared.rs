@@ -82,7 +82,7 @@ impl Shared {
         }
     }
 
-    pub(crate) fn set_observer(&self, observer: Option<Arc<dyn Observer>>) {
+    pub(crate) fn set_observer(&self, observer: Option<std::sync::Arc<dyn Observer>>) {
         self.lock().observer = observer;
     }
 
