@@ -1,0 +1,25 @@
+"""Streaming byte buffers for WSGI input.
+
+`PyBuffer` is a binary file-like object fed by a producer (a Python thread through
+`PyBuffer.writer()`, Rust code, or an Erlang process) and read like ``wsgi.input``:
+
+>>> import py_buffer
+>>> buf = py_buffer.PyBuffer.from_bytes(b"a\\nb\\n")
+>>> list(buf)
+[b'a\\n', b'b\\n']
+
+Reads block (with the GIL released) until they can be satisfied; a truncated or aborted body
+raises `BodyTruncated` / `BodyAborted` (both `OSError`) once every byte that did arrive was
+read, never a silently short body.
+"""
+
+import io as _io
+
+from ._native import BodyAborted, BodyTruncated, BufferWriter, PyBuffer
+from ._native import __version__ as __version__
+
+__all__ = ["BodyAborted", "BodyTruncated", "BufferWriter", "PyBuffer", "__version__"]
+
+# A PyBuffer implements the BufferedIOBase reading interface (read, read1, readinto,
+# readinto1, peek, readline, readlines, seek, tell, close, iteration, context manager).
+_io.BufferedIOBase.register(PyBuffer)

@@ -1,0 +1,19 @@
+# The Python package (python/): included by the root Makefile.
+#
+#   make build-python   build the extension (release) and install the package into $(PYTHON)
+#   make test-python    build-python, then the pytest suite and the stub check
+
+PYTHON ?= python3
+
+.PHONY: build-python test-python
+
+# --no-build-isolation: maturin comes from .ci/requirements.txt, so no download at build time.
+build-python:
+	$(PYTHON) -m pip install --no-build-isolation --force-reinstall --no-deps ./python
+
+test-python: build-python
+	cd python && $(PYTHON) -m pytest -q tests
+	$(PYTHON) -m mypy.stubtest py_buffer._native
+
+BUILD_PARTS += build-python
+TEST_PARTS += test-python

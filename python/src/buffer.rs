@@ -1,0 +1,479 @@
+//! `PyBuffer`: the consumer's side of a buffer as a Python file-like object (`wsgi.input`).
+//!
+//! Every read is one core [`ReadKind`]: tried first with the GIL held, copying straight into a
+//! new `bytes` under the buffer's lock; only if it must wait does it release the GIL and wait
+//! on the core's listener ([`crate::wait::park`]), then try again. A read that a failed body
+//! cannot satisfy raises without consuming anything, so the bytes that did arrive are never
+//! lost and a body is never silently short.
+
+use std::ffi::c_int;
+use std::io::SeekFrom;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use py_buffer_core::{channel, Bytes, Options, ReadKind, Reader, Slices, Writer};
+use pyo3::exceptions::{PyBufferError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyType};
+
+use crate::args::{self, ByteSource, Target};
+use crate::copy::{bytes_from_slice, bytes_from_slices};
+use crate::errors::to_py;
+use crate::wait::{deadline, park};
+use crate::writer::BufferWriter;
+
+/// `timeout_nanos` value meaning "no timeout".
+const NO_TIMEOUT: u64 = u64::MAX;
+
+/// A streaming byte buffer read like a binary file (the seed's `erlang.PyBuffer`).
+///
+/// Thread-safe (`frozen`: no borrow errors); every reader shares one read position.
+#[pyclass(frozen, module = "py_buffer._native", name = "PyBuffer")]
+pub struct PyBuffer {
+    reader: Reader,
+    /// The producer handle of a buffer made from Python, kept until `writer()` hands it out,
+    /// so a buffer whose producer was never taken does not abort by itself.
+    held_writer: Mutex<Option<Writer>>,
+    /// The `settimeout` value in nanoseconds, [`NO_TIMEOUT`] for none.
+    timeout_nanos: AtomicU64,
+}
+
+impl PyBuffer {
+    /// Wraps the reader side of a buffer made in Rust (the Erlang NIF hands buffers to Python
+    /// this way). `writer()` then returns new handles on the same buffer.
+    pub fn from_reader(reader: Reader) -> Self {
+        Self {
+            reader,
+            held_writer: Mutex::new(None),
+            timeout_nanos: AtomicU64::new(NO_TIMEOUT),
+        }
+    }
+
+    fn with_writer(reader: Reader, writer: Writer) -> Self {
+        let buffer = Self::from_reader(reader);
+        *buffer.held() = Some(writer);
+        buffer
+    }
+
+    /// The core reader behind this object.
+    pub fn reader(&self) -> &Reader {
+        &self.reader
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Option<Writer>> {
+        self.held_writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        match self.timeout_nanos.load(Ordering::Relaxed) {
+            NO_TIMEOUT => None,
+            nanos => Some(Duration::from_nanos(nanos)),
+        }
+    }
+
+    /// Runs a read of `kind`: `take` builds the result from the bytes taken, under the lock.
+    fn blocking_read<'py, T>(
+        &self,
+        py: Python<'py>,
+        kind: ReadKind,
+        what: &str,
+        mut take: impl FnMut(Slices<'_>) -> PyResult<T>,
+    ) -> PyResult<T> {
+        if let Some(result) = self.reader.try_read_with(kind, &mut take) {
+            return result.map_err(to_py)?;
+        }
+        let deadline = deadline(self.timeout());
+        let mut ready = self.reader.ready(kind);
+        loop {
+            park(py, &mut ready, deadline, what)?;
+            if let Some(result) = self.reader.try_read_with(kind, &mut take) {
+                return result.map_err(to_py)?;
+            }
+        }
+    }
+
+    fn read_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        kind: ReadKind,
+        what: &str,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        self.blocking_read(py, kind, what, |slices| bytes_from_slices(py, &slices))
+    }
+
+    fn read_into(&self, py: Python<'_>, b: &Bound<'_, PyAny>, exact: bool) -> PyResult<usize> {
+        let mut target = Target::new(b)?;
+        let len = target.len();
+        if len == 0 {
+            return Ok(0);
+        }
+        let kind = if exact {
+            ReadKind::Exact(len)
+        } else {
+            ReadKind::Available(len)
+        };
+        self.blocking_read(py, kind, "readinto()", |slices| {
+            slices.copy_to_slice(target.as_mut_slice(py));
+            Ok(slices.len())
+        })
+    }
+}
+
+#[pymethods]
+impl PyBuffer {
+    /// A new, empty buffer; `content_length` (bytes expected) and `max_buffered` (bounded
+    /// mode: at most this many unread bytes held) as in the core's `Options`.
+    #[new]
+    #[pyo3(signature = (content_length=None, *, max_buffered=None))]
+    fn new(content_length: Option<i64>, max_buffered: Option<i64>) -> PyResult<Self> {
+        let mut options = Options::new();
+        if let Some(length) = content_length {
+            let length = u64::try_from(length).map_err(|_| {
+                PyValueError::new_err(format!(
+                    "content_length must be a non-negative integer or None, not {length}"
+                ))
+            })?;
+            options = options.content_length(length);
+        }
+        if let Some(bound) = max_buffered {
+            let bound = usize::try_from(bound)
+                .ok()
+                .filter(|&b| b > 0)
+                .ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "max_buffered must be a positive integer or None, not {bound}"
+                    ))
+                })?;
+            options = options.max_buffered(bound);
+        }
+        let (writer, reader) = channel(options);
+        Ok(Self::with_writer(reader, writer))
+    }
+
+    /// A closed buffer holding a copy of `data`.
+    #[classmethod]
+    fn from_bytes(
+        _cls: &Bound<'_, PyType>,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        let source = ByteSource::new(data, "data")?;
+        let bytes = source.as_slice(py);
+        let (writer, reader) = channel(Options::new().content_length(bytes.len() as u64));
+        writer.try_write(bytes).map_err(to_py)?;
+        writer.close().map_err(to_py)?;
+        Ok(Self::from_reader(reader))
+    }
+
+    /// The producer handle: the first call hands over the buffer's own writer, later calls
+    /// return new handles. The body aborts when the last handle is dropped unclosed.
+    fn writer(&self) -> BufferWriter {
+        let held = self.held().take();
+        BufferWriter::new(held.unwrap_or_else(|| self.reader.writer()))
+    }
+
+    /// Reads `size` bytes (all of them unless the body ends first), or everything up to EOF.
+    #[pyo3(signature = (size=-1))]
+    fn read<'py>(&self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
+        let kind = match args::size(size, "size")? {
+            None => ReadKind::ToEnd,
+            Some(n) => ReadKind::Exact(n),
+        };
+        self.read_bytes(py, kind, "read()")
+    }
+
+    /// Reads between 1 and `size` bytes (all that are there for -1), waiting only while none
+    /// are; empty at EOF.
+    #[pyo3(signature = (size=-1))]
+    fn read1<'py>(&self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
+        let n = args::size(size, "size")?.unwrap_or(usize::MAX);
+        self.read_bytes(py, ReadKind::Available(n), "read1()")
+    }
+
+    /// Reads up to `size` of the bytes already there without waiting (empty if none).
+    #[pyo3(signature = (size=-1))]
+    fn read_nonblock<'py>(
+        &self,
+        py: Python<'py>,
+        size: Option<isize>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let n = args::size(size, "size")?.unwrap_or(usize::MAX);
+        self.read_bytes(py, ReadKind::Immediate(n), "read_nonblock()")
+    }
+
+    /// Reads into `b` until it is full or the body ends; returns the number of bytes read.
+    fn readinto(&self, py: Python<'_>, b: &Bound<'_, PyAny>) -> PyResult<usize> {
+        self.read_into(py, b, true)
+    }
+
+    /// Reads into `b` what is there (at least 1 byte unless EOF), waiting only while nothing
+    /// is; returns the number of bytes read.
+    fn readinto1(&self, py: Python<'_>, b: &Bound<'_, PyAny>) -> PyResult<usize> {
+        self.read_into(py, b, false)
+    }
+
+    /// Unread bytes without consuming them: up to `size` (all that are there for `size` <= 0),
+    /// waiting only while none are; empty at EOF.
+    #[pyo3(signature = (size=0))]
+    fn peek<'py>(&self, py: Python<'py>, size: isize) -> PyResult<Bound<'py, PyBytes>> {
+        let n = if size <= 0 { usize::MAX } else { size as usize };
+        let data: Bytes = self.reader.peek(n);
+        if !data.is_empty() {
+            return Ok(bytes_from_slice(py, &data));
+        }
+        let deadline = deadline(self.timeout());
+        let mut fill = self.reader.fill(n);
+        let data = park(py, &mut fill, deadline, "peek()")?.map_err(to_py)?;
+        Ok(bytes_from_slice(py, &data))
+    }
+
+    /// Reads one line (through `\n`), at most `size` bytes; the rest of the body at EOF.
+    #[pyo3(signature = (size=-1))]
+    fn readline<'py>(&self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
+        let limit = args::size(size, "size")?;
+        self.read_bytes(
+            py,
+            ReadKind::Until {
+                delim: b'\n',
+                limit,
+            },
+            "readline()",
+        )
+    }
+
+    /// Reads lines until their total reaches `hint` bytes (every line for `hint` <= 0).
+    #[pyo3(signature = (hint=-1))]
+    fn readlines<'py>(&self, py: Python<'py>, hint: Option<isize>) -> PyResult<Bound<'py, PyList>> {
+        let hint = match hint {
+            Some(h) if h > 0 => h as usize,
+            _ => 0,
+        };
+        let lines = self.blocking_read(py, ReadKind::Lines { hint }, "readlines()", |slices| {
+            let all = slices.to_bytes();
+            let mut lines = Vec::new();
+            let mut start = 0;
+            for end in memchr::memchr_iter(b'\n', &all) {
+                lines.push(bytes_from_slice(py, &all[start..=end]));
+                start = end + 1;
+            }
+            if start < all.len() {
+                lines.push(bytes_from_slice(py, &all[start..]));
+            }
+            Ok(lines)
+        })?;
+        PyList::new(py, lines)
+    }
+
+    /// Number of bytes that can be read without waiting.
+    fn readable_amount(&self) -> usize {
+        self.reader.readable_amount()
+    }
+
+    /// True once every byte was read and no more can come.
+    fn at_eof(&self) -> bool {
+        self.reader.at_eof()
+    }
+
+    /// Moves the read position within the bytes written (`SEEK_END` only once the body ended);
+    /// returns the new position.
+    #[pyo3(signature = (offset, whence=0))]
+    fn seek(&self, offset: i64, whence: i32) -> PyResult<u64> {
+        let to =
+            match whence {
+                0 => SeekFrom::Start(u64::try_from(offset).map_err(|_| {
+                    PyValueError::new_err(format!("negative seek position {offset}"))
+                })?),
+                1 => SeekFrom::Current(offset),
+                2 => SeekFrom::End(offset),
+                _ => {
+                    return Err(PyValueError::new_err(format!(
+                        "invalid whence ({whence}, should be 0, 1 or 2)"
+                    )))
+                }
+            };
+        self.reader.seek(to).map_err(to_py)
+    }
+
+    /// The read position.
+    fn tell(&self) -> u64 {
+        self.reader.tell()
+    }
+
+    /// Where `sub` first occurs in the unread bytes `[start:end]` (slice semantics, relative to
+    /// the read position), or -1. Never waits.
+    #[pyo3(signature = (sub, start=0, end=None))]
+    fn find(
+        &self,
+        py: Python<'_>,
+        sub: &Bound<'_, PyAny>,
+        start: isize,
+        end: Option<isize>,
+    ) -> PyResult<isize> {
+        let needle = ByteSource::new(sub, "sub")?;
+        let needle = needle.as_slice(py);
+        let unread = self.reader.readable_amount() as isize;
+        let clamp = |i: isize| if i < 0 { (i + unread).max(0) } else { i } as usize;
+        let start = clamp(start);
+        let end = end.map(clamp);
+        Ok(self
+            .reader
+            .find(needle, start, end)
+            .map_or(-1, |at| at as isize))
+    }
+
+    /// Sets the timeout of blocking reads in seconds (`None`: wait forever).
+    fn settimeout(&self, timeout: Option<f64>) -> PyResult<()> {
+        let nanos = match args::timeout(timeout)? {
+            None => NO_TIMEOUT,
+            Some(t) => u64::try_from(t.as_nanos()).unwrap_or(NO_TIMEOUT - 1),
+        };
+        self.timeout_nanos.store(nanos, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The timeout of blocking reads in seconds, or `None`.
+    fn gettimeout(&self) -> Option<f64> {
+        self.timeout().map(|t| t.as_secs_f64())
+    }
+
+    /// Always True.
+    fn readable(&self) -> bool {
+        true
+    }
+
+    /// Always False: the producer writes through `writer()`.
+    fn writable(&self) -> bool {
+        false
+    }
+
+    /// Always True (within the bytes written and still held).
+    fn seekable(&self) -> bool {
+        true
+    }
+
+    /// Always False.
+    fn isatty(&self) -> bool {
+        false
+    }
+
+    /// There is no file descriptor: raises `io.UnsupportedOperation`.
+    fn fileno(&self) -> PyResult<i32> {
+        Err(crate::errors::UnsupportedOperation::new_err(
+            "PyBuffer has no file descriptor",
+        ))
+    }
+
+    /// True once `close()` was called.
+    #[getter(closed)]
+    fn reader_closed(&self) -> bool {
+        self.reader.info().reader_closed
+    }
+
+    /// Marks the reader done: writes fail from now on, blocked readers wake; reads return what
+    /// remains and then `b""`.
+    fn close(&self) {
+        self.reader.close();
+    }
+
+    fn __len__(&self) -> usize {
+        self.reader.readable_amount()
+    }
+
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let line = self.read_bytes(
+            py,
+            ReadKind::Until {
+                delim: b'\n',
+                limit: None,
+            },
+            "readline()",
+        )?;
+        Ok((!line.as_bytes().is_empty()).then_some(line))
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.close();
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        let info = self.reader.info();
+        format!(
+            "<py_buffer.PyBuffer position={} unread={} ended={} closed={}>",
+            info.position, info.unread, info.ended, info.reader_closed
+        )
+    }
+
+    /// Exports the unread bytes, as they are now, as a read-only 1-D buffer of unsigned bytes.
+    ///
+    /// # Safety
+    /// `view` must be a valid `Py_buffer` to fill (CPython's buffer protocol guarantees it).
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut pyo3::ffi::Py_buffer,
+        flags: c_int,
+    ) -> PyResult<()> {
+        use pyo3::ffi;
+        if view.is_null() {
+            return Err(PyBufferError::new_err("view is null"));
+        }
+        if flags & ffi::PyBUF_WRITABLE == ffi::PyBUF_WRITABLE {
+            return Err(PyBufferError::new_err("PyBuffer exports are read-only"));
+        }
+        let data = Box::new(slf.get().reader.snapshot());
+        let len = data.len() as ffi::Py_ssize_t;
+        // SAFETY: `view` is non-null and, per the buffer protocol, points to a `Py_buffer` we
+        // may fill. `buf` points into `data`, an immutable `Bytes` whose memory never moves or
+        // changes; it is kept alive in `internal` until `__releasebuffer__`. `shape` and
+        // `strides` point into the view itself, as the protocol allows. `obj` takes a strong
+        // reference to the exporter, as required.
+        unsafe {
+            (*view).buf = data.as_ptr() as *mut std::ffi::c_void;
+            (*view).len = len;
+            (*view).readonly = 1;
+            (*view).itemsize = 1;
+            (*view).format = if flags & ffi::PyBUF_FORMAT == ffi::PyBUF_FORMAT {
+                c"B".as_ptr() as *mut std::ffi::c_char
+            } else {
+                std::ptr::null_mut()
+            };
+            (*view).ndim = 1;
+            (*view).shape = if flags & ffi::PyBUF_ND == ffi::PyBUF_ND {
+                &mut (*view).len
+            } else {
+                std::ptr::null_mut()
+            };
+            (*view).strides = if flags & ffi::PyBUF_STRIDES == ffi::PyBUF_STRIDES {
+                &mut (*view).itemsize
+            } else {
+                std::ptr::null_mut()
+            };
+            (*view).suboffsets = std::ptr::null_mut();
+            (*view).internal = Box::into_raw(data).cast();
+            (*view).obj = slf.into_any().into_ptr();
+        }
+        Ok(())
+    }
+
+    /// Releases an export made by `__getbuffer__`.
+    ///
+    /// # Safety
+    /// `view` must be a view filled by `__getbuffer__` (CPython guarantees it).
+    unsafe fn __releasebuffer__(&self, view: *mut pyo3::ffi::Py_buffer) {
+        // SAFETY: `__getbuffer__` stored a `Box<Bytes>` in `internal`, and CPython releases
+        // each view exactly once.
+        drop(unsafe { Box::from_raw((*view).internal.cast::<Bytes>()) });
+    }
+}

@@ -1,0 +1,32 @@
+//! The Python binding of py_buffer: the `PyBuffer` and `BufferWriter` classes and the
+//! `BodyTruncated` / `BodyAborted` exceptions, built by maturin as `py_buffer._native`.
+//!
+//! The crate is also an rlib so the Erlang NIF can hand buffers made in Rust to its embedded
+//! interpreter as the very same class ([`PyBuffer::from_reader`]) and register the module
+//! ([`_native`]) with `append_to_inittab!`.
+
+mod args;
+mod buffer;
+mod copy;
+mod errors;
+mod wait;
+mod writer;
+
+use pyo3::prelude::*;
+
+pub use buffer::PyBuffer;
+pub use errors::{to_py, BodyAborted, BodyTruncated};
+pub use writer::BufferWriter;
+
+/// The extension module `py_buffer._native`.
+#[pymodule]
+pub fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    wait::init_main_thread(py)?;
+    m.add_class::<PyBuffer>()?;
+    m.add_class::<BufferWriter>()?;
+    m.add("BodyTruncated", py.get_type::<BodyTruncated>())?;
+    m.add("BodyAborted", py.get_type::<BodyAborted>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
