@@ -1,0 +1,48 @@
+//! Every atom the NIF uses, in one block.
+
+rustler::atoms! {
+    ok,
+    error,
+    undefined,
+    eof,
+    // message tag and edges
+    py_buffer,
+    readable,
+    writable,
+    reader_closed,
+    // errors
+    closed,
+    aborted,
+    truncated,
+    overflow,
+    timeout,
+    writer_gone,
+    owner_down,
+    not_owner,
+    eagain,
+    partial,
+    // options and info keys
+    content_length,
+    max_buffered,
+    notify,
+    owner,
+    written,
+    read,
+    buffered,
+    retained,
+    ended,
+    subscriber,
+    // write modes (benchmarks)
+    copy,
+    keep,
+    dirty,
+    // messages to the owner watcher
+    watch,
+    // test hooks
+    close,
+    close_reader,
+    read_all,
+    readline,
+    infinity,
+    write,
+}

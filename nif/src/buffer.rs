@@ -1,0 +1,120 @@
+//! The `py_buffer` resource: one core buffer (its writer and a reader), the subscription that
+//! turns its edges into messages, and its owner.
+//!
+//! The resource term Erlang holds is a [`Buffer`], a thin handle on an [`Inner`] behind an
+//! `Arc`, so the owner registry can refer to buffers weakly. Dropping the last Erlang reference
+//! drops the core [`Writer`]; a body that was never closed is then aborted
+//! ([`py_buffer_core::AbortReason::WriterGone`]) and readers elsewhere (Python) wake.
+//!
+//! The embedded Python (a later layer) hands the same resource to Python as `erlang.PyBuffer`:
+//! it reads through [`Inner::reader`] (or a clone), sharing the core state with Erlang.
+
+use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use py_buffer_core::{channel, Options, Reader, Writer};
+use rustler::{LocalPid, Resource};
+
+use crate::notify::Notifier;
+
+/// Buffers alive right now (resources not yet destroyed); `py_buffer:live_buffers/0`.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// Source of buffer ids (keys in the owner registry).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The resource type behind every `py_buffer` term.
+pub struct Buffer(pub Arc<Inner>);
+
+#[rustler::resource_impl]
+impl Resource for Buffer {}
+
+// Every field of `Inner` is either immutable or behind a lock whose poisoning is recovered
+// from (the core does the same), so a panic caught by rustler leaves nothing half-changed that
+// a later call could observe.
+impl UnwindSafe for Buffer {}
+impl RefUnwindSafe for Buffer {}
+
+impl std::ops::Deref for Buffer {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Who owns a buffer: the process whose death aborts an unfinished body.
+#[derive(Clone, Copy)]
+pub struct OwnerSlot {
+    /// The owning process.
+    pub pid: LocalPid,
+    /// Registered with the owner watcher (until the body is closed or aborted).
+    pub watched: bool,
+}
+
+/// The state of one buffer shared by its resource handle and the owner registry.
+pub struct Inner {
+    /// Key in the owner registry.
+    pub id: u64,
+    /// The producer handle Erlang writes through.
+    pub writer: Writer,
+    /// The consumer handle Erlang-side reads use (Python gets clones of it).
+    pub reader: Reader,
+    /// The subscription: who is told about edges, and which edges are armed.
+    pub notifier: Arc<Notifier>,
+    /// The owning process.
+    pub owner: Mutex<OwnerSlot>,
+    /// The Erlang term given to `abort/2` (external term format), with the core reason it
+    /// was paired with, so `{aborted, Reason}` gives back exactly that term.
+    pub abort_term: Mutex<Option<(Arc<str>, Vec<u8>)>>,
+}
+
+impl Inner {
+    /// A fresh buffer owned by `owner`, with its observer registered.
+    pub fn new(options: Options, owner: LocalPid) -> Arc<Self> {
+        let (writer, reader) = channel(options);
+        let notifier = Arc::new(Notifier::default());
+        writer.set_observer(Some(Notifier::observer(&notifier)));
+        LIVE.fetch_add(1, Ordering::Relaxed);
+        Arc::new(Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            writer,
+            reader,
+            notifier,
+            owner: Mutex::new(OwnerSlot {
+                pid: owner,
+                watched: false,
+            }),
+            abort_term: Mutex::new(None),
+        })
+    }
+
+    /// The owner slot.
+    pub fn owner(&self) -> MutexGuard<'_, OwnerSlot> {
+        lock(&self.owner)
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Nobody can subscribe any more; the writer's drop below may abort the body, and
+        // readers elsewhere still wake through the core's listeners.
+        self.writer.set_observer(None);
+        let slot = *self.owner();
+        if slot.watched {
+            crate::owner::forget(slot.pid, self.id);
+        }
+        LIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// How many buffers are alive.
+pub fn live() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// Locks `mutex`, recovering from poisoning: every critical section in this crate leaves its
+/// data consistent before anything that can panic.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,71 @@
+//! Core errors as Erlang terms, and aborting a body with an Erlang reason.
+//!
+//! | core error | term |
+//! |---|---|
+//! | `Closed` | `closed` |
+//! | `ReaderClosed` | `reader_closed` |
+//! | `Aborted(reason)` | `{aborted, Reason}`: the term given to `abort/2`, `{owner_down, Why}`, `writer_gone`, or a binary (a reason given by Python or Rust) |
+//! | `Truncated { expected, got }` | `{truncated, Expected, Got}` |
+//! | `Overflow { content_length, attempted }` | `{overflow, ContentLength, Attempted}` |
+//! | `TimedOut` | `timeout` |
+
+use std::sync::Arc;
+
+use py_buffer_core::{AbortReason, Error};
+use rustler::{Encoder, Env, Term};
+
+use crate::atoms;
+use crate::buffer::{lock, Inner};
+
+/// The term for `error` (the `Reason` of `{error, Reason}`).
+pub fn reason<'a>(env: Env<'a>, inner: &Inner, error: &Error) -> Term<'a> {
+    match error {
+        Error::Closed => atoms::closed().encode(env),
+        Error::ReaderClosed => atoms::reader_closed().encode(env),
+        Error::Aborted(why) => (atoms::aborted(), abort_reason(env, inner, why)).encode(env),
+        Error::Truncated { expected, got } => (atoms::truncated(), *expected, *got).encode(env),
+        Error::Overflow {
+            content_length,
+            attempted,
+        } => (atoms::overflow(), *content_length, *attempted).encode(env),
+        Error::TimedOut => atoms::timeout().encode(env),
+        other => other.to_string().encode(env),
+    }
+}
+
+/// `{error, Reason}`.
+pub fn error<'a>(env: Env<'a>, inner: &Inner, error: &Error) -> Term<'a> {
+    (atoms::error(), reason(env, inner, error)).encode(env)
+}
+
+/// The Erlang form of an abort reason.
+pub fn abort_reason<'a>(env: Env<'a>, inner: &Inner, why: &AbortReason) -> Term<'a> {
+    match why {
+        AbortReason::WriterGone => atoms::writer_gone().encode(env),
+        AbortReason::Other(text) => {
+            let stored = lock(&inner.abort_term);
+            if let Some((ours, etf)) = stored.as_ref() {
+                if Arc::ptr_eq(ours, text) {
+                    if let Some((term, _)) = env.binary_to_term(etf) {
+                        return term;
+                    }
+                }
+            }
+            text.as_bytes().encode(env)
+        }
+    }
+}
+
+/// Aborts the body with the Erlang term `why` (kept exactly; Python sees its printed form).
+/// The first reason wins; an error after `close`.
+pub fn abort_with(inner: &Inner, why: Term<'_>) -> py_buffer_core::Result<()> {
+    let text: Arc<str> = Arc::from(format!("{why:?}"));
+    let etf = why.to_binary().as_slice().to_vec();
+    {
+        let mut stored = lock(&inner.abort_term);
+        if stored.is_none() {
+            *stored = Some((Arc::clone(&text), etf));
+        }
+    }
+    inner.writer.abort(AbortReason::Other(text))
+}

@@ -1,0 +1,243 @@
+//! Readiness messages: core edges become `{py_buffer, Buf, Event}` messages to the subscriber,
+//! one per edge kind until the subscriber re-arms (`{active, once}` style), so a mailbox never
+//! floods however many writes happen.
+//!
+//! The core calls the observer on the thread that caused the edge, after its lock is released.
+//! That thread is either
+//! - an Erlang scheduler (normal or dirty) running one of our NIFs: the NIF runs the core call
+//!   inside [`run`], which captures the edges in a thread-local, and then sends them with the
+//!   caller's env (the only env `enif_send` accepts there);
+//! - a thread the BEAM does not manage (a Python reader, a Rust producer): the message is sent
+//!   from an `OwnedEnv`;
+//! - an ERTS thread outside our NIFs (never expected): a short-lived helper thread sends.
+//!
+//! A message names the buffer. Sending from outside a NIF call needs a resource reference the
+//! notifier owns, so while a subscriber is registered and the body is open the subscription
+//! holds one (`held`): a subscribed buffer lives until its body ends (close, abort, content
+//! length reached, or its owner's death) or it is unsubscribed, like an open port.
+
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
+
+use py_buffer_core::{Edge, Info, Observer};
+use rustler::{Atom, Encoder, Env, LocalPid, OwnedEnv, ResourceArc, Term};
+
+use crate::atoms;
+use crate::buffer::{lock, Buffer};
+
+/// Who is told about a buffer's edges, and which edges are armed.
+#[derive(Default)]
+pub struct Notifier {
+    sub: Mutex<Subscription>,
+}
+
+#[derive(Default)]
+struct Subscription {
+    pid: Option<LocalPid>,
+    /// One bit per edge kind ([`bit`]); a message disarms its kind.
+    armed: u8,
+    /// A `writable` edge passed while disarmed (or unsubscribed): `activate` reports it.
+    pending_writable: bool,
+    /// A reference to the buffer, for messages sent from outside a NIF call.
+    held: Option<ResourceArc<Buffer>>,
+}
+
+const ALL: u8 = 0b1111;
+
+fn bit(edge: Edge) -> u8 {
+    match edge {
+        Edge::Readable => 1,
+        Edge::Writable => 2,
+        Edge::Eof => 4,
+        Edge::ReaderClosed => 8,
+    }
+}
+
+fn event(edge: Edge) -> Atom {
+    match edge {
+        Edge::Readable => atoms::readable(),
+        Edge::Writable => atoms::writable(),
+        Edge::Eof => atoms::eof(),
+        Edge::ReaderClosed => atoms::reader_closed(),
+    }
+}
+
+/// True when the body can receive no more bytes from the writer: `eof` holds.
+pub fn body_over(info: &Info) -> bool {
+    info.closed || info.aborted.is_some() || info.content_length == Some(info.written)
+}
+
+/// The observer registered with the core: forwards edges to the notifier.
+struct Sink(Arc<Notifier>);
+
+impl Observer for Sink {
+    fn on_edge(&self, edge: Edge) {
+        let captured = CAPTURED.with(|cell| match cell.borrow_mut().as_mut() {
+            Some(edges) => {
+                edges.push((Arc::clone(&self.0), edge));
+                true
+            }
+            None => false,
+        });
+        if !captured {
+            self.0.edge_outside(edge);
+        }
+    }
+}
+
+type Captured = Vec<(Arc<Notifier>, Edge)>;
+
+thread_local! {
+    /// Edges caused by the NIF call running on this thread, delivered when it returns.
+    static CAPTURED: RefCell<Option<Captured>> = const { RefCell::new(None) };
+}
+
+/// Restores the previous capture state even if the captured call panics.
+struct CaptureGuard(Option<Captured>);
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        CAPTURED.with(|cell| *cell.borrow_mut() = previous);
+    }
+}
+
+/// Runs `f` (a core call made inside a NIF) and sends the messages for the edges it caused
+/// with the caller's `env`. `buf` is the term of the buffer the call is about, if any; edges of
+/// other buffers use the reference their subscription holds.
+pub fn run<'a, R>(env: Env<'a>, buf: Option<(&Arc<Notifier>, Term<'a>)>, f: impl FnOnce() -> R) -> R {
+    let guard = CaptureGuard(CAPTURED.with(|cell| cell.borrow_mut().replace(Vec::new())));
+    let result = f();
+    let edges = CAPTURED.with(|cell| cell.borrow_mut().take()).unwrap_or_default();
+    drop(guard);
+    for (notifier, edge) in edges {
+        let term = buf.and_then(|(n, t)| Arc::ptr_eq(n, &notifier).then_some(t));
+        notifier.edge_in_call(env, term, edge);
+    }
+    result
+}
+
+impl Notifier {
+    /// The observer to register with the core for this notifier.
+    pub fn observer(this: &Arc<Self>) -> Arc<dyn Observer> {
+        Arc::new(Sink(Arc::clone(this)))
+    }
+
+    /// Decides whether `edge` produces a message; returns the subscriber to tell and the
+    /// reference to drop (once the lock is released) when the body is over.
+    fn decide(&self, sub: &mut Subscription, edge: Edge) -> Option<LocalPid> {
+        let b = bit(edge);
+        match sub.pid {
+            Some(pid) if sub.armed & b != 0 => {
+                sub.armed &= !b;
+                Some(pid)
+            }
+            _ => {
+                if edge == Edge::Writable {
+                    sub.pending_writable = true;
+                }
+                None
+            }
+        }
+    }
+
+    /// An edge caused inside a NIF call on a scheduler: sent with the caller's env.
+    fn edge_in_call<'a>(&self, env: Env<'a>, buf: Option<Term<'a>>, edge: Edge) {
+        let mut sub = lock(&self.sub);
+        let released = if edge == Edge::Eof { sub.held.take() } else { None };
+        if let Some(pid) = self.decide(&mut sub, edge) {
+            let held = released.as_ref().or(sub.held.as_ref());
+            let term = buf.or_else(|| held.map(|arc| arc.encode(env)));
+            if let Some(term) = term {
+                // A dead subscriber is not an error.
+                let _ = env.send(&pid, (atoms::py_buffer(), term, event(edge)));
+            }
+        }
+        drop(sub);
+        drop(released);
+    }
+
+    /// An edge caused outside our NIF calls (a Python or Rust thread).
+    fn edge_outside(&self, edge: Edge) {
+        let mut sub = lock(&self.sub);
+        let released = if edge == Edge::Eof { sub.held.take() } else { None };
+        let target = self.decide(&mut sub, edge).and_then(|pid| {
+            let held = released.as_ref().or(sub.held.as_ref())?;
+            Some((pid, held.clone()))
+        });
+        drop(sub);
+        drop(released);
+        if let Some((pid, buf)) = target {
+            send_from_outside(pid, buf, edge);
+        }
+    }
+
+    /// Registers `pid` as the subscriber (replacing any other), arms every edge and reports
+    /// the conditions that already hold.
+    pub fn subscribe(&self, env: Env<'_>, buf: &ResourceArc<Buffer>, term: Term<'_>, pid: LocalPid) {
+        let info = buf.writer.info();
+        let mut sub = lock(&self.sub);
+        sub.pid = Some(pid);
+        let old = std::mem::replace(
+            &mut sub.held,
+            (!body_over(&info)).then(|| buf.clone()),
+        );
+        self.activate_locked(env, term, &mut sub, &info);
+        drop(sub);
+        drop(old);
+    }
+
+    /// Removes the subscriber; no more messages.
+    pub fn unsubscribe(&self) {
+        let mut sub = lock(&self.sub);
+        sub.pid = None;
+        sub.armed = 0;
+        let old = sub.held.take();
+        drop(sub);
+        drop(old);
+    }
+
+    /// Re-arms every edge kind and at once reports, one message each, the conditions that
+    /// already hold: unread bytes (`readable`), room made after a refused write (`writable`),
+    /// the body over (`eof`), the reader closed (`reader_closed`). Without a subscriber, does
+    /// nothing.
+    pub fn activate(&self, env: Env<'_>, term: Term<'_>, info: &Info) {
+        let mut sub = lock(&self.sub);
+        self.activate_locked(env, term, &mut sub, info);
+    }
+
+    fn activate_locked(&self, env: Env<'_>, term: Term<'_>, sub: &mut Subscription, info: &Info) {
+        let Some(pid) = sub.pid else { return };
+        sub.armed = ALL;
+        let holds = [
+            (Edge::Readable, info.unread > 0),
+            (Edge::Writable, std::mem::take(&mut sub.pending_writable)),
+            (Edge::Eof, body_over(info)),
+            (Edge::ReaderClosed, info.reader_closed),
+        ];
+        for (edge, holds) in holds {
+            if holds {
+                sub.armed &= !bit(edge);
+                let _ = env.send(&pid, (atoms::py_buffer(), term, event(edge)));
+            }
+        }
+    }
+
+    /// The subscriber, if any.
+    pub fn subscriber(&self) -> Option<LocalPid> {
+        lock(&self.sub).pid
+    }
+}
+
+/// Sends one message from a thread that is not a NIF call on a scheduler.
+fn send_from_outside(pid: LocalPid, buf: ResourceArc<Buffer>, edge: Edge) {
+    let send = move || {
+        let _ = OwnedEnv::new().send_and_clear(&pid, |_env| (atoms::py_buffer(), buf, event(edge)));
+    };
+    if rustler::thread::is_scheduler_thread() {
+        // `enif_send` needs the caller's env on ERTS threads, and there is none here.
+        std::thread::spawn(send);
+    } else {
+        send();
+    }
+}

@@ -1,0 +1,123 @@
+//! Owner monitoring: if the process owning a buffer dies before the body is closed, the body
+//! is aborted with `{owner_down, Reason}` (its exit reason), waking every reader.
+//!
+//! A NIF resource monitor cannot see the exit reason, so the watching is done by one Erlang
+//! process, `py_buffer_owners` (started when the module loads): it monitors each owner pid
+//! once and, on `'DOWN'`, calls [`owner_exit`]. This registry maps owner pids to their open
+//! buffers, weakly, so it never keeps a buffer alive; the first buffer of a pid asks the
+//! watcher to monitor it. An entry lives until its pid's `'DOWN'` (bounded by the live owner
+//! processes), so an owner creating many buffers costs one monitor.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, Weak};
+
+use rustler::{Atom, Encoder, Env, LocalPid, NifResult, ResourceArc, Term};
+
+use crate::atoms;
+use crate::buffer::{lock, Buffer, Inner};
+use crate::errors;
+use crate::notify;
+
+#[derive(Default)]
+struct Owned {
+    /// The watcher was asked to monitor this pid.
+    watched: bool,
+    buffers: HashMap<u64, Weak<Inner>>,
+}
+
+static REGISTRY: LazyLock<Mutex<HashMap<LocalPid, Owned>>> = LazyLock::new(Default::default);
+
+/// The registered name of the watcher process (`py_buffer_owners.erl`).
+const WATCHER: &str = "py_buffer_owners";
+
+/// Starts watching `inner`'s owner for it. Called with the owner slot locked.
+pub fn watch(env: Env<'_>, inner: &Arc<Inner>, slot: &mut crate::buffer::OwnerSlot) {
+    let ask = {
+        let mut registry = lock(&REGISTRY);
+        let owned = registry.entry(slot.pid).or_default();
+        owned.buffers.insert(inner.id, Arc::downgrade(inner));
+        !std::mem::replace(&mut owned.watched, true)
+    };
+    slot.watched = true;
+    if ask {
+        let asked = Atom::from_str(env, WATCHER)
+            .ok()
+            .and_then(|name| env.whereis_pid(name))
+            .is_some_and(|watcher| env.send(&watcher, (atoms::watch(), slot.pid)).is_ok());
+        if !asked {
+            // No watcher running: ask again with the next buffer of this pid.
+            if let Some(owned) = lock(&REGISTRY).get_mut(&slot.pid) {
+                owned.watched = false;
+            }
+        }
+    }
+}
+
+/// Stops watching buffer `id` for `pid` (the body ended, ownership moved, or the buffer died).
+pub fn forget(pid: LocalPid, id: u64) {
+    if let Some(owned) = lock(&REGISTRY).get_mut(&pid) {
+        owned.buffers.remove(&id);
+    }
+}
+
+/// Stops watching `inner`'s owner: its body ended.
+pub fn body_ended(inner: &Inner) {
+    let mut slot = inner.owner();
+    if std::mem::replace(&mut slot.watched, false) {
+        forget(slot.pid, inner.id);
+    }
+}
+
+/// `owner_exit(Pid, Reason)`, called by the watcher: aborts every open buffer owned by `Pid`
+/// with `{owner_down, Reason}` and tells their subscribers. Returns how many were aborted.
+#[rustler::nif]
+fn owner_exit<'a>(env: Env<'a>, pid: LocalPid, why: Term<'a>) -> usize {
+    let owned = lock(&REGISTRY).remove(&pid);
+    // Upgraded outside the registry lock: dropping a buffer takes that lock.
+    let buffers: Vec<Arc<Inner>> = owned
+        .map(|o| o.buffers.into_values().filter_map(|w| w.upgrade()).collect())
+        .unwrap_or_default();
+    let reason = (atoms::owner_down(), why).encode(env);
+    let mut aborted = 0;
+    for inner in &buffers {
+        {
+            let mut slot = inner.owner();
+            if slot.pid != pid || !slot.watched {
+                continue;
+            }
+            slot.watched = false;
+        }
+        if notify::run(env, None, || errors::abort_with(inner, reason)).is_ok() {
+            aborted += 1;
+        }
+    }
+    aborted
+}
+
+/// `controlling_process(Buf, Pid)`: hands ownership to `Pid`, like
+/// `gen_tcp:controlling_process/2`. Only the owner may do it.
+#[rustler::nif]
+fn controlling_process<'a>(
+    env: Env<'a>,
+    buf: ResourceArc<Buffer>,
+    pid: LocalPid,
+) -> NifResult<Term<'a>> {
+    let caller = env.pid();
+    let mut slot = buf.owner();
+    if slot.pid != caller {
+        return Ok((atoms::error(), atoms::not_owner()).encode(env));
+    }
+    if slot.pid == pid {
+        return Ok(atoms::ok().encode(env));
+    }
+    let watched = slot.watched;
+    if watched {
+        forget(slot.pid, buf.id);
+    }
+    slot.pid = pid;
+    slot.watched = false;
+    if watched {
+        watch(env, &buf.0, &mut slot);
+    }
+    Ok(atoms::ok().encode(env))
+}

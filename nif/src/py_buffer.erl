@@ -1,0 +1,218 @@
+%% @doc Streaming byte buffers shared between Erlang, Rust and (embedded) Python.
+%%
+%% A buffer carries one HTTP body (or any byte stream) from a producer to a consumer. Erlang
+%% creates it, writes chunks into it and closes it; the consumer (Python's `wsgi.input', or an
+%% Erlang process using {@link read/2}, {@link readline/1}, {@link read_all/1}) reads it. The
+%% buffer is a NIF resource: it is freed when no process references it any more; a body that
+%% was never closed is then aborted (`writer_gone'), so no reader waits forever.
+%%
+%% == Owner ==
+%% Every buffer has an owner, by default the process that created it (`owner => Pid' in
+%% {@link new/1}; {@link controlling_process/2} hands it over, like
+%% `gen_tcp:controlling_process/2'). If the owner exits before the body is closed or aborted,
+%% the body is aborted with `{owner_down, ExitReason}': readers get
+%% `{error, {aborted, {owner_down, ExitReason}}}' and the subscriber is sent `eof'.
+%%
+%% == Messages ==
+%% The subscriber (`notify => Pid' in {@link new/1}, or {@link subscribe/1,2}) receives:
+%% <ul>
+%%  <li>`{py_buffer, Buf, readable}': bytes were written that can be read;</li>
+%%  <li>`{py_buffer, Buf, writable}': in bounded mode (`max_buffered'), the reader made room
+%%      after a write returned `{partial, Rest}';</li>
+%%  <li>`{py_buffer, Buf, eof}': the body is over: closed, aborted, or its content length
+%%      arrived in full ({@link info/1} and the reads tell which);</li>
+%%  <li>`{py_buffer, Buf, reader_closed}': the consumer closed the buffer; writes now fail
+%%      with `{error, reader_closed}'.</li>
+%% </ul>
+%% Each kind is sent at most once until the subscriber calls {@link activate/1} (like
+%% `{active, once}'), so the mailbox never floods: any number of writes produce one
+%% `readable' message. {@link activate/1} (and subscribing) re-arms every kind and at once
+%% sends those whose condition already holds: `readable' if unread bytes are there, `writable'
+%% if room was made since a refused write, `eof' if the body is over, `reader_closed' if the
+%% reader closed. So the loop "read until `{error, eagain}', `activate', wait for a message"
+%% never misses a wake-up. While subscribed and open, a buffer is kept alive by its
+%% subscription (until `eof' or {@link unsubscribe/1}).
+%%
+%% == Errors ==
+%% Bad arguments (not a buffer, wrong types, negative or out-of-range sizes, unknown options)
+%% raise `badarg'. Operations on a buffer in the wrong state return `{error, Reason}':
+%% `closed' (write after close), `reader_closed', `{aborted, Reason}',
+%% `{overflow, ContentLength, Attempted}' (a write beyond the content length; nothing is
+%% written), `{truncated, Expected, Got}' (closed before the content length arrived),
+%% `eagain' (a read that would have to wait), `not_owner'.
+-module(py_buffer).
+
+-export([new/0, new/1, write/2, close/1, abort/2, info/1,
+         controlling_process/2,
+         subscribe/1, subscribe/2, unsubscribe/1, activate/1,
+         read/2, readline/1, readline/2, read_all/1, close_reader/1,
+         live_buffers/0]).
+%% Internal: called by py_buffer_owners, the benchmark and the tests.
+-export([owner_exit/2, bench_write/3, test_on_thread/2]).
+
+-on_load(init/0).
+
+-nifs([new/0, new/1, write_nif/2, write_dirty_nif/2, bench_write/3, close/1, abort/2,
+       info/1, controlling_process/2, subscribe/1, subscribe/2, unsubscribe/1, activate/1,
+       read_nif/2, read_dirty_nif/2, close_reader/1, owner_exit/2, live_buffers/0,
+       test_on_thread/2]).
+
+-type buffer() :: reference().
+%% A buffer: an opaque NIF resource term.
+-type reason() :: closed | reader_closed | eagain | not_owner
+                | {aborted, term()}
+                | {overflow, non_neg_integer(), non_neg_integer()}
+                | {truncated, non_neg_integer(), non_neg_integer()}.
+-type options() :: #{content_length => non_neg_integer() | undefined,
+                     max_buffered => pos_integer() | undefined,
+                     notify => pid() | undefined,
+                     owner => pid()}.
+-type info() :: #{written := non_neg_integer(),
+                  read := non_neg_integer(),
+                  buffered := non_neg_integer(),
+                  retained := non_neg_integer(),
+                  content_length := non_neg_integer() | undefined,
+                  max_buffered := pos_integer() | undefined,
+                  closed := boolean(),
+                  aborted := false | term(),
+                  reader_closed := boolean(),
+                  ended := boolean(),
+                  eof := boolean(),
+                  owner := pid(),
+                  subscriber := pid() | undefined}.
+-export_type([buffer/0, reason/0, options/0, info/0]).
+
+%% The NIF library, `priv/py_buffer_nif.so' beside this module's `ebin'.
+init() ->
+    Dir = case code:priv_dir(py_buffer) of
+              {error, _} ->
+                  filename:join(filename:dirname(filename:dirname(code:which(?MODULE))),
+                                "priv");
+              PrivDir ->
+                  PrivDir
+          end,
+    case erlang:load_nif(filename:join(Dir, "py_buffer_nif"), 0) of
+        ok ->
+            py_buffer_owners:start(),
+            ok;
+        Error ->
+            Error
+    end.
+
+-define(NOT_LOADED, erlang:nif_error({not_loaded, ?MODULE, ?LINE})).
+
+%% @doc A buffer of unknown length (chunked body).
+-spec new() -> {ok, buffer()}.
+new() -> ?NOT_LOADED.
+
+%% @doc A buffer with a content length (`undefined': unknown), or with options:
+%% `content_length' (the body is exactly that long: storage reserved once, EOF when it has
+%% arrived, writes beyond it refused), `max_buffered' (bounded mode: at most that many unread
+%% bytes are held; writes beyond return `{partial, Rest}'), `notify' (the subscriber),
+%% `owner' (default: the caller).
+-spec new(non_neg_integer() | undefined | options()) -> {ok, buffer()}.
+new(_ContentLengthOrOptions) -> ?NOT_LOADED.
+
+%% @doc Appends `Data' (a binary or iolist) atomically. `{partial, Rest}' in bounded mode when
+%% only part fitted: wait for `writable' and write `Rest'. Large binaries are kept without
+%% copying.
+-spec write(buffer(), iodata()) -> ok | {partial, binary()} | {error, reason()}.
+write(Buf, Data) when is_binary(Data) ->
+    write_binary(Buf, Data);
+write(Buf, Data) when is_list(Data) ->
+    write_binary(Buf, erlang:iolist_to_binary(Data));
+write(_Buf, _Data) ->
+    erlang:error(badarg).
+
+write_binary(Buf, Bin) ->
+    case write_nif(Buf, Bin) of
+        dirty -> write_dirty_nif(Buf, Bin);
+        Result -> Result
+    end.
+
+write_nif(_Buf, _Bin) -> ?NOT_LOADED.
+write_dirty_nif(_Buf, _Bin) -> ?NOT_LOADED.
+
+%% @doc Ends the body cleanly. Idempotent; `{error, {aborted, Reason}}' after an abort.
+-spec close(buffer()) -> ok | {error, reason()}.
+close(_Buf) -> ?NOT_LOADED.
+
+%% @doc Marks the body as failed with `Reason' (any term): readers get
+%% `{error, {aborted, Reason}}' (Python: `BodyAborted') once the bytes that arrived are read.
+%% The first reason wins; `{error, closed}' after {@link close/1}.
+-spec abort(buffer(), term()) -> ok | {error, reason()}.
+abort(_Buf, _Reason) -> ?NOT_LOADED.
+
+%% @doc The buffer's state.
+-spec info(buffer()) -> info().
+info(_Buf) -> ?NOT_LOADED.
+
+%% @doc Makes `Pid' the owner. Only the owner may call it (`{error, not_owner}').
+-spec controlling_process(buffer(), pid()) -> ok | {error, not_owner}.
+controlling_process(_Buf, _Pid) -> ?NOT_LOADED.
+
+%% @doc Makes the caller the subscriber; see the module doc.
+-spec subscribe(buffer()) -> ok.
+subscribe(_Buf) -> ?NOT_LOADED.
+
+%% @doc Makes `Pid' the subscriber (replacing any other).
+-spec subscribe(buffer(), pid()) -> ok.
+subscribe(_Buf, _Pid) -> ?NOT_LOADED.
+
+%% @doc No more messages.
+-spec unsubscribe(buffer()) -> ok.
+unsubscribe(_Buf) -> ?NOT_LOADED.
+
+%% @doc Re-arms every message kind; those whose condition holds are sent at once.
+-spec activate(buffer()) -> ok.
+activate(_Buf) -> ?NOT_LOADED.
+
+%% @doc Reads 1 to `N' of the bytes there, without waiting: `eof' when the body ended cleanly
+%% and all was read; `{error, eagain}' when nothing is there yet.
+-spec read(buffer(), non_neg_integer()) -> {ok, binary()} | eof | {error, reason()}.
+read(Buf, N) -> read_request(Buf, {read, N}).
+
+%% @doc Reads one line, through `\n' (or the rest of a body that ended), without waiting.
+-spec readline(buffer()) -> {ok, binary()} | eof | {error, reason()}.
+readline(Buf) -> read_request(Buf, {readline, infinity}).
+
+%% @doc Like {@link readline/1}, returning at most `Limit' bytes.
+-spec readline(buffer(), non_neg_integer() | infinity) ->
+          {ok, binary()} | eof | {error, reason()}.
+readline(Buf, Limit) -> read_request(Buf, {readline, Limit}).
+
+%% @doc Once the body ended cleanly, everything not yet read (possibly `<<>>');
+%% `{error, eagain}' before.
+-spec read_all(buffer()) -> {ok, binary()} | {error, reason()}.
+read_all(Buf) -> read_request(Buf, read_all).
+
+read_request(Buf, Request) ->
+    case read_nif(Buf, Request) of
+        dirty -> read_dirty_nif(Buf, Request);
+        Result -> Result
+    end.
+
+read_nif(_Buf, _Request) -> ?NOT_LOADED.
+read_dirty_nif(_Buf, _Request) -> ?NOT_LOADED.
+
+%% @doc The consumer is done: writes fail with `reader_closed'; reads return what remains,
+%% then `eof'.
+-spec close_reader(buffer()) -> ok.
+close_reader(_Buf) -> ?NOT_LOADED.
+
+%% @doc How many buffers exist (not yet garbage collected).
+-spec live_buffers() -> non_neg_integer().
+live_buffers() -> ?NOT_LOADED.
+
+%% @private Called by `py_buffer_owners' when an owner exits.
+-spec owner_exit(pid(), term()) -> non_neg_integer().
+owner_exit(_Pid, _Reason) -> ?NOT_LOADED.
+
+%% @private A write forced to copy or keep; for the benchmark.
+-spec bench_write(buffer(), binary(), copy | keep) -> ok | {partial, binary()} | {error, reason()}.
+bench_write(_Buf, _Bin, _Mode) -> ?NOT_LOADED.
+
+%% @private Runs an operation on a non-Erlang thread; for the tests.
+-spec test_on_thread(buffer(), {write, binary()} | close | close_reader | {read, non_neg_integer()}) ->
+          {ok, non_neg_integer()} | error.
+test_on_thread(_Buf, _Op) -> ?NOT_LOADED.

@@ -1,0 +1,54 @@
+%% @doc The owner watcher of `py_buffer': one process, registered as `py_buffer_owners',
+%% that monitors every process owning an open buffer (once per process) and, when one exits,
+%% aborts its open buffers with `{owner_down, Reason}' (`py_buffer:owner_exit/2').
+%%
+%% A NIF resource monitor cannot see the exit reason; an Erlang monitor can. The NIF asks for
+%% a pid to be watched (`{watch, Pid}') with the first buffer that pid owns. Started by
+%% `py_buffer''s `on_load'; not linked to anything, so it lives as long as the node.
+-module(py_buffer_owners).
+
+-export([start/0, watched/0]).
+
+%% @doc Starts the watcher unless it runs.
+-spec start() -> pid().
+start() ->
+    case whereis(?MODULE) of
+        undefined ->
+            Pid = spawn(fun() -> init() end),
+            try register(?MODULE, Pid) of
+                true -> Pid
+            catch
+                error:badarg ->
+                    exit(Pid, kill),
+                    whereis(?MODULE)
+            end;
+        Pid ->
+            Pid
+    end.
+
+%% @doc How many owner processes are watched (for leak checks).
+-spec watched() -> non_neg_integer().
+watched() ->
+    Ref = make_ref(),
+    ?MODULE ! {watched, self(), Ref},
+    receive {Ref, N} -> N after 5000 -> erlang:error(timeout) end.
+
+init() ->
+    process_flag(priority, high),
+    loop(#{}).
+
+loop(Watched) ->
+    receive
+        {watch, Pid} when is_map_key(Pid, Watched) ->
+            loop(Watched);
+        {watch, Pid} ->
+            loop(Watched#{Pid => erlang:monitor(process, Pid)});
+        {'DOWN', _Ref, process, Pid, Reason} ->
+            _ = py_buffer:owner_exit(Pid, Reason),
+            loop(maps:remove(Pid, Watched));
+        {watched, From, Ref} ->
+            From ! {Ref, map_size(Watched)},
+            loop(Watched);
+        _Other ->
+            loop(Watched)
+    end.

@@ -1,0 +1,144 @@
+//! The writer side: `write/2`, `close/1`, `abort/2`.
+//!
+//! `write/2` (the Erlang wrapper flattens iolists with `iolist_to_binary/1`, which yields)
+//! appends one binary atomically. How the bytes get in, chosen by measurement
+//! (`docs/decisions.md`, "Erlang NIF"):
+//! - below [`KEEP_MIN`] bytes: copied into the buffer's current block (a few hundred ns);
+//! - larger, unbounded buffer: the refc binary itself becomes a block ([`crate::kept`]), O(1)
+//!   whatever the size, so no normal scheduler is ever blocked by a copy;
+//! - larger, bounded buffer (whose blocks are recycled, so it copies): copied on the normal
+//!   scheduler up to [`DIRTY_MIN`] bytes, on a dirty CPU scheduler above.
+//!
+//! Results: `ok`; `{partial, Rest}` in bounded mode when only part fitted (wait for
+//! `writable`, then write `Rest`); `{error, Reason}` (see [`crate::errors`]).
+
+use py_buffer_core::Writer;
+use rustler::{Atom, Binary, Encoder, Env, Error, NifResult, ResourceArc, Term};
+
+use crate::atoms;
+use crate::buffer::Buffer;
+use crate::errors;
+use crate::kept;
+use crate::notify;
+use crate::owner;
+
+/// Binaries at least this long are kept rather than copied (in unbounded buffers).
+const KEEP_MIN: usize = 4 * 1024;
+/// Copies longer than this run on a dirty scheduler.
+const DIRTY_MIN: usize = 256 * 1024;
+
+/// How one write puts its bytes in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Copy,
+    Keep,
+    /// Tell the Erlang wrapper to retry on a dirty scheduler.
+    Dirty,
+}
+
+fn choose(writer: &Writer, len: usize) -> Mode {
+    if len < KEEP_MIN {
+        Mode::Copy
+    } else if writer.info().max_buffered.is_none() {
+        Mode::Keep
+    } else if len <= DIRTY_MIN {
+        Mode::Copy
+    } else {
+        Mode::Dirty
+    }
+}
+
+fn write_with<'a>(
+    env: Env<'a>,
+    buf: &ResourceArc<Buffer>,
+    buf_term: Term<'a>,
+    data: Term<'a>,
+    mode: Mode,
+) -> NifResult<Term<'a>> {
+    let binary: Binary = data.decode()?;
+    let len = binary.len();
+    let result = notify::run(env, Some((&buf.notifier, buf_term)), || match mode {
+        Mode::Keep => match kept::keep(data) {
+            Some(mut bytes) => buf.writer.try_write_bytes(&mut bytes),
+            None => buf.writer.try_write(binary.as_slice()),
+        },
+        _ => buf.writer.try_write(binary.as_slice()),
+    });
+    Ok(match result {
+        Ok(n) if n == len => atoms::ok().encode(env),
+        Ok(n) => (atoms::partial(), binary.make_subbinary(n, len - n)?).encode(env),
+        Err(e) => errors::error(env, buf, &e),
+    })
+}
+
+/// `write_nif(Buf, Binary)`: the `write/2` fast path; returns `dirty` when the write must be
+/// redone on a dirty scheduler (`write_dirty_nif/2`).
+#[rustler::nif]
+fn write_nif<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> NifResult<Term<'a>> {
+    let buf: ResourceArc<Buffer> = buf_term.decode()?;
+    let binary: Binary = data.decode()?;
+    match choose(&buf.writer, binary.len()) {
+        Mode::Dirty => Ok(atoms::dirty().encode(env)),
+        mode => write_with(env, &buf, buf_term, data, mode),
+    }
+}
+
+/// `write_dirty_nif(Buf, Binary)`: a large copying write, on a dirty CPU scheduler.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn write_dirty_nif<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> NifResult<Term<'a>> {
+    let buf: ResourceArc<Buffer> = buf_term.decode()?;
+    write_with(env, &buf, buf_term, data, Mode::Copy)
+}
+
+/// `bench_write(Buf, Binary, copy | keep)`: a write forced to one mode, for the benchmark
+/// that chose between them. Not part of the API.
+#[rustler::nif]
+fn bench_write<'a>(
+    env: Env<'a>,
+    buf_term: Term<'a>,
+    data: Term<'a>,
+    mode: Atom,
+) -> NifResult<Term<'a>> {
+    let buf: ResourceArc<Buffer> = buf_term.decode()?;
+    let mode = if mode == atoms::copy() {
+        Mode::Copy
+    } else if mode == atoms::keep() {
+        Mode::Keep
+    } else {
+        return Err(Error::BadArg);
+    };
+    write_with(env, &buf, buf_term, data, mode)
+}
+
+/// `close(Buf)`: a clean end of body. `ok` (also when already closed), or
+/// `{error, {aborted, Reason}}` after an abort.
+#[rustler::nif]
+fn close<'a>(env: Env<'a>, buf_term: Term<'a>) -> NifResult<Term<'a>> {
+    let buf: ResourceArc<Buffer> = buf_term.decode()?;
+    let result = notify::run(env, Some((&buf.notifier, buf_term)), || buf.writer.close());
+    Ok(match result {
+        Ok(()) => {
+            owner::body_ended(&buf);
+            atoms::ok().encode(env)
+        }
+        Err(e) => errors::error(env, &buf, &e),
+    })
+}
+
+/// `abort(Buf, Reason)`: the body failed; readers get `{aborted, Reason}` (Python:
+/// `BodyAborted`) once the bytes that arrived cannot satisfy them. `ok` (the first reason
+/// wins), or `{error, closed}` after `close/1`.
+#[rustler::nif]
+fn abort<'a>(env: Env<'a>, buf_term: Term<'a>, why: Term<'a>) -> NifResult<Term<'a>> {
+    let buf: ResourceArc<Buffer> = buf_term.decode()?;
+    let result = notify::run(env, Some((&buf.notifier, buf_term)), || {
+        errors::abort_with(&buf, why)
+    });
+    Ok(match result {
+        Ok(()) => {
+            owner::body_ended(&buf);
+            atoms::ok().encode(env)
+        }
+        Err(e) => errors::error(env, &buf, &e),
+    })
+}
