@@ -12,7 +12,7 @@ build-python:
 	$(PYTHON) -m pip install --no-build-isolation --force-reinstall --no-deps ./python
 
 test-python: build-python
-	cd python && $(PYTHON) -m pytest -q tests
+	$(PYTHON) -m pytest -q python/tests
 	$(PYTHON) -m mypy.stubtest py_buffer._native
 
 BUILD_PARTS += build-python

@@ -2,13 +2,14 @@
 
 import sys
 from types import TracebackType
-from typing import Iterator, List, Optional, Type
+from typing import Iterator, List, Optional, final
 
 if sys.version_info >= (3, 12):
     from collections.abc import Buffer
 else:
     from typing_extensions import Buffer
 
+__all__ = ["BodyAborted", "BodyTruncated", "BufferWriter", "PyBuffer", "__version__"]
 __version__: str
 
 class BodyTruncated(OSError):
@@ -17,6 +18,7 @@ class BodyTruncated(OSError):
 class BodyAborted(OSError):
     """The producer aborted the body."""
 
+@final
 class BufferWriter:
     """The producer handle of a PyBuffer."""
 
@@ -28,6 +30,7 @@ class BufferWriter:
     def __enter__(self) -> "BufferWriter": ...
     def __exit__(self, *args: object) -> bool: ...
 
+@final
 class PyBuffer:
     """A streaming byte buffer read like a binary file."""
 
@@ -65,5 +68,6 @@ class PyBuffer:
     def __next__(self) -> bytes: ...
     def __enter__(self) -> "PyBuffer": ...
     def __exit__(self, *args: object) -> bool: ...
-    def __buffer__(self, flags: int, /) -> memoryview: ...
-    def __release_buffer__(self, buffer: memoryview, /) -> None: ...
+    if sys.version_info >= (3, 12):
+        def __buffer__(self, flags: int, /) -> memoryview: ...
+        def __release_buffer__(self, buffer: memoryview, /) -> None: ...

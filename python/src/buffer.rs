@@ -176,7 +176,7 @@ impl PyBuffer {
     }
 
     /// Reads `size` bytes (all of them unless the body ends first), or everything up to EOF.
-    #[pyo3(signature = (size=-1))]
+    #[pyo3(signature = (size=-1), text_signature = "($self, size=-1)")]
     fn read<'py>(&self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
         let kind = match args::size(size, "size")? {
             None => ReadKind::ToEnd,
@@ -187,14 +187,14 @@ impl PyBuffer {
 
     /// Reads between 1 and `size` bytes (all that are there for -1), waiting only while none
     /// are; empty at EOF.
-    #[pyo3(signature = (size=-1))]
+    #[pyo3(signature = (size=-1), text_signature = "($self, size=-1)")]
     fn read1<'py>(&self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
         let n = args::size(size, "size")?.unwrap_or(usize::MAX);
         self.read_bytes(py, ReadKind::Available(n), "read1()")
     }
 
     /// Reads up to `size` of the bytes already there without waiting (empty if none).
-    #[pyo3(signature = (size=-1))]
+    #[pyo3(signature = (size=-1), text_signature = "($self, size=-1)")]
     fn read_nonblock<'py>(
         &self,
         py: Python<'py>,
@@ -231,7 +231,7 @@ impl PyBuffer {
     }
 
     /// Reads one line (through `\n`), at most `size` bytes; the rest of the body at EOF.
-    #[pyo3(signature = (size=-1))]
+    #[pyo3(signature = (size=-1), text_signature = "($self, size=-1)")]
     fn readline<'py>(&self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
         let limit = args::size(size, "size")?;
         self.read_bytes(
@@ -245,7 +245,7 @@ impl PyBuffer {
     }
 
     /// Reads lines until their total reaches `hint` bytes (every line for `hint` <= 0).
-    #[pyo3(signature = (hint=-1))]
+    #[pyo3(signature = (hint=-1), text_signature = "($self, hint=-1)")]
     fn readlines<'py>(&self, py: Python<'py>, hint: Option<isize>) -> PyResult<Bound<'py, PyList>> {
         let hint = match hint {
             Some(h) if h > 0 => h as usize,
