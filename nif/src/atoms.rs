@@ -41,6 +41,8 @@ rustler::atoms! {
     // test hooks
     close,
     close_reader,
+    wait_read,
+    py_buffer_test,
     read_all,
     readline,
     infinity,

@@ -1,4 +1,4 @@
-//! `new/0` and `new/1`: creating a buffer.
+//! `new/0` and `new/1` (through `new_nif/1`): creating a buffer.
 //!
 //! `new(Arg)` takes `undefined` (unknown length), a content length (a non-negative integer),
 //! or an options map: `content_length => non_neg_integer() | undefined`,
@@ -71,33 +71,22 @@ fn parse(term: Term<'_>) -> NifResult<Request> {
 fn create<'a>(env: Env<'a>, request: Request) -> Term<'a> {
     let owner = request.owner.unwrap_or_else(|| env.pid());
     let inner = Inner::new(request.options, owner);
-    {
-        let mut slot = inner.owner();
-        owner::watch(env, &inner, &mut slot);
-    }
+    let ask = owner::watch(&inner, &mut inner.owner());
     let buf = ResourceArc::new(Buffer(Arc::clone(&inner)));
     let term = buf.encode(env);
     if let Some(pid) = request.notify {
         inner.notifier.subscribe(env, &buf, term, pid);
     }
-    (atoms::ok(), term).encode(env)
+    if ask {
+        (atoms::watch(), term, owner).encode(env)
+    } else {
+        (atoms::ok(), term).encode(env)
+    }
 }
 
-/// `new()`: a buffer of unknown length.
-#[rustler::nif(name = "new")]
-fn new_0(env: Env<'_>) -> Term<'_> {
-    create(
-        env,
-        Request {
-            options: Options::new(),
-            notify: None,
-            owner: None,
-        },
-    )
-}
-
-/// `new(ContentLength | undefined | Options)`.
-#[rustler::nif(name = "new")]
-fn new_1<'a>(env: Env<'a>, arg: Term<'a>) -> NifResult<Term<'a>> {
+/// `new_nif(ContentLength | undefined | Options)`: `{ok, Buf}`, or `{watch, Buf, Owner}` when
+/// the Erlang wrapper must have the watcher monitor `Owner` first.
+#[rustler::nif]
+fn new_nif<'a>(env: Env<'a>, arg: Term<'a>) -> NifResult<Term<'a>> {
     Ok(create(env, parse(arg)?))
 }

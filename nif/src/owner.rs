@@ -4,14 +4,16 @@
 //! A NIF resource monitor cannot see the exit reason, so the watching is done by one Erlang
 //! process, `py_buffer_owners` (started when the module loads): it monitors each owner pid
 //! once and, on `'DOWN'`, calls [`owner_exit`]. This registry maps owner pids to their open
-//! buffers, weakly, so it never keeps a buffer alive; the first buffer of a pid asks the
-//! watcher to monitor it. An entry lives until its pid's `'DOWN'` (bounded by the live owner
-//! processes), so an owner creating many buffers costs one monitor.
+//! buffers, weakly, so it never keeps a buffer alive. With the first buffer of a pid, the NIF
+//! returns `{watch, ..., Pid}` and the Erlang wrapper has the watcher monitor the pid (a
+//! synchronous call, so the exit reason cannot be missed). An entry lives until its pid's
+//! `'DOWN'` (bounded by the live owner processes), so an owner creating many buffers costs one
+//! monitor and one call.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
-use rustler::{Atom, Encoder, Env, LocalPid, NifResult, ResourceArc, Term};
+use rustler::{Encoder, Env, LocalPid, NifResult, ResourceArc, Term};
 
 use crate::atoms;
 use crate::buffer::{lock, Buffer, Inner};
@@ -27,30 +29,16 @@ struct Owned {
 
 static REGISTRY: LazyLock<Mutex<HashMap<LocalPid, Owned>>> = LazyLock::new(Default::default);
 
-/// The registered name of the watcher process (`py_buffer_owners.erl`).
-const WATCHER: &str = "py_buffer_owners";
-
-/// Starts watching `inner`'s owner for it. Called with the owner slot locked.
-pub fn watch(env: Env<'_>, inner: &Arc<Inner>, slot: &mut crate::buffer::OwnerSlot) {
-    let ask = {
-        let mut registry = lock(&REGISTRY);
-        let owned = registry.entry(slot.pid).or_default();
-        owned.buffers.insert(inner.id, Arc::downgrade(inner));
-        !std::mem::replace(&mut owned.watched, true)
-    };
+/// Registers `inner` under its owner. Called with the owner slot locked. True when this is
+/// the pid's first buffer: the caller must then have the watcher monitor the pid before
+/// returning to Erlang (the Erlang wrapper does, synchronously, so an owner cannot exit
+/// unmonitored while it creates its buffer).
+pub fn watch(inner: &Arc<Inner>, slot: &mut crate::buffer::OwnerSlot) -> bool {
+    let mut registry = lock(&REGISTRY);
+    let owned = registry.entry(slot.pid).or_default();
+    owned.buffers.insert(inner.id, Arc::downgrade(inner));
     slot.watched = true;
-    if ask {
-        let asked = Atom::from_str(env, WATCHER)
-            .ok()
-            .and_then(|name| env.whereis_pid(name))
-            .is_some_and(|watcher| env.send(&watcher, (atoms::watch(), slot.pid)).is_ok());
-        if !asked {
-            // No watcher running: ask again with the next buffer of this pid.
-            if let Some(owned) = lock(&REGISTRY).get_mut(&slot.pid) {
-                owned.watched = false;
-            }
-        }
-    }
+    !std::mem::replace(&mut owned.watched, true)
 }
 
 /// Stops watching buffer `id` for `pid` (the body ended, ownership moved, or the buffer died).
@@ -94,10 +82,11 @@ fn owner_exit<'a>(env: Env<'a>, pid: LocalPid, why: Term<'a>) -> usize {
     aborted
 }
 
-/// `controlling_process(Buf, Pid)`: hands ownership to `Pid`, like
-/// `gen_tcp:controlling_process/2`. Only the owner may do it.
+/// `controlling_process_nif(Buf, Pid)`: hands ownership to `Pid`, like
+/// `gen_tcp:controlling_process/2`. Only the owner may do it. `ok`, `{watch, Pid}` (the
+/// wrapper has the watcher monitor `Pid`), or `{error, not_owner}`.
 #[rustler::nif]
-fn controlling_process<'a>(
+fn controlling_process_nif<'a>(
     env: Env<'a>,
     buf: ResourceArc<Buffer>,
     pid: LocalPid,
@@ -116,8 +105,8 @@ fn controlling_process<'a>(
     }
     slot.pid = pid;
     slot.watched = false;
-    if watched {
-        watch(env, &buf.0, &mut slot);
+    if watched && watch(&buf.0, &mut slot) {
+        return Ok((atoms::watch(), pid).encode(env));
     }
     Ok(atoms::ok().encode(env))
 }

@@ -52,8 +52,8 @@
 
 -on_load(init/0).
 
--nifs([new/0, new/1, write_nif/2, write_dirty_nif/2, bench_write/3, close/1, abort/2,
-       info/1, controlling_process/2, subscribe/1, subscribe/2, unsubscribe/1, activate/1,
+-nifs([new_nif/1, write_nif/2, write_dirty_nif/2, bench_write/3, close/1, abort/2,
+       info/1, controlling_process_nif/2, subscribe/1, subscribe/2, unsubscribe/1, activate/1,
        read_nif/2, read_dirty_nif/2, close_reader/1, owner_exit/2, live_buffers/0,
        test_on_thread/2]).
 
@@ -103,7 +103,7 @@ init() ->
 
 %% @doc A buffer of unknown length (chunked body).
 -spec new() -> {ok, buffer()}.
-new() -> ?NOT_LOADED.
+new() -> new(undefined).
 
 %% @doc A buffer with a content length (`undefined': unknown), or with options:
 %% `content_length' (the body is exactly that long: storage reserved once, EOF when it has
@@ -111,7 +111,16 @@ new() -> ?NOT_LOADED.
 %% bytes are held; writes beyond return `{partial, Rest}'), `notify' (the subscriber),
 %% `owner' (default: the caller).
 -spec new(non_neg_integer() | undefined | options()) -> {ok, buffer()}.
-new(_ContentLengthOrOptions) -> ?NOT_LOADED.
+new(ContentLengthOrOptions) ->
+    case new_nif(ContentLengthOrOptions) of
+        {watch, Buf, Owner} ->
+            ok = py_buffer_owners:watch(Owner),
+            {ok, Buf};
+        Result ->
+            Result
+    end.
+
+new_nif(_ContentLengthOrOptions) -> ?NOT_LOADED.
 
 %% @doc Appends `Data' (a binary or iolist) atomically. `{partial, Rest}' in bounded mode when
 %% only part fitted: wait for `writable' and write `Rest'. Large binaries are kept without
@@ -149,7 +158,13 @@ info(_Buf) -> ?NOT_LOADED.
 
 %% @doc Makes `Pid' the owner. Only the owner may call it (`{error, not_owner}').
 -spec controlling_process(buffer(), pid()) -> ok | {error, not_owner}.
-controlling_process(_Buf, _Pid) -> ?NOT_LOADED.
+controlling_process(Buf, Pid) ->
+    case controlling_process_nif(Buf, Pid) of
+        {watch, Owner} -> py_buffer_owners:watch(Owner);
+        Result -> Result
+    end.
+
+controlling_process_nif(_Buf, _Pid) -> ?NOT_LOADED.
 
 %% @doc Makes the caller the subscriber; see the module doc.
 -spec subscribe(buffer()) -> ok.
@@ -213,6 +228,7 @@ owner_exit(_Pid, _Reason) -> ?NOT_LOADED.
 bench_write(_Buf, _Bin, _Mode) -> ?NOT_LOADED.
 
 %% @private Runs an operation on a non-Erlang thread; for the tests.
--spec test_on_thread(buffer(), {write, binary()} | close | close_reader | {read, non_neg_integer()}) ->
-          {ok, non_neg_integer()} | error.
+-spec test_on_thread(buffer(), {write, binary()} | close | close_reader
+                             | {read, non_neg_integer()} | {wait_read, non_neg_integer()}) ->
+          ok | {ok, non_neg_integer()} | error.
 test_on_thread(_Buf, _Op) -> ?NOT_LOADED.

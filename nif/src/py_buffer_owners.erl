@@ -2,12 +2,12 @@
 %% that monitors every process owning an open buffer (once per process) and, when one exits,
 %% aborts its open buffers with `{owner_down, Reason}' (`py_buffer:owner_exit/2').
 %%
-%% A NIF resource monitor cannot see the exit reason; an Erlang monitor can. The NIF asks for
-%% a pid to be watched (`{watch, Pid}') with the first buffer that pid owns. Started by
+%% A NIF resource monitor cannot see the exit reason; an Erlang monitor can. `py_buffer'
+%% calls {@link watch/1} (synchronously) with the first buffer a pid owns. Started by
 %% `py_buffer''s `on_load'; not linked to anything, so it lives as long as the node.
 -module(py_buffer_owners).
 
--export([start/0, watched/0]).
+-export([start/0, watch/1, watched/0]).
 
 %% @doc Starts the watcher unless it runs.
 -spec start() -> pid().
@@ -26,6 +26,21 @@ start() ->
             Pid
     end.
 
+%% @doc Monitors `Pid' (once); returns when the monitor is in place, so an exit of `Pid'
+%% after this call is seen with its reason.
+-spec watch(pid()) -> ok.
+watch(Pid) ->
+    Watcher = start(),
+    Ref = erlang:monitor(process, Watcher),
+    Watcher ! {watch, Pid, self(), Ref},
+    receive
+        {Ref, ok} ->
+            erlang:demonitor(Ref, [flush]),
+            ok;
+        {'DOWN', Ref, process, Watcher, _} ->
+            watch(Pid)
+    end.
+
 %% @doc How many owner processes are watched (for leak checks).
 -spec watched() -> non_neg_integer().
 watched() ->
@@ -39,10 +54,13 @@ init() ->
 
 loop(Watched) ->
     receive
-        {watch, Pid} when is_map_key(Pid, Watched) ->
+        {watch, Pid, From, Ref} when is_map_key(Pid, Watched) ->
+            From ! {Ref, ok},
             loop(Watched);
-        {watch, Pid} ->
-            loop(Watched#{Pid => erlang:monitor(process, Pid)});
+        {watch, Pid, From, Ref} ->
+            Monitor = erlang:monitor(process, Pid),
+            From ! {Ref, ok},
+            loop(Watched#{Pid => Monitor});
         {'DOWN', _Ref, process, Pid, Reason} ->
             _ = py_buffer:owner_exit(Pid, Reason),
             loop(maps:remove(Pid, Watched));

@@ -2,19 +2,25 @@
 //! as a Python reader or a Rust producer would, so the tests can check the messages sent from
 //! such threads. Not part of the API.
 //!
-//! `Op` is `{write, Binary}`, `close`, `close_reader`, or `{read, N}`; the result is the
-//! number of bytes written or read, or `ok`/`error`.
+//! `Op` is `{write, Binary}`, `close`, `close_reader`, or `{read, N}` (non-blocking); the
+//! result is `{ok, Count}` (bytes written or read) or `error`. `{wait_read, N}` starts a
+//! thread blocked in `read(N)` (as a Python `read(n)` would) and returns `ok`; when the read
+//! completes the thread sends the caller `{py_buffer_test, {ok, Binary} | {error, Reason}}`.
 
-use rustler::{Atom, Binary, Encoder, Env, Error, NifResult, ResourceArc, Term};
+use rustler::{
+    Atom, Binary, Encoder, Env, Error, NewBinary, NifResult, OwnedEnv, ResourceArc, Term,
+};
 
 use crate::atoms;
 use crate::buffer::Buffer;
+use crate::errors;
 
 enum Op {
     Write(Vec<u8>),
     Close,
     CloseReader,
     Read(usize),
+    WaitRead(usize),
 }
 
 fn parse(op: Term<'_>) -> NifResult<Op> {
@@ -34,6 +40,8 @@ fn parse(op: Term<'_>) -> NifResult<Op> {
         Ok(Op::Write(arg.decode::<Binary>()?.as_slice().to_vec()))
     } else if tag == atoms::read() {
         Ok(Op::Read(arg.decode()?))
+    } else if tag == atoms::wait_read() {
+        Ok(Op::WaitRead(arg.decode()?))
     } else {
         Err(Error::BadArg)
     }
@@ -46,6 +54,24 @@ fn test_on_thread<'a>(
     op: Term<'a>,
 ) -> NifResult<Term<'a>> {
     let op = parse(op)?;
+    if let Op::WaitRead(n) = op {
+        let pid = env.pid();
+        std::thread::spawn(move || {
+            let result = buf.reader.read(n).wait();
+            let _ = OwnedEnv::new().send_and_clear(&pid, |env| {
+                let result = match result {
+                    Ok(bytes) => {
+                        let mut out = NewBinary::new(env, bytes.len());
+                        out.as_mut_slice().copy_from_slice(&bytes);
+                        (atoms::ok(), Binary::from(out)).encode(env)
+                    }
+                    Err(e) => errors::error(env, &buf, &e),
+                };
+                (atoms::py_buffer_test(), result)
+            });
+        });
+        return Ok(atoms::ok().encode(env));
+    }
     let worker = std::thread::spawn(move || -> Result<usize, ()> {
         match op {
             Op::Write(data) => buf.writer.try_write(&data).map_err(drop),
@@ -55,6 +81,7 @@ fn test_on_thread<'a>(
                 Ok(0)
             }
             Op::Read(n) => buf.reader.read_nonblock(n).map(|b| b.len()).map_err(drop),
+            Op::WaitRead(_) => Err(()),
         }
     });
     Ok(match worker.join() {
