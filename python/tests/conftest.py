@@ -12,7 +12,8 @@ import py_buffer
 
 
 class Producer(threading.Thread):
-    """Writes `chunks` to `buf` from its own thread, then closes (or aborts, or truncates)."""
+    """Writes `chunks` from its own thread, then closes, aborts, drops its handle or (for
+    "none") leaves the body open."""
 
     def __init__(
         self,
@@ -34,6 +35,8 @@ class Producer(threading.Thread):
                 self.writer.close()
             elif self.end == "abort":
                 self.writer.abort("client disconnected")
+            elif self.end == "drop":
+                self.writer = None  # the last handle: dropping it aborts the body
         except BaseException as e:  # reported by join_ok
             self.error = e
 
