@@ -40,14 +40,21 @@ impl Fnv {
 
 /// The body is these chunks, cycled: generated once so producing costs only the writes.
 fn chunks() -> Arc<Vec<Vec<u8>>> {
-    let make = |index: usize| (0..CHUNK).map(|i| ((index * 31 + i * 7) % 251) as u8).collect();
+    let make = |index: usize| {
+        (0..CHUNK)
+            .map(|i| ((index * 31 + i * 7) % 251) as u8)
+            .collect()
+    };
     Arc::new((0..16).map(make).collect())
 }
 
 fn produce(writer: Writer, chunks: Arc<Vec<Vec<u8>>>) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         for index in 0..BODY_LEN / CHUNK {
-            writer.write(&chunks[index % chunks.len()]).wait().expect("write");
+            writer
+                .write(&chunks[index % chunks.len()])
+                .wait()
+                .expect("write");
         }
         writer.close().expect("close");
     })

@@ -52,7 +52,9 @@ pub use bytes::Bytes;
 pub use driver::{Attempt, Op};
 pub use edge::{Edge, Observer};
 pub use error::{AbortReason, Error, Result, SeekError};
-pub use ops::{Fill, ReadBytes, ReadLines, Ready, Room, Take, ToBytes, ToLines, WriteBytes, WriteSlice};
+pub use ops::{
+    Fill, ReadBytes, ReadLines, Ready, Room, Take, ToBytes, ToLines, WriteBytes, WriteSlice,
+};
 pub use options::Options;
 pub use read_kind::ReadKind;
 pub use reader::Reader;
