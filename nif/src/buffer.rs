@@ -116,5 +116,7 @@ pub fn live() -> usize {
 /// Locks `mutex`, recovering from poisoning: every critical section in this crate leaves its
 /// data consistent before anything that can panic.
 pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -11,12 +11,19 @@
 //!   from an `OwnedEnv`;
 //! - an ERTS thread outside our NIFs (never expected): a short-lived helper thread sends.
 //!
+//! Most edges need no message (nobody subscribed, or that kind is disarmed after its message):
+//! the armed kinds are mirrored in an atomic the observer checks first, so a write then costs
+//! one atomic load here. Arming and the writer's check form a Dekker pair (each side stores,
+//! fences, then reads the other's side), so `activate` either sees the new bytes or the writer
+//! sees the armed bit: no wake-up is lost.
+//!
 //! A message names the buffer. Sending from outside a NIF call needs a resource reference the
 //! notifier owns, so while a subscriber is registered and the body is open the subscription
 //! holds one (`held`): a subscribed buffer lives until its body ends (close, abort, content
 //! length reached, or its owner's death) or it is unsubscribed, like an open port.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{fence, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use py_buffer_core::{Edge, Info, Observer};
@@ -29,13 +36,14 @@ use crate::buffer::{lock, Buffer};
 #[derive(Default)]
 pub struct Notifier {
     sub: Mutex<Subscription>,
+    /// One bit per edge kind ([`bit`]) armed for a subscriber; a message disarms its kind.
+    /// Changed only with `sub` locked; read without it by the observer's fast path.
+    armed: AtomicU8,
 }
 
 #[derive(Default)]
 struct Subscription {
     pid: Option<LocalPid>,
-    /// One bit per edge kind ([`bit`]); a message disarms its kind.
-    armed: u8,
     /// A `writable` edge passed while disarmed (or unsubscribed): `activate` reports it.
     pending_writable: bool,
     /// A reference to the buffer, for messages sent from outside a NIF call.
@@ -72,12 +80,21 @@ struct Sink(Arc<Notifier>);
 
 impl Observer for Sink {
     fn on_edge(&self, edge: Edge) {
-        let captured = CAPTURED.with(|cell| match cell.borrow_mut().as_mut() {
-            Some(edges) => {
-                edges.push((Arc::clone(&self.0), edge));
-                true
+        if edge != Edge::Writable {
+            // Pairs with the fence in `activate_locked`: the state change that caused this edge
+            // is ordered before this load.
+            fence(Ordering::SeqCst);
+            if self.0.armed.load(Ordering::SeqCst) & bit(edge) == 0 {
+                return;
             }
-            None => false,
+        }
+        let captured = CAPTURE.with(|capture| {
+            if capture.active.get() {
+                capture.edges.borrow_mut().push((Arc::clone(&self.0), edge));
+                true
+            } else {
+                false
+            }
         });
         if !captured {
             self.0.edge_outside(edge);
@@ -85,35 +102,53 @@ impl Observer for Sink {
     }
 }
 
-type Captured = Vec<(Arc<Notifier>, Edge)>;
-
-thread_local! {
-    /// Edges caused by the NIF call running on this thread, delivered when it returns.
-    static CAPTURED: RefCell<Option<Captured>> = const { RefCell::new(None) };
+/// Edges caused by the NIF call running on this thread, delivered when it returns.
+struct Capture {
+    active: Cell<bool>,
+    edges: RefCell<Vec<(Arc<Notifier>, Edge)>>,
 }
 
-/// Restores the previous capture state even if the captured call panics.
-struct CaptureGuard(Option<Captured>);
+thread_local! {
+    static CAPTURE: Capture = const {
+        Capture {
+            active: Cell::new(false),
+            edges: RefCell::new(Vec::new()),
+        }
+    };
+}
+
+/// Ends a capture even if the captured call panics.
+struct CaptureGuard(bool);
 
 impl Drop for CaptureGuard {
     fn drop(&mut self) {
-        let previous = self.0.take();
-        CAPTURED.with(|cell| *cell.borrow_mut() = previous);
+        CAPTURE.with(|capture| capture.active.set(self.0));
     }
 }
 
 /// Runs `f` (a core call made inside a NIF) and sends the messages for the edges it caused
 /// with the caller's `env`. `buf` is the term of the buffer the call is about, if any; edges of
 /// other buffers use the reference their subscription holds.
-pub fn run<'a, R>(env: Env<'a>, buf: Option<(&Arc<Notifier>, Term<'a>)>, f: impl FnOnce() -> R) -> R {
-    let guard = CaptureGuard(CAPTURED.with(|cell| cell.borrow_mut().replace(Vec::new())));
+pub fn run<'a, R>(
+    env: Env<'a>,
+    buf: Option<(&Arc<Notifier>, Term<'a>)>,
+    f: impl FnOnce() -> R,
+) -> R {
+    let guard = CaptureGuard(CAPTURE.with(|capture| capture.active.replace(true)));
     let result = f();
-    let edges = CAPTURED.with(|cell| cell.borrow_mut().take()).unwrap_or_default();
     drop(guard);
-    for (notifier, edge) in edges {
-        let term = buf.and_then(|(n, t)| Arc::ptr_eq(n, &notifier).then_some(t));
-        notifier.edge_in_call(env, term, edge);
-    }
+    CAPTURE.with(|capture| {
+        if capture.edges.borrow().is_empty() {
+            return;
+        }
+        let mut edges = std::mem::take(&mut *capture.edges.borrow_mut());
+        for (notifier, edge) in edges.drain(..) {
+            let term = buf.and_then(|(n, t)| Arc::ptr_eq(n, &notifier).then_some(t));
+            notifier.edge_in_call(env, term, edge);
+        }
+        // Keep the allocation for the next call.
+        *capture.edges.borrow_mut() = edges;
+    });
     result
 }
 
@@ -123,13 +158,13 @@ impl Notifier {
         Arc::new(Sink(Arc::clone(this)))
     }
 
-    /// Decides whether `edge` produces a message; returns the subscriber to tell and the
-    /// reference to drop (once the lock is released) when the body is over.
+    /// Decides, with `sub` locked, whether `edge` produces a message: returns the subscriber
+    /// to tell, and disarms that kind.
     fn decide(&self, sub: &mut Subscription, edge: Edge) -> Option<LocalPid> {
         let b = bit(edge);
         match sub.pid {
-            Some(pid) if sub.armed & b != 0 => {
-                sub.armed &= !b;
+            Some(pid) if self.armed.load(Ordering::SeqCst) & b != 0 => {
+                self.armed.fetch_and(!b, Ordering::SeqCst);
                 Some(pid)
             }
             _ => {
@@ -144,7 +179,11 @@ impl Notifier {
     /// An edge caused inside a NIF call on a scheduler: sent with the caller's env.
     fn edge_in_call<'a>(&self, env: Env<'a>, buf: Option<Term<'a>>, edge: Edge) {
         let mut sub = lock(&self.sub);
-        let released = if edge == Edge::Eof { sub.held.take() } else { None };
+        let released = if edge == Edge::Eof {
+            sub.held.take()
+        } else {
+            None
+        };
         if let Some(pid) = self.decide(&mut sub, edge) {
             let held = released.as_ref().or(sub.held.as_ref());
             let term = buf.or_else(|| held.map(|arc| arc.encode(env)));
@@ -160,7 +199,11 @@ impl Notifier {
     /// An edge caused outside our NIF calls (a Python or Rust thread).
     fn edge_outside(&self, edge: Edge) {
         let mut sub = lock(&self.sub);
-        let released = if edge == Edge::Eof { sub.held.take() } else { None };
+        let released = if edge == Edge::Eof {
+            sub.held.take()
+        } else {
+            None
+        };
         let target = self.decide(&mut sub, edge).and_then(|pid| {
             let held = released.as_ref().or(sub.held.as_ref())?;
             Some((pid, held.clone()))
@@ -174,15 +217,17 @@ impl Notifier {
 
     /// Registers `pid` as the subscriber (replacing any other), arms every edge and reports
     /// the conditions that already hold.
-    pub fn subscribe(&self, env: Env<'_>, buf: &ResourceArc<Buffer>, term: Term<'_>, pid: LocalPid) {
-        let info = buf.writer.info();
+    pub fn subscribe(
+        &self,
+        env: Env<'_>,
+        buf: &ResourceArc<Buffer>,
+        term: Term<'_>,
+        pid: LocalPid,
+    ) {
         let mut sub = lock(&self.sub);
         sub.pid = Some(pid);
-        let old = std::mem::replace(
-            &mut sub.held,
-            (!body_over(&info)).then(|| buf.clone()),
-        );
-        self.activate_locked(env, term, &mut sub, &info);
+        let info = self.activate_locked(env, term, &mut sub, buf);
+        let old = std::mem::replace(&mut sub.held, (!body_over(&info)).then(|| buf.clone()));
         drop(sub);
         drop(old);
     }
@@ -191,7 +236,7 @@ impl Notifier {
     pub fn unsubscribe(&self) {
         let mut sub = lock(&self.sub);
         sub.pid = None;
-        sub.armed = 0;
+        self.armed.store(0, Ordering::SeqCst);
         let old = sub.held.take();
         drop(sub);
         drop(old);
@@ -201,26 +246,39 @@ impl Notifier {
     /// already hold: unread bytes (`readable`), room made after a refused write (`writable`),
     /// the body over (`eof`), the reader closed (`reader_closed`). Without a subscriber, does
     /// nothing.
-    pub fn activate(&self, env: Env<'_>, term: Term<'_>, info: &Info) {
+    pub fn activate(&self, env: Env<'_>, term: Term<'_>, buf: &Buffer) {
         let mut sub = lock(&self.sub);
-        self.activate_locked(env, term, &mut sub, info);
+        self.activate_locked(env, term, &mut sub, buf);
     }
 
-    fn activate_locked(&self, env: Env<'_>, term: Term<'_>, sub: &mut Subscription, info: &Info) {
-        let Some(pid) = sub.pid else { return };
-        sub.armed = ALL;
+    /// Arms, then reads the state: an edge caused before the state was read is reported
+    /// here, one caused after finds its kind armed (see the module doc).
+    fn activate_locked(
+        &self,
+        env: Env<'_>,
+        term: Term<'_>,
+        sub: &mut Subscription,
+        buf: &Buffer,
+    ) -> Info {
+        let Some(pid) = sub.pid else {
+            return buf.writer.info();
+        };
+        self.armed.store(ALL, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        let info = buf.writer.info();
         let holds = [
             (Edge::Readable, info.unread > 0),
             (Edge::Writable, std::mem::take(&mut sub.pending_writable)),
-            (Edge::Eof, body_over(info)),
+            (Edge::Eof, body_over(&info)),
             (Edge::ReaderClosed, info.reader_closed),
         ];
         for (edge, holds) in holds {
             if holds {
-                sub.armed &= !bit(edge);
+                self.armed.fetch_and(!bit(edge), Ordering::SeqCst);
                 let _ = env.send(&pid, (atoms::py_buffer(), term, event(edge)));
             }
         }
+        info
     }
 
     /// The subscriber, if any.

@@ -63,7 +63,12 @@ fn owner_exit<'a>(env: Env<'a>, pid: LocalPid, why: Term<'a>) -> usize {
     let owned = lock(&REGISTRY).remove(&pid);
     // Upgraded outside the registry lock: dropping a buffer takes that lock.
     let buffers: Vec<Arc<Inner>> = owned
-        .map(|o| o.buffers.into_values().filter_map(|w| w.upgrade()).collect())
+        .map(|o| {
+            o.buffers
+                .into_values()
+                .filter_map(|w| w.upgrade())
+                .collect()
+        })
         .unwrap_or_default();
     let reason = (atoms::owner_down(), why).encode(env);
     let mut aborted = 0;

@@ -48,7 +48,7 @@
          read/2, readline/1, readline/2, read_all/1, close_reader/1,
          live_buffers/0]).
 %% Internal: called by py_buffer_owners, the benchmark and the tests.
--export([owner_exit/2, bench_write/3, test_on_thread/2]).
+-export([owner_exit/2, bench_write/3, write_dirty_nif/2, test_on_thread/2]).
 
 -on_load(init/0).
 
@@ -140,6 +140,10 @@ write_binary(Buf, Bin) ->
     end.
 
 write_nif(_Buf, _Bin) -> ?NOT_LOADED.
+
+%% @private A copying write on a dirty CPU scheduler (large writes into bounded buffers);
+%% exported for the benchmark.
+-spec write_dirty_nif(buffer(), binary()) -> ok | {partial, binary()} | {error, reason()}.
 write_dirty_nif(_Buf, _Bin) -> ?NOT_LOADED.
 
 %% @doc Ends the body cleanly. Idempotent; `{error, {aborted, Reason}}' after an abort.

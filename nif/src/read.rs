@@ -15,7 +15,9 @@
 //! redone on a dirty scheduler (the NIF returns `dirty` to the Erlang wrapper).
 
 use py_buffer_core::{Bytes, ReadKind, Slices};
-use rustler::{Atom, Binary, Encoder, Env, Error, NewBinary, NifResult, Resource, ResourceArc, Term};
+use rustler::{
+    Atom, Binary, Encoder, Env, Error, NewBinary, NifResult, Resource, ResourceArc, Term,
+};
 
 use crate::atoms;
 use crate::buffer::Buffer;
@@ -25,7 +27,7 @@ use crate::notify;
 /// Results at least this long share the buffer's memory instead of being copied.
 const BIG: usize = 4 * 1024;
 /// Reads that may copy more than this run on a dirty scheduler.
-const DIRTY_MIN: usize = 1024 * 1024;
+const DIRTY_MIN: usize = 512 * 1024;
 
 /// Bytes handed to Erlang as a resource binary.
 struct Chunk(Bytes);
@@ -127,6 +129,12 @@ fn read_with<'a>(
     let result = notify::run(env, Some((&buf.notifier, buf_term)), || {
         reader.try_read_with(kind, take)
     });
+    if let Some(Ok(Taken::Big(bytes))) = &result {
+        if !on_dirty {
+            // A multi-block result was copied; a single-block one costs nothing.
+            crate::write::consume_timeslice(env, bytes.len());
+        }
+    }
     match result {
         None => (atoms::error(), atoms::eagain()).encode(env),
         Some(Err(e)) => errors::error(env, buf, &e),

@@ -36,7 +36,6 @@ fn unsubscribe(buf: ResourceArc<Buffer>) -> Atom {
 #[rustler::nif]
 fn activate<'a>(env: Env<'a>, buf_term: Term<'a>) -> NifResult<Atom> {
     let buf: ResourceArc<Buffer> = buf_term.decode()?;
-    let info = buf.writer.info();
-    buf.notifier.activate(env, buf_term, &info);
+    buf.notifier.activate(env, buf_term, &buf);
     Ok(atoms::ok())
 }

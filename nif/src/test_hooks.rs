@@ -48,11 +48,7 @@ fn parse(op: Term<'_>) -> NifResult<Op> {
 }
 
 #[rustler::nif]
-fn test_on_thread<'a>(
-    env: Env<'a>,
-    buf: ResourceArc<Buffer>,
-    op: Term<'a>,
-) -> NifResult<Term<'a>> {
+fn test_on_thread<'a>(env: Env<'a>, buf: ResourceArc<Buffer>, op: Term<'a>) -> NifResult<Term<'a>> {
     let op = parse(op)?;
     if let Op::WaitRead(n) = op {
         let pid = env.pid();

@@ -27,6 +27,24 @@ const KEEP_MIN: usize = 4 * 1024;
 /// Copies longer than this run on a dirty scheduler.
 const DIRTY_MIN: usize = 256 * 1024;
 
+/// Copying this many bytes is counted as a whole timeslice (about 1 ms of a normal
+/// scheduler: copies into fresh pages run at 1–2 GB/s here), so a process making large copies
+/// is preempted as often as one running Erlang code.
+pub const TIMESLICE_UNIT: usize = 1024 * 1024;
+
+/// Tells the scheduler that copying `len` bytes used part of the caller's timeslice (on a
+/// normal scheduler; dirty schedulers have no timeslices).
+pub fn consume_timeslice(env: Env<'_>, len: usize) {
+    // SAFETY: `enif_thread_type` only reads the calling thread's ERTS type; it is valid on any
+    // thread.
+    if unsafe { rustler::sys::enif_thread_type() } != rustler::sys::ERL_NIF_THR_NORMAL_SCHEDULER {
+        return;
+    }
+    let percent = (len.saturating_mul(100) / TIMESLICE_UNIT).clamp(1, 100);
+    // The return value (slice exhausted) matters only to NIFs that reschedule themselves.
+    let _ = rustler::schedule::consume_timeslice(env, percent as i32);
+}
+
 /// How one write puts its bytes in.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -52,10 +70,9 @@ fn write_with<'a>(
     env: Env<'a>,
     buf: &ResourceArc<Buffer>,
     buf_term: Term<'a>,
-    data: Term<'a>,
+    (data, binary): (Term<'a>, Binary<'a>),
     mode: Mode,
 ) -> NifResult<Term<'a>> {
-    let binary: Binary = data.decode()?;
     let len = binary.len();
     let result = notify::run(env, Some((&buf.notifier, buf_term)), || match mode {
         Mode::Keep => match kept::keep(data) {
@@ -64,6 +81,9 @@ fn write_with<'a>(
         },
         _ => buf.writer.try_write(binary.as_slice()),
     });
+    if mode == Mode::Copy && len >= TIMESLICE_UNIT / 100 {
+        consume_timeslice(env, len);
+    }
     Ok(match result {
         Ok(n) if n == len => atoms::ok().encode(env),
         Ok(n) => (atoms::partial(), binary.make_subbinary(n, len - n)?).encode(env),
@@ -79,7 +99,7 @@ fn write_nif<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> NifResult<
     let binary: Binary = data.decode()?;
     match choose(&buf.writer, binary.len()) {
         Mode::Dirty => Ok(atoms::dirty().encode(env)),
-        mode => write_with(env, &buf, buf_term, data, mode),
+        mode => write_with(env, &buf, buf_term, (data, binary), mode),
     }
 }
 
@@ -87,7 +107,7 @@ fn write_nif<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> NifResult<
 #[rustler::nif(schedule = "DirtyCpu")]
 fn write_dirty_nif<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> NifResult<Term<'a>> {
     let buf: ResourceArc<Buffer> = buf_term.decode()?;
-    write_with(env, &buf, buf_term, data, Mode::Copy)
+    write_with(env, &buf, buf_term, (data, data.decode()?), Mode::Copy)
 }
 
 /// `bench_write(Buf, Binary, copy | keep)`: a write forced to one mode, for the benchmark
@@ -107,7 +127,7 @@ fn bench_write<'a>(
     } else {
         return Err(Error::BadArg);
     };
-    write_with(env, &buf, buf_term, data, mode)
+    write_with(env, &buf, buf_term, (data, data.decode()?), mode)
 }
 
 /// `close(Buf)`: a clean end of body. `ok` (also when already closed), or
