@@ -1,6 +1,6 @@
 //! `info/1` and `live_buffers/0`: what a buffer (and the library) looks like now.
 
-use rustler::{Encoder, Env, NifResult, ResourceArc, Term};
+use rustler::{Encoder, Env, NifResult, Term};
 
 use crate::atoms;
 use crate::buffer::{self, Buffer};
@@ -20,7 +20,7 @@ fn or_undefined<'a, T: Encoder>(env: Env<'a>, value: Option<T>) -> Term<'a> {
 /// `ended` (no more bytes will come), `eof` (ended and all read), `owner` (pid) and
 /// `subscriber` (pid or `undefined`).
 #[rustler::nif]
-fn info(env: Env<'_>, buf: ResourceArc<Buffer>) -> NifResult<Term<'_>> {
+fn info<'a>(env: Env<'a>, buf: &'a Buffer) -> NifResult<Term<'a>> {
     let info = buf.writer.info();
     let aborted = match &info.aborted {
         Some(why) => errors::abort_reason(env, &buf, why),

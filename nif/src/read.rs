@@ -99,7 +99,7 @@ fn parse(kind: Term<'_>) -> NifResult<Request> {
 
 fn read_with<'a>(
     env: Env<'a>,
-    buf: &ResourceArc<Buffer>,
+    buf: &Buffer,
     buf_term: Term<'a>,
     request: Request,
     on_dirty: bool,
@@ -153,14 +153,14 @@ fn read_with<'a>(
 /// `read_all`; `dirty` asks the wrapper to call `read_dirty_nif/2`.
 #[rustler::nif]
 fn read_nif<'a>(env: Env<'a>, buf_term: Term<'a>, request: Term<'a>) -> NifResult<Term<'a>> {
-    let buf: ResourceArc<Buffer> = buf_term.decode()?;
+    let buf: &Buffer = buf_term.decode()?;
     Ok(read_with(env, &buf, buf_term, parse(request)?, false))
 }
 
 /// `read_dirty_nif(Buf, Request)`: a large read, on a dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn read_dirty_nif<'a>(env: Env<'a>, buf_term: Term<'a>, request: Term<'a>) -> NifResult<Term<'a>> {
-    let buf: ResourceArc<Buffer> = buf_term.decode()?;
+    let buf: &Buffer = buf_term.decode()?;
     Ok(read_with(env, &buf, buf_term, parse(request)?, true))
 }
 
@@ -168,7 +168,7 @@ fn read_dirty_nif<'a>(env: Env<'a>, buf_term: Term<'a>, request: Term<'a>) -> Ni
 /// reads return what remains, then `eof`. Always `ok`.
 #[rustler::nif]
 fn close_reader<'a>(env: Env<'a>, buf_term: Term<'a>) -> NifResult<Atom> {
-    let buf: ResourceArc<Buffer> = buf_term.decode()?;
+    let buf: &Buffer = buf_term.decode()?;
     notify::run(env, Some((&buf.notifier, buf_term)), || buf.reader.close());
     Ok(atoms::ok())
 }

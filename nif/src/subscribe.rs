@@ -27,7 +27,7 @@ fn subscribe_2<'a>(env: Env<'a>, buf_term: Term<'a>, pid: LocalPid) -> NifResult
 
 /// `unsubscribe(Buf)`: no more messages (messages already sent stay in the mailbox).
 #[rustler::nif]
-fn unsubscribe(buf: ResourceArc<Buffer>) -> Atom {
+fn unsubscribe(buf: &Buffer) -> Atom {
     buf.notifier.unsubscribe();
     atoms::ok()
 }
@@ -35,7 +35,7 @@ fn unsubscribe(buf: ResourceArc<Buffer>) -> Atom {
 /// `activate(Buf)`: re-arms every event; those whose condition holds now are sent at once.
 #[rustler::nif]
 fn activate<'a>(env: Env<'a>, buf_term: Term<'a>) -> NifResult<Atom> {
-    let buf: ResourceArc<Buffer> = buf_term.decode()?;
-    buf.notifier.activate(env, buf_term, &buf);
+    let buf: &Buffer = buf_term.decode()?;
+    buf.notifier.activate(env, buf_term, buf);
     Ok(atoms::ok())
 }

@@ -13,7 +13,7 @@
 //! `writable`, then write `Rest`); `{error, Reason}` (see [`crate::errors`]).
 
 use py_buffer_core::Writer;
-use rustler::{Atom, Binary, Encoder, Env, Error, NifResult, ResourceArc, Term};
+use rustler::{Atom, Binary, Encoder, Env, Error, NifResult, Term};
 
 use crate::atoms;
 use crate::buffer::Buffer;
@@ -68,7 +68,7 @@ fn choose(writer: &Writer, len: usize) -> Mode {
 
 fn write_with<'a>(
     env: Env<'a>,
-    buf: &ResourceArc<Buffer>,
+    buf: &Buffer,
     buf_term: Term<'a>,
     (data, binary): (Term<'a>, Binary<'a>),
     mode: Mode,
@@ -95,7 +95,7 @@ fn write_with<'a>(
 /// redone on a dirty scheduler (`write_dirty_nif/2`).
 #[rustler::nif]
 fn write_nif<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> NifResult<Term<'a>> {
-    let buf: ResourceArc<Buffer> = buf_term.decode()?;
+    let buf: &Buffer = buf_term.decode()?;
     let binary: Binary = data.decode()?;
     match choose(&buf.writer, binary.len()) {
         Mode::Dirty => Ok(atoms::dirty().encode(env)),
@@ -106,7 +106,7 @@ fn write_nif<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> NifResult<
 /// `write_dirty_nif(Buf, Binary)`: a large copying write, on a dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn write_dirty_nif<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> NifResult<Term<'a>> {
-    let buf: ResourceArc<Buffer> = buf_term.decode()?;
+    let buf: &Buffer = buf_term.decode()?;
     write_with(env, &buf, buf_term, (data, data.decode()?), Mode::Copy)
 }
 
@@ -119,7 +119,7 @@ fn bench_write<'a>(
     data: Term<'a>,
     mode: Atom,
 ) -> NifResult<Term<'a>> {
-    let buf: ResourceArc<Buffer> = buf_term.decode()?;
+    let buf: &Buffer = buf_term.decode()?;
     let mode = if mode == atoms::copy() {
         Mode::Copy
     } else if mode == atoms::keep() {
@@ -134,7 +134,7 @@ fn bench_write<'a>(
 /// `{error, {aborted, Reason}}` after an abort.
 #[rustler::nif]
 fn close<'a>(env: Env<'a>, buf_term: Term<'a>) -> NifResult<Term<'a>> {
-    let buf: ResourceArc<Buffer> = buf_term.decode()?;
+    let buf: &Buffer = buf_term.decode()?;
     let result = notify::run(env, Some((&buf.notifier, buf_term)), || buf.writer.close());
     Ok(match result {
         Ok(()) => {
@@ -150,7 +150,7 @@ fn close<'a>(env: Env<'a>, buf_term: Term<'a>) -> NifResult<Term<'a>> {
 /// wins), or `{error, closed}` after `close/1`.
 #[rustler::nif]
 fn abort<'a>(env: Env<'a>, buf_term: Term<'a>, why: Term<'a>) -> NifResult<Term<'a>> {
-    let buf: ResourceArc<Buffer> = buf_term.decode()?;
+    let buf: &Buffer = buf_term.decode()?;
     let result = notify::run(env, Some((&buf.notifier, buf_term)), || {
         errors::abort_with(&buf, why)
     });
