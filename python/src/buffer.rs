@@ -17,6 +17,7 @@ use pyo3::exceptions::{PyBufferError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyType};
 
+use crate::adopt::adopt;
 use crate::args::{self, ByteSource, Target};
 use crate::copy::{bytes_from_slice, bytes_from_slices};
 use crate::errors::to_py;
@@ -153,17 +154,24 @@ impl PyBuffer {
         Ok(Self::with_writer(reader, writer))
     }
 
-    /// A closed buffer holding a copy of `data`.
+    /// A closed buffer holding `data` (a `bytes` object is kept by reference, without a copy;
+    /// other bytes-like objects are copied).
     #[classmethod]
     fn from_bytes(
         _cls: &Bound<'_, PyType>,
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
     ) -> PyResult<Self> {
-        let source = ByteSource::new(data, "data")?;
-        let bytes = source.as_slice(py);
-        let (writer, reader) = channel(Options::new().content_length(bytes.len() as u64));
-        writer.try_write(bytes).map_err(to_py)?;
+        let (writer, reader) = channel(Options::new());
+        match data.cast::<PyBytes>() {
+            Ok(bytes) => {
+                writer.try_write_bytes(&mut adopt(bytes)).map_err(to_py)?;
+            }
+            Err(_) => {
+                let source = ByteSource::new(data, "data")?;
+                writer.try_write(source.as_slice(py)).map_err(to_py)?;
+            }
+        }
         writer.close().map_err(to_py)?;
         Ok(Self::from_reader(reader))
     }

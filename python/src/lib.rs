@@ -5,6 +5,7 @@
 //! interpreter as the very same class ([`PyBuffer::from_reader`]) and register the module
 //! ([`_native`]) with `append_to_inittab!`.
 
+mod adopt;
 mod args;
 mod buffer;
 mod copy;

@@ -17,6 +17,38 @@ use crate::errors::timed_out;
 /// How long a main-thread wait sleeps before it checks for signals.
 const SIGNAL_SLICE: Duration = Duration::from_millis(50);
 
+/// How long a waiter polls (GIL released) before it parks, when another CPU can make progress
+/// meanwhile. Parking and being woken costs tens of microseconds on virtual machines (the
+/// wake-up is an inter-processor interrupt to an idle vCPU); a reply that comes within this
+/// window is picked up at once.
+const SPIN: Duration = Duration::from_micros(50);
+
+fn spin_allowed() -> bool {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get())) > 1
+}
+
+/// Polls `op` for up to [`SPIN`]; `None` if it did not complete.
+fn spin<K: Attempt>(op: &mut Op<K>, deadline: Option<Instant>) -> Option<K::Output> {
+    if !spin_allowed() {
+        return None;
+    }
+    let start = Instant::now();
+    let end = deadline.map_or(start + SPIN, |d| d.min(start + SPIN));
+    loop {
+        let now = Instant::now();
+        if let Some(out) = op.wait_deadline(Some(now)) {
+            return Some(out);
+        }
+        if now >= end {
+            return None;
+        }
+        for _ in 0..32 {
+            std::hint::spin_loop();
+        }
+    }
+}
+
 /// The interpreter's main thread (`threading.main_thread().ident`), 0 until known.
 static MAIN_THREAD: AtomicU64 = AtomicU64::new(0);
 
@@ -34,11 +66,12 @@ pub fn init_main_thread(py: Python<'_>) -> PyResult<()> {
 fn on_main_thread() -> bool {
     // SAFETY: `PyThread_get_thread_ident` only reads the calling thread's id; it needs no
     // interpreter state and is safe to call from any thread.
+    let raw = unsafe { pyo3::ffi::PyThread_get_thread_ident() };
     #[allow(
         clippy::useless_conversion,
         reason = "c_ulong is 32 bits on some platforms"
     )]
-    let me = u64::from(unsafe { pyo3::ffi::PyThread_get_thread_ident() });
+    let me = u64::from(raw);
     me == MAIN_THREAD.load(Ordering::Relaxed)
 }
 
@@ -81,7 +114,8 @@ where
         } else {
             deadline
         };
-        if let Some(out) = py.detach(|| op.wait_deadline(slice_end)) {
+        if let Some(out) = py.detach(|| spin(op, deadline).or_else(|| op.wait_deadline(slice_end)))
+        {
             return Ok(out);
         }
         py.check_signals()?;

@@ -6,9 +6,11 @@
 //! body, so a reader is never left waiting for a producer that is gone.
 
 use py_buffer_core::{AbortReason, Writer};
+use pyo3::exceptions::PyTimeoutError;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyBytes, PyTuple};
 
+use crate::adopt::{adopt, ADOPT_MIN};
 use crate::args::{self, ByteSource};
 use crate::errors::{timed_out, to_py};
 use crate::wait::{deadline, park};
@@ -29,25 +31,17 @@ impl BufferWriter {
     pub fn writer(&self) -> &Writer {
         &self.writer
     }
-}
 
-#[pymethods]
-impl BufferWriter {
-    /// Appends all of `data` (any bytes-like object) and returns its length.
-    ///
-    /// In bounded mode, waits with the GIL released until the reader makes room; raises
-    /// `TimeoutError` when `timeout` seconds pass first (a prefix may have been written: the
-    /// exception's `characters_written` says how much).
-    #[pyo3(signature = (data, timeout=None))]
-    fn write(
+    /// Writes `total` bytes by calling `step` (which writes what fits now and says how much),
+    /// waiting for room between steps with the GIL released.
+    fn write_all(
         &self,
         py: Python<'_>,
-        data: &Bound<'_, PyAny>,
         timeout: Option<f64>,
+        total: usize,
+        mut step: impl FnMut(&Writer) -> py_buffer_core::Result<usize>,
     ) -> PyResult<usize> {
-        let source = ByteSource::new(data, "data")?;
-        let total = source.as_slice(py).len();
-        let mut done = self.writer.try_write(source.as_slice(py)).map_err(to_py)?;
+        let mut done = step(&self.writer).map_err(to_py)?;
         if done == total {
             return Ok(total);
         }
@@ -56,21 +50,53 @@ impl BufferWriter {
             let mut room = self.writer.wait_writable();
             match park(py, &mut room, deadline, "write()") {
                 Ok(result) => result.map_err(to_py)?,
-                Err(e) if e.is_instance_of::<pyo3::exceptions::PyTimeoutError>(py) => {
+                Err(e) if e.is_instance_of::<PyTimeoutError>(py) => {
                     let e = timed_out("write()");
                     e.value(py).setattr("characters_written", done)?;
                     return Err(e);
                 }
                 Err(e) => return Err(e),
             }
-            done += self
-                .writer
-                .try_write(&source.as_slice(py)[done..])
-                .map_err(to_py)?;
+            done += step(&self.writer).map_err(to_py)?;
             if done == total {
                 return Ok(total);
             }
         }
+    }
+}
+
+#[pymethods]
+impl BufferWriter {
+    /// Appends all of `data` (any bytes-like object) and returns its length.
+    ///
+    /// In bounded mode, waits with the GIL released until the reader makes room; raises
+    /// `TimeoutError` when `timeout` seconds pass first (a prefix may have been written: the
+    /// exception's `characters_written` says how much). A `bytes` object of 4 KiB or more is
+    /// kept by reference instead of copied where the buffer keeps whole blocks.
+    #[pyo3(signature = (data, timeout=None))]
+    fn write(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<usize> {
+        if let Ok(bytes) = data.cast::<PyBytes>() {
+            let total = bytes.as_bytes().len();
+            if total >= ADOPT_MIN {
+                let mut rest = adopt(bytes);
+                return self.write_all(py, timeout, total, |writer| {
+                    writer.try_write_bytes(&mut rest)
+                });
+            }
+        }
+        let source = ByteSource::new(data, "data")?;
+        let total = source.as_slice(py).len();
+        let mut offset = 0;
+        self.write_all(py, timeout, total, |writer| {
+            let n = writer.try_write(&source.as_slice(py)[offset..])?;
+            offset += n;
+            Ok(n)
+        })
     }
 
     /// Appends as much of `data` as fits now (all of it unless bounded mode is full) and
