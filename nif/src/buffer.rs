@@ -9,13 +9,16 @@
 //! The embedded Python (a later layer) hands the same resource to Python as `erlang.PyBuffer`:
 //! it reads through [`Inner::reader`] (or a clone), sharing the core state with Erlang.
 
+use std::mem::ManuallyDrop;
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::mpsc::{channel as mpsc_channel, Sender};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock};
 
 use py_buffer_core::{channel, Options, Reader, Writer};
 use rustler::{LocalPid, Resource};
 
+use crate::kept::Keeper;
 use crate::notify::Notifier;
 
 /// Buffers alive right now (resources not yet destroyed); `py_buffer:live_buffers/0`.
@@ -57,9 +60,11 @@ pub struct Inner {
     /// Key in the owner registry.
     pub id: u64,
     /// The producer handle Erlang writes through.
-    pub writer: Writer,
+    pub writer: ManuallyDrop<Writer>,
     /// The consumer handle Erlang-side reads use (Python gets clones of it).
-    pub reader: Reader,
+    pub reader: ManuallyDrop<Reader>,
+    /// The env holding kept binaries, made with the first one.
+    pub keeper: OnceLock<Arc<Keeper>>,
     /// The subscription: who is told about edges, and which edges are armed.
     pub notifier: Arc<Notifier>,
     /// The owning process.
@@ -78,8 +83,9 @@ impl Inner {
         LIVE.fetch_add(1, Ordering::Relaxed);
         Arc::new(Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            writer,
-            reader,
+            writer: ManuallyDrop::new(writer),
+            reader: ManuallyDrop::new(reader),
+            keeper: OnceLock::new(),
             notifier,
             owner: Mutex::new(OwnerSlot {
                 pid: owner,
@@ -93,7 +99,30 @@ impl Inner {
     pub fn owner(&self) -> MutexGuard<'_, OwnerSlot> {
         lock(&self.owner)
     }
+
+    /// The keeper env for large binaries.
+    pub fn keeper(&self) -> &Arc<Keeper> {
+        self.keeper.get_or_init(Keeper::new)
+    }
 }
+
+/// Buffers holding more than this are freed on the [`DROPPER`] thread: freeing many
+/// megabytes (unmapping, releasing kept binaries) inside a garbage collection would hold a
+/// normal scheduler for milliseconds.
+const DROP_ELSEWHERE: u64 = 256 * 1024;
+
+/// What a big buffer leaves to free.
+type Remains = (Writer, Reader, Option<Arc<Keeper>>);
+
+/// A thread that frees big buffers.
+static DROPPER: LazyLock<Mutex<Sender<Remains>>> = LazyLock::new(|| {
+    let (sender, receiver) = mpsc_channel::<Remains>();
+    std::thread::Builder::new()
+        .name("py_buffer_dropper".into())
+        .spawn(move || receiver.into_iter().for_each(drop))
+        .expect("spawn the py_buffer dropper thread");
+    Mutex::new(sender)
+});
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -103,6 +132,21 @@ impl Drop for Inner {
         let slot = *self.owner();
         if slot.watched {
             crate::owner::forget(slot.pid, self.id);
+        }
+        // SAFETY: `writer` and `reader` are taken once, here, and never used again.
+        let remains = unsafe {
+            (
+                ManuallyDrop::take(&mut self.writer),
+                ManuallyDrop::take(&mut self.reader),
+                self.keeper.take(),
+            )
+        };
+        if remains.0.info().retained > DROP_ELSEWHERE {
+            if let Err(returned) = lock(&DROPPER).send(remains) {
+                drop(returned.0);
+            }
+        } else {
+            drop(remains);
         }
         LIVE.fetch_sub(1, Ordering::Relaxed);
     }

@@ -23,7 +23,7 @@ fn or_undefined<'a, T: Encoder>(env: Env<'a>, value: Option<T>) -> Term<'a> {
 fn info<'a>(env: Env<'a>, buf: &'a Buffer) -> NifResult<Term<'a>> {
     let info = buf.writer.info();
     let aborted = match &info.aborted {
-        Some(why) => errors::abort_reason(env, &buf, why),
+        Some(why) => errors::abort_reason(env, buf, why),
         None => false.encode(env),
     };
     let eof = info.ended && info.unread == 0;

@@ -17,6 +17,7 @@ mod owner;
 mod read;
 mod subscribe;
 mod test_hooks;
+mod timeslice;
 mod write;
 
 rustler::init!("py_buffer");

@@ -23,11 +23,15 @@ use crate::atoms;
 use crate::buffer::Buffer;
 use crate::errors;
 use crate::notify;
+use crate::timeslice;
 
 /// Results at least this long share the buffer's memory instead of being copied.
 const BIG: usize = 4 * 1024;
 /// Reads that may copy more than this run on a dirty scheduler.
 const DIRTY_MIN: usize = 512 * 1024;
+
+/// The estimated cost of a read apart from copying.
+const READ_NS: u32 = 300;
 
 /// Bytes handed to Erlang as a resource binary.
 struct Chunk(Bytes);
@@ -129,11 +133,14 @@ fn read_with<'a>(
     let result = notify::run(env, Some((&buf.notifier, buf_term)), || {
         reader.try_read_with(kind, take)
     });
-    if let Some(Ok(Taken::Big(bytes))) = &result {
-        if !on_dirty {
-            // A multi-block result was copied; a single-block one costs nothing.
-            crate::write::consume_timeslice(env, bytes.len());
-        }
+    if !on_dirty {
+        let copied = match &result {
+            Some(Ok(Taken::Small(bytes))) => bytes.len(),
+            // Shared without copying when it lay in one block; charged as a copy regardless.
+            Some(Ok(Taken::Big(bytes))) => bytes.len(),
+            _ => 0,
+        };
+        timeslice::charge(env, timeslice::cost(READ_NS, copied));
     }
     match result {
         None => (atoms::error(), atoms::eagain()).encode(env),
@@ -154,14 +161,14 @@ fn read_with<'a>(
 #[rustler::nif]
 fn read_nif<'a>(env: Env<'a>, buf_term: Term<'a>, request: Term<'a>) -> NifResult<Term<'a>> {
     let buf: &Buffer = buf_term.decode()?;
-    Ok(read_with(env, &buf, buf_term, parse(request)?, false))
+    Ok(read_with(env, buf, buf_term, parse(request)?, false))
 }
 
 /// `read_dirty_nif(Buf, Request)`: a large read, on a dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn read_dirty_nif<'a>(env: Env<'a>, buf_term: Term<'a>, request: Term<'a>) -> NifResult<Term<'a>> {
     let buf: &Buffer = buf_term.decode()?;
-    Ok(read_with(env, &buf, buf_term, parse(request)?, true))
+    Ok(read_with(env, buf, buf_term, parse(request)?, true))
 }
 
 /// `close_reader(Buf)`: the consumer is done. Writes fail with `reader_closed` from now on;

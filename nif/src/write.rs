@@ -18,32 +18,17 @@ use rustler::{Atom, Binary, Encoder, Env, Error, NifResult, Term};
 use crate::atoms;
 use crate::buffer::Buffer;
 use crate::errors;
-use crate::kept;
 use crate::notify;
 use crate::owner;
+use crate::timeslice;
 
 /// Binaries at least this long are kept rather than copied (in unbounded buffers).
 const KEEP_MIN: usize = 4 * 1024;
 /// Copies longer than this run on a dirty scheduler.
 const DIRTY_MIN: usize = 256 * 1024;
 
-/// Copying this many bytes is counted as a whole timeslice (about 1 ms of a normal
-/// scheduler: copies into fresh pages run at 1–2 GB/s here), so a process making large copies
-/// is preempted as often as one running Erlang code.
-pub const TIMESLICE_UNIT: usize = 1024 * 1024;
-
-/// Tells the scheduler that copying `len` bytes used part of the caller's timeslice (on a
-/// normal scheduler; dirty schedulers have no timeslices).
-pub fn consume_timeslice(env: Env<'_>, len: usize) {
-    // SAFETY: `enif_thread_type` only reads the calling thread's ERTS type; it is valid on any
-    // thread.
-    if unsafe { rustler::sys::enif_thread_type() } != rustler::sys::ERL_NIF_THR_NORMAL_SCHEDULER {
-        return;
-    }
-    let percent = (len.saturating_mul(100) / TIMESLICE_UNIT).clamp(1, 100);
-    // The return value (slice exhausted) matters only to NIFs that reschedule themselves.
-    let _ = rustler::schedule::consume_timeslice(env, percent as i32);
-}
+/// The estimated cost of a write apart from copying (call, lock, keeping a binary).
+const WRITE_NS: u32 = 300;
 
 /// How one write puts its bytes in.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -72,17 +57,19 @@ fn write_with<'a>(
     buf_term: Term<'a>,
     (data, binary): (Term<'a>, Binary<'a>),
     mode: Mode,
+    on_dirty: bool,
 ) -> NifResult<Term<'a>> {
     let len = binary.len();
     let result = notify::run(env, Some((&buf.notifier, buf_term)), || match mode {
-        Mode::Keep => match kept::keep(data) {
+        Mode::Keep => match buf.keeper().keep(data) {
             Some(mut bytes) => buf.writer.try_write_bytes(&mut bytes),
             None => buf.writer.try_write(binary.as_slice()),
         },
         _ => buf.writer.try_write(binary.as_slice()),
     });
-    if mode == Mode::Copy && len >= TIMESLICE_UNIT / 100 {
-        consume_timeslice(env, len);
+    if !on_dirty {
+        let copied = if mode == Mode::Copy { len } else { 0 };
+        timeslice::charge(env, timeslice::cost(WRITE_NS, copied));
     }
     Ok(match result {
         Ok(n) if n == len => atoms::ok().encode(env),
@@ -99,7 +86,7 @@ fn write_nif<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> NifResult<
     let binary: Binary = data.decode()?;
     match choose(&buf.writer, binary.len()) {
         Mode::Dirty => Ok(atoms::dirty().encode(env)),
-        mode => write_with(env, &buf, buf_term, (data, binary), mode),
+        mode => write_with(env, buf, buf_term, (data, binary), mode, false),
     }
 }
 
@@ -107,7 +94,7 @@ fn write_nif<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> NifResult<
 #[rustler::nif(schedule = "DirtyCpu")]
 fn write_dirty_nif<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> NifResult<Term<'a>> {
     let buf: &Buffer = buf_term.decode()?;
-    write_with(env, &buf, buf_term, (data, data.decode()?), Mode::Copy)
+    write_with(env, buf, buf_term, (data, data.decode()?), Mode::Copy, true)
 }
 
 /// `bench_write(Buf, Binary, copy | keep)`: a write forced to one mode, for the benchmark
@@ -127,7 +114,7 @@ fn bench_write<'a>(
     } else {
         return Err(Error::BadArg);
     };
-    write_with(env, &buf, buf_term, (data, data.decode()?), mode)
+    write_with(env, buf, buf_term, (data, data.decode()?), mode, false)
 }
 
 /// `close(Buf)`: a clean end of body. `ok` (also when already closed), or
@@ -138,10 +125,10 @@ fn close<'a>(env: Env<'a>, buf_term: Term<'a>) -> NifResult<Term<'a>> {
     let result = notify::run(env, Some((&buf.notifier, buf_term)), || buf.writer.close());
     Ok(match result {
         Ok(()) => {
-            owner::body_ended(&buf);
+            owner::body_ended(buf);
             atoms::ok().encode(env)
         }
-        Err(e) => errors::error(env, &buf, &e),
+        Err(e) => errors::error(env, buf, &e),
     })
 }
 
@@ -152,13 +139,13 @@ fn close<'a>(env: Env<'a>, buf_term: Term<'a>) -> NifResult<Term<'a>> {
 fn abort<'a>(env: Env<'a>, buf_term: Term<'a>, why: Term<'a>) -> NifResult<Term<'a>> {
     let buf: &Buffer = buf_term.decode()?;
     let result = notify::run(env, Some((&buf.notifier, buf_term)), || {
-        errors::abort_with(&buf, why)
+        errors::abort_with(buf, why)
     });
     Ok(match result {
         Ok(()) => {
-            owner::body_ended(&buf);
+            owner::body_ended(buf);
             atoms::ok().encode(env)
         }
-        Err(e) => errors::error(env, &buf, &e),
+        Err(e) => errors::error(env, buf, &e),
     })
 }
