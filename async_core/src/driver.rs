@@ -126,6 +126,13 @@ impl<K: Attempt> Op<K> {
         }
     }
 
+    /// Tries the operation once, without waiting and without registering a listener; `None`
+    /// when it would have to wait. The operation stays valid and can be tried or waited on
+    /// again (bindings poll with this briefly before parking).
+    pub fn try_now(&mut self) -> Option<K::Output> {
+        self.kind.attempt()
+    }
+
     /// Blocks until the operation completes or `deadline` passes; `None` on timeout.
     ///
     /// The operation stays valid after a timeout and can be waited on again (bindings wait in
