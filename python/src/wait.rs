@@ -18,34 +18,47 @@ use crate::errors::timed_out;
 const SIGNAL_SLICE: Duration = Duration::from_millis(50);
 
 /// How long a waiter polls (GIL released) before it parks, when another CPU can make progress
-/// meanwhile. Parking and being woken costs tens of microseconds on virtual machines (the
-/// wake-up is an inter-processor interrupt to an idle vCPU); a reply that comes within this
-/// window is picked up at once.
-const SPIN: Duration = Duration::from_micros(50);
+/// meanwhile: parking and being woken costs tens of microseconds on virtual machines (the
+/// wake-up is an inter-processor interrupt to an idle vCPU), while a reply that comes within
+/// this window is picked up at once. `PY_BUFFER_SPIN_US` overrides it (0 disables spinning);
+/// with a single CPU there is no spinning.
+const DEFAULT_SPIN_US: u64 = 50;
 
-fn spin_allowed() -> bool {
-    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get())) > 1
+fn spin_budget() -> Duration {
+    static SPIN: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *SPIN.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let micros = std::env::var("PY_BUFFER_SPIN_US")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(DEFAULT_SPIN_US);
+        if cpus > 1 {
+            Duration::from_micros(micros)
+        } else {
+            Duration::ZERO
+        }
+    })
 }
 
-/// Polls `op` for up to [`SPIN`]; `None` if it did not complete.
+/// Polls `op` (without registering a listener) for up to the spin budget, yielding the CPU
+/// between tries; `None` if it did not complete.
 fn spin<K: Attempt>(op: &mut Op<K>, deadline: Option<Instant>) -> Option<K::Output> {
-    if !spin_allowed() {
+    let budget = spin_budget();
+    if budget.is_zero() {
         return None;
     }
     let start = Instant::now();
-    let end = deadline.map_or(start + SPIN, |d| d.min(start + SPIN));
+    let end = deadline.map_or(start + budget, |d| d.min(start + budget));
     loop {
         let now = Instant::now();
-        if let Some(out) = op.wait_deadline(Some(now)) {
+        if let Some(out) = op.try_now() {
             return Some(out);
         }
         if now >= end {
             return None;
         }
-        for _ in 0..32 {
-            std::hint::spin_loop();
-        }
+        // Yield rather than spin: the thread we wait for may be runnable on this very CPU.
+        std::thread::yield_now();
     }
 }
 
@@ -103,7 +116,7 @@ where
         let now = Instant::now();
         if deadline.is_some_and(|d| now >= d) {
             // One last look: the state may have changed just as the deadline passed.
-            if let Some(out) = op.wait_deadline(Some(now)) {
+            if let Some(out) = op.try_now() {
                 return Ok(out);
             }
             return Err(timed_out(what));
