@@ -65,6 +65,12 @@ pub struct Inner {
     pub reader: ManuallyDrop<Reader>,
     /// The env holding kept binaries, made with the first one.
     pub keeper: OnceLock<Arc<Keeper>>,
+    /// Bounded mode (`max_buffered` set): blocks are recycled, so writes copy.
+    pub bounded: bool,
+    /// Bytes and blocks kept without copying (their memory is the Erlang binaries').
+    pub kept_bytes: AtomicU64,
+    /// See `kept_bytes`.
+    pub kept_blocks: AtomicU64,
     /// The subscription: who is told about edges, and which edges are armed.
     pub notifier: Arc<Notifier>,
     /// The owning process.
@@ -78,6 +84,7 @@ impl Inner {
     /// A fresh buffer owned by `owner`, with its observer registered.
     pub fn new(options: Options, owner: LocalPid) -> Arc<Self> {
         let (writer, reader) = channel(options);
+        let bounded = writer.info().max_buffered.is_some();
         let notifier = Arc::new(Notifier::default());
         writer.set_observer(Some(Notifier::observer(&notifier)));
         LIVE.fetch_add(1, Ordering::Relaxed);
@@ -86,6 +93,9 @@ impl Inner {
             writer: ManuallyDrop::new(writer),
             reader: ManuallyDrop::new(reader),
             keeper: OnceLock::new(),
+            bounded,
+            kept_bytes: AtomicU64::new(0),
+            kept_blocks: AtomicU64::new(0),
             notifier,
             owner: Mutex::new(OwnerSlot {
                 pid: owner,
@@ -106,10 +116,13 @@ impl Inner {
     }
 }
 
-/// Buffers holding more than this are freed on the [`DROPPER`] thread: freeing many
-/// megabytes (unmapping, releasing kept binaries) inside a garbage collection would hold a
-/// normal scheduler for milliseconds.
-const DROP_ELSEWHERE: u64 = 256 * 1024;
+/// Buffers owning more memory than this, or holding more kept blocks than
+/// [`DROP_ELSEWHERE_BLOCKS`], are freed on the [`DROPPER`] thread: unmapping many megabytes,
+/// or releasing thousands of blocks, inside a garbage collection would hold a normal
+/// scheduler for milliseconds. Kept blocks are cheap to release (a reference count each).
+const DROP_ELSEWHERE_BYTES: u64 = 1024 * 1024;
+/// See [`DROP_ELSEWHERE_BYTES`].
+const DROP_ELSEWHERE_BLOCKS: u64 = 4096;
 
 /// What a big buffer leaves to free.
 type Remains = (Writer, Reader, Option<Arc<Keeper>>);
@@ -141,7 +154,12 @@ impl Drop for Inner {
                 self.keeper.take(),
             )
         };
-        if remains.0.info().retained > DROP_ELSEWHERE {
+        let owned = remains
+            .0
+            .info()
+            .retained
+            .saturating_sub(*self.kept_bytes.get_mut());
+        if owned > DROP_ELSEWHERE_BYTES || *self.kept_blocks.get_mut() > DROP_ELSEWHERE_BLOCKS {
             if let Err(returned) = lock(&DROPPER).send(remains) {
                 drop(returned.0);
             }

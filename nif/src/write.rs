@@ -12,7 +12,8 @@
 //! Results: `ok`; `{partial, Rest}` in bounded mode when only part fitted (wait for
 //! `writable`, then write `Rest`); `{error, Reason}` (see [`crate::errors`]).
 
-use py_buffer_core::Writer;
+use std::sync::atomic::Ordering;
+
 use rustler::{Atom, Binary, Encoder, Env, Error, NifResult, Term};
 
 use crate::atoms;
@@ -39,10 +40,10 @@ enum Mode {
     Dirty,
 }
 
-fn choose(writer: &Writer, len: usize) -> Mode {
+fn choose(buf: &Buffer, len: usize) -> Mode {
     if len < KEEP_MIN {
         Mode::Copy
-    } else if writer.info().max_buffered.is_none() {
+    } else if !buf.bounded {
         Mode::Keep
     } else if len <= DIRTY_MIN {
         Mode::Copy
@@ -62,7 +63,14 @@ fn write_with<'a>(
     let len = binary.len();
     let result = notify::run(env, Some((&buf.notifier, buf_term)), || match mode {
         Mode::Keep => match buf.keeper().keep(data) {
-            Some(mut bytes) => buf.writer.try_write_bytes(&mut bytes),
+            Some(mut bytes) => {
+                let result = buf.writer.try_write_bytes(&mut bytes);
+                if let Ok(n) = result {
+                    buf.kept_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    buf.kept_blocks.fetch_add(1, Ordering::Relaxed);
+                }
+                result
+            }
             None => buf.writer.try_write(binary.as_slice()),
         },
         _ => buf.writer.try_write(binary.as_slice()),
@@ -84,7 +92,7 @@ fn write_with<'a>(
 fn write_nif<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> NifResult<Term<'a>> {
     let buf: &Buffer = buf_term.decode()?;
     let binary: Binary = data.decode()?;
-    match choose(&buf.writer, binary.len()) {
+    match choose(buf, binary.len()) {
         Mode::Dirty => Ok(atoms::dirty().encode(env)),
         mode => write_with(env, buf, buf_term, (data, binary), mode, false),
     }
