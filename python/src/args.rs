@@ -91,33 +91,37 @@ impl<'py> ByteSource<'py> {
     }
 }
 
-/// A writable, C-contiguous buffer argument (`readinto` targets).
-pub struct Target {
-    buffer: PyUntypedBuffer,
+/// A writable, contiguous buffer argument (`readinto` targets), exported for the duration of
+/// one call. Uses a plain `Py_buffer` request (`PyBUF_WRITABLE`: contiguous, no format or
+/// shape), the cheapest the protocol offers; the `Py_buffer` lives in the caller's frame.
+pub struct Target<'v> {
+    view: &'v mut pyo3::ffi::Py_buffer,
 }
 
-impl Target {
-    /// Borrows `obj` for writing; `TypeError` for read-only or non-buffer objects.
-    pub fn new(obj: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let buffer = PyUntypedBuffer::get(obj).map_err(|_| {
-            PyTypeError::new_err("readinto() argument must be a read-write bytes-like object")
-        })?;
-        if buffer.readonly() {
-            return Err(PyTypeError::new_err(
-                "readinto() argument must be a read-write bytes-like object, not read-only",
-            ));
+impl<'v> Target<'v> {
+    /// Borrows `obj` for writing into `view` (a zeroed `Py_buffer` that must outlive the
+    /// target and not move); `TypeError` for read-only, non-contiguous or non-buffer objects.
+    pub fn new(obj: &Bound<'_, PyAny>, view: &'v mut pyo3::ffi::Py_buffer) -> PyResult<Self> {
+        // SAFETY: `obj` is a valid object (bound, so the GIL is held) and `view` is writable
+        // memory that stays at a fixed address (borrowed for 'v) until `PyBuffer_Release` in
+        // `Drop`; on failure there is nothing to release.
+        let status = unsafe {
+            pyo3::ffi::PyObject_GetBuffer(obj.as_ptr(), &mut *view, pyo3::ffi::PyBUF_WRITABLE)
+        };
+        if status != 0 {
+            let cause = PyErr::fetch(obj.py());
+            let err = PyTypeError::new_err(
+                "readinto() argument must be a read-write, contiguous bytes-like object",
+            );
+            err.set_cause(obj.py(), Some(cause));
+            return Err(err);
         }
-        if !buffer.is_c_contiguous() {
-            return Err(PyTypeError::new_err(
-                "readinto() argument must be a C-contiguous buffer",
-            ));
-        }
-        Ok(Self { buffer })
+        Ok(Self { view })
     }
 
     /// Its length in bytes.
     pub fn len(&self) -> usize {
-        self.buffer.len_bytes()
+        usize::try_from(self.view.len).unwrap_or(0)
     }
 
     /// The bytes, for writing. Only with the GIL held, and not across a release of it.
@@ -126,9 +130,17 @@ impl Target {
         if len == 0 {
             return &mut [];
         }
-        // SAFETY: the buffer is exported writable and C-contiguous for as long as `self`
-        // lives; `&mut self` makes this the only borrow we hand out, and the GIL (held, as the
-        // token proves) keeps Python code from touching it while the slice is used.
-        unsafe { std::slice::from_raw_parts_mut(self.buffer.buf_ptr().cast::<u8>(), len) }
+        // SAFETY: the exporter granted a writable, contiguous buffer of `len` bytes at `buf`,
+        // valid until `PyBuffer_Release`; `&mut self` makes this the only borrow we hand out,
+        // and the GIL (held, as the token proves) keeps Python code from touching it meanwhile.
+        unsafe { std::slice::from_raw_parts_mut(self.view.buf.cast::<u8>(), len) }
+    }
+}
+
+impl Drop for Target<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `view` was filled by a successful `PyObject_GetBuffer` and is released
+        // exactly once. Targets only live inside method calls, which hold the GIL.
+        unsafe { pyo3::ffi::PyBuffer_Release(&mut *self.view) };
     }
 }

@@ -106,7 +106,10 @@ impl PyBuffer {
     }
 
     fn read_into(&self, py: Python<'_>, b: &Bound<'_, PyAny>, exact: bool) -> PyResult<usize> {
-        let mut target = Target::new(b)?;
+        // SAFETY: an all-zero `Py_buffer` is a valid value (null pointers, zero sizes) for
+        // `PyObject_GetBuffer` to fill.
+        let mut view: pyo3::ffi::Py_buffer = unsafe { std::mem::zeroed() };
+        let mut target = Target::new(b, &mut view)?;
         let len = target.len();
         if len == 0 {
             return Ok(0);
@@ -163,7 +166,7 @@ impl PyBuffer {
         data: &Bound<'_, PyAny>,
     ) -> PyResult<Self> {
         let (writer, reader) = channel(Options::new());
-        match data.cast::<PyBytes>() {
+        match data.cast_exact::<PyBytes>() {
             Ok(bytes) => {
                 writer.try_write_bytes(&mut adopt(bytes)).map_err(to_py)?;
             }

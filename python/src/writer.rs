@@ -80,7 +80,7 @@ impl BufferWriter {
         data: &Bound<'_, PyAny>,
         timeout: Option<f64>,
     ) -> PyResult<usize> {
-        if let Ok(bytes) = data.cast::<PyBytes>() {
+        if let Ok(bytes) = data.cast_exact::<PyBytes>() {
             let total = bytes.as_bytes().len();
             if total >= ADOPT_MIN {
                 let mut rest = adopt(bytes);
