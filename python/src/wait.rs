@@ -57,7 +57,8 @@ fn spin<K: Attempt>(op: &mut Op<K>, deadline: Option<Instant>) -> Option<K::Outp
         if now >= end {
             return None;
         }
-        // Yield rather than spin: the thread we wait for may be runnable on this very CPU.
+        // Yield rather than spin: the thread we wait for may be runnable on this very CPU
+        // (then it runs at once); with a CPU to itself this is a short system call.
         std::thread::yield_now();
     }
 }
