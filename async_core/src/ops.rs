@@ -106,6 +106,31 @@ impl Attempt for Ready<'_> {
     }
 }
 
+/// Waits until the reader side is closed or the body is aborted (the exchange is over), even
+/// after a clean EOF: what an ASGI server reports as `http.disconnect`.
+pub struct HangUp<'a> {
+    shared: &'a Shared,
+}
+
+impl<'a> HangUp<'a> {
+    pub(crate) fn op(shared: &'a Shared) -> Op<Self> {
+        Op::new(Self { shared })
+    }
+}
+
+impl Attempt for HangUp<'_> {
+    type Output = ();
+
+    fn attempt(&mut self) -> Option<()> {
+        self.shared.lock().hung_up().then_some(())
+    }
+
+    fn listen(&self) -> EventListener {
+        // Both a reader close and an abort wake the readers.
+        self.shared.listen(Interest::Readable)
+    }
+}
+
 /// Writes all of a borrowed slice, waiting for room in bounded mode.
 pub struct WriteSlice<'a> {
     shared: &'a Shared,

@@ -12,7 +12,7 @@ use event_listener::EventListener;
 use crate::driver::Op;
 use crate::edge::Observer;
 use crate::error::Result;
-use crate::ops::{Fill, ReadBytes, ReadLines, Ready, Take, ToBytes, ToLines};
+use crate::ops::{Fill, HangUp, ReadBytes, ReadLines, Ready, Take, ToBytes, ToLines};
 use crate::read_kind::{Decision, ReadKind, Scan};
 use crate::shared::Shared;
 use crate::slices::Slices;
@@ -134,6 +134,21 @@ impl Reader {
     /// Resolves once a read of `kind` could complete or fail, without taking anything.
     pub fn ready(&self, kind: ReadKind) -> Op<Ready<'_>> {
         Ready::op(&self.shared, kind)
+    }
+
+    /// Resolves once the reader side is closed or the body aborted, even after a clean EOF
+    /// (an ASGI server's `http.disconnect`); takes nothing.
+    ///
+    /// ```
+    /// let (writer, reader) = py_buffer_core::channel(Default::default());
+    /// writer.close().unwrap();
+    /// let mut hang_up = reader.hung_up();
+    /// assert!(hang_up.try_now().is_none()); // a clean EOF is not a hang-up
+    /// reader.close();
+    /// hang_up.wait();
+    /// ```
+    pub fn hung_up(&self) -> Op<HangUp<'_>> {
+        HangUp::op(&self.shared)
     }
 
     /// Resolves to up to `n` unread bytes without consuming them, waiting only while none are

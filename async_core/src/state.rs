@@ -103,6 +103,12 @@ impl State {
         self.reader_closed || self.end != End::Open || self.length_reached()
     }
 
+    /// True once the reader closed or the producer aborted: the exchange is over, whatever
+    /// was or was not read (ASGI's "disconnect").
+    pub(crate) fn hung_up(&self) -> bool {
+        self.reader_closed || matches!(self.end, End::Aborted(_))
+    }
+
     /// How reads end, once the writer side is over; `None` while bytes may still arrive.
     pub(crate) fn ending(&self) -> Option<Ending> {
         if self.reader_closed || self.length_reached() {
