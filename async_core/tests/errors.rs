@@ -19,9 +19,15 @@ fn writes_after_close_fail_and_change_nothing() {
     w.close().unwrap(); // idempotent
     assert_eq!(w.try_write(b"c"), Err(Error::Closed));
     assert_eq!(w.try_write(b""), Err(Error::Closed));
-    assert_eq!(w.try_write_bytes(&mut Bytes::from_static(b"c")), Err(Error::Closed));
+    assert_eq!(
+        w.try_write_bytes(&mut Bytes::from_static(b"c")),
+        Err(Error::Closed)
+    );
     assert_eq!(w.write(b"c").wait(), Err(Error::Closed));
-    assert_eq!(w.write_bytes(Bytes::from_static(b"c")).wait(), Err(Error::Closed));
+    assert_eq!(
+        w.write_bytes(Bytes::from_static(b"c")).wait(),
+        Err(Error::Closed)
+    );
     assert_eq!(w.wait_writable().wait(), Err(Error::Closed));
     assert_eq!(w.abort(AbortReason::other("late")), Err(Error::Closed));
     assert_eq!(r.info().written, 2);
@@ -37,7 +43,10 @@ fn writes_after_abort_fail_with_the_first_reason() {
     assert_eq!(w.try_write(b"x"), Err(aborted.clone()));
     assert_eq!(w.close(), Err(aborted.clone()));
     assert_eq!(r.read(1).wait(), Err(aborted.clone()));
-    assert_eq!(r.info().aborted, Some(AbortReason::other("client disconnected")));
+    assert_eq!(
+        r.info().aborted,
+        Some(AbortReason::other("client disconnected"))
+    );
     assert_eq!(aborted.to_string(), "body aborted: client disconnected");
 }
 
@@ -78,7 +87,11 @@ fn overflow_writes_nothing() {
     assert_eq!(w.write(b"def").wait(), Err(overflow.clone()));
     let mut owned = Bytes::from_static(b"def");
     assert_eq!(w.try_write_bytes(&mut owned), Err(overflow));
-    assert_eq!(owned, &b"def"[..], "the refused bytes are given back untouched");
+    assert_eq!(
+        owned,
+        &b"def"[..],
+        "the refused bytes are given back untouched"
+    );
     assert_eq!(r.info().written, 3);
     assert_eq!(r.readable_amount(), 3);
     w.try_write(b"de").unwrap();
@@ -124,7 +137,11 @@ fn truncated_only_once_the_arrived_bytes_cannot_satisfy_a_read() {
     assert_eq!(r.read_to_end().wait(), Err(t.clone()));
     assert_eq!(r.readline(None).wait(), Err(t.clone()));
     assert_eq!(r.readlines(None).wait(), Err(t.clone()));
-    assert_eq!(r.readline(Some(2)).wait().unwrap(), &b"ef"[..], "the limit is met");
+    assert_eq!(
+        r.readline(Some(2)).wait().unwrap(),
+        &b"ef"[..],
+        "the limit is met"
+    );
     assert_eq!(r.read1(5).wait(), Err(t.clone()));
     assert_eq!(r.read_nonblock(5), Err(t.clone()));
     assert_eq!(r.fill(5).wait(), Err(t.clone()));
@@ -180,7 +197,10 @@ fn dropping_the_last_writer_aborts_with_writer_gone() {
     let mut op = r.read(4);
     assert!((&mut op).now_or_never().is_none());
     drop(w);
-    assert!((&mut op).now_or_never().is_none(), "one writer handle is left");
+    assert!(
+        (&mut op).now_or_never().is_none(),
+        "one writer handle is left"
+    );
     assert!(r.info().aborted.is_none());
     drop(w2);
     let gone = Error::Aborted(AbortReason::WriterGone);

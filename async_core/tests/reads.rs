@@ -32,7 +32,10 @@ fn read_n_waits_until_n_bytes_arrived() {
     let (w, r) = channel(Options::new());
     w.try_write(b"ab").unwrap();
     let mut op = r.read(4);
-    assert!((&mut op).now_or_never().is_none(), "2 of 4 bytes: must wait");
+    assert!(
+        (&mut op).now_or_never().is_none(),
+        "2 of 4 bytes: must wait"
+    );
     assert_eq!(r.tell(), 0, "a waiting read consumes nothing");
     w.try_write(b"c").unwrap();
     assert!((&mut op).now_or_never().is_none());
@@ -77,7 +80,11 @@ fn readline_honours_the_limit_and_spans_blocks() {
     assert_eq!(r.readline(Some(0)).wait().unwrap(), &b""[..]);
     assert_eq!(r.readline(Some(9)).wait().unwrap(), &b"ond line\n"[..]);
     assert_eq!(r.readline(Some(1)).wait().unwrap(), &b"\n"[..]);
-    assert_eq!(r.readline(None).wait().unwrap(), &b"last"[..], "the rest at EOF");
+    assert_eq!(
+        r.readline(None).wait().unwrap(),
+        &b"last"[..],
+        "the rest at EOF"
+    );
     assert_eq!(r.readline(None).wait().unwrap(), &b""[..]);
 }
 
@@ -92,7 +99,10 @@ fn readline_waits_for_the_newline_or_the_limit() {
     w.try_write(b"f\ng").unwrap();
     assert_eq!(op.now_or_never().unwrap().unwrap(), &b"abcdef\n"[..]);
     let mut op = r.readline(Some(3));
-    assert!((&mut op).now_or_never().is_none(), "1 byte, limit 3, no newline");
+    assert!(
+        (&mut op).now_or_never().is_none(),
+        "1 byte, limit 3, no newline"
+    );
     w.try_write(b"hij").unwrap();
     assert_eq!(op.now_or_never().unwrap().unwrap(), &b"ghi"[..]);
 }
@@ -111,7 +121,10 @@ fn read_until_uses_any_delimiter() {
 fn readlines_stops_once_the_total_reaches_the_hint() {
     let body: &[u8] = b"aa\nbbb\nc\ndddd\ntail";
     let (_w, r) = closed_with(&[body]);
-    assert_eq!(r.readlines(Some(1)).wait().unwrap(), vec![Bytes::from_static(b"aa\n")]);
+    assert_eq!(
+        r.readlines(Some(1)).wait().unwrap(),
+        vec![Bytes::from_static(b"aa\n")]
+    );
     assert_eq!(
         r.readlines(Some(5)).wait().unwrap(),
         vec![Bytes::from_static(b"bbb\n"), Bytes::from_static(b"c\n")]
@@ -129,7 +142,11 @@ fn readlines_stops_once_the_total_reaches_the_hint() {
         "a hint met exactly by the first line stops there"
     );
     let (_w, r) = closed_with(&[body]);
-    assert_eq!(r.readlines(Some(100)).wait().unwrap().len(), 5, "hint beyond EOF: all");
+    assert_eq!(
+        r.readlines(Some(100)).wait().unwrap().len(),
+        5,
+        "hint beyond EOF: all"
+    );
 }
 
 #[test]
@@ -137,7 +154,10 @@ fn readlines_waits_until_the_hint_is_reached_or_eof() {
     let (w, r) = channel(Options::new());
     w.try_write(b"ab\ncd").unwrap();
     let mut op = r.readlines(Some(4));
-    assert!((&mut op).now_or_never().is_none(), "3 bytes of whole lines < hint 4");
+    assert!(
+        (&mut op).now_or_never().is_none(),
+        "3 bytes of whole lines < hint 4"
+    );
     w.try_write(b"\nef").unwrap();
     assert_eq!(
         op.now_or_never().unwrap().unwrap(),
@@ -146,7 +166,10 @@ fn readlines_waits_until_the_hint_is_reached_or_eof() {
     let mut op = r.readlines(None);
     assert!((&mut op).now_or_never().is_none());
     w.close().unwrap();
-    assert_eq!(op.now_or_never().unwrap().unwrap(), vec![Bytes::from_static(b"ef")]);
+    assert_eq!(
+        op.now_or_never().unwrap().unwrap(),
+        vec![Bytes::from_static(b"ef")]
+    );
 }
 
 #[test]
@@ -188,7 +211,10 @@ fn peek_fill_and_consume_do_not_lose_bytes() {
     let (w, r) = channel(Options::new());
     assert_eq!(r.peek(4), &b""[..]);
     let mut fill = r.fill(4);
-    assert!((&mut fill).now_or_never().is_none(), "fill waits while empty");
+    assert!(
+        (&mut fill).now_or_never().is_none(),
+        "fill waits while empty"
+    );
     w.try_write(b"ab").unwrap();
     w.try_write(b"cdef").unwrap();
     assert_eq!(fill.now_or_never().unwrap().unwrap(), &b"abcd"[..]);
@@ -216,7 +242,9 @@ fn snapshot_is_the_unread_bytes_and_later_writes_do_not_change_it() {
     for _ in 0..20 {
         w.try_write(&big).unwrap();
     }
-    w.write_bytes(Bytes::from(vec![8u8; 1 << 20])).wait().unwrap();
+    w.write_bytes(Bytes::from(vec![8u8; 1 << 20]))
+        .wait()
+        .unwrap();
     assert_eq!(snap, &b"world"[..]);
     assert_eq!(snap.as_ptr(), ptr, "the snapshot never moves");
     let again = r.snapshot();
@@ -242,7 +270,10 @@ fn read_with_hands_the_slices_to_the_consumer() {
     assert_eq!((n, first, last), (8195, b'a', b'd'));
     assert_eq!(r.try_read_with(ReadKind::Available(4), |s| s.len()), None);
     w.close().unwrap();
-    assert_eq!(r.try_read_with(ReadKind::Available(4), |s| s.len()), Some(Ok(0)));
+    assert_eq!(
+        r.try_read_with(ReadKind::Available(4), |s| s.len()),
+        Some(Ok(0))
+    );
 }
 
 #[test]

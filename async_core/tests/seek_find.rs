@@ -18,9 +18,17 @@ fn seek_start_and_current_move_within_written_bytes() {
     assert_eq!(r.seek(SeekFrom::Current(-3)).unwrap(), 3);
     assert_eq!(r.read(1).wait().unwrap(), &b"3"[..]);
     assert_eq!(r.seek(SeekFrom::Current(0)).unwrap(), 4);
-    assert_eq!(r.seek(SeekFrom::Start(10)).unwrap(), 10, "the end of what was written");
+    assert_eq!(
+        r.seek(SeekFrom::Start(10)).unwrap(),
+        10,
+        "the end of what was written"
+    );
     assert_eq!(r.readable_amount(), 0);
-    assert_eq!(r.seek(SeekFrom::Start(0)).unwrap(), 0, "seekable from 0 by default");
+    assert_eq!(
+        r.seek(SeekFrom::Start(0)).unwrap(),
+        0,
+        "seekable from 0 by default"
+    );
     assert_eq!(r.read(3).wait().unwrap(), &b"012"[..]);
 }
 
@@ -50,7 +58,10 @@ fn seek_out_of_range_fails_and_keeps_the_position() {
             written: 10
         }))
     );
-    assert_eq!(r.seek(SeekFrom::End(0)), Err(Error::InvalidSeek(SeekError::EndUnknown)));
+    assert_eq!(
+        r.seek(SeekFrom::End(0)),
+        Err(Error::InvalidSeek(SeekError::EndUnknown))
+    );
     assert_eq!(r.tell(), 5);
 }
 
@@ -123,7 +134,11 @@ fn find_sees_needles_split_across_blocks() {
     assert_eq!(r.find(b"-bory-", 4094, None), Some(2 * 4096 - 3));
     assert_eq!(r.find(b"bor", 0, None), Some(4094));
     assert_eq!(r.find(b"d", 0, None), Some(3 * 4096 + 100));
-    assert_eq!(r.find(b"-bory-", 0, Some(4098)), None, "needle must end before `end`");
+    assert_eq!(
+        r.find(b"-bory-", 0, Some(4098)),
+        None,
+        "needle must end before `end`"
+    );
     assert_eq!(r.find(b"-bory-", 0, Some(4099)), Some(4093));
     assert_eq!(r.find(b"zz", 0, None), None);
     let naive = |needle: &[u8], from: usize| {
@@ -133,7 +148,11 @@ fn find_sees_needles_split_across_blocks() {
             .map(|p| p + from)
     };
     for from in [0, 1, 4090, 4093, 4094, 8190, 16000] {
-        assert_eq!(r.find(b"o-bo", from, None), naive(b"o-bo", from), "from {from}");
+        assert_eq!(
+            r.find(b"o-bo", from, None),
+            naive(b"o-bo", from),
+            "from {from}"
+        );
         assert_eq!(r.find(b"-r", from, None), naive(b"-r", from));
     }
 }
