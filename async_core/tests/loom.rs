@@ -1,0 +1,2 @@
+//! Loom models (placeholder).
+#![cfg(loom)]
