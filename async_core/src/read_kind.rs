@@ -94,7 +94,7 @@ impl ReadKind {
             }
             ReadKind::Lines { hint: 0 } => need_more(state, avail),
             ReadKind::Lines { hint } => {
-                let from = scan.resume(pos, pos + hint as u64 - 1);
+                let from = scan.resume(pos, pos.saturating_add(hint as u64 - 1));
                 if from < written {
                     if let Some(at) = state.store.find_byte(b'\n', from, written) {
                         return Decision::Take((at + 1 - pos) as usize);

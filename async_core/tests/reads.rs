@@ -318,3 +318,22 @@ fn clones_share_one_read_position() {
     assert_eq!(r2.tell(), 4);
     assert_eq!(r.writer().info().position, 4);
 }
+
+#[test]
+fn huge_hints_and_limits_do_not_overflow() {
+    let (_w, r) = closed_with(&[b"ab\ncd\nef"]);
+    assert_eq!(r.read(1).wait().unwrap(), &b"a"[..]);
+    assert_eq!(
+        r.readlines(Some(usize::MAX)).wait().unwrap(),
+        vec![
+            Bytes::from_static(b"b\n"),
+            Bytes::from_static(b"cd\n"),
+            Bytes::from_static(b"ef")
+        ]
+    );
+    let (_w, r) = closed_with(&[b"ab\ncd"]);
+    r.read(1).wait().unwrap();
+    assert_eq!(r.readline(Some(usize::MAX)).wait().unwrap(), &b"b\n"[..]);
+    assert_eq!(r.read(usize::MAX).wait().unwrap(), &b"cd"[..]);
+    assert_eq!(r.find(b"x", usize::MAX, Some(usize::MAX)), None);
+}
