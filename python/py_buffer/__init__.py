@@ -17,8 +17,9 @@ import io as _io
 
 from ._native import BodyAborted, BodyTruncated, BufferWriter, PyBuffer
 from ._native import __version__ as __version__
+from . import asgi  # asyncio/ASGI: py_buffer.asgi.receive(buf)
 
-__all__ = ["BodyAborted", "BodyTruncated", "BufferWriter", "PyBuffer", "__version__"]
+__all__ = ["BodyAborted", "BodyTruncated", "BufferWriter", "PyBuffer", "__version__", "asgi"]
 
 # A PyBuffer implements the BufferedIOBase reading interface (read, read1, readinto,
 # readinto1, peek, readline, readlines, seek, tell, close, iteration, context manager).

@@ -27,11 +27,6 @@ pub fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     wait::init_main_thread(py)?;
     m.add_class::<PyBuffer>()?;
     m.add_class::<BufferWriter>()?;
-    // asyncio (issue 4): the awaitables and iterators the `a*` methods return.
-    m.add_class::<aio::done::Done>()?;
-    m.add_class::<aio::waiting::Waiting>()?;
-    m.add_class::<aio::methods::Chunks>()?;
-    m.add_class::<aio::hub::Hub>()?;
     m.add("BodyTruncated", py.get_type::<BodyTruncated>())?;
     m.add("BodyAborted", py.get_type::<BodyAborted>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -164,7 +164,7 @@ impl PyBuffer {
     }
 
     /// An async iterator of chunks of at most `size` bytes (each as soon as there is data).
-    #[pyo3(signature = (size=CHUNK))]
+    #[pyo3(signature = (size=CHUNK), text_signature = "($self, size=65536)")]
     fn achunks(slf: &Bound<'_, Self>, size: usize) -> PyResult<Chunks> {
         if size == 0 {
             return Err(pyo3::exceptions::PyValueError::new_err(
@@ -178,7 +178,7 @@ impl PyBuffer {
     }
 
     /// An ASGI `receive` callable reading this buffer (`py_buffer.asgi.receive(self)`).
-    #[pyo3(signature = (*, chunk_size=CHUNK))]
+    #[pyo3(signature = (*, chunk_size=CHUNK), text_signature = "($self, *, chunk_size=65536)")]
     fn asgi_receive<'py>(slf: &Bound<'py, Self>, chunk_size: usize) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         static RECEIVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
