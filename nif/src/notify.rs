@@ -122,7 +122,13 @@ struct CaptureGuard(bool);
 
 impl Drop for CaptureGuard {
     fn drop(&mut self) {
-        CAPTURE.with(|capture| capture.active.set(self.0));
+        CAPTURE.with(|capture| {
+            capture.active.set(self.0);
+            if std::thread::panicking() {
+                // The edges of a call that panicked are not sent (rustler raises instead).
+                capture.edges.borrow_mut().clear();
+            }
+        });
     }
 }
 
@@ -248,7 +254,16 @@ impl Notifier {
     /// nothing.
     pub fn activate(&self, env: Env<'_>, term: Term<'_>, buf: &Buffer) {
         let mut sub = lock(&self.sub);
-        self.activate_locked(env, term, &mut sub, buf);
+        let info = self.activate_locked(env, term, &mut sub, buf);
+        // The `eof` edge may have found its kind disarmed by the message just sent; the
+        // reference is released here then.
+        let released = if body_over(&info) {
+            sub.held.take()
+        } else {
+            None
+        };
+        drop(sub);
+        drop(released);
     }
 
     /// Arms, then reads the state: an edge caused before the state was read is reported

@@ -45,7 +45,7 @@ watch(Pid) ->
 -spec watched() -> non_neg_integer().
 watched() ->
     Ref = make_ref(),
-    ?MODULE ! {watched, self(), Ref},
+    start() ! {watched, self(), Ref},
     receive {Ref, N} -> N after 5000 -> erlang:error(timeout) end.
 
 init() ->
