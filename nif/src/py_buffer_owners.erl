@@ -7,7 +7,7 @@
 %% `py_buffer''s `on_load'; not linked to anything, so it lives as long as the node.
 -module(py_buffer_owners).
 
--export([start/0, watch/1, watched/0]).
+-export([start/0, watch/1, watched/0, sync/1]).
 
 %% @doc Starts the watcher unless it runs.
 -spec start() -> pid().
@@ -48,25 +48,51 @@ watched() ->
     start() ! {watched, self(), Ref},
     receive {Ref, N} -> N after 5000 -> erlang:error(timeout) end.
 
+%% @doc Returns once the exit of `Pid' (if it exited) has been handled: its buffers are
+%% aborted. For tests and for callers that must see the abort.
+-spec sync(pid()) -> ok.
+sync(Pid) ->
+    Ref = make_ref(),
+    start() ! {sync, Pid, self(), Ref},
+    receive {Ref, ok} -> ok after 5000 -> erlang:error(timeout) end.
+
 init() ->
     process_flag(priority, high),
-    loop(#{}).
+    loop(#{}, #{}).
 
-loop(Watched) ->
+%% Watched: pid => monitor; Waiting: pid => [{From, Ref}] waiting for that pid's 'DOWN'.
+loop(Watched, Waiting) ->
     receive
         {watch, Pid, From, Ref} when is_map_key(Pid, Watched) ->
             From ! {Ref, ok},
-            loop(Watched);
+            loop(Watched, Waiting);
         {watch, Pid, From, Ref} ->
             Monitor = erlang:monitor(process, Pid),
             From ! {Ref, ok},
-            loop(Watched#{Pid => Monitor});
+            loop(Watched#{Pid => Monitor}, Waiting);
         {'DOWN', _Ref, process, Pid, Reason} ->
             _ = py_buffer:owner_exit(Pid, Reason),
-            loop(maps:remove(Pid, Watched));
+            {Waiters, Rest} = take(Pid, Waiting),
+            [From ! {Ref, ok} || {From, Ref} <- Waiters],
+            loop(maps:remove(Pid, Watched), Rest);
+        {sync, Pid, From, Ref} ->
+            %% A watched pid that is dead has its 'DOWN' on the way: answer after it.
+            case is_map_key(Pid, Watched) andalso not is_process_alive(Pid) of
+                true ->
+                    loop(Watched, Waiting#{Pid => [{From, Ref} | maps:get(Pid, Waiting, [])]});
+                false ->
+                    From ! {Ref, ok},
+                    loop(Watched, Waiting)
+            end;
         {watched, From, Ref} ->
             From ! {Ref, map_size(Watched)},
-            loop(Watched);
+            loop(Watched, Waiting);
         _Other ->
-            loop(Watched)
+            loop(Watched, Waiting)
+    end.
+
+take(Pid, Waiting) ->
+    case maps:take(Pid, Waiting) of
+        {Waiters, Rest} -> {Waiters, Rest};
+        error -> {[], Waiting}
     end.

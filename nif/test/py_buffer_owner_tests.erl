@@ -64,7 +64,7 @@ exit_after_close_changes_nothing_test() ->
     Ref = monitor(process, Owner),
     Owner ! {exit, kill_me},
     receive {'DOWN', Ref, process, Owner, kill_me} -> ok end,
-    sync_watcher(),
+    ok = py_buffer_owners:sync(Owner),
     ?assertMatch(#{closed := true, aborted := false}, py_buffer:info(B)),
     ?assertEqual({ok, <<"partial body">>}, py_buffer:read_all(B)),
     flush().
@@ -97,7 +97,6 @@ controlling_process_hands_over_test() ->
     {ok, B2} = py_buffer:new(#{notify => self()}),
     ?assertEqual(ok, py_buffer:controlling_process(B2, NewOwner)),
     ?assertEqual({error, not_owner}, py_buffer:controlling_process(B2, self())),
-    sync_watcher(),
     ?assertMatch(#{aborted := false, owner := NewOwner}, py_buffer:info(B2)),
     NewOwner ! {exit, handed},
     ?assertEqual({py_buffer, B2, eof}, wait(py_buffer)),
@@ -113,7 +112,7 @@ old_owner_exit_after_handover_changes_nothing_test() ->
     B = receive {buf, Buf} -> Buf after 10000 -> erlang:error(no_buffer) end,
     Ref = monitor(process, Old),
     receive {'DOWN', Ref, process, Old, _} -> ok end,
-    sync_watcher(),
+    ok = py_buffer_owners:sync(Old),
     ?assertMatch(#{aborted := false, owner := Self}, py_buffer:info(B)),
     ?assertEqual(ok, py_buffer:write(B, <<"x">>)).
 
@@ -131,14 +130,9 @@ every_buffer_of_a_dead_owner_is_aborted_and_the_watch_ends_test() ->
     Ref = monitor(process, Owner),
     Owner ! {exit, done},
     receive {'DOWN', Ref, process, Owner, done} -> ok end,
-    sync_watcher(),
+    ok = py_buffer_owners:sync(Owner),
     ?assertEqual(Watched, py_buffer_owners:watched()),
     [?assertMatch(#{aborted := {owner_down, done}}, py_buffer:info(B)) || B <- Bufs].
-
-%% The watcher handles messages in order: once it answered, every 'DOWN' it had is handled.
-sync_watcher() ->
-    _ = py_buffer_owners:watched(),
-    ok.
 
 flush() ->
     receive _ -> flush() after 0 -> ok end.

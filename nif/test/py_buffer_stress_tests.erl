@@ -161,6 +161,7 @@ hundred_thousand_buffers() ->
     Ref = monitor(process, Worker),
     Worker ! stop,
     receive {'DOWN', Ref, process, Worker, _} -> ok end,
+    ok = py_buffer_owners:sync(Worker),
     ?assertEqual(WatchedBefore, await(WatchedBefore, fun py_buffer_owners:watched/0)),
     ?assertEqual(LiveBefore, await(LiveBefore, fun py_buffer:live_buffers/0)),
     MemAfter = erlang:memory(),
