@@ -127,14 +127,15 @@ const DROP_ELSEWHERE_BLOCKS: u64 = 4096;
 /// What a big buffer leaves to free.
 type Remains = (Writer, Reader, Option<Arc<Keeper>>);
 
-/// A thread that frees big buffers.
-static DROPPER: LazyLock<Mutex<Sender<Remains>>> = LazyLock::new(|| {
+/// A thread that frees big buffers (`None` if it could not be started: then they are freed
+/// where they die).
+static DROPPER: LazyLock<Option<Mutex<Sender<Remains>>>> = LazyLock::new(|| {
     let (sender, receiver) = mpsc_channel::<Remains>();
     std::thread::Builder::new()
         .name("py_buffer_dropper".into())
         .spawn(move || receiver.into_iter().for_each(drop))
-        .expect("spawn the py_buffer dropper thread");
-    Mutex::new(sender)
+        .ok()?;
+    Some(Mutex::new(sender))
 });
 
 impl Drop for Inner {
@@ -159,12 +160,15 @@ impl Drop for Inner {
             .info()
             .retained
             .saturating_sub(*self.kept_bytes.get_mut());
-        if owned > DROP_ELSEWHERE_BYTES || *self.kept_blocks.get_mut() > DROP_ELSEWHERE_BLOCKS {
-            if let Err(returned) = lock(&DROPPER).send(remains) {
-                drop(returned.0);
+        let big =
+            owned > DROP_ELSEWHERE_BYTES || *self.kept_blocks.get_mut() > DROP_ELSEWHERE_BLOCKS;
+        match DROPPER.as_ref() {
+            Some(dropper) if big => {
+                if let Err(returned) = lock(dropper).send(remains) {
+                    drop(returned.0);
+                }
             }
-        } else {
-            drop(remains);
+            _ => drop(remains),
         }
         LIVE.fetch_sub(1, Ordering::Relaxed);
     }

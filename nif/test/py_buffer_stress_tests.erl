@@ -248,3 +248,24 @@ subscribed_buffers_are_freed_once_their_body_ends_test() ->
 
 flush() ->
     receive _ -> flush() after 0 -> ok end.
+
+%% Buffers owning megabytes of copied bytes are freed on the NIF's dropper thread.
+big_buffers_are_freed_test() ->
+    Before = stable_live(),
+    Self = self(),
+    Chunk = binary:copy(<<"c">>, 1000),
+    {Pid, Ref} = spawn_monitor(fun() ->
+                                       Bufs = [begin
+                                                   {ok, B} = py_buffer:new(),
+                                                   [ok = py_buffer:write(B, Chunk)
+                                                    || _ <- lists:seq(1, 3000)],
+                                                   B
+                                               end || _ <- lists:seq(1, 5)],
+                                       Self ! {written, [maps:get(written, py_buffer:info(B))
+                                                         || B <- Bufs]}
+                               end),
+    ?assertEqual({written, lists:duplicate(5, 3000000)},
+                 receive {written, _} = W -> W after 60000 -> timeout end),
+    receive {'DOWN', Ref, process, Pid, normal} -> ok end,
+    ok = py_buffer_owners:sync(Pid),
+    ?assertEqual(Before, await(Before, fun py_buffer:live_buffers/0)).
