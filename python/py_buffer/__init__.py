@@ -19,7 +19,7 @@ from ._native import BodyAborted, BodyTruncated, BufferWriter, PyBuffer
 from ._native import __version__ as __version__
 from . import asgi  # asyncio/ASGI: py_buffer.asgi.receive(buf)
 
-__all__ = ["BodyAborted", "BodyTruncated", "BufferWriter", "PyBuffer", "__version__", "asgi"]
+__all__ = ["BodyAborted", "BodyTruncated", "BufferWriter", "PyBuffer", "__version__"]
 
 # A PyBuffer implements the BufferedIOBase reading interface (read, read1, readinto,
 # readinto1, peek, readline, readlines, seek, tell, close, iteration, context manager).
