@@ -33,6 +33,6 @@ test-nif: build-nif
 	$(ERL) -noshell -pa nif/ebin $(NIF_TEST_EBIN) -eval \
 		'case eunit:test([$(NIF_TEST_LIST)], [verbose]) of ok -> halt(0); _ -> halt(1) end.'
 
-# The write benchmark; appends nothing by itself (see benches/erlang/README).
+# The write benchmark: prints markdown tables (recorded in docs/benchmarks.md, "Erlang NIF").
 bench-nif: build-nif
 	escript benches/erlang/write_bench.escript

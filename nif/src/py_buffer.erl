@@ -6,6 +6,19 @@
 %% buffer is a NIF resource: it is freed when no process references it any more; a body that
 %% was never closed is then aborted (`writer_gone'), so no reader waits forever.
 %%
+%% ```
+%% {ok, Buf} = py_buffer:new(byte_size(Body)),   % or new() for a chunked body
+%% ok = py_buffer:write(Buf, Body),               % binaries or iolists
+%% ok = py_buffer:close(Buf),
+%% {ok, Body} = py_buffer:read_all(Buf).
+%% '''
+%%
+%% == Writes ==
+%% {@link write/2} appends one binary or iolist atomically. Binaries of 4 KiB or more are kept
+%% as they are (the buffer references the refc binary; nothing is copied), so a write costs
+%% the same at any size and never holds a scheduler. In bounded mode (`max_buffered') a write
+%% that does not fit returns `{partial, Rest}': wait for `writable' and write `Rest'.
+%%
 %% == Owner ==
 %% Every buffer has an owner, by default the process that created it (`owner => Pid' in
 %% {@link new/1}; {@link controlling_process/2} hands it over, like
@@ -14,7 +27,7 @@
 %% `{error, {aborted, {owner_down, ExitReason}}}' and the subscriber is sent `eof'.
 %%
 %% == Messages ==
-%% The subscriber (`notify => Pid' in {@link new/1}, or {@link subscribe/1,2}) receives:
+%% The subscriber (`notify => Pid' in {@link new/1}, or {@link subscribe/1} or {@link subscribe/2}) receives:
 %% <ul>
 %%  <li>`{py_buffer, Buf, readable}': bytes were written that can be read;</li>
 %%  <li>`{py_buffer, Buf, writable}': in bounded mode (`max_buffered'), the reader made room
@@ -30,7 +43,19 @@
 %% sends those whose condition already holds: `readable' if unread bytes are there, `writable'
 %% if room was made since a refused write, `eof' if the body is over, `reader_closed' if the
 %% reader closed. So the loop "read until `{error, eagain}', `activate', wait for a message"
-%% never misses a wake-up. While subscribed and open, a buffer is kept alive by its
+%% never misses a wake-up:
+%% ```
+%% consume(Buf, Acc) ->
+%%     case py_buffer:read(Buf, 65536) of
+%%         {ok, Bin} -> consume(Buf, [Acc, Bin]);
+%%         eof -> {ok, iolist_to_binary(Acc)};
+%%         {error, eagain} ->
+%%             ok = py_buffer:activate(Buf),
+%%             receive {py_buffer, Buf, _} -> consume(Buf, Acc) end;
+%%         {error, Reason} -> {error, Reason}
+%%     end.
+%% '''
+%% One subscriber at a time; subscribing replaces the previous one. While subscribed and open, a buffer is kept alive by its
 %% subscription (until `eof' or {@link unsubscribe/1}).
 %%
 %% == Errors ==
