@@ -137,6 +137,33 @@ a_buffer_from_a_dead_process_still_works_test() ->
     ?assertEqual(ok, py_buffer:close(B)),
     ?assertEqual({ok, <<"x">>}, py_buffer:read_all(B)).
 
+dead_owner_buffer_test() ->
+    Self = self(),
+    Owner = spawn(fun() -> {ok, B} = py_buffer:new(), ok = py_buffer:write(B, <<"ab">>),
+                           Self ! {buf, B} end),
+    B = receive {buf, Buf} -> Buf after 5000 -> erlang:error(timeout) end,
+    Ref = monitor(process, Owner),
+    receive {'DOWN', Ref, process, Owner, _} -> ok end,
+    ok = py_buffer_owners:sync(Owner),
+    Why = {aborted, {owner_down, normal}},
+    ?assertEqual({error, Why}, py_buffer:write(B, <<"x">>)),
+    ?assertEqual({error, Why}, py_buffer:write(B, <<0:80000>>)),
+    ?assertEqual({error, Why}, py_buffer:close(B)),
+    ?assertEqual(ok, py_buffer:abort(B, later)),
+    ?assertEqual({error, not_owner}, py_buffer:controlling_process(B, self())),
+    ?assertEqual(ok, py_buffer:subscribe(B)),
+    ?assertEqual({py_buffer, B, readable}, receive M1 -> M1 after 5000 -> timeout end),
+    ?assertEqual({py_buffer, B, eof}, receive M2 -> M2 after 5000 -> timeout end),
+    ?assertEqual(ok, py_buffer:activate(B)),
+    ?assertEqual(ok, py_buffer:unsubscribe(B)),
+    flush(),
+    ?assertEqual({error, Why}, py_buffer:read_all(B)),
+    ?assertEqual({error, Why}, py_buffer:readline(B)),
+    ?assertEqual({ok, <<"ab">>}, py_buffer:read(B, 10)),
+    ?assertEqual({error, Why}, py_buffer:read(B, 10)),
+    ?assertEqual(ok, py_buffer:close_reader(B)),
+    ?assertMatch(#{aborted := {owner_down, normal}, owner := Owner}, py_buffer:info(B)).
+
 vm_stays_up_test() ->
     ?assert(is_pid(whereis(py_buffer_owners))),
     {ok, B} = py_buffer:new(),
