@@ -27,6 +27,7 @@ pub fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     wait::init_main_thread(py)?;
     m.add_class::<PyBuffer>()?;
     m.add_class::<BufferWriter>()?;
+    aio::done::install_fast_next(py);
     m.add("BodyTruncated", py.get_type::<BodyTruncated>())?;
     m.add("BodyAborted", py.get_type::<BodyAborted>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
