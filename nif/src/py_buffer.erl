@@ -70,7 +70,7 @@
 -export([new/0, new/1, write/2, close/1, abort/2, info/1,
          controlling_process/2,
          subscribe/1, subscribe/2, unsubscribe/1, activate/1,
-         read/2, readline/1, readline/2, read_all/1, close_reader/1,
+         read/2, read_nonblock/2, readline/1, readline/2, read_all/1, close_reader/1,
          live_buffers/0]).
 %% Internal: called by py_buffer_owners, the benchmark and the tests.
 -export([owner_exit/2, bench_write/3, write_dirty_nif/2, test_on_thread/2]).
@@ -215,6 +215,11 @@ activate(_Buf) -> ?NOT_LOADED.
 %% and all was read; `{error, eagain}' when nothing is there yet.
 -spec read(buffer(), non_neg_integer()) -> {ok, binary()} | eof | {error, reason()}.
 read(Buf, N) -> read_request(Buf, {read, N}).
+
+%% @doc The same as {@link read/2} (every Erlang-side read is non-blocking); named like
+%% Python's `read_nonblock' for code that uses both.
+-spec read_nonblock(buffer(), non_neg_integer()) -> {ok, binary()} | eof | {error, reason()}.
+read_nonblock(Buf, N) -> read(Buf, N).
 
 %% @doc Reads one line, through `\n' (or the rest of a body that ended), without waiting.
 -spec readline(buffer()) -> {ok, binary()} | eof | {error, reason()}.

@@ -129,6 +129,15 @@ read_test() ->
     ok = py_buffer:close(B),
     ?assertEqual(eof, py_buffer:read(B, 4)).
 
+read_nonblock_is_read_test() ->
+    {ok, B} = py_buffer:new(),
+    ?assertEqual({error, eagain}, py_buffer:read_nonblock(B, 4)),
+    ok = py_buffer:write(B, <<"abcdef">>),
+    ?assertEqual({ok, <<"abcd">>}, py_buffer:read_nonblock(B, 4)),
+    ok = py_buffer:close(B),
+    ?assertEqual({ok, <<"ef">>}, py_buffer:read_nonblock(B, 4)),
+    ?assertEqual(eof, py_buffer:read_nonblock(B, 4)).
+
 readline_test() ->
     {ok, B} = py_buffer:new(),
     ?assertEqual({error, eagain}, py_buffer:readline(B)),

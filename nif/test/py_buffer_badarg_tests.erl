@@ -23,6 +23,7 @@ calls(B) ->
      fun() -> py_buffer:unsubscribe(B) end,
      fun() -> py_buffer:activate(B) end,
      fun() -> py_buffer:read(B, 1) end,
+     fun() -> py_buffer:read_nonblock(B, 1) end,
      fun() -> py_buffer:readline(B) end,
      fun() -> py_buffer:readline(B, 1) end,
      fun() -> py_buffer:read_all(B) end,
