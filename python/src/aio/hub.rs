@@ -1,16 +1,13 @@
-//! One hub per event loop: the queue and the socket through which writers wake the loop.
+//! One hub per event loop: the queue and the doorbell through which writers wake the loop.
 //!
 //! A writer's `wake()` (on the writer's thread, which never takes the GIL — in the BEAM it is
 //! an Erlang scheduler) pushes the woken operation's id into [`Signal`]'s queue and, when the
-//! queue was empty, writes one byte to a socket pair. The loop watches the other end with
+//! queue was empty, rings a [`Doorbell`] (an eventfd on Linux). The loop watches the other end with
 //! `loop.add_reader`, registered once per loop; its callback ([`Hub::__call__`], GIL held)
-//! drains the socket, then the queue, and re-polls each operation: ready ones resolve their
+//! drains the doorbell, then the queue, and re-polls each operation: ready ones resolve their
 //! loop future, the others are left armed on a new listener. Idle, nothing runs: no timers.
 
 use std::collections::HashMap;
-use std::io::{ErrorKind, Read, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Wake, Waker};
@@ -18,12 +15,13 @@ use std::task::{Wake, Waker};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
+use crate::aio::doorbell::Doorbell;
 use crate::aio::waiting::Waiting;
 
-/// The ids of woken operations, and the socket that tells the loop about them.
+/// The ids of woken operations, and the doorbell that tells the loop about them.
 struct Signal {
     queue: Mutex<Vec<u64>>,
-    tx: UnixStream,
+    bell: Doorbell,
 }
 
 impl Signal {
@@ -41,8 +39,7 @@ impl Signal {
             queue.len() == 1
         };
         if first {
-            // WouldBlock: the socket is full of wake-up bytes already, so the loop will look.
-            let _ = (&self.tx).write(&[1]);
+            self.bell.ring();
         }
     }
 }
@@ -73,22 +70,17 @@ const HUB_ATTR: &str = "_py_buffer_hub";
 #[pyclass(frozen, module = "py_buffer._native")]
 pub struct Hub {
     signal: Arc<Signal>,
-    rx: UnixStream,
     /// Armed awaits by id; only touched with the GIL held, on the loop's thread.
     armed: Mutex<HashMap<u64, Py<Waiting>>>,
 }
 
 impl Hub {
     fn new() -> PyResult<Self> {
-        let (tx, rx) = UnixStream::pair()?;
-        tx.set_nonblocking(true)?;
-        rx.set_nonblocking(true)?;
         Ok(Self {
             signal: Arc::new(Signal {
                 queue: Mutex::new(Vec::new()),
-                tx,
+                bell: Doorbell::new()?,
             }),
-            rx,
             armed: Mutex::new(HashMap::new()),
         })
     }
@@ -129,7 +121,7 @@ impl Hub {
         let hub = Bound::new(py, Hub::new()?)?;
         event_loop.call_method1(
             pyo3::intern!(py, "add_reader"),
-            (hub.get().rx.as_raw_fd(), hub.clone()),
+            (hub.get().signal.bell.fd(), hub.clone()),
         )?;
         if event_loop.setattr(attr, &hub).is_err() {
             fallback.set_item(event_loop, &hub)?;
@@ -161,27 +153,15 @@ impl Hub {
     pub fn len(&self) -> usize {
         self.armed().len()
     }
-
-    fn drain_socket(&self) {
-        let mut sink = [0u8; 256];
-        loop {
-            match (&self.rx).read(&mut sink) {
-                Ok(n) if n == sink.len() => continue,
-                Ok(_) => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
-    }
 }
 
 #[pymethods]
 impl Hub {
     /// The loop's reader callback: resolves the futures of the operations writers woke.
     fn __call__(&self, py: Python<'_>) -> PyResult<()> {
-        // The socket first, then the queue: an id pushed after the queue is taken writes a
-        // new byte, so it is never left unseen.
-        self.drain_socket();
+        // The doorbell first, then the queue: an id pushed after the queue is taken rings
+        // again, so it is never left unseen.
+        self.signal.bell.drain();
         let ids = std::mem::take(&mut *self.signal.queue());
         let mut first_error = None;
         for id in ids {

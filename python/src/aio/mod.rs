@@ -4,12 +4,13 @@
 //! once, without a trip through the loop. Otherwise it returns a [`waiting::Waiting`]
 //! awaitable: when a task awaits it, it polls the core's readiness operation with a Rust
 //! `Waker` and yields a loop future. The writer's `wake()` never takes the GIL: it queues the
-//! operation's id and writes one byte to a socket the loop watches ([`hub::Hub`], one per
+//! operation's id and rings a descriptor the loop watches ([`hub::Hub`], one per
 //! loop). The loop thread then re-polls the operation and resolves the future; the task
 //! resumes and takes the bytes. Bytes are taken only by a resumed, non-cancelled await, so a
 //! cancelled await consumes nothing.
 
 pub mod done;
+pub mod doorbell;
 pub mod hub;
 pub mod methods;
 pub mod request;
