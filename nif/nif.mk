@@ -1,7 +1,10 @@
 # The Erlang NIF `py_buffer` (included by the root Makefile).
 #
-#   make build-nif   cargo-builds the NIF, copies it to nif/priv/py_buffer_nif.so and
-#                    compiles the Erlang sources into nif/ebin (then `erl -pa nif/ebin`)
+#   make build-nif   cargo-builds the NIF, copies it to nif/priv/py_buffer_nif.so, the
+#                    pure-Python package python/py_buffer/*.py to nif/priv/python/py_buffer
+#                    (the embedded interpreter's `import py_buffer`; its classes come from
+#                    the NIF itself, so no _native*.so is copied) and compiles the Erlang
+#                    sources into nif/ebin (then `erl -pa nif/ebin`)
 #   make test-nif    build-nif, then every EUnit module in nif/test (fails on any failure)
 #
 # The cdylib comes from cargo's target dir: $CARGO_TARGET_DIR when set, else target/.
@@ -25,6 +28,8 @@ build-nif:
 	$(CARGO) build --release -p py-buffer-nif
 	mkdir -p nif/priv nif/ebin
 	cp $(NIF_CARGO_TARGET)/release/libpy_buffer_nif.so nif/priv/py_buffer_nif.so
+	rm -rf nif/priv/python && mkdir -p nif/priv/python/py_buffer
+	cp python/py_buffer/*.py nif/priv/python/py_buffer/
 	$(ERLC) -Wall -Werror -o nif/ebin nif/src/*.erl
 
 test-nif: build-nif

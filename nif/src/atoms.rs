@@ -47,4 +47,24 @@ rustler::atoms! {
     readline,
     infinity,
     write,
+    // module py: replies, results, conversions
+    none,
+    py_result,
+    python_error,
+    pyobj,
+    bytes,
+    // py ticket states (py_cancel)
+    cancelled,
+    replied,
+    // py_info keys and load info
+    contexts,
+    max_workers,
+    workers,
+    python,
+    python_path,
+    libpython,
+    prefix,
+    version,
+    not_started,
+    python_init,
 }

@@ -74,13 +74,16 @@
          live_buffers/0]).
 %% Internal: called by py_buffer_owners, the benchmark and the tests.
 -export([owner_exit/2, bench_write/3, write_dirty_nif/2, test_on_thread/2]).
+%% Internal: the embedded Python behind module `py' (one NIF library loads into one module,
+%% so these live here; `py' is their interface).
+-export([py_call/6, py_eval/4, py_exec/3, py_cancel/1, py_info/0]).
 
 -on_load(init/0).
 
 -nifs([new_nif/1, write_nif/2, write_dirty_nif/2, bench_write/3, close/1, abort/2,
        info/1, controlling_process_nif/2, subscribe/1, subscribe/2, unsubscribe/1, activate/1,
        read_nif/2, read_dirty_nif/2, close_reader/1, owner_exit/2, live_buffers/0,
-       test_on_thread/2]).
+       test_on_thread/2, py_call/6, py_eval/4, py_exec/3, py_cancel/1, py_info/0]).
 
 -type buffer() :: reference().
 %% A buffer: an opaque NIF resource term.
@@ -105,9 +108,16 @@
                   eof := boolean(),
                   owner := pid(),
                   subscriber := pid() | undefined}.
--export_type([buffer/0, reason/0, options/0, info/0]).
+-opaque py_ticket() :: reference().
+%% A pending `py' call (see `py_cancel/1').
+-export_type([buffer/0, reason/0, options/0, info/0, py_ticket/0]).
 
-%% The NIF library, `priv/py_buffer_nif.so' beside this module's `ebin'.
+%% The NIF library, `priv/py_buffer_nif.so' beside this module's `ebin'. Its load info
+%% configures the embedded Python (each key optional; application env of `py_buffer', then
+%% environment variables, see module `py'): `python' (a python executable, e.g. a
+%% virtualenv's `bin/python'), `python_path' (directories put first on `sys.path';
+%% `priv/python', holding the `py_buffer' package, always is), `contexts' (threads reachable
+%% through `py:context/1'), `max_workers' (threads for context-free calls).
 init() ->
     Dir = case code:priv_dir(py_buffer) of
               {error, _} ->
@@ -116,13 +126,20 @@ init() ->
               PrivDir ->
                   PrivDir
           end,
-    case erlang:load_nif(filename:join(Dir, "py_buffer_nif"), 0) of
+    Info = #{python => app_env(python, undefined),
+             python_path => [filename:join(Dir, "python") | app_env(python_path, [])],
+             contexts => app_env(contexts, undefined),
+             max_workers => app_env(max_workers, undefined)},
+    case erlang:load_nif(filename:join(Dir, "py_buffer_nif"), Info) of
         ok ->
             py_buffer_owners:start(),
             ok;
         Error ->
             Error
     end.
+
+app_env(Key, Default) ->
+    application:get_env(py_buffer, Key, Default).
 
 -define(NOT_LOADED, erlang:nif_error({not_loaded, ?MODULE, ?LINE})).
 
@@ -266,3 +283,25 @@ bench_write(_Buf, _Bin, _Mode) -> ?NOT_LOADED.
                              | {read, non_neg_integer()} | {wait_read, non_neg_integer()}) ->
           ok | {ok, non_neg_integer()} | error.
 test_on_thread(_Buf, _Op) -> ?NOT_LOADED.
+
+%% @private Queues `Module.Function(*Args, **Kwargs)' on context `Ctx' (0: the pool); the
+%% result arrives as `{py_result, Ref, Result}'. Used by `py:call/3,4,5'.
+-spec py_call(reference(), non_neg_integer(), atom() | iodata(), atom() | iodata(), list(),
+              map()) -> py_ticket() | {error, term()}.
+py_call(_Ref, _Ctx, _Module, _Function, _Args, _Kwargs) -> ?NOT_LOADED.
+
+%% @private Queues `eval(Code)' with `Locals'; used by `py:eval/2,3'.
+-spec py_eval(reference(), non_neg_integer(), iodata(), map()) -> py_ticket() | {error, term()}.
+py_eval(_Ref, _Ctx, _Code, _Locals) -> ?NOT_LOADED.
+
+%% @private Queues `exec(Code)'; used by `py:exec/2'.
+-spec py_exec(reference(), non_neg_integer(), iodata()) -> py_ticket() | {error, term()}.
+py_exec(_Ref, _Ctx, _Code) -> ?NOT_LOADED.
+
+%% @private Gives up on a pending call: `cancelled' (no reply will come) or `replied'.
+-spec py_cancel(py_ticket()) -> cancelled | replied.
+py_cancel(_Ticket) -> ?NOT_LOADED.
+
+%% @private The interpreter and its threads; used by `py:info/0'.
+-spec py_info() -> map().
+py_info() -> ?NOT_LOADED.

@@ -15,6 +15,9 @@ read, never a silently short body.
 
 import io as _io
 
+# Binds the attribute `py_buffer._native` even when the module was put in `sys.modules`
+# beforehand (the Erlang NIF does that: its embedded interpreter uses the linked classes).
+from . import _native as _native
 from ._native import BodyAborted, BodyTruncated, BufferWriter, PyBuffer
 from ._native import __version__ as __version__
 from . import asgi  # asyncio/ASGI: py_buffer.asgi.receive(buf)

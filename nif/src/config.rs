@@ -1,0 +1,94 @@
+//! What the embedding is told when the library loads: which python, how many threads.
+//!
+//! `py_buffer:on_load/0` passes a map as the load info (from the application environment
+//! of `py_buffer`); environment variables fill what it leaves out:
+//!
+//! | key | environment variable | default |
+//! |---|---|---|
+//! | `python` (path of a python executable, e.g. a venv's `bin/python`) | `PY_BUFFER_PYTHON`, then `$VIRTUAL_ENV/bin/python` | the python next to the libpython the NIF was linked with |
+//! | `python_path` (list of directories put first on `sys.path`) | `PY_BUFFER_PYTHON_PATH` (`:`-separated) | `[]` |
+//! | `contexts` (worker threads reachable by `py:context(N)`, calls run in order) | `PY_BUFFER_CONTEXTS` | number of online schedulers, at least 2 |
+//! | `max_workers` (threads for context-free calls, created on demand) | `PY_BUFFER_MAX_WORKERS` | 128 |
+
+use rustler::{Term, TermType};
+
+use crate::atoms;
+
+/// The embedding's settings, fixed at load.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The python executable whose `sys.prefix` (venv or not) the interpreter takes.
+    pub python: Option<String>,
+    /// Directories prepended to `sys.path`.
+    pub python_path: Vec<String>,
+    /// Number of context workers (`py:context(1..N)`).
+    pub contexts: usize,
+    /// Upper bound on threads serving context-free calls.
+    pub max_workers: usize,
+}
+
+fn env_usize(name: &str) -> Option<usize> {
+    std::env::var(name).ok()?.trim().parse().ok()
+}
+
+fn get<'a>(info: Term<'a>, key: rustler::Atom) -> Option<Term<'a>> {
+    if info.get_type() != TermType::Map {
+        return None;
+    }
+    info.map_get(key)
+        .ok()
+        .filter(|v| *v != atoms::undefined().to_term(v.get_env()))
+}
+
+fn string(term: Term<'_>) -> Option<String> {
+    if let Ok(s) = term.decode::<String>() {
+        return Some(s);
+    }
+    // A charlist, as application env values usually are.
+    let chars: Vec<u32> = term.decode().ok()?;
+    chars.into_iter().map(char::from_u32).collect()
+}
+
+impl Config {
+    /// Reads the load info map, then the environment.
+    pub fn from_load_info(info: Term<'_>) -> Self {
+        let python = get(info, atoms::python())
+            .and_then(string)
+            .or_else(|| std::env::var("PY_BUFFER_PYTHON").ok())
+            .or_else(|| {
+                std::env::var("VIRTUAL_ENV")
+                    .ok()
+                    .map(|venv| format!("{venv}/bin/python"))
+            })
+            .filter(|p| !p.is_empty());
+        let python_path = get(info, atoms::python_path())
+            .and_then(|t| t.decode::<Vec<Term>>().ok())
+            .map(|dirs| dirs.into_iter().filter_map(string).collect())
+            .or_else(|| {
+                std::env::var("PY_BUFFER_PYTHON_PATH").ok().map(|s| {
+                    s.split(':')
+                        .filter(|d| !d.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
+            })
+            .unwrap_or_default();
+        let schedulers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let contexts = get(info, atoms::contexts())
+            .and_then(|t| t.decode::<usize>().ok())
+            .or_else(|| env_usize("PY_BUFFER_CONTEXTS"))
+            .unwrap_or(schedulers.max(2))
+            .clamp(1, 1024);
+        let max_workers = get(info, atoms::max_workers())
+            .and_then(|t| t.decode::<usize>().ok())
+            .or_else(|| env_usize("PY_BUFFER_MAX_WORKERS"))
+            .unwrap_or(128)
+            .clamp(1, 4096);
+        Self {
+            python,
+            python_path,
+            contexts,
+            max_workers,
+        }
+    }
+}

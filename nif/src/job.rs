@@ -1,0 +1,167 @@
+//! One request from Erlang (call, eval or exec) and how a worker runs it and replies.
+//!
+//! The arguments were copied into the job's own environment by the NIF; the worker converts
+//! them to Python, runs the code, converts the result into the same environment and sends
+//! `{py_result, Ref, Result}` to the caller with `enif_send` from its own (non-ERTS) thread.
+
+use std::ffi::CString;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple};
+use rustler::env::SavedTerm;
+use rustler::{Encoder, Env, LocalPid, OwnedEnv, ResourceArc, Term};
+
+use crate::atoms;
+use crate::from_python::from_python;
+use crate::python_error::error_term;
+use crate::ticket::Ticket;
+use crate::to_python::{to_python, to_python_dict};
+
+/// What to run.
+pub enum Work {
+    /// `Module.Function(*Args, **Kwargs)`; `Function` may be a dotted path (`Class.method`).
+    Call {
+        /// Module name, imported on first use (`sys.modules` is looked up first).
+        module: String,
+        /// Attribute path inside the module.
+        function: String,
+        /// A list term.
+        args: SavedTerm,
+        /// A map term with string keys, or `None`.
+        kwargs: Option<SavedTerm>,
+    },
+    /// `eval(Code, ContextNamespace, Locals)`.
+    Eval {
+        /// A Python expression.
+        code: String,
+        /// A map term of local variables, or `None`.
+        locals: Option<SavedTerm>,
+    },
+    /// `exec(Code, ContextNamespace)`.
+    Exec {
+        /// Python statements.
+        code: String,
+    },
+}
+
+/// A queued request.
+pub struct Job {
+    /// Holds every term of this job; the reply is built and sent from it.
+    pub env: OwnedEnv,
+    /// The caller.
+    pub reply_to: LocalPid,
+    /// The reference the caller waits for.
+    pub reference: SavedTerm,
+    /// What to run.
+    pub work: Work,
+    /// Lets the caller give up.
+    pub ticket: ResourceArc<Ticket>,
+}
+
+fn source(code: &str) -> PyResult<CString> {
+    CString::new(code).map_err(|_| PyValueError::new_err("source code contains a NUL byte"))
+}
+
+/// `sys.modules`, looked up once per interpreter.
+fn sys_modules(py: Python<'_>) -> PyResult<&Bound<'_, PyDict>> {
+    static MODULES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
+    MODULES
+        .get_or_try_init(py, || {
+            py.import("sys")?
+                .getattr("modules")?
+                .cast_into::<PyDict>()
+                .map(Bound::unbind)
+                .map_err(Into::into)
+        })
+        .map(|m| m.bind(py))
+}
+
+/// `module.function`, through `sys.modules` first (no import machinery on the hot path).
+fn resolve<'py>(py: Python<'py>, module: &str, function: &str) -> PyResult<Bound<'py, PyAny>> {
+    let mut target = match sys_modules(py)?.get_item(module)? {
+        Some(loaded) => loaded,
+        None => py.import(module)?.into_any(),
+    };
+    for name in function.split('.') {
+        target = target.getattr(name)?;
+    }
+    Ok(target)
+}
+
+impl Work {
+    fn execute<'a>(
+        &self,
+        py: Python<'_>,
+        env: Env<'a>,
+        namespace: &Bound<'_, PyDict>,
+    ) -> PyResult<Term<'a>> {
+        match self {
+            Work::Call {
+                module,
+                function,
+                args,
+                kwargs,
+            } => {
+                let target = resolve(py, module, function)?;
+                let args = args.load(env);
+                let mut items = Vec::with_capacity(args.list_length().unwrap_or(0));
+                for item in args
+                    .into_list_iterator()
+                    .map_err(|_| PyValueError::new_err("args must be a list"))?
+                {
+                    items.push(to_python(py, item, 0)?);
+                }
+                let args = PyTuple::new(py, items)?;
+                let kwargs = match kwargs {
+                    Some(kwargs) => Some(to_python_dict(py, kwargs.load(env), 0)?),
+                    None => None,
+                };
+                let result = target.call(args, kwargs.as_ref())?;
+                Ok((atoms::ok(), from_python(env, &result, 0)).encode(env))
+            }
+            Work::Eval { code, locals } => {
+                let locals = match locals {
+                    Some(locals) => Some(to_python_dict(py, locals.load(env), 0)?),
+                    None => None,
+                };
+                let result = py.eval(&source(code)?, Some(namespace), locals.as_ref())?;
+                Ok((atoms::ok(), from_python(env, &result, 0)).encode(env))
+            }
+            Work::Exec { code } => {
+                py.run(&source(code)?, Some(namespace), None)?;
+                Ok(atoms::ok().encode(env))
+            }
+        }
+    }
+}
+
+impl Job {
+    /// Runs the job on the current (worker) thread and replies, unless the caller gave up.
+    pub fn run(self, py: Python<'_>, namespace: &Bound<'_, PyDict>) {
+        let Job {
+            mut env,
+            reply_to,
+            reference,
+            work,
+            ticket,
+        } = self;
+        if ticket.is_cancelled() {
+            return;
+        }
+        let message = env.run(|term_env| {
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                work.execute(py, term_env, namespace)
+                    .unwrap_or_else(|err| error_term(py, term_env, err))
+            }))
+            .unwrap_or_else(|_| (atoms::error(), "panic in the py_buffer NIF").encode(term_env));
+            env.save((atoms::py_result(), reference.load(term_env), result))
+        });
+        ticket.reply(|| {
+            // A dead caller is not an error: nobody is waiting.
+            let _ = env.send_and_clear(&reply_to, |term_env| message.load(term_env));
+        });
+    }
+}

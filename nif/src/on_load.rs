@@ -1,0 +1,20 @@
+//! The NIF load callback: start the interpreter once per VM, then the worker pool.
+//!
+//! A failure to start Python does not fail the load: the buffer NIFs keep working and every
+//! `py:*` call returns `{error, {python_init, Reason}}`, so a node without a usable Python
+//! can still stream bodies.
+
+use rustler::{Env, Term};
+
+use crate::config::Config;
+use crate::{interpreter, workers};
+
+/// Called by `erlang:load_nif/2` on the code server's scheduler thread.
+pub fn load(_env: Env<'_>, info: Term<'_>) -> bool {
+    let config = Config::from_load_info(info);
+    // A failure is kept by the interpreter module and reported by every py:* call.
+    if interpreter::start(&config).is_ok() {
+        workers::start(&config);
+    }
+    true
+}

@@ -1,0 +1,122 @@
+%% @doc Python inside the BEAM: call functions, evaluate expressions and run statements in
+%% the CPython interpreter embedded in the `py_buffer' NIF library (one per VM).
+%%
+%% == Where Python runs ==
+%% On threads the NIF owns, never on schedulers (normal or dirty). `context(N)' names one of
+%% a fixed set of context threads: calls on one context run one at a time, in order, and
+%% `eval'/`exec' on a context share that context's global namespace. `call/3' (no context)
+%% runs on a pool that grows on demand, so calls blocked in Python (a `read()' waiting for
+%% Erlang to write) never hold up new calls. Blocked Python code releases the GIL.
+%%
+%% == Messages ==
+%% Each call sends one message to the caller, `{py_result, Ref, Result}', where `Ref' is a
+%% fresh reference made by the call; the functions here wait for it. With a `timeout' the
+%% call gives up and it is guaranteed that no late message remains in the mailbox
+%% (the Python code itself runs on to completion; its result is dropped).
+%%
+%% == Results ==
+%% `{ok, Term}' (`ok' for `exec/2'), `{error, {python_error, Type, Message, Traceback}}'
+%% with binaries (`Type' is e.g. `<<"ZeroDivisionError">>', or `<<"module.Class">>' for
+%% exceptions not in `builtins'), `{error, timeout}', or `{error, {python_init, Reason}}'
+%% when the interpreter could not start.
+%%
+%% == Term conversion, Erlang to Python ==
+%% <ul>
+%% <li>integer (any size) to `int'; float to `float'</li>
+%% <li>binary to `str' when it is valid UTF-8, else `bytes'; `{bytes, Bin}' always `bytes'</li>
+%% <li>`true'/`false' to `True'/`False'; `undefined' and `none' to `None'; any other atom to
+%%     `str' (its name; atoms do not come back as atoms)</li>
+%% <li>list to `list', tuple to `tuple', map to `dict'</li>
+%% <li>pid to `erlang.Pid' (hashable, comparable, converts back to the same pid)</li>
+%% <li>`py_buffer' buffer to `erlang.PyBuffer' on the same buffer: no copy, one read position</li>
+%% <li>reference, port, fun, improper list, bitstring to `erlang.Term' (opaque; converts back
+%%     to the identical term)</li>
+%% </ul>
+%% == Term conversion, Python to Erlang ==
+%% <ul>
+%% <li>`None' to `none'; `True'/`False' to `true'/`false'; `int' to integer; finite `float'
+%%     to float</li>
+%% <li>`str' to a UTF-8 binary; `bytes' and `bytearray' to binary</li>
+%% <li>`list', `set', `frozenset' to list; `tuple' to tuple; `dict' to map</li>
+%% <li>`erlang.Pid', `erlang.Term' to the original term; `erlang.PyBuffer' to a buffer
+%%     (read side only: `write/2' on it returns `{error, closed}')</li>
+%% <li>anything else (objects, `inf', `nan', nesting deeper than 1000) to
+%%     `{pyobj, TypeName, Repr}' with binaries: the object itself stays in Python</li>
+%% </ul>
+%% Round trips are exact for integers, floats, UTF-8 binaries, lists, tuples, maps with such
+%% keys, pids and opaque terms; atoms other than `true'/`false' come back as binaries,
+%% `undefined' as `none', and `{bytes, B}' as `B'.
+-module(py).
+
+-export([call/3, call/4, call/5, eval/2, eval/3, exec/2, context/1, info/0]).
+-export_type([context/0, result/0, python_error/0, call_options/0]).
+
+-opaque context() :: {py_context, pos_integer()}.
+-type python_error() :: {python_error, Type :: binary(), Message :: binary(), Traceback :: binary()}.
+-type result() :: {ok, term()} | {error, python_error() | timeout | {python_init, term()}}.
+-type name() :: atom() | binary() | string().
+-type call_options() :: #{kwargs => #{name() => term()}, timeout => timeout()}.
+
+%% @doc `Module.Function(*Args)' on the pool. `Function' may be dotted (`<<"Class.method">>').
+-spec call(name(), name(), list()) -> result().
+call(Module, Function, Args) ->
+    call(any, Module, Function, Args, #{}).
+
+%% @doc `Module.Function(*Args)' on context `Ctx' (`any' for the pool).
+-spec call(context() | any, name(), name(), list()) -> result().
+call(Ctx, Module, Function, Args) ->
+    call(Ctx, Module, Function, Args, #{}).
+
+%% @doc `Module.Function(*Args, **Kwargs)' with options: `kwargs' (a map with atom or string
+%% keys) and `timeout' (milliseconds or `infinity', the default).
+-spec call(context() | any, name(), name(), list(), call_options()) -> result().
+call(Ctx, Module, Function, Args, Opts) when is_list(Args), is_map(Opts) ->
+    Kwargs = maps:get(kwargs, Opts, #{}),
+    Timeout = maps:get(timeout, Opts, infinity),
+    Ref = make_ref(),
+    await(Ref, py_buffer:py_call(Ref, index(Ctx), Module, Function, Args, Kwargs), Timeout).
+
+%% @doc The value of a Python expression, in the context's namespace.
+-spec eval(context(), iodata()) -> result().
+eval(Ctx, Code) ->
+    eval(Ctx, Code, #{}).
+
+%% @doc The value of a Python expression with local variables (a map with atom or string
+%% keys, e.g. `#{buf => Buf}').
+-spec eval(context(), iodata(), map()) -> result().
+eval(Ctx, Code, Locals) when is_map(Locals) ->
+    Ref = make_ref(),
+    await(Ref, py_buffer:py_eval(Ref, index(Ctx), Code, Locals), infinity).
+
+%% @doc Runs Python statements in the context's namespace (names they bind stay there).
+-spec exec(context(), iodata()) -> ok | {error, python_error() | {python_init, term()}}.
+exec(Ctx, Code) ->
+    Ref = make_ref(),
+    await(Ref, py_buffer:py_exec(Ref, index(Ctx), Code), infinity).
+
+%% @doc Context `N'; any positive integer, taken modulo the number of contexts, so
+%% `context(erlang:phash2(Key) + 1)' spreads keys over contexts deterministically.
+-spec context(pos_integer()) -> context().
+context(N) when is_integer(N), N > 0 ->
+    {py_context, N}.
+
+%% @doc The interpreter and pool: python, prefix, version, contexts, workers.
+-spec info() -> map().
+info() ->
+    py_buffer:py_info().
+
+index(any) -> 0;
+index({py_context, N}) -> N.
+
+await(_Ref, {error, _} = Error, _Timeout) ->
+    Error;
+await(Ref, Ticket, Timeout) ->
+    receive
+        {py_result, Ref, Result} -> Result
+    after Timeout ->
+        case py_buffer:py_cancel(Ticket) of
+            cancelled -> {error, timeout};
+            %% Sent before the cancel took effect: it is in (or entering) the mailbox.
+            replied -> receive {py_result, Ref, Result} -> Result end
+        end
+    end.

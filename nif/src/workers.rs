@@ -1,0 +1,131 @@
+//! The threads that run Python: NIF-owned, never ERTS threads, each keeping one Python
+//! thread state for its whole life (attached once; the GIL is released only while waiting
+//! for the next job).
+//!
+//! - Context `N` (`py:context(N)`, `1..=contexts`) is one thread with its own queue and its
+//!   own `__main__`-like namespace for `eval`/`exec`: its calls run one at a time, in order.
+//! - Context-free calls (`py:call/3`) go to a shared queue whose workers are created on
+//!   demand up to `max_workers`, so 20 (or 100) calls blocked in Python leave room for new
+//!   ones; workers idle for [`RETIRE_AFTER`] exit while more than [`KEEP_WORKERS`] remain.
+//!
+//! No Python ever runs on a dirty scheduler, and no scheduler ever waits for the GIL.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::config::Config;
+use crate::job::Job;
+use crate::queue::{Next, Queue};
+
+/// How long an extra worker of the shared queue stays idle before exiting.
+const RETIRE_AFTER: Duration = Duration::from_secs(30);
+/// Workers of the shared queue that never retire (they also serve the first calls at once).
+const KEEP_WORKERS: usize = 2;
+/// How long a worker that just finished a job spins for the next one before sleeping
+/// (`PY_BUFFER_SPIN_US`, default 50; 0 disables).
+fn spin() -> Duration {
+    static SPIN: OnceLock<Duration> = OnceLock::new();
+    *SPIN.get_or_init(|| {
+        let micros = std::env::var("PY_BUFFER_SPIN_US")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        Duration::from_micros(micros.unwrap_or(50))
+    })
+}
+/// Stack of each worker: Python recursion and C extensions need more than Rust's 2 MiB.
+const STACK_SIZE: usize = 8 << 20;
+
+struct Pool {
+    contexts: Vec<Arc<Queue>>,
+    shared: Arc<Queue>,
+}
+
+static POOL: OnceLock<Pool> = OnceLock::new();
+
+/// Why a job could not be queued.
+#[derive(Debug)]
+pub enum SubmitError {
+    /// The pool is not running (Python failed to start).
+    NotStarted,
+}
+
+/// A fresh namespace for `eval`/`exec` on one worker.
+fn namespace(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let namespace = PyDict::new(py);
+    namespace.set_item("__builtins__", py.import("builtins")?)?;
+    namespace.set_item("__name__", "__py_context__")?;
+    Ok(namespace)
+}
+
+fn serve(queue: Arc<Queue>, retire_after: Option<Duration>) {
+    Python::attach(|py| {
+        let namespace = namespace(py).expect("a new dict and the builtins module");
+        loop {
+            let waiting = Arc::clone(&queue);
+            match py.detach(move || waiting.next(spin(), retire_after, KEEP_WORKERS)) {
+                Next::Job(job) => {
+                    // A panic in one job must not kill the worker (a context would be lost).
+                    let run = std::panic::AssertUnwindSafe(|| job.run(py, &namespace));
+                    let _ = std::panic::catch_unwind(run);
+                }
+                Next::Retire => break,
+            }
+        }
+    });
+}
+
+fn spawn(name: String, queue: Arc<Queue>, retire_after: Option<Duration>) {
+    std::thread::Builder::new()
+        .name(name)
+        .stack_size(STACK_SIZE)
+        .spawn(move || serve(queue, retire_after))
+        .expect("spawning a Python worker thread");
+}
+
+/// Starts the context workers and the first shared workers (once per VM).
+pub fn start(config: &Config) {
+    POOL.get_or_init(|| {
+        let contexts: Vec<Arc<Queue>> = (1..=config.contexts)
+            .map(|n| {
+                let queue = Arc::new(Queue::new(1));
+                assert!(queue.reserve_thread());
+                spawn(format!("py-ctx-{n}"), Arc::clone(&queue), None);
+                queue
+            })
+            .collect();
+        let shared = Arc::new(Queue::new(config.max_workers.max(KEEP_WORKERS)));
+        for _ in 0..KEEP_WORKERS {
+            assert!(shared.reserve_thread());
+            spawn("py-worker".into(), Arc::clone(&shared), Some(RETIRE_AFTER));
+        }
+        Pool { contexts, shared }
+    });
+}
+
+/// Queues `job` on context `context` (`1..=N`, taken modulo N) or, for 0, the shared queue.
+pub fn submit(context: usize, job: Job) -> Result<(), SubmitError> {
+    let pool = POOL.get().ok_or(SubmitError::NotStarted)?;
+    if context == 0 {
+        if pool.shared.push(job) {
+            spawn(
+                "py-worker".into(),
+                Arc::clone(&pool.shared),
+                Some(RETIRE_AFTER),
+            );
+        }
+    } else {
+        let queue = &pool.contexts[(context - 1) % pool.contexts.len()];
+        let _ = queue.push(job);
+    }
+    Ok(())
+}
+
+/// (number of contexts, shared workers, idle shared workers), or `None` before start.
+pub fn info() -> Option<(usize, usize, usize)> {
+    let pool = POOL.get()?;
+    let (threads, idle, _) = pool.shared.load();
+    Some((pool.contexts.len(), threads, idle))
+}
