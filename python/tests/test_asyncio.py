@@ -551,3 +551,30 @@ def test_hubs_are_per_loop_and_freed_with_the_loop(run):
     assert a is not b
     del a, b
     gc.collect()
+
+
+@pytest.mark.parametrize("kind", LOOPS)
+def test_loop_closed_with_armed_awaits_is_collected(kind):
+    """A loop closed by hand while tasks still await buffers (never cancelled): the loop, its
+    hub and the awaits form a cycle the collector frees."""
+    import weakref
+
+    loop = new_loop(kind)
+    bufs = [PyBuffer() for _ in range(3)]
+    writers = [b.writer() for b in bufs]
+
+    async def start():
+        return [asyncio.ensure_future(b.aread(1)) for b in bufs]
+
+    tasks = loop.run_until_complete(start())
+    loop.run_until_complete(asyncio.sleep(0.01))  # the tasks arm
+    assert not any(t.done() for t in tasks)
+    loop.close()
+    ref = weakref.ref(loop)
+    loop.set_exception_handler(lambda loop, context: None)  # "Task was destroyed but it is pending"
+    del loop, tasks
+    gc.collect()
+    assert ref() is None
+    for w in writers:
+        w.write(b"x")  # a wake-up for a loop that is gone is harmless
+    assert [b.read(1) for b in bufs] == [b"x"] * 3

@@ -14,6 +14,7 @@ use std::task::{Wake, Waker};
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::aio::doorbell::Doorbell;
 use crate::aio::waiting::Waiting;
@@ -190,5 +191,23 @@ impl Hub {
 
     fn __repr__(&self) -> String {
         format!("<py_buffer hub armed={}>", self.len())
+    }
+
+    /// The cycle collector's view: a loop that dies with awaits still armed (loop → hub →
+    /// await → future → loop) is collectable.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // The lock is only ever held briefly with the GIL and never across Python code, so it
+        // is free whenever the collector runs; `try_lock` just avoids any doubt.
+        if let Ok(armed) = self.armed.try_lock() {
+            for waiting in armed.values() {
+                visit.call(waiting)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        let armed = std::mem::take(&mut *self.armed());
+        drop(armed);
     }
 }

@@ -13,6 +13,7 @@ use std::time::Instant;
 use pyo3::exceptions::PyBaseException;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::aio::done::stop_iteration;
 use crate::aio::hub::Hub;
@@ -244,5 +245,23 @@ impl Waiting {
     /// The awaiting coroutine was closed: disarms without taking anything.
     fn close(slf: &Bound<'_, Self>) -> PyResult<()> {
         slf.borrow_mut().disarm(slf.py())
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.buffer)?;
+        visit.call(&self.fut)?;
+        visit.call(&self.timer)?;
+        visit.call(&self.hub)?;
+        if let crate::aio::request::Want::Into(target) = &self.request.want {
+            visit.call(target)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.armed = None;
+        self.fut = None;
+        self.timer = None;
+        self.hub = None;
     }
 }
