@@ -6,8 +6,9 @@
 //! drops the core [`Writer`]; a body that was never closed is then aborted
 //! ([`py_buffer_core::AbortReason::WriterGone`]) and readers elsewhere (Python) wake.
 //!
-//! The embedded Python (a later layer) hands the same resource to Python as `erlang.PyBuffer`:
-//! it reads through [`Inner::reader`] (or a clone), sharing the core state with Erlang.
+//! The embedded Python hands the same resource to Python as `erlang.PyBuffer`
+//! ([`crate::python_face`]): it reads through a clone of [`Inner::reader`], sharing the core
+//! state with Erlang.
 
 use std::mem::ManuallyDrop;
 use std::panic::{RefUnwindSafe, UnwindSafe};
@@ -16,6 +17,8 @@ use std::sync::mpsc::{channel as mpsc_channel, Sender};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock};
 
 use py_buffer_core::{channel, Options, Reader, Writer};
+use py_buffer_python::PyBuffer;
+use pyo3::Py;
 use rustler::{LocalPid, Resource};
 
 use crate::kept::Keeper;
@@ -78,6 +81,8 @@ pub struct Inner {
     /// The Erlang term given to `abort/2` (external term format), with the core reason it
     /// was paired with, so `{aborted, Reason}` gives back exactly that term.
     pub abort_term: Mutex<Option<(Arc<str>, Vec<u8>)>>,
+    /// The buffer's Python object, made when it first crosses into Python.
+    pub python: OnceLock<Py<PyBuffer>>,
 }
 
 impl Inner {
@@ -102,6 +107,7 @@ impl Inner {
                 watched: false,
             }),
             abort_term: Mutex::new(None),
+            python: OnceLock::new(),
         })
     }
 
@@ -143,6 +149,9 @@ impl Drop for Inner {
         // Nobody can subscribe any more; the writer's drop below may abort the body, and
         // readers elsewhere still wake through the core's listeners.
         self.writer.set_observer(None);
+        if let Some(object) = self.python.take() {
+            crate::python_face::forget(&object);
+        }
         let slot = *self.owner();
         if slot.watched {
             crate::owner::forget(slot.pid, self.id);

@@ -12,7 +12,8 @@
 //! | `tuple` | tuple |
 //! | `dict` | map |
 //! | `erlang.Pid`, `erlang.Term` | the original term |
-//! | `erlang.PyBuffer` | a `py_buffer` resource on the same buffer (no writer) |
+//! | `erlang.PyBuffer` of a buffer from Erlang | that buffer (a `py_buffer` resource) |
+//! | `erlang.PyBuffer` made in Python | `{pyobj, <<"PyBuffer">>, Repr}` |
 //! | anything else (incl. `inf`/`nan`) | `{pyobj, TypeName, Repr}` (binaries) |
 //!
 //! Never fails: what has no Erlang form (or is nested more than [`MAX_DEPTH`] deep) becomes a
@@ -24,7 +25,9 @@ use pyo3::types::{
     PyString, PyTuple,
 };
 use rustler::types::tuple::make_tuple;
-use rustler::{Encoder, Env, Term};
+use rustler::{Encoder, Env, ResourceArc, Term};
+
+use crate::buffer::Buffer;
 
 use crate::atoms;
 use crate::opaque::Term as OpaqueTerm;
@@ -130,6 +133,12 @@ pub fn from_python<'a>(env: Env<'a>, object: &Bound<'_, PyAny>, depth: usize) ->
             })
             .collect();
         return Term::map_from_pairs(env, &pairs).unwrap_or_else(|_| pyobj(env, object));
+    }
+    if let Ok(buffer) = object.cast::<py_buffer_python::PyBuffer>() {
+        return match crate::python_face::buffer_of(buffer) {
+            Some(inner) => ResourceArc::new(Buffer(inner)).encode(env),
+            None => pyobj(env, object),
+        };
     }
     if let Ok(pid) = object.cast::<Pid>() {
         return pid.get().pid().encode(env);

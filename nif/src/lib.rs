@@ -32,6 +32,7 @@ mod opaque;
 mod owner;
 mod pid;
 mod python_error;
+mod python_face;
 mod queue;
 mod read;
 mod send;

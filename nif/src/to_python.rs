@@ -14,7 +14,7 @@
 //! | tuple | `tuple` |
 //! | map | `dict` |
 //! | pid | `erlang.Pid` |
-//! | `py_buffer` resource | `erlang.PyBuffer`, sharing the buffer (no copy) |
+//! | `py_buffer` resource | `erlang.PyBuffer`, sharing the buffer (no copy; one object per buffer) |
 //! | reference, port, fun, improper list, bitstring | `erlang.Term` (opaque, converts back to itself) |
 
 use pyo3::exceptions::PyRecursionError;
@@ -146,10 +146,7 @@ pub fn to_python<'py>(
             Ok(Bound::new(py, Pid::new(term.decode::<LocalPid>().map_err(nif_err)?))?.into_any())
         }
         TermType::Ref => match term.decode::<ResourceArc<Buffer>>() {
-            Ok(buffer) => {
-                let native = py_buffer_python::PyBuffer::from_reader((*buffer.reader).clone());
-                Ok(Bound::new(py, native)?.into_any())
-            }
+            Ok(buffer) => Ok(crate::python_face::face(py, &buffer.0)?.into_any()),
             Err(_) => opaque(py, term),
         },
         TermType::Fun | TermType::Port | TermType::Unknown => opaque(py, term),
