@@ -170,8 +170,14 @@ impl Hub {
                 continue; // already resolved, cancelled or re-armed under a new id
             };
             match Waiting::on_wake(waiting.bind(py)) {
-                Ok(true) => {}
-                Ok(false) => self.insert(id, waiting),
+                Ok(Some(true)) => {}
+                Ok(Some(false)) => self.insert(id, waiting),
+                Ok(None) => {
+                    // Busy (never expected: it is only borrowed by its own steps, which never
+                    // run the loop): look again on the next loop iteration.
+                    self.insert(id, waiting);
+                    self.signal.push(id);
+                }
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }

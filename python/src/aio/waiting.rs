@@ -125,12 +125,13 @@ impl Waiting {
         Ok(d)
     }
 
-    /// Called by the hub when the waker fired: re-polls; `true` when resolved (the future
-    /// is then done), `false` when re-armed on a new listener.
-    pub fn on_wake(waiting: &Bound<'_, Waiting>) -> PyResult<bool> {
+    /// Called by the hub when the waker fired: re-polls; `Some(true)` when resolved (the
+    /// future is then done), `Some(false)` when re-armed on a new listener, `None` when the
+    /// await is busy (borrowed) and must be looked at again.
+    pub fn on_wake(waiting: &Bound<'_, Waiting>) -> PyResult<Option<bool>> {
         let resolved = {
             let Ok(mut this) = waiting.try_borrow_mut() else {
-                return Ok(true);
+                return Ok(None);
             };
             match this.armed.as_mut() {
                 Some(armed) => armed.poll(),
@@ -140,7 +141,7 @@ impl Waiting {
         if resolved {
             Self::resolve(waiting)?;
         }
-        Ok(resolved)
+        Ok(Some(resolved))
     }
 
     /// Resolves the loop future (the task resumes and attempts the read again).
