@@ -1,6 +1,8 @@
 # py_buffer: one entry point for building, testing and the demo.
 #
-#   make demo   the main demo
+#   make demo   the main demo: an Erlang process streams a body into a buffer that a Python
+#               WSGI app and an ASGI app read, in one VM (examples/erlang/demo.erl)
+#   make demo-rust  the Rust streaming demo (examples/stream_demo.rs)
 #   make test   every test: Rust (fmt, clippy, unit, doc, loom), Python, Erlang
 #   make build  everything (Python extension installed, Erlang side in nif/ebin and nif/priv)
 #
@@ -12,7 +14,7 @@ PYTHON ?= python3
 BUILD_PARTS :=
 TEST_PARTS :=
 
-.PHONY: all build test demo build-rust test-rust lint-rust loom bench
+.PHONY: all build test demo demo-rust build-rust test-rust lint-rust loom bench
 
 all: build
 
@@ -39,7 +41,10 @@ loom:
 
 test: test-rust $(TEST_PARTS)
 
-demo: build-rust
+demo: build-examples
+	$(ERL) -noshell -pa nif/ebin -pa examples/ebin -s demo main
+
+demo-rust: build-rust
 	$(CARGO) run --release --example stream_demo
 
 bench:

@@ -5,7 +5,11 @@
 #                    (the embedded interpreter's `import py_buffer`; its classes come from
 #                    the NIF itself, so no _native*.so is copied) and compiles the Erlang
 #                    sources into nif/ebin (then `erl -pa nif/ebin`)
-#   make test-nif    build-nif, then every EUnit module in nif/test (fails on any failure)
+#   make test-nif    build-nif, then every EUnit module in nif/test (fails on any failure);
+#                    the examples (examples/erlang) are compiled with the tests and run by
+#                    nif/test/py_examples_tests.erl
+#   make build-examples  build-nif, then examples/erlang into examples/ebin (`make demo')
+#   make bench-py    the Erlang -> Python benchmarks (benches/erlang/py_*.escript)
 #
 # The cdylib comes from cargo's target dir: $CARGO_TARGET_DIR when set, else target/.
 
@@ -22,7 +26,7 @@ NIF_TEST_LIST = $(subst $(nif_space),$(nif_comma),$(strip $(NIF_TEST_MODULES)))
 BUILD_PARTS += build-nif
 TEST_PARTS += test-nif
 
-.PHONY: build-nif test-nif bench-nif
+.PHONY: build-nif test-nif bench-nif build-examples bench-py
 
 build-nif:
 	$(CARGO) build --release -p py-buffer-nif
@@ -34,10 +38,14 @@ build-nif:
 
 test-nif: build-nif
 	mkdir -p $(NIF_TEST_EBIN)
-	$(ERLC) -Wall -Werror -o $(NIF_TEST_EBIN) nif/test/*.erl
+	$(ERLC) -Wall -Werror -o $(NIF_TEST_EBIN) nif/test/*.erl examples/erlang/*.erl
 	$(ERL) -noshell -pa nif/ebin $(NIF_TEST_EBIN) -eval \
 		'case eunit:test([$(NIF_TEST_LIST)], [verbose]) of ok -> halt(0); _ -> halt(1) end.'
 
 # The write benchmark: prints markdown tables (recorded in docs/benchmarks.md, "Erlang NIF").
 bench-nif: build-nif
 	escript benches/erlang/write_bench.escript
+
+build-examples: build-nif
+	mkdir -p examples/ebin
+	$(ERLC) -Wall -Werror -o examples/ebin examples/erlang/*.erl
