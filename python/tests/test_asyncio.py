@@ -517,25 +517,60 @@ def test_same_buffer_awaited_from_two_loops():
     assert sorted(got) == sorted(b"%c" % (65 + i % 26) for i in range(300))
 
 
+def thread_wakeups() -> int:
+    """Voluntary context switches of the calling thread so far (Linux), else 0."""
+    import resource
+
+    if not hasattr(resource, "RUSAGE_THREAD"):
+        return 0
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw
+
+
+async def idle_for_one_second(start_waiting: Callable[[], "asyncio.Future"]):
+    """Starts a waiter, lets the loop idle 1 s; returns (CPU share, loop-thread wake-ups)."""
+    waiter = start_waiting()
+    await asyncio.sleep(0.05)
+    c0, t0, n0 = time.process_time(), time.monotonic(), thread_wakeups()
+    await asyncio.sleep(1.0)
+    cpu, wall, wakeups = time.process_time() - c0, time.monotonic() - t0, thread_wakeups() - n0
+    assert not waiter.done()
+    return waiter, cpu / wall, wakeups
+
+
 def test_idle_awaiter_uses_no_cpu(run):
-    """An awaiter blocked on an idle buffer for 1 s: under 5% of a core (the seed's polling
-    recipe, `asyncio.sleep(0.001)` in a loop, spends far more)."""
+    """An awaiter blocked on an idle buffer for 1 s: under 5% of a core, and the loop's thread
+    sleeps throughout (a handful of wake-ups: the test's own sleep). The seed's polling recipe,
+    `asyncio.sleep(0.001)` in a loop, wakes the thread about a thousand times a second."""
 
     async def main():
         buf = PyBuffer()
         w = buf.writer()
-        task = asyncio.ensure_future(buf.aread(1))
-        await asyncio.sleep(0.05)
-        c0, t0 = time.process_time(), time.monotonic()
-        await asyncio.sleep(1.0)
-        cpu, wall = time.process_time() - c0, time.monotonic() - t0
-        assert not task.done()
+        task, share, wakeups = await idle_for_one_second(lambda: asyncio.ensure_future(buf.aread(1)))
         w.write(b"x")
         assert await task == b"x"
-        return cpu / wall
+        return share, wakeups
 
-    share = run(main())
+    share, wakeups = run(main())
     assert share < 0.05, f"idle awaiter used {share:.1%} of a core"
+    assert wakeups < 50, f"the loop thread woke {wakeups} times while idle"
+
+
+@pytest.mark.skipif(thread_wakeups() == 0, reason="needs RUSAGE_THREAD (Linux)")
+def test_idle_check_catches_polling(run):
+    """The control: the seed's recipe fails the wake-up bound above."""
+
+    async def main():
+        buf = PyBuffer()
+
+        async def poll():
+            while buf.readable_amount() < 1:
+                await asyncio.sleep(0.001)
+
+        task, _, wakeups = await idle_for_one_second(lambda: asyncio.ensure_future(poll()))
+        task.cancel()
+        return wakeups
+
+    assert run(main()) > 200
 
 
 def test_hubs_are_per_loop_and_freed_with_the_loop(run):
