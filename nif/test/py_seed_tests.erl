@@ -24,6 +24,7 @@ seed_test_() ->
       fun nonblocking_reads_never_wait/0,
       fun io_flags_match_the_seed/0,
       fun asyncio_reader_awaits_while_erlang_writes_with_sleeps/0,
+      fun erlang_writes_never_wait_for_the_gil/0,
       fun owner_killed_while_python_reads_raises_body_aborted/0,
       fun abort_reaches_a_blocked_python_reader/0]}.
 
@@ -129,6 +130,24 @@ asyncio_reader_awaits_while_erlang_writes_with_sleeps() ->
                   ok = py_buffer:close(Buf)
           end),
     ?assertEqual({ok, iolist_to_binary(Chunks)}, py:call(pyt_helpers, read_asyncio, [Buf])).
+
+%% While a Python thread holds the GIL (inside one C call), Erlang writes to a buffer that an
+%% asyncio reader awaits, and closes it: every write returns before the GIL is released, so
+%% no write waited for it (the reader's wake-up goes through its event loop's own doorbell).
+erlang_writes_never_wait_for_the_gil() ->
+    Self = self(),
+    {ok, Buf} = py_buffer:new(),
+    spawn(fun() -> Self ! {reader, py:call(pyt_helpers, read_asyncio, [Buf])} end),
+    wait_blocked(Buf),
+    spawn(fun() -> Self ! {holder, py:call(py:context(2), pyt_helpers, hold_gil, [Self, 0.5])} end),
+    receive <<"holding the gil">> -> ok end,
+    Chunks = [binary:copy(<<I>>, 100 * I) || I <- lists:seq(1, 100)],
+    [ok = py_buffer:write(Buf, C) || C <- Chunks],
+    ok = py_buffer:close(Buf),
+    %% All writes returned while the GIL was still held.
+    receive {holder, _} -> error(writes_waited_for_the_gil) after 0 -> ok end,
+    ?assertEqual({ok, <<"released">>}, receive {holder, H} -> H end),
+    ?assertEqual({ok, iolist_to_binary(Chunks)}, receive {reader, R} -> R end).
 
 %% The owner dies while Python is blocked in read(): the body is aborted, Python gets
 %% BodyAborted, and py:call returns it as a python_error.

@@ -208,3 +208,14 @@ async def read_awaiting(buf):
 def read_asyncio(buf):
     import asyncio
     return asyncio.run(read_awaiting(buf))
+
+
+def hold_gil(pid, seconds):
+    """Holds the GIL for `seconds` inside one C call (ctypes.PyDLL calls keep the GIL), after
+    telling `pid` it is about to."""
+    import ctypes
+    import erlang
+    libc = ctypes.PyDLL(None)
+    erlang.send(pid, "holding the gil")
+    libc.usleep(int(seconds * 1e6))
+    return "released"
