@@ -49,3 +49,7 @@ bench-nif: build-nif
 build-examples: build-nif
 	mkdir -p examples/ebin
 	$(ERLC) -Wall -Werror -o examples/ebin examples/erlang/*.erl
+
+# The Erlang -> Python benchmarks: prints markdown (docs/benchmarks.md, "Erlang -> Python").
+bench-py: build-nif
+	escript benches/erlang/py_bench.escript

@@ -1,12 +1,12 @@
 //! What the embedding is told when the library loads: which python, how many threads.
 //!
 //! `py_buffer:on_load/0` passes a map as the load info (from the application environment
-//! of `py_buffer`); environment variables fill what it leaves out:
+//! of `py_buffer`); environment variables fill what it leaves out (and add to `python_path`):
 //!
 //! | key | environment variable | default |
 //! |---|---|---|
 //! | `python` (path of a python executable, e.g. a venv's `bin/python`) | `PY_BUFFER_PYTHON`, then `$VIRTUAL_ENV/bin/python` | the python next to the libpython the NIF was linked with |
-//! | `python_path` (list of directories put first on `sys.path`) | `PY_BUFFER_PYTHON_PATH` (`:`-separated) | `[]` |
+//! | `python_path` (list of directories put first on `sys.path`) | `PY_BUFFER_PYTHON_PATH` (`:`-separated), appended | `[]` |
 //! | `contexts` (worker threads reachable by `py:context(N)`, calls run in order) | `PY_BUFFER_CONTEXTS` | number of online schedulers, at least 2 |
 //! | `max_workers` (threads for context-free calls, created on demand) | `PY_BUFFER_MAX_WORKERS` | 128 |
 
@@ -61,18 +61,14 @@ impl Config {
                     .map(|venv| format!("{venv}/bin/python"))
             })
             .filter(|p| !p.is_empty());
-        let python_path = get(info, atoms::python_path())
+        // The load info's directories (priv/python first), then the environment's.
+        let mut python_path: Vec<String> = get(info, atoms::python_path())
             .and_then(|t| t.decode::<Vec<Term>>().ok())
             .map(|dirs| dirs.into_iter().filter_map(string).collect())
-            .or_else(|| {
-                std::env::var("PY_BUFFER_PYTHON_PATH").ok().map(|s| {
-                    s.split(':')
-                        .filter(|d| !d.is_empty())
-                        .map(String::from)
-                        .collect()
-                })
-            })
             .unwrap_or_default();
+        if let Ok(dirs) = std::env::var("PY_BUFFER_PYTHON_PATH") {
+            python_path.extend(dirs.split(':').filter(|d| !d.is_empty()).map(String::from));
+        }
         let schedulers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let contexts = get(info, atoms::contexts())
             .and_then(|t| t.decode::<usize>().ok())

@@ -5,6 +5,8 @@
 //!   python: a venv's `bin/python` gives the venv (found through its `pyvenv.cfg`);
 //! - no signal handlers (the BEAM owns signals), no C stdio reconfiguration, no argv parsing;
 //! - before Python starts, libpython is promoted to `RTLD_GLOBAL` ([`crate::libpython`]);
+//! - `sys.path` starts with the configured directories, then (as with `python -c`) the VM's
+//!   working directory unless `PYTHONSAFEPATH` is set;
 //! - right after it starts, and before any user code runs, `py_buffer._native` and `erlang`
 //!   are put in `sys.modules` ([`crate::erlang_module`]), so `import py_buffer` inside the VM
 //!   uses the classes compiled into this library, whatever is installed in site-packages.
@@ -126,7 +128,19 @@ fn describe(py: Python<'_>, libpython: String) -> PyResult<Started> {
 
 fn prepare(py: Python<'_>, config: &Config) -> PyResult<()> {
     erlang_module::register(py)?;
-    let path = py.import("sys")?.getattr("path")?.cast_into::<PyList>()?;
+    let sys = py.import("sys")?;
+    let path = sys.getattr("path")?.cast_into::<PyList>()?;
+    // Like `python -c`: the VM's working directory is importable (after the configured
+    // directories), unless PYTHONSAFEPATH is set.
+    let safe_path: bool = sys.getattr("flags")?.getattr("safe_path")?.extract()?;
+    if !safe_path {
+        if let Some(cwd) = std::env::current_dir()
+            .ok()
+            .and_then(|d| d.to_str().map(String::from))
+        {
+            path.insert(0, cwd)?;
+        }
+    }
     for dir in config.python_path.iter().rev() {
         path.insert(0, dir)?;
     }

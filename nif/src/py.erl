@@ -8,6 +8,35 @@
 %% runs on a pool that grows on demand, so calls blocked in Python (a `read()' waiting for
 %% Erlang to write) never hold up new calls. Blocked Python code releases the GIL.
 %%
+%% ```
+%% {ok, Buf} = py_buffer:new(),
+%% spawn(fun() -> ok = py_buffer:write(Buf, <<"a=1">>), ok = py_buffer:close(Buf) end),
+%% {ok, <<"a=1">>} = py:eval(py:context(1), <<"b.read()">>, #{b => Buf}),
+%% {ok, 4.0} = py:call(math, sqrt, [16]).
+%% '''
+%%
+%% == The interpreter ==
+%% One CPython per VM, started when the `py_buffer' module loads (a failure leaves the
+%% buffers working and makes every call here return `{error, {python_init, Reason}}').
+%% Configured by the application environment of `py_buffer' (read at load), else by
+%% environment variables:
+%% <ul>
+%% <li>`python': the python executable whose installation (and virtualenv: `sys.prefix',
+%%     site-packages) is used; else `$PY_BUFFER_PYTHON', else `$VIRTUAL_ENV/bin/python',
+%%     else the python beside the libpython the NIF was built with. It must match that
+%%     libpython's version. A configured python that does not exist is refused.</li>
+%% <li>`python_path': directories put first on `sys.path' (also `$PY_BUFFER_PYTHON_PATH',
+%%     `:'-separated); `priv/python', holding the pure-Python part of the `py_buffer'
+%%     package, always comes first.</li>
+%% <li>`contexts': the number of context threads (`$PY_BUFFER_CONTEXTS'; default: the number
+%%     of CPUs, at least 2); `max_workers': the most threads for context-free calls
+%%     (`$PY_BUFFER_MAX_WORKERS', default 128).</li>
+%% </ul>
+%% C extension modules load (`asyncio', `json', `ssl', ...). Inside the VM, the module
+%% `erlang' provides `PyBuffer' (the very class of `py_buffer.PyBuffer'), `Pid', `Term' and
+%% `send(pid, obj)' (a message to an Erlang process, converted as a result is). `sys.stdout'
+%% and `sys.stderr' are unbuffered and go to the VM's standard output and error.
+%%
 %% == Messages ==
 %% Each call sends one message to the caller, `{py_result, Ref, Result}', where `Ref' is a
 %% fresh reference made by the call; the functions here wait for it. With a `timeout' the
@@ -28,7 +57,9 @@
 %%     `str' (its name; atoms do not come back as atoms)</li>
 %% <li>list to `list', tuple to `tuple', map to `dict'</li>
 %% <li>pid to `erlang.Pid' (hashable, comparable, converts back to the same pid)</li>
-%% <li>`py_buffer' buffer to `erlang.PyBuffer' on the same buffer: no copy, one read position</li>
+%% <li>`py_buffer' buffer to `erlang.PyBuffer' on the same buffer: no copy, one read
+%%     position; the same Python object each time the buffer is passed. Inside the VM
+%%     `from erlang import PyBuffer' and `import py_buffer' name that one type</li>
 %% <li>reference, port, fun, improper list, bitstring to `erlang.Term' (opaque; converts back
 %%     to the identical term)</li>
 %% </ul>
@@ -38,8 +69,9 @@
 %%     to float</li>
 %% <li>`str' to a UTF-8 binary; `bytes' and `bytearray' to binary</li>
 %% <li>`list', `set', `frozenset' to list; `tuple' to tuple; `dict' to map</li>
-%% <li>`erlang.Pid', `erlang.Term' to the original term; `erlang.PyBuffer' to a buffer
-%%     (read side only: `write/2' on it returns `{error, closed}')</li>
+%% <li>`erlang.Pid', `erlang.Term' to the original term; the `erlang.PyBuffer' of a buffer
+%%     that came from Erlang to that buffer (a `py_buffer' term usable with every
+%%     `py_buffer' function); a `PyBuffer' made in Python to `{pyobj, <<"PyBuffer">>, Repr}'</li>
 %% <li>anything else (objects, `inf', `nan', nesting deeper than 1000) to
 %%     `{pyobj, TypeName, Repr}' with binaries: the object itself stays in Python</li>
 %% </ul>

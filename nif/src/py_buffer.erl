@@ -127,7 +127,8 @@ init() ->
                   PrivDir
           end,
     Info = #{python => app_env(python, undefined),
-             python_path => [filename:join(Dir, "python") | app_env(python_path, [])],
+             python_path => [filename:absname(filename:join(Dir, "python"))
+                             | app_env(python_path, [])],
              contexts => app_env(contexts, undefined),
              max_workers => app_env(max_workers, undefined)},
     case erlang:load_nif(filename:join(Dir, "py_buffer_nif"), Info) of
