@@ -35,7 +35,7 @@ py_test_() ->
       fun deep_recursion_is_an_error_not_a_crash/0,
       {timeout, 60, fun vm_stays_responsive_with_20_blocked_readers/0},
       {timeout, 60, fun many_calls_with_buffers/0},
-      {timeout, 60, fun virtualenv_named_by_env_var_is_used/0},
+      {timeout, 60, fun virtualenv_named_by_option_or_env_var_is_used/0},
       {timeout, 60, fun python_that_cannot_start_leaves_buffers_working/0}]}.
 
 calls_a_module_function() ->
@@ -277,8 +277,9 @@ many_calls_with_buffers() ->
     io:format(user, "~n  10,000 calls with buffers: RSS ~p -> ~p KiB~n", [Before div 1024, After div 1024]),
     ?assert(After - Before < 32 * 1024 * 1024).
 
-%% A fresh VM started with PY_BUFFER_PYTHON naming a venv's python runs in that venv.
-virtualenv_named_by_env_var_is_used() ->
+%% A fresh VM started with PY_BUFFER_PYTHON, VIRTUAL_ENV or the application option `python'
+%% naming a venv's python runs in that venv.
+virtualenv_named_by_option_or_env_var_is_used() ->
     #{python := Python} = py:info(),
     Venv = filename:join(tmp_dir(), "py_buffer_test_venv_" ++ os:getpid()),
     "" = os:cmd(binary_to_list(Python) ++ " -m venv --without-pip " ++ Venv ++ " 2>&1"),
@@ -288,6 +289,10 @@ virtualenv_named_by_env_var_is_used() ->
     ?assertEqual(lists:flatten(io_lib:format("~p", [{ok, list_to_binary(Venv)}])), os:cmd(Cmd)),
     Cmd2 = "env -u PY_BUFFER_PYTHON VIRTUAL_ENV=" ++ Venv ++ " erl -noshell -pa " ++ Ebin ++ " -eval '" ++ Eval ++ "'",
     ?assertEqual(lists:flatten(io_lib:format("~p", [{ok, list_to_binary(Venv)}])), os:cmd(Cmd2)),
+    %% The application option `python' (set before py_buffer loads) wins over the variables.
+    SetEnv = "ok = application:set_env(py_buffer, python, \"" ++ Venv ++ "/bin/python\"), ",
+    Cmd3 = "PY_BUFFER_PYTHON=/nonexistent erl -noshell -pa " ++ Ebin ++ " -eval '" ++ SetEnv ++ Eval ++ "'",
+    ?assertEqual(lists:flatten(io_lib:format("~p", [{ok, list_to_binary(Venv)}])), os:cmd(Cmd3)),
     os:cmd("rm -rf " ++ Venv).
 
 tmp_dir() ->
