@@ -270,12 +270,19 @@ many_calls_with_buffers() ->
     Rss = fun() -> {ok, R} = py:eval(?CTX, <<"int(open('/proc/self/statm').read().split()[1]) * 4096">>), R end,
     Run(2000),
     erlang:garbage_collect(),
+    Live = py_buffer:live_buffers(),
     Before = Rss(),
+    ErlBefore = erlang:memory(total),
     Run(10000),
     erlang:garbage_collect(),
     After = Rss(),
-    io:format(user, "~n  10,000 calls with buffers: RSS ~p -> ~p KiB~n", [Before div 1024, After div 1024]),
-    ?assert(After - Before < 32 * 1024 * 1024).
+    ErlAfter = erlang:memory(total),
+    io:format(user, "~n  10,000 calls with buffers: RSS ~p -> ~p KiB, VM memory ~p -> ~p KiB~n",
+              [Before div 1024, After div 1024, ErlBefore div 1024, ErlAfter div 1024]),
+    %% Every buffer passed to Python is freed (its Python object too, with it).
+    wait_until(fun() -> py_buffer:live_buffers() =< Live end),
+    ?assert(After - Before < 32 * 1024 * 1024),
+    ?assert(ErlAfter - ErlBefore < 16 * 1024 * 1024).
 
 %% A fresh VM started with PY_BUFFER_PYTHON, VIRTUAL_ENV or the application option `python'
 %% naming a venv's python runs in that venv.
