@@ -14,7 +14,8 @@ pub fn load(_env: Env<'_>, info: Term<'_>) -> bool {
     let config = Config::from_load_info(info);
     // A failure is kept by the interpreter module and reported by every py:* call.
     if interpreter::start(&config).is_ok() {
-        workers::start(&config);
+        // Without its threads, calls return `{error, not_started}`.
+        let _ = workers::start(&config);
     }
     true
 }

@@ -61,6 +61,12 @@ impl Queue {
         true
     }
 
+    /// Uncounts a thread that could not be started after all.
+    pub fn release_thread(&self) {
+        let mut state = self.lock();
+        state.threads = state.threads.saturating_sub(1);
+    }
+
     /// Queues `job`; true when a new thread should be started for it (already counted).
     #[must_use]
     pub fn push(&self, job: Job) -> bool {

@@ -77,44 +77,51 @@ fn serve(queue: Arc<Queue>, retire_after: Option<Duration>) {
     });
 }
 
-fn spawn(name: String, queue: Arc<Queue>, retire_after: Option<Duration>) {
-    std::thread::Builder::new()
+/// Starts a worker thread on `queue` (whose thread count the caller already raised; it is
+/// lowered again if the thread cannot be started).
+fn spawn(name: String, queue: &Arc<Queue>, retire_after: Option<Duration>) -> bool {
+    let served = Arc::clone(queue);
+    let started = std::thread::Builder::new()
         .name(name)
         .stack_size(STACK_SIZE)
-        .spawn(move || serve(queue, retire_after))
-        .expect("spawning a Python worker thread");
+        .spawn(move || serve(served, retire_after));
+    if started.is_err() {
+        queue.release_thread();
+    }
+    started.is_ok()
 }
 
-/// Starts the context workers and the first shared workers (once per VM).
-pub fn start(config: &Config) {
-    POOL.get_or_init(|| {
-        let contexts: Vec<Arc<Queue>> = (1..=config.contexts)
-            .map(|n| {
-                let queue = Arc::new(Queue::new(1));
-                assert!(queue.reserve_thread());
-                spawn(format!("py-ctx-{n}"), Arc::clone(&queue), None);
-                queue
-            })
-            .collect();
-        let shared = Arc::new(Queue::new(config.max_workers.max(KEEP_WORKERS)));
-        for _ in 0..KEEP_WORKERS {
-            assert!(shared.reserve_thread());
-            spawn("py-worker".into(), Arc::clone(&shared), Some(RETIRE_AFTER));
+/// Starts the context workers and the first shared workers (once per VM). Fails, leaving
+/// the pool unstarted (every call then returns `{error, not_started}`), if the context
+/// threads cannot be started.
+pub fn start(config: &Config) -> Result<(), String> {
+    if POOL.get().is_some() {
+        return Ok(());
+    }
+    let mut contexts = Vec::with_capacity(config.contexts);
+    for n in 1..=config.contexts {
+        let queue = Arc::new(Queue::new(1));
+        if !(queue.reserve_thread() && spawn(format!("py-ctx-{n}"), &queue, None)) {
+            return Err(format!("could not start Python context thread {n}"));
         }
-        Pool { contexts, shared }
-    });
+        contexts.push(queue);
+    }
+    let shared = Arc::new(Queue::new(config.max_workers.max(KEEP_WORKERS)));
+    for _ in 0..KEEP_WORKERS {
+        // More are started on demand if these cannot be.
+        let _ = shared.reserve_thread() && spawn("py-worker".into(), &shared, Some(RETIRE_AFTER));
+    }
+    let _ = POOL.set(Pool { contexts, shared });
+    Ok(())
 }
 
 /// Queues `job` on context `context` (`1..=N`, taken modulo N) or, for 0, the shared queue.
 pub fn submit(context: usize, job: Job) -> Result<(), SubmitError> {
     let pool = POOL.get().ok_or(SubmitError::NotStarted)?;
     if context == 0 {
+        // If no thread can be started, the job waits for a busy worker.
         if pool.shared.push(job) {
-            spawn(
-                "py-worker".into(),
-                Arc::clone(&pool.shared),
-                Some(RETIRE_AFTER),
-            );
+            spawn("py-worker".into(), &pool.shared, Some(RETIRE_AFTER));
         }
     } else {
         let queue = &pool.contexts[(context - 1) % pool.contexts.len()];
