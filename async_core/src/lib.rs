@@ -53,7 +53,8 @@ pub use driver::{Attempt, Op};
 pub use edge::{Edge, Observer};
 pub use error::{AbortReason, Error, Result, SeekError};
 pub use ops::{
-    Fill, HangUp, ReadBytes, ReadLines, Ready, Room, Take, ToBytes, ToLines, WriteBytes, WriteSlice,
+    Fill, HangUp, ReadBytes, ReadInto, ReadLines, Ready, Room, Take, ToBytes, ToLines, WriteBytes,
+    WriteSlice,
 };
 pub use options::Options;
 pub use read_kind::ReadKind;

@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::read_kind::{Decision, ReadKind, Scan};
 use crate::shared::{Interest, Shared};
 use crate::slices::Slices;
+use crate::state::COPY_OUTSIDE_MIN;
 
 /// A read that hands the bytes it takes to a consumer `F` while the lock is held.
 pub struct Take<'a, F> {
@@ -148,7 +149,7 @@ impl Attempt for WriteSlice<'_> {
 
     fn attempt(&mut self) -> Option<Result<()>> {
         let data = self.data;
-        match self.shared.update(|state, fx| state.write(data, fx)) {
+        match self.shared.write(data) {
             Ok(n) if n == data.len() => Some(Ok(())),
             Ok(n) => {
                 self.data = &data[n..];
@@ -241,6 +242,65 @@ impl Attempt for Fill<'_> {
             Decision::Fail(e) => Some(Err(e)),
             Decision::Take(n) => Some(Ok(state.store.to_bytes(state.pos, n))),
         }
+    }
+
+    fn listen(&self) -> EventListener {
+        self.shared.listen(Interest::Readable)
+    }
+}
+
+/// Reads between 1 and `dst.len()` bytes into `dst` (0 at a clean EOF); `None` to wait.
+///
+/// A large read from frozen blocks takes shared handles on them under the lock, moves the
+/// position, and copies after the lock is released, so the copy overlaps with writers.
+pub(crate) fn read_into(shared: &Shared, dst: &mut [u8]) -> Option<Result<usize>> {
+    let kind = ReadKind::Available(dst.len());
+    let mut pieces = None;
+    let out = shared.update(|state, fx| match kind.decide(state, &mut Scan::default()) {
+        Decision::Wait => None,
+        Decision::Fail(e) => Some(Err(e)),
+        Decision::Take(n) => {
+            if n >= COPY_OUTSIDE_MIN {
+                pieces = state.store.frozen_pieces::<4>(state.pos, n);
+                if pieces.is_some() {
+                    state.advance(n as u64, fx);
+                    return Some(Ok(n));
+                }
+            }
+            let copy = |s: Slices<'_>| {
+                s.copy_to_slice(dst);
+                s.len()
+            };
+            Some(Ok(state.take(n, copy, fx)))
+        }
+    });
+    if let Some(pieces) = pieces {
+        let mut at = 0;
+        for piece in pieces.iter().take_while(|p| !p.is_empty()) {
+            dst[at..at + piece.len()].copy_from_slice(piece);
+            at += piece.len();
+        }
+    }
+    out
+}
+
+/// Reads between 1 and `dst.len()` bytes into the caller's memory.
+pub struct ReadInto<'a> {
+    shared: &'a Shared,
+    dst: &'a mut [u8],
+}
+
+impl<'a> ReadInto<'a> {
+    pub(crate) fn op(shared: &'a Shared, dst: &'a mut [u8]) -> Op<Self> {
+        Op::new(Self { shared, dst })
+    }
+}
+
+impl Attempt for ReadInto<'_> {
+    type Output = Result<usize>;
+
+    fn attempt(&mut self) -> Option<Result<usize>> {
+        read_into(self.shared, self.dst)
     }
 
     fn listen(&self) -> EventListener {

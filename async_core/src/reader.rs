@@ -12,7 +12,7 @@ use event_listener::EventListener;
 use crate::driver::Op;
 use crate::edge::Observer;
 use crate::error::Result;
-use crate::ops::{Fill, HangUp, ReadBytes, ReadLines, Ready, Take, ToBytes, ToLines};
+use crate::ops::{Fill, HangUp, ReadBytes, ReadInto, ReadLines, Ready, Take, ToBytes, ToLines};
 use crate::read_kind::{Decision, ReadKind, Scan};
 use crate::shared::Shared;
 use crate::slices::Slices;
@@ -99,6 +99,20 @@ impl Reader {
             hint: hint.unwrap_or(0),
         };
         Take::op(&self.shared, kind, to_lines as ToLines)
+    }
+
+    /// Reads between 1 and `dst.len()` bytes into `dst`, waiting only while none are there;
+    /// resolves to the count, 0 at a clean EOF (`std::io::Read` semantics, copying once).
+    ///
+    /// ```
+    /// let (writer, reader) = py_buffer_core::channel(Default::default());
+    /// writer.try_write(b"abc").unwrap();
+    /// let mut buf = [0u8; 8];
+    /// assert_eq!(reader.read_into(&mut buf).wait().unwrap(), 3);
+    /// assert_eq!(&buf[..3], b"abc");
+    /// ```
+    pub fn read_into<'a>(&'a self, dst: &'a mut [u8]) -> Op<ReadInto<'a>> {
+        ReadInto::op(&self.shared, dst)
     }
 
     /// Reads up to `n` of the bytes already there, without waiting.

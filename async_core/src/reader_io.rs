@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 use bytes::{Buf, Bytes};
 
 use crate::driver::{poll_attempt, AttemptFn};
+use crate::ops::read_into;
 use crate::read_kind::{Decision, ReadKind, Scan};
 use crate::reader::{Reader, STREAM_CHUNK};
 use crate::shared::Interest;
@@ -21,25 +22,11 @@ impl Reader {
         let Self {
             shared, listener, ..
         } = self;
-        let kind = ReadKind::Available(dst.len());
         poll_attempt(
             &mut AttemptFn {
                 shared,
                 interest: Interest::Readable,
-                attempt: || {
-                    shared.update(|state, fx| match kind.decide(state, &mut Scan::default()) {
-                        Decision::Wait => None,
-                        Decision::Fail(e) => Some(Err(e.into())),
-                        Decision::Take(n) => Some(Ok(state.take(
-                            n,
-                            |slices| {
-                                slices.copy_to_slice(dst);
-                                slices.len()
-                            },
-                            fx,
-                        ))),
-                    })
-                },
+                attempt: || read_into(shared, dst).map(|r| r.map_err(io::Error::from)),
             },
             listener,
             cx,

@@ -10,7 +10,7 @@ use event_listener::{Event, EventListener};
 use crate::edge::Observer;
 use crate::error::AbortReason;
 use crate::options::Options;
-use crate::state::{Effects, State};
+use crate::state::{Effects, State, WriteStart};
 use crate::sync::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering};
 
 /// Which event a waiter listens to.
@@ -73,6 +73,18 @@ impl Shared {
             }
         }
         result
+    }
+
+    /// Appends as much of `data` as fits now (see [`State::write_start`]); a large write in
+    /// bounded mode copies into its block between two short lock holds.
+    pub(crate) fn write(&self, data: &[u8]) -> crate::error::Result<usize> {
+        match self.update(|state, fx| state.write_start(data, fx))? {
+            WriteStart::Done(n) => Ok(n),
+            WriteStart::Reserved(n, mut block) => {
+                block.extend_from_slice(&data[..n]);
+                self.update(|state, fx| state.write_finish(block, fx))
+            }
+        }
     }
 
     pub(crate) fn listen(&self, interest: Interest) -> EventListener {

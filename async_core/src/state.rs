@@ -6,7 +6,7 @@
 
 use std::io::SeekFrom;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::edge::{Edge, EdgeSet, Observer};
 use crate::error::{AbortReason, Error, Result, SeekError};
@@ -30,6 +30,18 @@ pub(crate) enum Ending {
     Clean,
     /// The body failed: reads that cannot be met raise this.
     Failed(Error),
+}
+
+/// Writes at least this long are copied outside the lock in bounded mode.
+pub(crate) const COPY_OUTSIDE_MIN: usize = 16 * 1024;
+
+/// How a write went under the lock.
+#[derive(Debug)]
+pub(crate) enum WriteStart {
+    /// This many bytes were appended.
+    Done(usize),
+    /// Room for this many bytes was reserved; copy them into the block, then finish.
+    Reserved(usize, BytesMut),
 }
 
 /// What a transition asks the caller to do once the lock is released.
@@ -73,6 +85,9 @@ pub(crate) struct State {
     max_buffered: Option<usize>,
     end: End,
     reader_closed: bool,
+    /// Bytes accepted by writes that are copying them outside the lock (bounded mode); they
+    /// count against the bound and the content length until they land.
+    reserved: u64,
     /// A writer was refused room; the next read that makes room announces `Writable`.
     writer_waiting: bool,
     eof_announced: bool,
@@ -88,6 +103,7 @@ impl State {
             max_buffered: options.max_buffered,
             end: End::Open,
             reader_closed: false,
+            reserved: 0,
             writer_waiting: false,
             eof_announced: false,
             observer: None,
@@ -150,7 +166,7 @@ impl State {
     /// How many of `len` bytes a write may append now (all, some, or none in bounded mode).
     fn accept(&mut self, len: usize, bounded: bool) -> Result<usize> {
         self.writable_check()?;
-        let written = self.store.end();
+        let written = self.store.end() + self.reserved;
         if let Some(content_length) = self.content_length {
             let attempted = written + len as u64;
             if attempted > content_length {
@@ -162,7 +178,7 @@ impl State {
         }
         let accepted = match self.max_buffered {
             Some(max) if bounded => {
-                let room = (max as u64).saturating_sub(self.unread());
+                let room = (max as u64).saturating_sub(self.unread() + self.reserved);
                 len.min(usize::try_from(room).unwrap_or(usize::MAX))
             }
             _ => len,
@@ -193,10 +209,33 @@ impl State {
         }
     }
 
-    /// Appends as much of `data` as the bound allows; returns how much.
-    pub(crate) fn write(&mut self, data: &[u8], fx: &mut Effects) -> Result<usize> {
+    /// Starts a write of as much of `data` as the bound allows: small writes (and every write
+    /// in the default mode) are copied at once; in bounded mode a large one reserves its
+    /// room and gets a block to fill after the lock is released, so the copy overlaps with
+    /// readers (finish with [`State::write_finish`]).
+    pub(crate) fn write_start(&mut self, data: &[u8], fx: &mut Effects) -> Result<WriteStart> {
         let n = self.accept(data.len(), true)?;
-        self.store.append(&data[..n]);
+        if n < COPY_OUTSIDE_MIN || self.max_buffered.is_none() {
+            self.store.append(&data[..n]);
+            self.appended(n, fx);
+            return Ok(WriteStart::Done(n));
+        }
+        self.reserved += n as u64;
+        Ok(WriteStart::Reserved(n, self.store.take_block(n)))
+    }
+
+    /// Lands a block filled outside the lock; fails (writing nothing) if the body ended or
+    /// the reader closed meanwhile.
+    pub(crate) fn write_finish(&mut self, block: BytesMut, fx: &mut Effects) -> Result<usize> {
+        let n = block.len();
+        self.reserved -= n as u64;
+        if let Err(e) = self.writable_check() {
+            self.store.return_block(block);
+            // The reservation may have been what kept another writer waiting.
+            fx.wake_writers = true;
+            return Err(e);
+        }
+        self.store.push_block(block.freeze());
         self.appended(n, fx);
         Ok(n)
     }
@@ -221,7 +260,7 @@ impl State {
     pub(crate) fn has_room(&mut self) -> Result<bool> {
         self.writable_check()?;
         let room = match self.max_buffered {
-            Some(max) => self.unread() < max as u64,
+            Some(max) => self.unread() + self.reserved < max as u64,
             None => true,
         };
         if !room {

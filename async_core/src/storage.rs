@@ -44,6 +44,9 @@ pub(crate) struct Storage {
     /// Block size in bounded mode, where consumed blocks are recycled.
     recycle_block: Option<usize>,
     spare: Vec<BytesMut>,
+    /// Released blocks still shared with someone (a reader copying outside the lock, a
+    /// snapshot); retried for reuse when a block is needed.
+    pending: VecDeque<Bytes>,
     spare_limit: usize,
 }
 
@@ -60,6 +63,7 @@ impl Storage {
                     next_block: block,
                     recycle_block: Some(block),
                     spare: Vec::new(),
+                    pending: VecDeque::new(),
                     spare_limit: max.div_ceil(block) + 2,
                 }
             }
@@ -75,6 +79,7 @@ impl Storage {
                     next_block: MIN_BLOCK,
                     recycle_block: None,
                     spare: Vec::new(),
+                    pending: VecDeque::new(),
                     spare_limit: 0,
                 }
             }
@@ -112,7 +117,7 @@ impl Storage {
 
     /// Appends owned bytes, keeping large ones as their own block without copying.
     pub(crate) fn append_bytes(&mut self, data: Bytes) {
-        if data.len() < ADOPT_MIN || self.recycle_block.is_some() {
+        if data.len() < ADOPT_MIN {
             self.append(&data);
             return;
         }
@@ -134,8 +139,7 @@ impl Storage {
         }
         self.tail = match self.recycle_block {
             Some(block) => self
-                .spare
-                .pop()
+                .pop_spare()
                 .unwrap_or_else(|| BytesMut::with_capacity(block)),
             None => {
                 let size = self.next_block.max(wanted.min(MAX_BLOCK));
@@ -178,12 +182,100 @@ impl Storage {
         if self.spare.len() >= self.spare_limit {
             return;
         }
-        if let Ok(mut mem) = bytes.try_into_mut() {
-            mem.clear();
-            if mem.capacity() >= block {
-                self.spare.push(mem);
+        match bytes.try_into_mut() {
+            Ok(mut mem) => {
+                mem.clear();
+                // A block split into pieces comes back as its last piece: reclaim the whole
+                // allocation (no copy, no allocation: the block is empty and unique).
+                if mem.try_reclaim(block) {
+                    self.spare.push(mem);
+                }
+            }
+            Err(shared) => {
+                if self.pending.len() < self.spare_limit {
+                    self.pending.push_back(shared);
+                }
             }
         }
+    }
+
+    /// A recycled block: a spare one, or a released one nobody else holds any more.
+    fn pop_spare(&mut self) -> Option<BytesMut> {
+        if let Some(mem) = self.spare.pop() {
+            return Some(mem);
+        }
+        let block = self.recycle_block?;
+        for _ in 0..self.pending.len() {
+            let bytes = self.pending.pop_front()?;
+            match bytes.try_into_mut() {
+                Ok(mut mem) => {
+                    mem.clear();
+                    if mem.try_reclaim(block) {
+                        return Some(mem);
+                    }
+                }
+                Err(shared) => self.pending.push_back(shared),
+            }
+        }
+        None
+    }
+
+    /// An empty block able to hold `len` bytes, for a writer to fill outside the lock; a
+    /// recycled one when it is big enough.
+    pub(crate) fn take_block(&mut self, len: usize) -> BytesMut {
+        let block = self.recycle_block.unwrap_or(0);
+        if len <= block {
+            if let Some(mem) = self.pop_spare() {
+                return mem;
+            }
+        }
+        BytesMut::with_capacity(len.max(block))
+    }
+
+    /// Gives back a block taken with [`Storage::take_block`] and not used.
+    pub(crate) fn return_block(&mut self, mut mem: BytesMut) {
+        mem.clear();
+        if self.recycle_block.is_some() && self.spare.len() < self.spare_limit {
+            self.spare.push(mem);
+        }
+    }
+
+    /// Appends a block filled outside the lock, after whatever the tail holds.
+    pub(crate) fn push_block(&mut self, bytes: Bytes) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.seal_tail_prefix();
+        let start = self.tail_start;
+        self.tail_start += bytes.len() as u64;
+        self.sealed.push_back(Segment { start, bytes });
+    }
+
+    /// The frozen blocks holding `[start, start + len)`, as shared handles, when the range
+    /// lies in at most `N` frozen blocks (`None` otherwise, e.g. when it reaches the block
+    /// being filled). Lets a reader copy the bytes out after the lock is released.
+    pub(crate) fn frozen_pieces<const N: usize>(
+        &self,
+        start: u64,
+        len: usize,
+    ) -> Option<[Bytes; N]> {
+        let end = start + len as u64;
+        if end > self.tail_start {
+            return None;
+        }
+        let mut out: [Bytes; N] = std::array::from_fn(|_| Bytes::new());
+        let mut at = start;
+        let first_index = self.sealed.partition_point(|s| s.end() <= at);
+        for (slot, segment) in out.iter_mut().zip(self.sealed.range(first_index..)) {
+            let from = (at - segment.start) as usize;
+            let to = (end.min(segment.end()) - segment.start) as usize;
+            *slot = segment.bytes.slice(from..to);
+            at = segment.start + to as u64;
+            if at >= end {
+                return Some(out);
+            }
+        }
+        (at >= end).then_some(out)
     }
 
     /// Calls `f` on each contiguous piece of `[start, start + len)`, in order.

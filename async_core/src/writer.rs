@@ -44,7 +44,7 @@ impl Writer {
     /// Fails, writing nothing, after `close`, `abort` or the reader's close, or when `data`
     /// would exceed the content length.
     pub fn try_write(&self, data: &[u8]) -> Result<usize> {
-        self.shared.update(|state, fx| state.write(data, fx))
+        self.shared.write(data)
     }
 
     /// Like [`Writer::try_write`] for owned bytes, which large writes keep without copying;

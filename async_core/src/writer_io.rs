@@ -20,7 +20,7 @@ impl Writer {
             &mut AttemptFn {
                 shared,
                 interest: Interest::Writable,
-                attempt: || match shared.update(|state, fx| state.write(data, fx)) {
+                attempt: || match shared.write(data) {
                     Ok(0) if !data.is_empty() => None,
                     Ok(n) => Some(Ok(n)),
                     Err(e) => Some(Err(e.into())),

@@ -100,3 +100,45 @@ fn reader_close_wakes_a_blocked_writer() {
         consumer.join().unwrap();
     });
 }
+
+#[test]
+fn large_bounded_write_copied_outside_the_lock_vs_reader() {
+    // Writes of 16 KiB and more reserve room under the lock and copy after releasing it;
+    // a reader copying out of frozen blocks does the same on its side.
+    loom::model(|| {
+        let (w, r) = channel(Options::new().max_buffered(40_000));
+        let producer = thread::spawn(move || {
+            w.write(&[7u8; 30_000]).wait().unwrap();
+            w.close().unwrap();
+        });
+        let mut buf = vec![0u8; 30_000];
+        let mut got = 0;
+        loop {
+            let n = r.read_into(&mut buf[got..]).wait().unwrap();
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        assert_eq!(got, 30_000);
+        assert!(buf.iter().all(|&b| b == 7));
+        producer.join().unwrap();
+    });
+}
+
+#[test]
+fn reader_close_during_a_large_bounded_write() {
+    loom::model(|| {
+        let (w, r) = channel(Options::new().max_buffered(20_000));
+        let consumer = thread::spawn(move || {
+            r.close();
+            r
+        });
+        match w.write(&[1u8; 50_000]).wait() {
+            Err(Error::ReaderClosed) => {}
+            other => panic!("{other:?}"),
+        }
+        let r = consumer.join().unwrap();
+        assert!(r.info().written <= 20_000);
+    });
+}

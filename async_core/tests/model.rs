@@ -25,6 +25,8 @@ enum Op {
     Read(usize),
     ReadToEnd,
     Read1(usize),
+    /// `read_into` a buffer of this size (`std::io::Read` semantics).
+    ReadInto(usize),
     Readline(Option<usize>),
     ReadUntil(u8, Option<usize>),
     Readlines(Option<usize>),
@@ -226,8 +228,8 @@ impl Model {
                 }
             }
             Op::ReadToEnd => self.short(),
-            Op::Read1(n) | Op::Fill(n) => {
-                let consume = matches!(op, Op::Read1(_));
+            Op::Read1(n) | Op::Fill(n) | Op::ReadInto(n) => {
+                let consume = matches!(op, Op::Read1(_) | Op::ReadInto(_));
                 let out = if *n == 0 {
                     Out::Bytes(Vec::new())
                 } else if self.avail() > 0 {
@@ -408,6 +410,18 @@ fn run(
         Op::ReadToEnd => bytes(reader.read_to_end().now_or_never()),
         Op::Read1(n) => bytes(reader.read1(*n).now_or_never()),
         Op::Fill(n) => bytes(reader.fill(*n).now_or_never()),
+        Op::ReadInto(n) => {
+            let mut buf = vec![0xEEu8; *n];
+            match reader.read_into(&mut buf).now_or_never() {
+                None => Out::Wait,
+                Some(Ok(got)) => {
+                    assert!(buf[got..].iter().all(|&b| b == 0xEE), "wrote past the count");
+                    buf.truncate(got);
+                    Out::Bytes(buf)
+                }
+                Some(Err(e)) => Out::Err(e),
+            }
+        }
         Op::ReadNonblock(n) => bytes(Some(reader.read_nonblock(*n))),
         Op::Readline(limit) => bytes(reader.readline(*limit).now_or_never()),
         Op::ReadUntil(d, limit) => bytes(reader.read_until(*d, *limit).now_or_never()),
@@ -467,7 +481,7 @@ fn small() -> impl Strategy<Value = usize> {
 fn op() -> impl Strategy<Value = Op> {
     let data = prop_oneof![
         4 => prop::collection::vec(byte(), 0..24),
-        1 => (4096usize..20_000, byte()).prop_map(|(n, b)| {
+        1 => (4096usize..50_000, byte()).prop_map(|(n, b)| {
             let mut v = vec![b'a'; n];
             v[n / 2] = b;
             v[n - 1] = b'\n';
@@ -495,6 +509,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => small().prop_map(Op::Read),
         1 => Just(Op::ReadToEnd),
         2 => small().prop_map(Op::Read1),
+        2 => prop_oneof![0..40usize, 16_000..70_000usize].prop_map(Op::ReadInto),
         2 => limit.clone().prop_map(Op::Readline),
         1 => (byte(), limit.clone()).prop_map(|(d, l)| Op::ReadUntil(d, l)),
         1 => prop::option::of(prop_oneof![0..30usize, Just(usize::MAX)]).prop_map(Op::Readlines),
@@ -515,8 +530,8 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn options() -> impl Strategy<Value = (Option<usize>, Option<usize>)> {
-    let cl = prop::option::of(prop_oneof![0..60usize, 0..40_000usize]);
-    let max = prop::option::of(prop_oneof![1..40usize, 4096..10_000usize]);
+    let cl = prop::option::of(prop_oneof![0..60usize, 0..40_000usize, 0..200_000usize]);
+    let max = prop::option::of(prop_oneof![1..40usize, 4096..10_000usize, 16_000..70_000usize]);
     (cl, max)
 }
 

@@ -87,7 +87,7 @@ fn spawn_reader(r: Reader, writers: u8, by_line: bool) -> thread::JoinHandle<Vec
             let (writer, seq) = parse(&rec);
             let prev = &mut last[writer as usize];
             assert!(
-                prev.is_none_or(|p| p < seq),
+                prev.map_or(true, |p| p < seq),
                 "writer {writer}: {seq} after {prev:?}"
             );
             *prev = Some(seq);

@@ -131,12 +131,7 @@ impl Read for BlockingReader {
             self.consume(n);
             return Ok(n);
         }
-        let op = self
-            .inner
-            .read_with(py_buffer_core::ReadKind::Available(buf.len()), |s| {
-                s.copy_to_slice(buf);
-                s.len()
-            });
+        let op = self.inner.read_into(buf);
         Ok(wait(op, self.timeout)?)
     }
 }
