@@ -46,8 +46,10 @@
 %% == Results ==
 %% `{ok, Term}' (`ok' for `exec/2'), `{error, {python_error, Type, Message, Traceback}}'
 %% with binaries (`Type' is e.g. `<<"ZeroDivisionError">>', or `<<"module.Class">>' for
-%% exceptions not in `builtins'), `{error, timeout}', or `{error, {python_init, Reason}}'
-%% when the interpreter could not start.
+%% exceptions not in `builtins'), `{error, timeout}', `{error, {python_init, Reason}}'
+%% when the interpreter could not start, or `{error, not_started}' when its threads could
+%% not. Bad arguments (not a list of arguments, a module name that is not an atom, string
+%% or UTF-8 binary, non-map options) raise `badarg'.
 %%
 %% == Term conversion, Erlang to Python ==
 %% <ul>
@@ -85,7 +87,8 @@
 
 -opaque context() :: {py_context, pos_integer()}.
 -type python_error() :: {python_error, Type :: binary(), Message :: binary(), Traceback :: binary()}.
--type result() :: {ok, term()} | {error, python_error() | timeout | {python_init, term()}}.
+-type result() :: {ok, term()}
+                | {error, python_error() | timeout | not_started | {python_init, term()}}.
 -type name() :: atom() | binary() | string().
 -type call_options() :: #{kwargs => #{name() => term()}, timeout => timeout()}.
 
@@ -121,7 +124,8 @@ eval(Ctx, Code, Locals) when is_map(Locals) ->
     await(Ref, py_buffer:py_eval(Ref, index(Ctx), Code, Locals), infinity).
 
 %% @doc Runs Python statements in the context's namespace (names they bind stay there).
--spec exec(context(), iodata()) -> ok | {error, python_error() | {python_init, term()}}.
+-spec exec(context(), iodata()) ->
+          ok | {error, python_error() | not_started | {python_init, term()}}.
 exec(Ctx, Code) ->
     Ref = make_ref(),
     await(Ref, py_buffer:py_exec(Ref, index(Ctx), Code), infinity).
