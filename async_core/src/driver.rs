@@ -70,16 +70,55 @@ pub(crate) fn poll_attempt<A: Attempt>(
     }
 }
 
+/// Busy-wait steps a blocking waiter takes before it parks: doubling spins, then yields.
+#[cfg(not(loom))]
+const SPIN_STEPS: u32 = 6;
+#[cfg(not(loom))]
+const YIELD_STEPS: u32 = 10;
+
+/// Retries `op` for a few microseconds before the thread parks, as `std::sync::mpsc` and
+/// crossbeam do: a hand-off between two running threads then costs no futex wake-up and no
+/// reschedule. The waiter still parks (and is woken by `notify`) if the wait is longer.
+#[cfg(not(loom))]
+fn spin<A: Attempt>(op: &mut A) -> Option<A::Output> {
+    for step in 0..SPIN_STEPS + YIELD_STEPS {
+        if step < SPIN_STEPS {
+            for _ in 0..1u32 << step {
+                std::hint::spin_loop();
+            }
+        } else {
+            std::thread::yield_now();
+        }
+        if let Some(out) = op.attempt() {
+            return Some(out);
+        }
+    }
+    None
+}
+
+/// Under loom every retry is one more interleaving to explore; park at once.
+#[cfg(loom)]
+fn spin<A: Attempt>(_op: &mut A) -> Option<A::Output> {
+    None
+}
+
 /// Blocks the thread on `op` until it completes or `deadline` passes (`None` then).
 pub(crate) fn wait_attempt<A: Attempt>(
     op: &mut A,
     listener: &mut Option<EventListener>,
     deadline: Option<Instant>,
 ) -> Option<A::Output> {
+    let mut spun = false;
     loop {
         if let Some(out) = op.attempt() {
             *listener = None;
             return Some(out);
+        }
+        if !spun && listener.is_none() {
+            spun = true;
+            if let Some(out) = spin(op) {
+                return Some(out);
+            }
         }
         match listener.take() {
             None => *listener = Some(op.listen()),
