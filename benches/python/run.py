@@ -49,10 +49,10 @@ def payload() -> bytes:
     return bytes(range(256)) * (CHUNK // 256)
 
 
-def stream_pybuffer(total: int, n: int, bounded: bool) -> float:
+def stream_pybuffer(total: int, n: int, bounded: bool, chunk_type: type = bytes) -> float:
     buf = PyBuffer(max_buffered=BOUND) if bounded else PyBuffer()
     writer = buf.writer()
-    chunk = payload()
+    chunk = chunk_type(payload())
 
     def produce() -> None:
         for _ in range(total // CHUNK):
@@ -102,9 +102,10 @@ def stream_pipe(total: int, n: int) -> float:
 
 
 class ConditionBuffer:
-    """The hand-made alternative: a bytearray guarded by a threading.Condition, bounded."""
+    """The hand-made alternative: a bytearray guarded by a threading.Condition (optionally
+    bounded: the writer waits while `bound` bytes are unread)."""
 
-    def __init__(self, bound: int) -> None:
+    def __init__(self, bound: Optional[int]) -> None:
         self.data = bytearray()
         self.cond = threading.Condition()
         self.eof = False
@@ -112,7 +113,7 @@ class ConditionBuffer:
 
     def write(self, chunk: bytes) -> None:
         with self.cond:
-            while len(self.data) >= self.bound:
+            while self.bound is not None and len(self.data) >= self.bound:
                 self.cond.wait()
             self.data += chunk
             self.cond.notify_all()
@@ -132,8 +133,8 @@ class ConditionBuffer:
             return out
 
 
-def stream_condition(total: int, n: int) -> float:
-    buf = ConditionBuffer(BOUND)
+def stream_condition(total: int, n: int, bound: Optional[int] = BOUND) -> float:
+    buf = ConditionBuffer(bound)
     chunk = payload()
 
     def produce() -> None:
@@ -286,13 +287,18 @@ def main() -> None:
         label = f"{n} B" if n < KiB else f"{n // KiB} KiB"
         pipe = best(lambda: stream_pipe(total, n), repeat)
         cond = best(lambda: stream_condition(total, n), repeat)
+        cond_unbounded = best(lambda: stream_condition(total, n, None), repeat)
         bounded = best(lambda: stream_pybuffer(total, n, True), repeat)
         default = best(lambda: stream_pybuffer(total, n, False), repeat)
         size = f"{total // MiB} MiB"
         is64 = n == 64 * KiB
         add(f"stream {size} read({label}), bounded 1 MiB", gbps(total, bounded), "os.pipe+thread", gbps(total, pipe), pipe / bounded, 2.5 if is64 else None)
-        add(f"stream {size} read({label}), bounded 1 MiB", gbps(total, bounded), "bytearray+Condition", gbps(total, cond), cond / bounded, 6.0 if is64 else None)
+        add(f"stream {size} read({label}), bounded 1 MiB", gbps(total, bounded), "Condition, bounded 1 MiB", gbps(total, cond), cond / bounded, 6.0 if is64 else None)
+        add(f"stream {size} read({label}), bounded 1 MiB", gbps(total, bounded), "Condition, unbounded", gbps(total, cond_unbounded), cond_unbounded / bounded, None)
         add(f"stream {size} read({label}), default mode", gbps(total, default), "os.pipe+thread", gbps(total, pipe), pipe / default, 1.2 if is64 else None)
+        if is64:
+            copied = best(lambda: stream_pybuffer(total, n, False, bytearray), repeat)
+            add(f"stream {size} read({label}), default, bytearray chunks", gbps(total, copied), "os.pipe+thread", gbps(total, pipe), pipe / copied, None)
     # 2. Reads of a complete (closed) body.
     data = bytes(range(256)) * (closed_total // 256)
     for size in (64 * KiB,):
@@ -313,11 +319,15 @@ def main() -> None:
     guni = best(lambda: iterate_lines(lambda: gunicorn_body(lines)), 1)
     add(f"iterate {nlines} lines of 80 B", per(ours), "gunicorn Body", per(guni), guni / ours, 10.0)
     del lines
-    # 4. Wake-up latency (ping-pong between two threads).
+    # 4. Wake-up latency (ping-pong between two threads): interleaved trials, median of medians.
     pingpong_pybuffer(200)
     pingpong_pipe(200)
-    ours_lat = statistics.median(pingpong_pybuffer(rounds))
-    pipe_lat = statistics.median(pingpong_pipe(rounds))
+    ours_trials, pipe_trials = [], []
+    for _ in range(5):
+        ours_trials.append(statistics.median(pingpong_pybuffer(rounds // 5)))
+        pipe_trials.append(statistics.median(pingpong_pipe(rounds // 5)))
+    ours_lat = statistics.median(ours_trials)
+    pipe_lat = statistics.median(pipe_trials)
     add("ping-pong round trip (median)", f"{ours_lat * 1e6:.1f} us", "os.pipe", f"{pipe_lat * 1e6:.1f} us", ours_lat / pipe_lat, 0.6, higher=False)
     # 5. find on a large body.
     hay = bytes(range(256)) * (find_total // 256 - 1) + b"--boundary-7MA4YWxkTrZu0gW--" + bytes(228)
