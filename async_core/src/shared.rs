@@ -5,7 +5,7 @@
 //! That ordering is the whole wake-up protocol: a woken waiter always finds the change that
 //! woke it.
 
-use event_listener::{Event, EventListener};
+use event_listener::{Event, EventListener, IntoNotification};
 
 use crate::edge::Observer;
 use crate::error::AbortReason;
@@ -61,11 +61,14 @@ impl Shared {
             };
             (result, observer)
         };
+        // Relaxed: no fence needed. A waiter registers its listener before it re-checks the
+        // state under the lock, so either that re-check sees this change, or the registration
+        // happened before our unlock and is visible to `notify` through the lock.
         if effects.wake_readers {
-            self.readable.notify(usize::MAX);
+            self.readable.notify(usize::MAX.relaxed());
         }
         if effects.wake_writers {
-            self.writable.notify(usize::MAX);
+            self.writable.notify(usize::MAX.relaxed());
         }
         if let Some(observer) = observer {
             for edge in effects.edges.iter() {
