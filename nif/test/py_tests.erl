@@ -229,7 +229,9 @@ timeout_leaves_no_late_message() ->
     ?assertEqual({ok, 0.01}, py:call(any, pyt_helpers, sleep, [0.01], #{timeout => 5000})).
 
 %% 20 Python calls blocked in read() on 20 empty buffers: file I/O, code loading and new
-%% py:calls still answer (the measured times are printed; the bound is only "not starved").
+%% py:calls still answer within ~10 ms (measured: 0.03-0.3 ms; printed). The bound checked is
+%% 100 ms, loose enough for a loaded CI machine, far below what a starved VM shows (with
+%% readers parked on dirty schedulers, file I/O stalled until they were released).
 vm_stays_responsive_with_20_blocked_readers() ->
     Parent = self(),
     Bufs = [element(2, py_buffer:new()) || _ <- lists:seq(1, 20)],
@@ -246,7 +248,7 @@ vm_stays_responsive_with_20_blocked_readers() ->
     {CtxUs, {ok, none}} = timer:tc(py, call, [?CTX, pyt_helpers, noop, []]),
     io:format(user, "~n  20 blocked readers: read_file ~p us, load_binary ~p us, py:call ~p us, context call ~p us~n",
               [FileUs, LoadUs, CallUs, CtxUs]),
-    [?assert(T < 1000000) || T <- [FileUs, LoadUs, CallUs, CtxUs]],
+    [?assert(T < 100000) || T <- [FileUs, LoadUs, CallUs, CtxUs]],
     [begin ok = py_buffer:write(B, <<"body">>), ok = py_buffer:close(B) end || B <- Bufs],
     Results = [receive {read, B, R} -> R after 5000 -> timeout end || B <- Bufs],
     ?assertEqual(lists:duplicate(20, {ok, <<"body">>}), Results),
