@@ -243,6 +243,62 @@ fn condvar_ping_pong(iters: u64) -> Duration {
     total
 }
 
+/// One-way wake latency of a reader that is parked (it has waited longer than any spin):
+/// the time from just before the write to just after the blocked read returns, summed over
+/// `iters` wake-ups, each after a pause that lets the reader park.
+fn py_buffer_parked_wake(iters: u64) -> Duration {
+    let (ping_w, ping_r) = blocking(Options::new().max_buffered(BOUND));
+    let (woke_tx, woke_rx) = mpsc::channel::<Instant>();
+    let echo = thread::spawn(move || loop {
+        let b = ping_r.read1(1).unwrap();
+        let woke = Instant::now();
+        if b.is_empty() {
+            break;
+        }
+        woke_tx.send(woke).unwrap();
+    });
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        thread::sleep(PARK_PAUSE);
+        let sent = Instant::now();
+        ping_w.write_all(b"x").unwrap();
+        total += woke_rx.recv().unwrap() - sent;
+    }
+    ping_w.close().unwrap();
+    echo.join().unwrap();
+    total
+}
+
+fn condvar_parked_wake(iters: u64) -> Duration {
+    let ping = Arc::new(CondvarPipe::default());
+    let ping_r = Arc::clone(&ping);
+    let (woke_tx, woke_rx) = mpsc::channel::<Instant>();
+    let echo = thread::spawn(move || {
+        let mut b = [0u8; 1];
+        loop {
+            let n = ping_r.read(&mut b);
+            let woke = Instant::now();
+            if n == 0 {
+                break;
+            }
+            woke_tx.send(woke).unwrap();
+        }
+    });
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        thread::sleep(PARK_PAUSE);
+        let sent = Instant::now();
+        ping.write(b"x");
+        total += woke_rx.recv().unwrap() - sent;
+    }
+    ping.close();
+    echo.join().unwrap();
+    total
+}
+
+/// Long enough for a blocked reader to give up spinning and park.
+const PARK_PAUSE: Duration = Duration::from_micros(200);
+
 /// Small writes: 64-byte writes into a buffer whose storage was reserved up front
 /// (content length), drained by the same thread.
 const SMALL_WRITES: usize = 16 * 1024;
@@ -252,7 +308,8 @@ fn py_buffer_small_writes(iters: u64) -> Duration {
     let mut out = [0u8; 64];
     let mut total = Duration::ZERO;
     for _ in 0..iters {
-        let (writer, mut reader) = blocking(Options::new().content_length((SMALL_WRITES * 64) as u64));
+        let (writer, mut reader) =
+            blocking(Options::new().content_length((SMALL_WRITES * 64) as u64));
         let start = Instant::now();
         for _ in 0..SMALL_WRITES {
             writer.write_all(black_box(&record)).unwrap();
@@ -302,9 +359,19 @@ fn streaming(c: &mut Criterion) {
     group.finish();
 
     let mut group = c.benchmark_group("ping_pong_2000");
-    group.sample_size(20).measurement_time(Duration::from_secs(6));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(6));
     group.bench_function("py_buffer", |b| b.iter_custom(py_buffer_ping_pong));
     group.bench_function("condvar_pipe", |b| b.iter_custom(condvar_ping_pong));
+    group.finish();
+
+    let mut group = c.benchmark_group("parked_wake");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(2));
+    group.bench_function("py_buffer", |b| b.iter_custom(py_buffer_parked_wake));
+    group.bench_function("condvar_pipe", |b| b.iter_custom(condvar_parked_wake));
     group.finish();
 
     let mut group = c.benchmark_group("small_writes_64B");
