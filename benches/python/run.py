@@ -42,6 +42,17 @@ def best(fn: Callable[[], float], repeat: int) -> float:
     return min(times)
 
 
+def race(contenders: dict, repeat: int) -> dict:
+    """Best time of each contender, running them in turn `repeat` times (interleaved, so a
+    slow period of a shared machine hits every contender alike)."""
+    times: dict = {name: [] for name in contenders}
+    for _ in range(repeat):
+        for name, fn in contenders.items():
+            gc.collect()
+            times[name].append(fn())
+    return {name: min(t) for name, t in times.items()}
+
+
 # --- streaming with a producer thread ------------------------------------------------------
 
 
@@ -269,7 +280,7 @@ def main() -> None:
     closed_total = (16 if quick else 256) * MiB
     line_total = (4 if quick else 32) * MiB
     find_total = (8 if quick else 64) * MiB
-    repeat = 2 if quick else 3
+    repeat = 2 if quick else 5
     rounds = 2000 if quick else 20000
     rows: List[Row] = []
 
@@ -285,35 +296,45 @@ def main() -> None:
     for n in (80, 4 * KiB, 64 * KiB):
         total = stream_n_total[n]
         label = f"{n} B" if n < KiB else f"{n // KiB} KiB"
-        pipe = best(lambda: stream_pipe(total, n), repeat)
-        cond = best(lambda: stream_condition(total, n), repeat)
-        cond_unbounded = best(lambda: stream_condition(total, n, None), repeat)
-        bounded = best(lambda: stream_pybuffer(total, n, True), repeat)
-        default = best(lambda: stream_pybuffer(total, n, False), repeat)
-        size = f"{total // MiB} MiB"
         is64 = n == 64 * KiB
+        contenders = {
+            "pipe": lambda: stream_pipe(total, n),
+            "cond": lambda: stream_condition(total, n),
+            "cond_unbounded": lambda: stream_condition(total, n, None),
+            "bounded": lambda: stream_pybuffer(total, n, True),
+            "default": lambda: stream_pybuffer(total, n, False),
+        }
+        if is64:
+            contenders["copied"] = lambda: stream_pybuffer(total, n, False, bytearray)
+        t = race(contenders, repeat)
+        pipe, cond, cond_unbounded = t["pipe"], t["cond"], t["cond_unbounded"]
+        bounded, default = t["bounded"], t["default"]
+        size = f"{total // MiB} MiB"
         add(f"stream {size} read({label}), bounded 1 MiB", gbps(total, bounded), "os.pipe+thread", gbps(total, pipe), pipe / bounded, 2.5 if is64 else None)
         add(f"stream {size} read({label}), bounded 1 MiB", gbps(total, bounded), "Condition, bounded 1 MiB", gbps(total, cond), cond / bounded, 6.0 if is64 else None)
         add(f"stream {size} read({label}), bounded 1 MiB", gbps(total, bounded), "Condition, unbounded", gbps(total, cond_unbounded), cond_unbounded / bounded, 6.0 if is64 else None)
         add(f"stream {size} read({label}), default mode", gbps(total, default), "os.pipe+thread", gbps(total, pipe), pipe / default, 1.2 if is64 else None)
         if is64:
-            copied = best(lambda: stream_pybuffer(total, n, False, bytearray), repeat)
+            copied = t["copied"]
             add(f"stream {size} read({label}), default, bytearray chunks", gbps(total, copied), "os.pipe+thread", gbps(total, pipe), pipe / copied, None)
     # 2. Reads of a complete (closed) body.
     data = bytes(range(256)) * (closed_total // 256)
     for size in (64 * KiB,):
-        ours = best(lambda: read_closed(lambda: PyBuffer.from_bytes(data), size), repeat)
-        base = best(lambda: read_closed(lambda: io.BytesIO(data), size), repeat)
+        t = race({"ours": lambda: read_closed(lambda: PyBuffer.from_bytes(data), size),
+                  "base": lambda: read_closed(lambda: io.BytesIO(data), size)}, repeat)
+        ours, base = t["ours"], t["base"]
         add(f"read(64 KiB) of a closed {closed_total // MiB} MiB body", gbps(closed_total, ours), "io.BytesIO.read", gbps(closed_total, base), base / ours, 0.9)
-        ours = best(lambda: readinto_closed(lambda: PyBuffer.from_bytes(data), size), repeat)
-        base = best(lambda: readinto_closed(lambda: io.BytesIO(data), size), repeat)
+        t = race({"ours": lambda: readinto_closed(lambda: PyBuffer.from_bytes(data), size),
+                  "base": lambda: readinto_closed(lambda: io.BytesIO(data), size)}, repeat)
+        ours, base = t["ours"], t["base"]
         add(f"readinto(64 KiB bytearray), {closed_total // MiB} MiB", gbps(closed_total, ours), "io.BytesIO.readinto", gbps(closed_total, base), base / ours, 1.0)
     del data
     # 3. Line iteration, 80-byte lines.
     lines = (b"x" * 79 + b"\n") * (line_total // 80)
     nlines = len(lines) // 80
-    ours = best(lambda: iterate_lines(lambda: PyBuffer.from_bytes(lines)), repeat)
-    base = best(lambda: iterate_lines(lambda: io.BytesIO(lines)), repeat)
+    t = race({"ours": lambda: iterate_lines(lambda: PyBuffer.from_bytes(lines)),
+              "base": lambda: iterate_lines(lambda: io.BytesIO(lines))}, repeat)
+    ours, base = t["ours"], t["base"]
     per = lambda s: f"{s / nlines * 1e9:.0f} ns/line"  # noqa: E731
     add(f"iterate {nlines} lines of 80 B", per(ours), "io.BytesIO", per(base), base / ours, 0.6)
     guni = best(lambda: iterate_lines(lambda: gunicorn_body(lines)), 1)
@@ -342,20 +363,22 @@ def main() -> None:
             assert fn() == expect
         return (time.perf_counter() - t0) / 5
 
-    ours = best(lambda: time_find(lambda: buf.find(needle)), repeat)
-    base = best(lambda: time_find(lambda: hay.find(needle)), repeat)
+    t = race({"ours": lambda: time_find(lambda: buf.find(needle)),
+              "base": lambda: time_find(lambda: hay.find(needle))}, repeat)
+    ours, base = t["ours"], t["base"]
     add(f"find(28-byte needle) in {find_total // MiB} MiB", gbps(len(hay), ours), "bytes.find", gbps(len(hay), base), base / ours, 2.0)
 
     if not (quick or opts.no_write):
-        write_doc(rows)
+        write_doc(rows, repeat)
 
 
-def write_doc(rows: List[Row]) -> None:
+def write_doc(rows: List[Row], repeat: int) -> None:
     lines = [
         "## Python",
         "",
-        "Measured by `python benches/python/run.py` (one process, each figure right after its",
-        f"baseline; best of 3, latency as a median). Machine: {os.cpu_count()} CPUs, {platform.machine()},",
+        "Measured by `python benches/python/run.py` (one process, each figure run in turn with its",
+        f"baseline, interleaved; throughput is the best of {repeat} runs, latency the median of 5",
+        f"trials' medians). Machine: {os.cpu_count()} CPUs, {platform.machine()},",
         f"Python {platform.python_version()}, py_buffer {py_buffer.__version__}. Ratios are \"times faster than",
         "the baseline\" (throughput) except the ping-pong row, where it is our latency over the baseline's.",
         "",
