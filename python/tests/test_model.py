@@ -159,5 +159,7 @@ class BufferVsBytesIO(RuleBasedStateMachine):
         assert self.buf.at_eof() == (self.closed and self.avail == 0)
 
 
-BufferVsBytesIO.TestCase.settings = settings(max_examples=300, stateful_step_count=40, deadline=None)
+BufferVsBytesIO.TestCase.settings = settings(
+    max_examples=300, stateful_step_count=40, deadline=None, database=None
+)
 TestBufferVsBytesIO = BufferVsBytesIO.TestCase

@@ -218,8 +218,8 @@ def test_sigint_interrupts_a_blocked_read_on_the_main_thread():
             os.kill(os.getpid(), signal.SIGINT)
 
         threading.Thread(target=interrupt, daemon=True).start()
-        started.set()
         try:
+            started.set()
             buf.read()
         except KeyboardInterrupt:
             writer.write(b"still usable")
