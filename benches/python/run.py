@@ -409,7 +409,8 @@ Notes on the Python figures (design choices in docs/decisions.md, "## Python"):
   through the kernel and the Condition buffer three times (append, slice, `bytes()`). The
   "bytearray chunks" row is the copying path of the default mode: every chunk is copied into
   fresh memory that is kept (the body stays seekable from 0), so first-touch page faults
-  dominate, as they did for the seed; it is still 3-7x the seed's 0.5-1.2 GB/s.
+  dominate, as they did for the seed; 2.5-3.7 GB/s in our runs, still 2-7x the seed's
+  0.5-1.2 GB/s.
 - **Default-mode target.** "At least 2x the seed's C implementation, which streamed 0.5-1.2 GB/s
   here (about 0.25-0.6x os.pipe)" is stated as >= 1.2x os.pipe (2x the seed's best ratio).
 - **Bounded vs the Condition buffer (target 6x): missed against the bounded variant, met
@@ -418,6 +419,10 @@ Notes on the Python figures (design choices in docs/decisions.md, "## Python"):
   cache-hot copy per byte on this machine, which is all a reader of `bytes` can do. The plain,
   unbounded recipe grows a bytearray to the whole body (page faults, reallocation) and is
   about 50x slower than bounded PyBuffer.
+- **read / readinto of a closed body: at parity** (0.96-1.02x across runs; the readinto target
+  1.0x is met or missed by a few percent from run to run). Both sides are one memcpy per call;
+  our fixed cost per call is ~70 ns against BytesIO's ~25 ns (the buffer's mutex, about
+  20 ns, and PyO3's argument handling), 2-4% of a 64 KiB call.
 - **Line iteration (target 0.6x io.BytesIO): missed, about 0.25x.** Each `readline` is one
   transaction on the buffer's mutex (lock and unlock are about a third of the core's ~38 ns
   per 80-byte line measured in Rust alone), plus the PyO3 call and the `bytes` allocation;
@@ -426,8 +431,10 @@ Notes on the Python figures (design choices in docs/decisions.md, "## Python"):
   the GIL; 0.6x would need a lock-free read path in the core. (The seed's C: about 0.3x.)
 - **Ping-pong.** A waiter polls the buffer (yielding the CPU) for up to 50 us before parking,
   because waking a parked thread costs tens of microseconds on this VM. The result depends on
-  the machine's load: 2.2-3.5 us against os.pipe's ~5 us (0.45-0.7x) in our runs, which
-  shared the machine with other builds; with `PY_BUFFER_SPIN_US=0` it is ~20 us (4x os.pipe).
+  where the scheduler puts the two threads: 1.1-2.3 us when they run on different CPUs,
+  ~3.5 us when they share one (each hand-over is then a `sched_yield` switch), against
+  os.pipe's ~5 us: 0.2-0.75x over our runs, which shared the machine with other builds. With
+  `PY_BUFFER_SPIN_US=0` (park at once) it is ~20 us, 4x os.pipe.
 - **find** is `memchr::memmem` (SIMD) against CPython's two-way search.
 """
 
