@@ -221,3 +221,72 @@ fn async_readers_on_a_runtime_with_thread_writers() {
         .collect();
     assert_eq!(all, expected);
 }
+
+/// Records large enough (20 KiB) that bounded writes and `read_into` copy outside the lock.
+const BIG: usize = 20 * 1024;
+
+fn big_record(writer: u8, seq: u32) -> Vec<u8> {
+    let fill = writer.wrapping_mul(61) ^ (seq as u8);
+    let mut r = vec![fill; BIG];
+    r[0] = writer;
+    r[1..5].copy_from_slice(&seq.to_le_bytes());
+    r
+}
+
+#[test]
+fn large_records_copied_outside_the_lock_stay_whole() {
+    const WRITERS: u8 = 4;
+    const PER_WRITER: u32 = 300;
+    // A bound of whole records keeps every accepted write whole (room is a multiple of BIG).
+    let (w, r) = channel(Options::new().max_buffered(3 * BIG));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|id| {
+            let w = w.clone();
+            thread::spawn(move || {
+                for seq in 0..PER_WRITER {
+                    w.write(&big_record(id, seq)).wait().unwrap();
+                }
+            })
+        })
+        .collect();
+    let readers: Vec<_> = (0..3)
+        .map(|i| {
+            let guard = CloseOnPanic(r.clone());
+            thread::spawn(move || {
+                let r = &guard.0;
+                let mut got = Vec::new();
+                let mut buf = vec![0u8; BIG];
+                loop {
+                    let rec = if i == 0 {
+                        r.read(BIG).wait().unwrap().to_vec()
+                    } else {
+                        let n = r.read_into(&mut buf).wait().unwrap();
+                        buf[..n].to_vec()
+                    };
+                    if rec.is_empty() {
+                        break got;
+                    }
+                    assert_eq!(rec.len(), BIG, "a partial record");
+                    let writer = rec[0];
+                    let seq = u32::from_le_bytes(rec[1..5].try_into().unwrap());
+                    assert!(rec == big_record(writer, seq), "a torn record");
+                    got.push((writer, seq));
+                }
+            })
+        })
+        .collect();
+    for t in writers {
+        t.join().unwrap();
+    }
+    w.close().unwrap();
+    let mut all: Vec<(u8, u32)> = readers
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    all.sort_unstable();
+    let expected: Vec<(u8, u32)> = (0..WRITERS)
+        .flat_map(|w| (0..PER_WRITER).map(move |s| (w, s)))
+        .collect();
+    assert_eq!(all, expected);
+    assert!(r.info().retained <= 4 * BIG as u64 + 64 * 1024);
+}
