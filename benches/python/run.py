@@ -430,11 +430,11 @@ Notes on the Python figures (design choices in docs/decisions.md, "## Python"):
   PyBuffer's writers (Rust, the Erlang NIF) never hold the GIL, so its reads cannot lean on
   the GIL; 0.6x would need a lock-free read path in the core. (The seed's C: about 0.3x.)
 - **Ping-pong.** A waiter polls the buffer (yielding the CPU) for up to 50 us before parking,
-  because waking a parked thread costs tens of microseconds on this VM. The result depends on
-  where the scheduler puts the two threads: 1.1-2.3 us when they run on different CPUs,
-  ~3.5 us when they share one (each hand-over is then a `sched_yield` switch), against
-  os.pipe's ~5 us: 0.2-0.75x over our runs, which shared the machine with other builds. With
-  `PY_BUFFER_SPIN_US=0` (park at once) it is ~20 us, 4x os.pipe.
+  because waking a parked thread costs tens of microseconds on this VM. Both sides depend on
+  where the scheduler puts the two threads. On different CPUs: ours 1.1-1.7 us, os.pipe
+  ~44 us (its reader is parked and woken by an interrupt): 0.04x. Sharing one CPU: ours
+  ~3.5 us (each hand-over is a `sched_yield` switch), os.pipe ~5 us (the kernel's synchronous
+  wake-up): 0.7x, a miss. With `PY_BUFFER_SPIN_US=0` (park at once) ours is ~20 us.
 - **find** is `memchr::memmem` (SIMD) against CPython's two-way search.
 """
 
