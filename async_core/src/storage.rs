@@ -192,9 +192,12 @@ impl Storage {
                 }
             }
             Err(shared) => {
-                if self.pending.len() < self.spare_limit {
-                    self.pending.push_back(shared);
+                // Oldest out: a block that stays shared for long (a snapshot, an adopted
+                // `Bytes` that can never be reused) must not crowd out fresher ones.
+                if self.pending.len() >= self.spare_limit {
+                    self.pending.pop_front();
                 }
+                self.pending.push_back(shared);
             }
         }
     }
@@ -463,6 +466,52 @@ mod tests {
         s.append(&vec![3u8; block]);
         assert!(s.spare.is_empty(), "the released block was reused");
         assert_eq!(s.retained(), block as u64 + 10);
+    }
+
+    #[test]
+    fn a_block_released_while_shared_is_reused_once_let_go() {
+        let block = 8 * 1024;
+        let mut s = Storage::new(None, Some(block));
+        let mut mem = s.take_block(block);
+        mem.extend_from_slice(&vec![1u8; block]);
+        let addr = mem.as_ptr();
+        s.push_block(mem.freeze());
+        let held = s.frozen_pieces::<2>(0, block).unwrap();
+        s.release_before(block as u64);
+        assert!(
+            s.spare.is_empty() && s.pending.len() == 1,
+            "still shared: pending"
+        );
+        drop(held);
+        let again = s.take_block(block);
+        assert_eq!(again.as_ptr(), addr, "the same memory, reclaimed");
+        assert!(again.capacity() >= block && again.is_empty());
+    }
+
+    #[test]
+    fn blocks_that_stay_shared_do_not_crowd_out_reusable_ones() {
+        let block = 4 * 1024;
+        let mut s = Storage::new(None, Some(block));
+        let limit = s.spare_limit;
+        // Adopted static bytes can never be reused; more of them than the pending list holds.
+        for _ in 0..limit + 3 {
+            s.append_bytes(Bytes::from_static(&[9u8; 4 * 1024]));
+        }
+        let end = s.end();
+        s.release_before(end);
+        assert_eq!(s.pending.len(), limit);
+        let mut mem = s.take_block(block);
+        mem.extend_from_slice(&[1u8; 4 * 1024]);
+        let addr = mem.as_ptr();
+        s.push_block(mem.freeze());
+        let held = s.frozen_pieces::<1>(end, block).unwrap();
+        s.release_before(s.end());
+        drop(held);
+        assert_eq!(
+            s.take_block(block).as_ptr(),
+            addr,
+            "the fresh block is found"
+        );
     }
 
     #[test]
