@@ -1,6 +1,8 @@
 //! Allocation counts, measured with a counting global allocator: once storage is reserved
 //! (a content length, or a bounded buffer's recycled blocks), small writes allocate nothing,
 //! and neither do reads that copy out (`read_with`, the path of `std::io::Read`).
+// Loom builds (`--cfg loom`) run only `tests/loom.rs`: the core's locks are loom's there.
+#![cfg(not(loom))]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -1,6 +1,8 @@
 //! The reader and writer under the ecosystem's traits: tokio `AsyncRead`/`AsyncBufRead`/
 //! `AsyncWrite`, futures `AsyncRead`/`AsyncBufRead`/`AsyncWrite`, `Stream<Item =
 //! io::Result<Bytes>>` and `Sink<Bytes>` — exact bytes, and failed bodies as exact io errors.
+// Loom builds (`--cfg loom`) run only `tests/loom.rs`: the core's locks are loom's there.
+#![cfg(not(loom))]
 
 use std::io;
 

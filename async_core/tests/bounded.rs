@@ -1,6 +1,8 @@
 //! Bounded mode (`max_buffered`): partial `try_write` counts, writers that wait until the
 //! reader drains, writes larger than the bound, consumed blocks released (`Info::retained`
 //! stays bounded while megabytes stream through) and seeks before the retained window refused.
+// Loom builds (`--cfg loom`) run only `tests/loom.rs`: the core's locks are loom's there.
+#![cfg(not(loom))]
 
 use std::io::SeekFrom;
 use std::sync::{Arc, Mutex};

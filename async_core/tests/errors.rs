@@ -2,6 +2,8 @@
 //! written, `Truncated { expected, got }` and `Aborted(..)` raised only once the bytes that did
 //! arrive cannot satisfy a read (a failing read consumes nothing), content length ending the
 //! body without close, and a dropped last writer aborting with `WriterGone`.
+// Loom builds (`--cfg loom`) run only `tests/loom.rs`: the core's locks are loom's there.
+#![cfg(not(loom))]
 
 use bytes::Bytes;
 use futures::FutureExt;

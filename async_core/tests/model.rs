@@ -6,6 +6,8 @@
 //! every read kind, seeks, finds, peeks, snapshots, close/abort/reader-close/writer-drop at
 //! random points, with and without a content length, with and without `max_buffered` (where
 //! the writer's `try_write` accepts partial counts).
+// Loom builds (`--cfg loom`) run only `tests/loom.rs`: the core's locks are loom's there.
+#![cfg(not(loom))]
 
 use std::io::SeekFrom;
 
@@ -415,7 +417,10 @@ fn run(
             match reader.read_into(&mut buf).now_or_never() {
                 None => Out::Wait,
                 Some(Ok(got)) => {
-                    assert!(buf[got..].iter().all(|&b| b == 0xEE), "wrote past the count");
+                    assert!(
+                        buf[got..].iter().all(|&b| b == 0xEE),
+                        "wrote past the count"
+                    );
                     buf.truncate(got);
                     Out::Bytes(buf)
                 }
@@ -531,7 +536,11 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn options() -> impl Strategy<Value = (Option<usize>, Option<usize>)> {
     let cl = prop::option::of(prop_oneof![0..60usize, 0..40_000usize, 0..200_000usize]);
-    let max = prop::option::of(prop_oneof![1..40usize, 4096..10_000usize, 16_000..70_000usize]);
+    let max = prop::option::of(prop_oneof![
+        1..40usize,
+        4096..10_000usize,
+        16_000..70_000usize
+    ]);
     (cl, max)
 }
 

@@ -1,6 +1,8 @@
 //! The readiness hook: exact edge sequences (Readable / Writable / Eof / ReaderClosed), and
 //! observers that call back into the buffer — which must not deadlock, because edges are
 //! delivered after the lock is released.
+// Loom builds (`--cfg loom`) run only `tests/loom.rs`: the core's locks are loom's there.
+#![cfg(not(loom))]
 
 use std::sync::{Arc, Mutex};
 

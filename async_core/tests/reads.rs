@@ -1,6 +1,8 @@
 //! Every reader operation on bytes that are already there or arrive later: exact results for
 //! `read(n)`, `read_to_end`, `read1`, `readline`, `read_until`, `readlines`, `read_nonblock`,
 //! `readable_amount`, `at_eof`, and the non-consuming `peek`/`fill`/`consume`/`snapshot`.
+// Loom builds (`--cfg loom`) run only `tests/loom.rs`: the core's locks are loom's there.
+#![cfg(not(loom))]
 
 use bytes::Bytes;
 use futures::executor::block_on;

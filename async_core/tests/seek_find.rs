@@ -1,6 +1,8 @@
 //! `seek`/`tell` under the `SeekFrom::{Start, Current, End}` rules (exact `InvalidSeek`
 //! variants), and `find` relative to the read position with `start`/`end` and needles split
 //! across storage blocks.
+// Loom builds (`--cfg loom`) run only `tests/loom.rs`: the core's locks are loom's there.
+#![cfg(not(loom))]
 
 use std::io::SeekFrom;
 

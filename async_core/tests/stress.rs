@@ -2,6 +2,8 @@
 //! (writer id, sequence number) through cloned handles while one to four reader threads
 //! consume through cloned readers. Every record must arrive exactly once, whole, and in order
 //! per writer (as seen by each reader, whose reads advance the shared position).
+// Loom builds (`--cfg loom`) run only `tests/loom.rs`: the core's locks are loom's there.
+#![cfg(not(loom))]
 
 use std::thread;
 
