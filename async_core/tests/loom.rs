@@ -142,3 +142,29 @@ fn reader_close_during_a_large_bounded_write() {
         assert!(r.info().written <= 20_000);
     });
 }
+
+#[test]
+fn blocks_recycled_while_a_reader_copies_outside_the_lock() {
+    // Bound = block size = one write: the second write needs the first block back, which the
+    // reader may still be copying from (then a fresh block is used instead).
+    loom::model(|| {
+        let (w, r) = channel(Options::new().max_buffered(20_000));
+        let producer = thread::spawn(move || {
+            w.write(&[1u8; 20_000]).wait().unwrap();
+            w.write(&[2u8; 20_000]).wait().unwrap();
+            w.close().unwrap();
+        });
+        let mut buf = vec![0u8; 20_000];
+        for expected in [1u8, 2] {
+            let mut got = 0;
+            while got < buf.len() {
+                let n = r.read_into(&mut buf[got..]).wait().unwrap();
+                assert!(n > 0);
+                got += n;
+            }
+            assert!(buf.iter().all(|&b| b == expected));
+        }
+        assert_eq!(r.read_into(&mut buf).wait().unwrap(), 0);
+        producer.join().unwrap();
+    });
+}
