@@ -44,6 +44,9 @@ pub(crate) struct Storage {
     /// Block size in bounded mode, where consumed blocks are recycled.
     recycle_block: Option<usize>,
     spare: Vec<BytesMut>,
+    /// Total capacity of `spare`, kept within `spare_budget` (about the bound).
+    spare_bytes: usize,
+    spare_budget: usize,
     /// Released blocks still shared with someone (a reader copying outside the lock, a
     /// snapshot); retried for reuse when a block is needed.
     pending: VecDeque<Bytes>,
@@ -63,6 +66,8 @@ impl Storage {
                     next_block: block,
                     recycle_block: Some(block),
                     spare: Vec::new(),
+                    spare_bytes: 0,
+                    spare_budget: max.saturating_add(2 * block),
                     pending: VecDeque::new(),
                     spare_limit: max.div_ceil(block) + 2,
                 }
@@ -79,6 +84,8 @@ impl Storage {
                     next_block: MIN_BLOCK,
                     recycle_block: None,
                     spare: Vec::new(),
+                    spare_bytes: 0,
+                    spare_budget: 0,
                     pending: VecDeque::new(),
                     spare_limit: 0,
                 }
@@ -139,7 +146,7 @@ impl Storage {
         }
         self.tail = match self.recycle_block {
             Some(block) => self
-                .pop_spare()
+                .pop_spare(block)
                 .unwrap_or_else(|| BytesMut::with_capacity(block)),
             None => {
                 let size = self.next_block.max(wanted.min(MAX_BLOCK));
@@ -179,7 +186,7 @@ impl Storage {
         let Some(block) = self.recycle_block else {
             return;
         };
-        if self.spare.len() >= self.spare_limit {
+        if self.spare_bytes >= self.spare_budget {
             return;
         }
         match bytes.try_into_mut() {
@@ -188,7 +195,7 @@ impl Storage {
                 // A block split into pieces comes back as its last piece: reclaim the whole
                 // allocation (no copy, no allocation: the block is empty and unique).
                 if mem.try_reclaim(block) {
-                    self.spare.push(mem);
+                    self.push_spare(mem);
                 }
             }
             Err(shared) => {
@@ -202,9 +209,20 @@ impl Storage {
         }
     }
 
-    /// A recycled block: a spare one, or a released one nobody else holds any more.
-    fn pop_spare(&mut self) -> Option<BytesMut> {
-        if let Some(mem) = self.spare.pop() {
+    /// Keeps an empty block for reuse, unless the spare blocks already hold about the bound.
+    fn push_spare(&mut self, mem: BytesMut) {
+        if self.spare_bytes + mem.capacity() <= self.spare_budget {
+            self.spare_bytes += mem.capacity();
+            self.spare.push(mem);
+        }
+    }
+
+    /// A recycled block able to hold `len` bytes: a spare one, or a released one nobody else
+    /// holds any more.
+    fn pop_spare(&mut self, len: usize) -> Option<BytesMut> {
+        if let Some(i) = self.spare.iter().rposition(|m| m.capacity() >= len) {
+            let mem = self.spare.swap_remove(i);
+            self.spare_bytes -= mem.capacity();
             return Some(mem);
         }
         let block = self.recycle_block?;
@@ -214,7 +232,10 @@ impl Storage {
                 Ok(mut mem) => {
                     mem.clear();
                     if mem.try_reclaim(block) {
-                        return Some(mem);
+                        if mem.capacity() >= len {
+                            return Some(mem);
+                        }
+                        self.push_spare(mem);
                     }
                 }
                 Err(shared) => self.pending.push_back(shared),
@@ -224,13 +245,11 @@ impl Storage {
     }
 
     /// An empty block able to hold `len` bytes, for a writer to fill outside the lock; a
-    /// recycled one when it is big enough.
+    /// recycled one when there is one big enough.
     pub(crate) fn take_block(&mut self, len: usize) -> BytesMut {
         let block = self.recycle_block.unwrap_or(0);
-        if len <= block {
-            if let Some(mem) = self.pop_spare() {
-                return mem;
-            }
+        if let Some(mem) = self.pop_spare(len) {
+            return mem;
         }
         BytesMut::with_capacity(len.max(block))
     }
@@ -238,8 +257,8 @@ impl Storage {
     /// Gives back a block taken with [`Storage::take_block`] and not used.
     pub(crate) fn return_block(&mut self, mut mem: BytesMut) {
         mem.clear();
-        if self.recycle_block.is_some() && self.spare.len() < self.spare_limit {
-            self.spare.push(mem);
+        if self.recycle_block.is_some() {
+            self.push_spare(mem);
         }
     }
 

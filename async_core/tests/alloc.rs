@@ -14,6 +14,8 @@ struct Counting;
 
 thread_local! {
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    /// Allocations of 4 KiB or more: new storage blocks (fresh pages).
+    static BLOCK_ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
 }
 
 // SAFETY: every call is forwarded unchanged to the system allocator; the counter is a
@@ -21,6 +23,9 @@ thread_local! {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        if layout.size() >= 4096 {
+            BLOCK_ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        }
         // SAFETY: forwarded with the caller's layout.
         unsafe { System.alloc(layout) }
     }
@@ -32,6 +37,9 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        if new_size >= 4096 {
+            BLOCK_ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        }
         // SAFETY: forwarded unchanged.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -105,4 +113,31 @@ fn interleaved_small_writes_and_reads_in_bounded_mode_do_not_allocate() {
         n, 0,
         "allocations for {WRITES} write/read pairs once blocks are recycled"
     );
+}
+
+#[test]
+fn large_bounded_writes_reuse_their_blocks() {
+    // Writes and reads of 256 KiB (larger than a 64 KiB storage block) through a 1 MiB bound:
+    // copied outside the lock on both sides, the blocks must still be recycled, so steady
+    // streaming allocates no new storage (small bookkeeping allocations aside).
+    const CHUNK: usize = 256 * 1024;
+    let (w, r) = channel(Options::new().max_buffered(1 << 20));
+    let data = vec![5u8; CHUNK];
+    let mut buf = vec![0u8; CHUNK];
+    let mut round = || {
+        for _ in 0..16 {
+            assert_eq!(w.try_write(&data).unwrap(), CHUNK);
+            assert_eq!(r.read_into(&mut buf).wait().unwrap(), CHUNK);
+        }
+    };
+    round();
+    let before = BLOCK_ALLOCATIONS.with(Cell::get);
+    round();
+    round();
+    let blocks = BLOCK_ALLOCATIONS.with(Cell::get) - before;
+    assert_eq!(
+        blocks, 0,
+        "new storage blocks while streaming 8 MiB through recycled ones"
+    );
+    assert!(buf.iter().all(|&b| b == 5));
 }
