@@ -8,6 +8,7 @@
 //! listeners:
 //!
 //! ```
+//! # if py_buffer_core::__built_for_loom() { return; } // loom locks need a loom model
 //! use py_buffer_core::{channel, Options};
 //!
 //! let (writer, reader) = channel(Options::new());
@@ -62,6 +63,16 @@ pub use reader::Reader;
 pub use slices::Slices;
 pub use state::Info;
 pub use writer::Writer;
+
+/// True when the crate was built with `--cfg loom` for the loom models.
+///
+/// Its locks then belong to loom and work only inside a `loom::model`, so the doctests
+/// return early in that build (`RUSTFLAGS="--cfg loom" cargo test` runs the loom models and
+/// skips the examples, which the normal build runs).
+#[doc(hidden)]
+pub fn __built_for_loom() -> bool {
+    cfg!(loom)
+}
 
 /// Creates a buffer and returns its first writer and reader handles.
 pub fn channel(options: Options) -> (Writer, Reader) {

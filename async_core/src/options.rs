@@ -3,6 +3,7 @@
 /// Creation options for [`crate::channel`].
 ///
 /// ```
+/// # if py_buffer_core::__built_for_loom() { return; } // loom locks need a loom model
 /// let options = py_buffer_core::Options::new().content_length(5).max_buffered(1 << 20);
 /// let (writer, reader) = py_buffer_core::channel(options);
 /// writer.try_write(b"hello").unwrap();

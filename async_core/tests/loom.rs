@@ -4,15 +4,28 @@
 //!
 //! Run with `make loom`, i.e.
 //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p py-buffer-core --release
-//! --target-dir target/loom --test loom`.
+//! --target-dir target/loom --test loom`. Without `LOOM_MAX_PREEMPTIONS` the bound defaults to
+//! [`DEFAULT_PREEMPTIONS`] (an unbounded search takes hours on two cores).
 #![cfg(loom)]
 
 use loom::thread;
 use py_buffer_core::{channel, AbortReason, Error, Options};
 
+/// The preemption bound when `LOOM_MAX_PREEMPTIONS` is not set.
+const DEFAULT_PREEMPTIONS: usize = 2;
+
+/// Checks `body` under every interleaving within the preemption bound.
+fn model(body: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(DEFAULT_PREEMPTIONS);
+    }
+    builder.check(body);
+}
+
 #[test]
 fn writer_wakes_a_blocked_reader() {
-    loom::model(|| {
+    model(|| {
         let (w, r) = channel(Options::new());
         let producer = thread::spawn(move || {
             w.try_write(b"a").unwrap();
@@ -26,7 +39,7 @@ fn writer_wakes_a_blocked_reader() {
 
 #[test]
 fn close_wakes_a_blocked_reader() {
-    loom::model(|| {
+    model(|| {
         let (w, r) = channel(Options::new());
         let producer = thread::spawn(move || {
             w.try_write(b"x").unwrap();
@@ -39,7 +52,7 @@ fn close_wakes_a_blocked_reader() {
 
 #[test]
 fn abort_wakes_a_blocked_reader() {
-    loom::model(|| {
+    model(|| {
         let (w, r) = channel(Options::new());
         let producer = thread::spawn(move || {
             w.abort(AbortReason::other("gone")).unwrap();
@@ -55,7 +68,7 @@ fn abort_wakes_a_blocked_reader() {
 
 #[test]
 fn dropping_the_last_writer_wakes_a_blocked_reader() {
-    loom::model(|| {
+    model(|| {
         let (w, r) = channel(Options::new());
         let w2 = w.clone();
         let a = thread::spawn(move || drop(w));
@@ -71,7 +84,7 @@ fn dropping_the_last_writer_wakes_a_blocked_reader() {
 
 #[test]
 fn bounded_writer_and_draining_reader() {
-    loom::model(|| {
+    model(|| {
         let (w, r) = channel(Options::new().max_buffered(1));
         let producer = thread::spawn(move || {
             w.write(b"ab").wait().unwrap();
@@ -92,7 +105,7 @@ fn bounded_writer_and_draining_reader() {
 
 #[test]
 fn reader_close_wakes_a_blocked_writer() {
-    loom::model(|| {
+    model(|| {
         let (w, r) = channel(Options::new().max_buffered(1));
         w.try_write(b"a").unwrap();
         let consumer = thread::spawn(move || r.close());
@@ -105,7 +118,7 @@ fn reader_close_wakes_a_blocked_writer() {
 fn large_bounded_write_copied_outside_the_lock_vs_reader() {
     // Writes of 16 KiB and more reserve room under the lock and copy after releasing it;
     // a reader copying out of frozen blocks does the same on its side.
-    loom::model(|| {
+    model(|| {
         let (w, r) = channel(Options::new().max_buffered(40_000));
         let producer = thread::spawn(move || {
             w.write(&[7u8; 30_000]).wait().unwrap();
@@ -128,7 +141,7 @@ fn large_bounded_write_copied_outside_the_lock_vs_reader() {
 
 #[test]
 fn reader_close_during_a_large_bounded_write() {
-    loom::model(|| {
+    model(|| {
         let (w, r) = channel(Options::new().max_buffered(20_000));
         let consumer = thread::spawn(move || {
             r.close();
@@ -147,7 +160,7 @@ fn reader_close_during_a_large_bounded_write() {
 fn blocks_recycled_while_a_reader_copies_outside_the_lock() {
     // Bound = block size = one write: the second write needs the first block back, which the
     // reader may still be copying from (then a fresh block is used instead).
-    loom::model(|| {
+    model(|| {
         let (w, r) = channel(Options::new().max_buffered(20_000));
         let producer = thread::spawn(move || {
             w.write(&[1u8; 20_000]).wait().unwrap();
