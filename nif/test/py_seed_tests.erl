@@ -6,12 +6,8 @@
 
 -define(CTX, py:context(1)).
 
-setup() ->
-    Dir = filename:join(filename:dirname(filename:dirname(code:which(?MODULE))), "python"),
-    ok = py:exec(?CTX, ["import sys; sys.path.insert(0, ", io_lib:format("~p", [Dir]), ")"]).
-
 seed_test_() ->
-    {setup, fun setup/0, fun(_) -> ok end,
+    {setup, fun py_test_path:setup/0, fun(_) -> ok end,
      [fun write_then_read_from_python/0,
       fun known_content_length_ends_the_body/0,
       fun readline_iteration_and_readlines/0,

@@ -5,13 +5,8 @@
 
 -define(CTX, py:context(1)).
 
-%% nif/test/python (the Python side of the tests) on sys.path.
-setup() ->
-    Dir = filename:join(filename:dirname(filename:dirname(code:which(?MODULE))), "python"),
-    ok = py:exec(?CTX, ["import sys; sys.path.insert(0, ", io_lib:format("~p", [Dir]), ")"]).
-
 py_test_() ->
-    {setup, fun setup/0, fun(_) -> ok end,
+    {setup, fun py_test_path:setup/0, fun(_) -> ok end,
      [fun calls_a_module_function/0,
       fun calls_a_dotted_attribute/0,
       fun passes_keyword_arguments/0,
