@@ -27,7 +27,6 @@ import asyncio
 import gc
 import os
 import platform
-import re
 import statistics
 import sys
 import threading
@@ -37,6 +36,8 @@ from typing import Callable, List, Optional, Tuple
 
 import py_buffer
 from py_buffer import PyBuffer
+
+from doc_section import replace_section, table_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -275,21 +276,10 @@ def write_doc(tables: List[Tuple[str, List[Row]]]) -> None:
             "",
             f"{loop_name}:",
             "",
-            "| figure | ours | baseline | baseline figure | ratio | target | |",
-            "|---|---|---|---|---|---|---|",
         ]
-        for figure, ours, base_name, base, ratio, target, ok in rows:
-            lines.append(f"| {figure} | {ours} | {base_name} | {base} | {ratio:.2f}x | {target} | {ok} |")
+        lines += table_lines(rows)
     lines += ["", NOTES.strip(), ""]
-    section = "\n".join(lines) + "\n"
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"^## asyncio\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text)
-    print(f"updated {DOC}")
+    replace_section(DOC, "asyncio", "\n".join(lines) + "\n")
 
 
 def main(argv: Optional[List[str]] = None) -> List[Tuple[str, List[Row]]]:

@@ -14,7 +14,6 @@ import gc
 import io
 import os
 import platform
-import re
 import statistics
 import sys
 import threading
@@ -24,6 +23,8 @@ from typing import Callable, List, Optional, Tuple
 
 import py_buffer
 from py_buffer import PyBuffer
+
+from doc_section import replace_section, table_lines
 
 MiB = 1 << 20
 KiB = 1 << 10
@@ -382,23 +383,12 @@ def write_doc(rows: List[Row], repeat: int) -> None:
         f"Python {platform.python_version()}, py_buffer {py_buffer.__version__}. Ratios are \"times faster than",
         "the baseline\" (throughput) except the ping-pong row, where it is our latency over the baseline's.",
         "",
-        "| figure | ours | baseline | baseline figure | ratio | target | |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for figure, ours, base_name, base, ratio, target, ok in rows:
-        lines.append(f"| {figure} | {ours} | {base_name} | {base} | {ratio:.2f}x | {target} | {ok} |")
+    lines += table_lines(rows)
     lines.append("")
     lines.append(NOTES.strip())
     lines.append("")
-    section = "\n".join(lines) + "\n"
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"^## Python\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text)
-    print(f"updated {DOC}")
+    replace_section(DOC, "Python", "\n".join(lines) + "\n")
 
 
 NOTES = """
