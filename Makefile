@@ -3,8 +3,11 @@
 #   make demo   the main demo: an Erlang process streams a body into a buffer that a Python
 #               WSGI app and an ASGI app read, in one VM (examples/erlang/demo.erl)
 #   make demo-rust  the Rust streaming demo (examples/stream_demo.rs)
-#   make test   every test: Rust (fmt, clippy, unit, doc, loom), Python, Erlang
+#   make test   every test: Rust (fmt, clippy, unit, doc, loom), Python (the default
+#               interpreter, then every pyenv CPython 3.10-3.13), Erlang (EUnit, dialyzer)
 #   make build  everything (Python extension installed, Erlang side in nif/ebin and nif/priv)
+#   make setup  install what a fresh Debian 12 machine lacks (scripts/setup; demo and test
+#               run it first, and it does nothing once everything is there)
 #
 # Language parts add themselves through python/python.mk and nif/nif.mk, which append their
 # targets to BUILD_PARTS / TEST_PARTS.
@@ -14,9 +17,12 @@ PYTHON ?= python3
 BUILD_PARTS :=
 TEST_PARTS :=
 
-.PHONY: all build test demo demo-rust build-rust test-rust lint-rust loom bench
+.PHONY: all setup build test demo demo-rust build-rust test-rust lint-rust loom bench
 
 all: build
+
+setup:
+	PYTHON=$(PYTHON) bash scripts/setup
 
 -include python/python.mk
 -include nif/nif.mk
@@ -39,9 +45,11 @@ loom:
 	RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 \
 		$(CARGO) test -p py-buffer-core --release --target-dir target/loom --test loom
 
-test: test-rust $(TEST_PARTS)
+test: setup
+	$(MAKE) test-rust $(TEST_PARTS)
 
-demo: build-examples
+demo: setup
+	$(MAKE) build-examples
 	$(ERL) -noshell -pa nif/ebin -pa examples/ebin -s demo main
 
 demo-rust: build-rust
