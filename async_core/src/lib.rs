@@ -23,7 +23,7 @@
 //! producer.join().unwrap();
 //! ```
 //!
-//! Semantics in brief (see SPEC §2 and `docs/decisions.md`):
+//! Semantics in brief (see `docs/contract.md` §2 and `docs/decisions.md`):
 //! - writes append and never move earlier bytes; snapshots ([`Reader::snapshot`], the
 //!   [`bytes::Bytes`] reads return) stay valid while the buffer grows;
 //! - a known content length pre-allocates (capped), ends the body when reached, refuses

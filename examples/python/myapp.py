@@ -1,4 +1,4 @@
-"""The seed's WSGI application (`buffer-api.txt`), called from Erlang by `py:call`.
+"""The seed's WSGI application (the seed's Buffer API), called from Erlang by `py:call`.
 
 `handle_request(environ)` is the seed's first Python snippet, run as written: read everything,
 or line by line, or a specific amount, from ``environ['wsgi.input']`` (the `py_buffer` that

@@ -1,4 +1,4 @@
-"""Every example and behaviour of the seed's Buffer API description (seed/buffer-api.txt)."""
+"""Every example and behaviour of the seed's Buffer API description (the seed API of docs/contract.md)."""
 
 from __future__ import annotations
 
