@@ -22,6 +22,23 @@ except ImportError:  # pragma: no cover - uvloop is in .ci/requirements.txt
 LOOPS = ["asyncio"] + (["uvloop"] if uvloop is not None else [])
 
 
+def run_on_new_loop(kind: str, coro: Awaitable) -> object:
+    """Runs `coro` to completion on a fresh loop of `kind`, then closes the loop the way
+    `asyncio.run` does (async generators and the default executor shut down first).
+    `asyncio.Runner` does this from Python 3.11 on; the suite supports 3.10."""
+    loop = new_loop(kind)
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(coro)
+    finally:
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
 def new_loop(kind: str) -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop() if kind == "uvloop" else asyncio.new_event_loop()
 
@@ -31,8 +48,7 @@ def run(request) -> Callable[[Awaitable], object]:
     """Runs a coroutine to completion on a fresh loop of the parametrized kind."""
 
     def go(coro):
-        with asyncio.Runner(loop_factory=lambda: new_loop(request.param)) as runner:
-            return runner.run(coro)
+        return run_on_new_loop(request.param, coro)
 
     return go
 
@@ -469,8 +485,7 @@ def test_several_loops_in_several_threads(kind):
 
             return await asyncio.gather(*(one(b) for b in bufs[k]))
 
-        with asyncio.Runner(loop_factory=lambda: new_loop(kind)) as runner:
-            results[k] = runner.run(main())
+        results[k] = run_on_new_loop(kind, main())
 
     threads = [threading.Thread(target=loop_thread, args=(k,), daemon=True) for k in range(nloops)]
     for t in threads:
