@@ -16,9 +16,9 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::config::Config;
-use crate::job::Job;
-use crate::queue::{Next, Queue};
+use crate::py::config::Config;
+use crate::py::job::Job;
+use crate::py::queue::{Next, Queue};
 
 /// How long an extra worker of the shared queue stays idle before exiting.
 const RETIRE_AFTER: Duration = Duration::from_secs(30);

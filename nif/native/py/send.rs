@@ -8,8 +8,8 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use rustler::OwnedEnv;
 
-use crate::from_python::from_python;
-use crate::pid::Pid;
+use crate::py::from_python::from_python;
+use crate::py::pid::Pid;
 
 /// Sends `obj`, converted as a `py:call` result is, to `pid`. Returns whether the process
 /// was alive to receive it.

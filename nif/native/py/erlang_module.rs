@@ -16,8 +16,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyModule;
 use pyo3::{wrap_pyfunction, wrap_pymodule};
 
-use crate::opaque::Term as OpaqueTerm;
-use crate::pid::Pid;
+use crate::py::opaque::Term as OpaqueTerm;
+use crate::py::pid::Pid;
 
 /// The `erlang` module seen by Python code running inside the VM.
 #[pymodule]
@@ -28,7 +28,7 @@ fn erlang(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PyBuffer", native.getattr("PyBuffer")?)?;
     m.add_class::<Pid>()?;
     m.add_class::<OpaqueTerm>()?;
-    m.add_function(wrap_pyfunction!(crate::send::send, m)?)?;
+    m.add_function(wrap_pyfunction!(crate::py::send::send, m)?)?;
     Ok(())
 }
 

@@ -4,24 +4,24 @@
 //! appends one binary atomically. How the bytes get in, chosen by measurement
 //! (`docs/decisions.md`, "Erlang NIF"):
 //! - below [`KEEP_MIN`] bytes: copied into the buffer's current block (a few hundred ns);
-//! - larger, unbounded buffer: the refc binary itself becomes a block ([`crate::kept`]), O(1)
+//! - larger, unbounded buffer: the refc binary itself becomes a block ([`crate::buffer::kept`]), O(1)
 //!   whatever the size, so no normal scheduler is ever blocked by a copy;
 //! - larger, bounded buffer (whose blocks are recycled, so it copies): copied on the normal
 //!   scheduler up to [`DIRTY_MIN`] bytes, on a dirty CPU scheduler above.
 //!
 //! Results: `ok`; `{partial, Rest}` in bounded mode when only part fitted (wait for
-//! `writable`, then write `Rest`); `{error, Reason}` (see [`crate::errors`]).
+//! `writable`, then write `Rest`); `{error, Reason}` (see [`crate::buffer::errors`]).
 
 use std::sync::atomic::Ordering;
 
 use rustler::{Atom, Binary, Encoder, Env, Error, NifResult, Term};
 
 use crate::atoms;
+use crate::buffer::errors;
+use crate::buffer::notify;
+use crate::buffer::owner;
+use crate::buffer::timeslice;
 use crate::buffer::Buffer;
-use crate::errors;
-use crate::notify;
-use crate::owner;
-use crate::timeslice;
 
 /// Binaries at least this long are kept rather than copied (in unbounded buffers).
 const KEEP_MIN: usize = 4 * 1024;

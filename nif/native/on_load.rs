@@ -6,8 +6,8 @@
 
 use rustler::{Env, Term};
 
-use crate::config::Config;
-use crate::{interpreter, workers};
+use crate::py::config::Config;
+use crate::py::{interpreter, workers};
 
 /// Called by `erlang:load_nif/2` on the code server's scheduler thread.
 pub fn load(_env: Env<'_>, info: Term<'_>) -> bool {

@@ -30,9 +30,9 @@ use rustler::{Encoder, Env, ResourceArc, Term};
 use crate::buffer::Buffer;
 
 use crate::atoms;
-use crate::opaque::Term as OpaqueTerm;
-use crate::pid::Pid;
-use crate::to_python::MAX_DEPTH;
+use crate::py::opaque::Term as OpaqueTerm;
+use crate::py::pid::Pid;
+use crate::py::to_python::MAX_DEPTH;
 
 fn binary<'a>(env: Env<'a>, data: &[u8]) -> Term<'a> {
     let mut binary = rustler::NewBinary::new(env, data.len());
@@ -135,7 +135,7 @@ pub fn from_python<'a>(env: Env<'a>, object: &Bound<'_, PyAny>, depth: usize) ->
         return Term::map_from_pairs(env, &pairs).unwrap_or_else(|_| pyobj(env, object));
     }
     if let Ok(buffer) = object.cast::<py_buffer_python::PyBuffer>() {
-        return match crate::python_face::buffer_of(buffer) {
+        return match crate::py::python_face::buffer_of(buffer) {
             Some(inner) => ResourceArc::new(Buffer(inner)).encode(env),
             None => pyobj(env, object),
         };

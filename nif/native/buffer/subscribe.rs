@@ -1,5 +1,5 @@
 //! `subscribe/1,2`, `unsubscribe/1`, `activate/1`: who gets readiness messages, and re-arming.
-//! See [`crate::notify`] for the protocol.
+//! See [`crate::buffer::notify`] for the protocol.
 
 use rustler::{Atom, Env, LocalPid, NifResult, ResourceArc, Term};
 

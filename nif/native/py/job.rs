@@ -15,10 +15,10 @@ use rustler::env::SavedTerm;
 use rustler::{Encoder, Env, LocalPid, OwnedEnv, ResourceArc, Term};
 
 use crate::atoms;
-use crate::from_python::from_python;
-use crate::python_error::error_term;
-use crate::ticket::Ticket;
-use crate::to_python::{to_python, to_python_dict};
+use crate::py::from_python::from_python;
+use crate::py::python_error::error_term;
+use crate::py::ticket::Ticket;
+use crate::py::to_python::{to_python, to_python_dict};
 
 /// What to run.
 pub enum Work {

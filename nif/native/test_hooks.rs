@@ -12,8 +12,8 @@ use rustler::{
 };
 
 use crate::atoms;
+use crate::buffer::errors;
 use crate::buffer::Buffer;
-use crate::errors;
 
 enum Op {
     Write(Vec<u8>),

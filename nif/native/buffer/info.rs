@@ -3,8 +3,8 @@
 use rustler::{Encoder, Env, NifResult, Term};
 
 use crate::atoms;
+use crate::buffer::errors;
 use crate::buffer::{self, Buffer};
-use crate::errors;
 
 fn or_undefined<'a, T: Encoder>(env: Env<'a>, value: Option<T>) -> Term<'a> {
     match value {

@@ -16,9 +16,9 @@ use std::sync::{Arc, LazyLock, Mutex, Weak};
 use rustler::{Encoder, Env, LocalPid, NifResult, ResourceArc, Term};
 
 use crate::atoms;
+use crate::buffer::errors;
+use crate::buffer::notify;
 use crate::buffer::{lock, Buffer, Inner};
-use crate::errors;
-use crate::notify;
 
 #[derive(Default)]
 struct Owned {

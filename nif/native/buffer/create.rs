@@ -11,8 +11,8 @@ use py_buffer_core::Options;
 use rustler::{Encoder, Env, Error, LocalPid, MapIterator, NifResult, ResourceArc, Term};
 
 use crate::atoms;
+use crate::buffer::owner;
 use crate::buffer::{Buffer, Inner};
-use crate::owner;
 
 /// What `new/1` was asked for.
 struct Request {

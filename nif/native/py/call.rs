@@ -8,10 +8,10 @@
 use rustler::{Atom, Binary, Encoder, Env, NifResult, OwnedEnv, ResourceArc, Term, TermType};
 
 use crate::atoms;
-use crate::interpreter;
-use crate::job::{Job, Work};
-use crate::ticket::Ticket;
-use crate::workers;
+use crate::py::interpreter;
+use crate::py::job::{Job, Work};
+use crate::py::ticket::Ticket;
+use crate::py::workers;
 
 /// A module, function or code argument: atom, iodata (UTF-8) or charlist.
 fn name(term: Term<'_>) -> NifResult<String> {

@@ -7,7 +7,7 @@
 //! ([`py_buffer_core::AbortReason::WriterGone`]) and readers elsewhere (Python) wake.
 //!
 //! The embedded Python hands the same resource to Python as `erlang.PyBuffer`
-//! ([`crate::python_face`]): it reads through a clone of [`Inner::reader`], sharing the core
+//! ([`crate::py::python_face`]): it reads through a clone of [`Inner::reader`], sharing the core
 //! state with Erlang.
 
 use std::mem::ManuallyDrop;
@@ -21,8 +21,8 @@ use py_buffer_python::PyBuffer;
 use pyo3::Py;
 use rustler::{LocalPid, Resource};
 
-use crate::kept::Keeper;
-use crate::notify::Notifier;
+use crate::buffer::kept::Keeper;
+use crate::buffer::notify::Notifier;
 
 /// Buffers alive right now (resources not yet destroyed); `py_buffer:live_buffers/0`.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -150,11 +150,11 @@ impl Drop for Inner {
         // readers elsewhere still wake through the core's listeners.
         self.writer.set_observer(None);
         if let Some(object) = self.python.take() {
-            crate::python_face::forget(&object);
+            crate::py::python_face::forget(&object);
         }
         let slot = *self.owner();
         if slot.watched {
-            crate::owner::forget(slot.pid, self.id);
+            crate::buffer::owner::forget(slot.pid, self.id);
         }
         // SAFETY: `writer` and `reader` are taken once, here, and never used again.
         let remains = unsafe {

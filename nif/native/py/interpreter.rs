@@ -4,11 +4,11 @@
 //! - `program_name` (and so `sys.executable`, `sys.prefix`, site-packages) is the configured
 //!   python: a venv's `bin/python` gives the venv (found through its `pyvenv.cfg`);
 //! - no signal handlers (the BEAM owns signals), no C stdio reconfiguration, no argv parsing;
-//! - before Python starts, libpython is promoted to `RTLD_GLOBAL` ([`crate::libpython`]);
+//! - before Python starts, libpython is promoted to `RTLD_GLOBAL` ([`crate::py::libpython`]);
 //! - `sys.path` starts with the configured directories, then (as with `python -c`) the VM's
 //!   working directory unless `PYTHONSAFEPATH` is set;
 //! - right after it starts, and before any user code runs, `py_buffer._native` and `erlang`
-//!   are put in `sys.modules` ([`crate::erlang_module`]), so `import py_buffer` inside the VM
+//!   are put in `sys.modules` ([`crate::py::erlang_module`]), so `import py_buffer` inside the VM
 //!   uses the classes compiled into this library, whatever is installed in site-packages.
 
 use std::ffi::CString;
@@ -18,9 +18,9 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::config::Config;
-use crate::erlang_module;
-use crate::libpython;
+use crate::py::config::Config;
+use crate::py::erlang_module;
+use crate::py::libpython;
 
 /// How starting went: `Ok` with facts for `py_info`, or why it failed.
 static STATE: OnceLock<Result<Started, String>> = OnceLock::new();

@@ -20,10 +20,10 @@ use rustler::{
 };
 
 use crate::atoms;
+use crate::buffer::errors;
+use crate::buffer::notify;
+use crate::buffer::timeslice;
 use crate::buffer::Buffer;
-use crate::errors;
-use crate::notify;
-use crate::timeslice;
 
 /// Results at least this long share the buffer's memory instead of being copied.
 const BIG: usize = 4 * 1024;

@@ -25,8 +25,8 @@ use rustler::{Binary, LocalPid, ResourceArc, Term, TermType};
 
 use crate::atoms;
 use crate::buffer::Buffer;
-use crate::opaque::Term as OpaqueTerm;
-use crate::pid::Pid;
+use crate::py::opaque::Term as OpaqueTerm;
+use crate::py::pid::Pid;
 
 /// Deeper terms are refused (RecursionError) rather than overflowing the worker's stack.
 pub const MAX_DEPTH: usize = 1000;
@@ -146,7 +146,7 @@ pub fn to_python<'py>(
             Ok(Bound::new(py, Pid::new(term.decode::<LocalPid>().map_err(nif_err)?))?.into_any())
         }
         TermType::Ref => match term.decode::<ResourceArc<Buffer>>() {
-            Ok(buffer) => Ok(crate::python_face::face(py, &buffer.0)?.into_any()),
+            Ok(buffer) => Ok(crate::py::python_face::face(py, &buffer.0)?.into_any()),
             Err(_) => opaque(py, term),
         },
         TermType::Fun | TermType::Port | TermType::Unknown => opaque(py, term),

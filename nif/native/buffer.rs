@@ -1,0 +1,22 @@
+//! The buffer NIFs: Erlang processes create buffers, write HTTP body chunks into them, read
+//! them, and learn about readiness through messages. The Erlang side is `src/py_buffer.erl`.
+//!
+//! [`resource`] is the resource ([`Buffer`] around [`Inner`]); [`notify`] turns core edges
+//! into `{active, once}`-style messages; [`owner`] aborts bodies whose owner process died;
+//! [`kept`] holds large binaries kept without copying; [`errors`] maps core errors to terms;
+//! [`timeslice`] charges reductions; the remaining modules hold the NIFs of one topic each
+//! ([`create`], [`write`], [`read`], [`info`], [`subscribe`]).
+
+pub mod create;
+pub mod errors;
+pub mod info;
+pub mod kept;
+pub mod notify;
+pub mod owner;
+pub mod read;
+pub mod resource;
+pub mod subscribe;
+pub mod timeslice;
+pub mod write;
+
+pub use resource::{live, lock, Buffer, Inner, OwnerSlot};

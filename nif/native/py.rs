@@ -1,0 +1,25 @@
+//! The embedded CPython interpreter behind Erlang module `py` (`src/py.erl`).
+//!
+//! [`crate::on_load`] starts the interpreter ([`interpreter`], [`libpython`], [`config`],
+//! [`erlang_module`]) and the worker threads ([`workers`], [`queue`]); [`call`] holds the
+//! hidden NIFs behind `py:call/3,4,5`, `py:eval/2,3` and `py:exec/2`, which queue a [`job`]
+//! and reply by message ([`ticket`]); [`to_python`] and [`from_python`] convert terms, with
+//! [`pid`], [`opaque`] and [`python_face`] the Python objects Erlang values become;
+//! [`python_error`] turns exceptions into terms; [`send`] is `erlang.send` for Python code.
+
+pub mod call;
+pub mod config;
+pub mod erlang_module;
+pub mod from_python;
+pub mod interpreter;
+pub mod job;
+pub mod libpython;
+pub mod opaque;
+pub mod pid;
+pub mod python_error;
+pub mod python_face;
+pub mod queue;
+pub mod send;
+pub mod ticket;
+pub mod to_python;
+pub mod workers;
