@@ -33,6 +33,7 @@
 //! - dropping the last [`Writer`] unclosed aborts the body ([`AbortReason::WriterGone`]).
 #![deny(missing_docs)]
 
+mod arena;
 mod driver;
 mod edge;
 mod error;

@@ -7,7 +7,7 @@ use event_listener::EventListener;
 
 use crate::driver::{Attempt, Op};
 use crate::error::Result;
-use crate::read_kind::{Decision, ReadKind, Scan};
+use crate::read_kind::{decide_mut, Decision, ReadKind, Scan};
 use crate::shared::{Interest, Shared};
 use crate::slices::Slices;
 use crate::state::COPY_OUTSIDE_MIN;
@@ -54,7 +54,7 @@ where
             scan,
             consume,
         } = self;
-        shared.update(|state, fx| match kind.decide(state, scan) {
+        shared.update(|state, fx| match decide_mut(kind, state, scan, fx) {
             Decision::Wait => None,
             Decision::Fail(e) => Some(Err(e)),
             Decision::Take(n) => {
@@ -95,11 +95,11 @@ impl Attempt for Ready<'_> {
     type Output = ();
 
     fn attempt(&mut self) -> Option<()> {
-        let state = self.shared.lock();
-        match self.kind.decide(&state, &mut self.scan) {
+        let Self { shared, kind, scan } = self;
+        shared.update(|state, fx| match decide_mut(kind, state, scan, fx) {
             Decision::Wait => None,
             Decision::Take(_) | Decision::Fail(_) => Some(()),
-        }
+        })
     }
 
     fn listen(&self) -> EventListener {

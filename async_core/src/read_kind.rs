@@ -107,6 +107,23 @@ impl ReadKind {
     }
 }
 
+/// Decides `kind` against `state` and, when the read must wait, sets aside the unread bytes
+/// if the bound is what keeps more from arriving ([`State::set_aside`]). Every read that can
+/// change the state goes through this, blocking or not (a non-blocking attempt that says
+/// "wait" has set aside too, so the binding's next attempt after a `Readable` edge finds more).
+pub(crate) fn decide_mut(
+    kind: &ReadKind,
+    state: &mut State,
+    scan: &mut Scan,
+    fx: &mut crate::state::Effects,
+) -> Decision {
+    let decision = kind.decide(state, scan);
+    if decision == Decision::Wait {
+        state.set_aside(fx);
+    }
+    decision
+}
+
 impl Scan {
     /// Where to start searching: past what was already searched, and never before `floor`.
     fn resume(&self, pos: u64, floor: u64) -> u64 {

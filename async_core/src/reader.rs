@@ -13,7 +13,7 @@ use crate::driver::Op;
 use crate::edge::Observer;
 use crate::error::Result;
 use crate::ops::{Fill, HangUp, ReadBytes, ReadInto, ReadLines, Ready, Take, ToBytes, ToLines};
-use crate::read_kind::{Decision, ReadKind, Scan};
+use crate::read_kind::{decide_mut, Decision, ReadKind, Scan};
 use crate::shared::Shared;
 use crate::slices::Slices;
 use crate::state::Info;
@@ -54,6 +54,7 @@ fn to_lines(slices: Slices<'_>) -> Vec<Bytes> {
 
 impl Reader {
     pub(crate) fn from_shared(shared: Arc<Shared>) -> Self {
+        shared.add_reader();
         Self {
             shared,
             listener: None,
@@ -70,6 +71,28 @@ impl Reader {
     ///
     /// At a failed end (truncated or aborted body) that leaves fewer than `n` bytes, resolves
     /// to the error and consumes nothing.
+    ///
+    /// # Reads larger than the bound
+    /// In bounded mode a read may need more bytes than `max_buffered` (`read(n)` with a large
+    /// `n`, [`Reader::read_to_end`], a line longer than the bound). Whenever such a read has
+    /// to wait while the bound is full, the unread bytes are *set aside* for it: they stay
+    /// unread, at the read position, but stop counting against the bound, so the writer gets
+    /// room (and [`crate::Edge::Writable`]) and the read completes, as a read over a pipe
+    /// does. The result may exceed the bound; the counted unread bytes never do. Nothing is
+    /// consumed before the read completes, so if the body then fails every byte stays
+    /// readable ([`Reader::read1`], [`Reader::read_nonblock`], [`Reader::peek`]).
+    ///
+    /// ```
+    /// # if py_buffer_core::__built_for_loom() { return; } // loom locks need a loom model
+    /// use py_buffer_core::{channel, Options};
+    /// let (writer, reader) = channel(Options::new().max_buffered(4));
+    /// let producer = std::thread::spawn(move || {
+    ///     writer.write(b"0123456789").wait().unwrap();
+    ///     writer.close().unwrap();
+    /// });
+    /// assert_eq!(reader.read(10).wait().unwrap(), &b"0123456789"[..]);
+    /// producer.join().unwrap();
+    /// ```
     pub fn read(&self, n: usize) -> ReadBytes<'_> {
         self.take(ReadKind::Exact(n))
     }
@@ -134,17 +157,23 @@ impl Reader {
     }
 
     /// One attempt at a read: `None` when it would have to wait.
+    ///
+    /// Non-blocking bindings (the Erlang NIF) call this again after each
+    /// [`crate::Edge::Readable`]: an attempt that returns `None` while the bound is full sets
+    /// the unread bytes aside (see [`Reader::read`]), so the writer gets room and a read
+    /// larger than the bound completes after a few attempts instead of waiting forever.
     pub fn try_read_with<T>(
         &self,
         kind: ReadKind,
         consume: impl for<'s> FnOnce(Slices<'s>) -> T,
     ) -> Option<Result<T>> {
-        self.shared
-            .update(|state, fx| match kind.decide(state, &mut Scan::default()) {
+        self.shared.update(
+            |state, fx| match decide_mut(&kind, state, &mut Scan::default(), fx) {
                 Decision::Wait => None,
                 Decision::Fail(e) => Some(Err(e)),
                 Decision::Take(n) => Some(Ok(state.take(n, consume, fx))),
-            })
+            },
+        )
     }
 
     /// Resolves once a read of `kind` could complete or fail, without taking anything.
@@ -264,6 +293,15 @@ impl Clone for Reader {
     /// Another handle on the same body and read position.
     fn clone(&self) -> Self {
         Self::from_shared(Arc::clone(&self.shared))
+    }
+}
+
+impl Drop for Reader {
+    /// Dropping the last reader handle closes the reading side, as [`Reader::close`] does:
+    /// writers get [`crate::Error::ReaderClosed`] instead of waiting (bounded) or piling up
+    /// bytes nobody can read (unbounded), and the observer is told [`crate::Edge::ReaderClosed`].
+    fn drop(&mut self) {
+        self.shared.remove_reader();
     }
 }
 

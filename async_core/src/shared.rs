@@ -1,4 +1,4 @@
-//! The state every handle of one buffer shares: the lock, the two events, the writer count.
+//! The state every handle of one buffer shares: the lock, the two events, the handle counts.
 //!
 //! All mutations go through [`Shared::update`], which runs a transition under the lock and then,
 //! with the lock released, notifies the listeners and the observer the transition asked for.
@@ -27,6 +27,7 @@ pub(crate) struct Shared {
     readable: Event,
     writable: Event,
     writers: AtomicUsize,
+    readers: AtomicUsize,
 }
 
 impl Shared {
@@ -36,6 +37,8 @@ impl Shared {
             readable: Event::new(),
             writable: Event::new(),
             writers: AtomicUsize::new(1),
+            // The first reader counts itself in `Reader::from_shared`.
+            readers: AtomicUsize::new(0),
         })
     }
 
@@ -110,6 +113,19 @@ impl Shared {
         if self.writers.fetch_sub(1, Ordering::AcqRel) == 1 {
             // Err means the body already ended; nothing to do.
             let _ = self.update(|state, fx| state.abort(AbortReason::WriterGone, fx));
+        }
+    }
+
+    pub(crate) fn add_reader(&self) {
+        self.readers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Drops one reader handle; the last one closes the reading side (as `Reader::close`):
+    /// nobody can read what a writer adds from now on, so writes fail instead of waiting for
+    /// room or piling up bytes.
+    pub(crate) fn remove_reader(&self) {
+        if self.readers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.update(|state, fx| state.close_reader(fx));
         }
     }
 }

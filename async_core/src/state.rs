@@ -72,6 +72,10 @@ pub struct Info {
     pub closed: bool,
     /// The body was aborted, and why.
     pub aborted: Option<AbortReason>,
+    /// Unread bytes a read that needs more than the bound set aside (see
+    /// [`crate::Reader::read`]): they stay unread (and readable by any read) but no longer count
+    /// against `max_buffered`. `unread - set_aside` never exceeds the bound.
+    pub set_aside: u64,
     /// The reader called `close()`.
     pub reader_closed: bool,
     /// No more bytes will arrive (closed, aborted, reader closed, or content length reached).
@@ -81,6 +85,9 @@ pub struct Info {
 pub(crate) struct State {
     pub(crate) store: Storage,
     pub(crate) pos: u64,
+    /// Bytes in `[pos, aside_to)` were set aside by a read waiting beyond the bound: they
+    /// do not count against `max_buffered`.
+    aside_to: u64,
     content_length: Option<u64>,
     max_buffered: Option<usize>,
     end: End,
@@ -99,6 +106,7 @@ impl State {
         Self {
             store: Storage::new(options.content_length, options.max_buffered),
             pos: 0,
+            aside_to: 0,
             content_length: options.content_length,
             max_buffered: options.max_buffered,
             end: End::Open,
@@ -147,6 +155,33 @@ impl State {
         self.store.end() - self.pos
     }
 
+    /// The unread bytes that count against the bound: those not set aside.
+    fn counted(&self) -> u64 {
+        self.store.end() - self.pos.max(self.aside_to)
+    }
+
+    /// Called when a read of unread bytes must wait for more. If the bound is what keeps the
+    /// writer from adding them (the read needs more than `max_buffered` bytes: a long
+    /// `read(n)`, `read()`, a line longer than the bound), the unread bytes are set aside for
+    /// the read: they stay unread, at the read position, but no longer count against the
+    /// bound, so the writer gets room and the read completes, as a read over a pipe does.
+    /// Nothing is consumed, so a body that then fails loses nothing (read1/peek still see
+    /// every byte).
+    pub(crate) fn set_aside(&mut self, fx: &mut Effects) {
+        let Some(max) = self.max_buffered else {
+            return;
+        };
+        if self.counted() + self.reserved < max as u64 {
+            return;
+        }
+        self.aside_to = self.store.end();
+        if self.writer_waiting {
+            self.writer_waiting = false;
+            fx.wake_writers = true;
+            fx.edges.insert(Edge::Writable);
+        }
+    }
+
     /// True when every byte was read and no more will come (whatever the reason).
     pub(crate) fn at_eof(&self) -> bool {
         self.unread() == 0 && self.ended()
@@ -178,7 +213,7 @@ impl State {
         }
         let accepted = match self.max_buffered {
             Some(max) if bounded => {
-                let room = (max as u64).saturating_sub(self.unread() + self.reserved);
+                let room = (max as u64).saturating_sub(self.counted() + self.reserved);
                 len.min(usize::try_from(room).unwrap_or(usize::MAX))
             }
             _ => len,
@@ -260,7 +295,7 @@ impl State {
     pub(crate) fn has_room(&mut self) -> Result<bool> {
         self.writable_check()?;
         let room = match self.max_buffered {
-            Some(max) => self.unread() + self.reserved < max as u64,
+            Some(max) => self.counted() + self.reserved < max as u64,
             None => true,
         };
         if !room {
@@ -365,6 +400,7 @@ impl State {
             written: self.store.end(),
             position: self.pos,
             unread: self.unread(),
+            set_aside: self.aside_to.saturating_sub(self.pos),
             retained: self.store.retained(),
             content_length: self.content_length,
             max_buffered: self.max_buffered,

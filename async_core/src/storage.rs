@@ -11,6 +11,8 @@ use std::collections::VecDeque;
 use bytes::{Bytes, BytesMut};
 use memchr::memmem;
 
+use crate::arena::Merge;
+
 /// The smallest block allocated when the size is not known in advance.
 pub(crate) const MIN_BLOCK: usize = 64 * 1024;
 /// Blocks grow by doubling up to this size, so a large body is held in few blocks.
@@ -51,6 +53,8 @@ pub(crate) struct Storage {
     /// snapshot); retried for reuse when a block is needed.
     pending: VecDeque<Bytes>,
     spare_limit: usize,
+    /// Where the last snapshot merged its blocks, kept so the next one copies only new bytes.
+    merge: Option<Merge>,
 }
 
 impl Storage {
@@ -70,6 +74,7 @@ impl Storage {
                     spare_budget: max.saturating_add(2 * block),
                     pending: VecDeque::new(),
                     spare_limit: max.div_ceil(block) + 2,
+                    merge: None,
                 }
             }
             None => {
@@ -88,6 +93,7 @@ impl Storage {
                     spare_budget: 0,
                     pending: VecDeque::new(),
                     spare_limit: 0,
+                    merge: None,
                 }
             }
         }
@@ -174,6 +180,9 @@ impl Storage {
     /// Releases whole blocks that end at or before `pos`; in bounded mode their memory is kept
     /// for reuse when nobody else holds it.
     pub(crate) fn release_before(&mut self, pos: u64) {
+        if self.merge.as_ref().is_some_and(|m| m.end() <= pos) {
+            self.merge = None;
+        }
         while self.sealed.front().is_some_and(|s| s.end() <= pos) {
             let Some(segment) = self.sealed.pop_front() else {
                 break;
@@ -359,13 +368,18 @@ impl Storage {
         let first_index = self.sealed.partition_point(|s| s.end() <= start);
         if self.sealed.len() - first_index > 1 {
             let merged_start = self.sealed[first_index].start;
-            let mut merged = BytesMut::with_capacity((end - merged_start) as usize);
-            for segment in self.sealed.drain(first_index..) {
-                merged.extend_from_slice(&segment.bytes);
-            }
+            let mut merge = match self.merge.take() {
+                Some(m) if m.can_extend(merged_start, end) => m,
+                _ => Merge::new(merged_start, (end - merged_start) as usize),
+            };
+            let from = merge.end();
+            self.for_each_slice(from, (end - from) as usize, |piece| merge.append(piece));
+            let bytes = merge.bytes_from(merged_start);
+            self.merge = Some(merge);
+            self.sealed.truncate(first_index);
             self.sealed.push_back(Segment {
                 start: merged_start,
-                bytes: merged.freeze(),
+                bytes,
             });
         }
         let segment = &self.sealed[first_index];

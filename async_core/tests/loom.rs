@@ -181,3 +181,29 @@ fn blocks_recycled_while_a_reader_copies_outside_the_lock() {
         producer.join().unwrap();
     });
 }
+
+#[test]
+fn dropping_the_last_reader_wakes_a_blocked_writer() {
+    model(|| {
+        let (w, r) = channel(Options::new().max_buffered(1));
+        w.try_write(b"a").unwrap();
+        let consumer = thread::spawn(move || drop(r));
+        assert_eq!(w.write(b"b").wait(), Err(Error::ReaderClosed));
+        consumer.join().unwrap();
+    });
+}
+
+#[test]
+fn a_read_larger_than_the_bound_sets_bytes_aside_and_completes() {
+    // The writer needs room the reader makes only by setting the bytes aside (nothing is
+    // consumed until the read completes): a lost `Writable` wake-up deadlocks here.
+    model(|| {
+        let (w, r) = channel(Options::new().max_buffered(1));
+        let producer = thread::spawn(move || {
+            w.write(b"abc").wait().unwrap();
+            w.close().unwrap();
+        });
+        assert_eq!(r.read_to_end().wait().unwrap(), &b"abc"[..]);
+        producer.join().unwrap();
+    });
+}

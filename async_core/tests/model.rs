@@ -5,7 +5,9 @@
 //! Covers writes with random splits (`try_write`, `try_write_bytes` of large owned blocks),
 //! every read kind, seeks, finds, peeks, snapshots, close/abort/reader-close/writer-drop at
 //! random points, with and without a content length, with and without `max_buffered` (where
-//! the writer's `try_write` accepts partial counts).
+//! the writer's `try_write` accepts partial counts). In bounded mode a read that must wait
+//! while the bound is full sets the unread bytes aside (they stop counting against the bound),
+//! so reads larger than the bound complete across later writes.
 // Loom builds (`--cfg loom`) run only `tests/loom.rs`: the core's locks are loom's there.
 #![cfg(not(loom))]
 
@@ -62,6 +64,7 @@ enum Out {
         unread: usize,
         eof: bool,
         ended: bool,
+        set_aside: u64,
     },
     Skipped,
 }
@@ -77,6 +80,8 @@ enum End {
 struct Model {
     data: Vec<u8>,
     pos: usize,
+    /// Bytes before this position were set aside by a read waiting beyond the bound.
+    aside_to: usize,
     content_length: Option<usize>,
     max_buffered: Option<usize>,
     end: End,
@@ -98,6 +103,20 @@ impl Model {
 
     fn unread(&self) -> &[u8] {
         &self.data[self.pos..]
+    }
+
+    /// Unread bytes that count against the bound.
+    fn counted(&self) -> usize {
+        self.data.len() - self.pos.max(self.aside_to)
+    }
+
+    /// A read had to wait: if the bound is full, its unread bytes are set aside.
+    fn waited(&mut self) {
+        if let Some(max) = self.max_buffered {
+            if self.counted() >= max {
+                self.aside_to = self.data.len();
+            }
+        }
     }
 
     fn length_reached(&self) -> bool {
@@ -160,7 +179,7 @@ impl Model {
             }
         }
         let n = match self.max_buffered {
-            Some(max) => piece.len().min(max.saturating_sub(self.avail())),
+            Some(max) => piece.len().min(max.saturating_sub(self.counted())),
             None => piece.len(),
         };
         self.data.extend_from_slice(&piece[..n]);
@@ -208,6 +227,14 @@ impl Model {
     }
 
     fn apply(&mut self, op: &Op, first: u64) -> Out {
+        let out = self.apply_op(op, first);
+        if out == Out::Wait {
+            self.waited();
+        }
+        out
+    }
+
+    fn apply_op(&mut self, op: &Op, first: u64) -> Out {
         match op {
             Op::Write { data, splits, .. } => {
                 if self.writer_dropped {
@@ -312,6 +339,7 @@ impl Model {
                 unread: self.avail(),
                 eof: self.avail() == 0 && self.ended(),
                 ended: self.ended(),
+                set_aside: self.aside_to.saturating_sub(self.pos) as u64,
             },
             Op::Close => {
                 if self.writer_dropped {
@@ -448,12 +476,16 @@ fn run(
             let info = reader.info();
             assert_eq!(info.unread as usize, reader.readable_amount());
             assert_eq!(info.position, reader.tell());
+            if let Some(max) = info.max_buffered {
+                assert!(info.unread - info.set_aside <= max as u64, "over the bound");
+            }
             Out::State {
                 written: info.written,
                 pos: info.position,
                 unread: reader.readable_amount(),
                 eof: reader.at_eof(),
                 ended: info.ended,
+                set_aside: info.set_aside,
             }
         }
         Op::Close => match writer {
@@ -564,6 +596,7 @@ proptest! {
         let mut model = Model {
             data: Vec::new(),
             pos: 0,
+            aside_to: 0,
             content_length,
             max_buffered,
             end: End::Open,

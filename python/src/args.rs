@@ -21,16 +21,16 @@ pub fn size(value: Option<isize>, name: &str) -> PyResult<Option<usize>> {
     }
 }
 
-/// A timeout in seconds: `None` waits forever; negative or NaN values are refused.
+/// A timeout in seconds: `None` (or `inf`, or anything too long for a `Duration`) waits
+/// forever; negative or NaN values are refused.
 pub fn timeout(value: Option<f64>) -> PyResult<Option<Duration>> {
     match value {
         None => Ok(None),
+        Some(s) if s.is_infinite() && s > 0.0 => Ok(None),
         Some(s) if s.is_nan() || s < 0.0 => Err(PyValueError::new_err(format!(
             "timeout must be a non-negative number of seconds or None, not {s}"
         ))),
-        Some(s) => Ok(Some(
-            Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX),
-        )),
+        Some(s) => Ok(Duration::try_from_secs_f64(s).ok()),
     }
 }
 

@@ -24,20 +24,27 @@ use crate::errors::to_py;
 use crate::wait::{deadline, park};
 use crate::writer::BufferWriter;
 
-/// `timeout_nanos` value meaning "no timeout".
+/// `timeout_bits` value meaning "no timeout" (a NaN pattern: NaN timeouts are refused).
 const NO_TIMEOUT: u64 = u64::MAX;
+
+/// A `SEEK_SET` offset: negative ones are refused.
+fn non_negative(offset: i64) -> PyResult<u64> {
+    u64::try_from(offset)
+        .map_err(|_| PyValueError::new_err(format!("negative seek position {offset}")))
+}
 
 /// A streaming byte buffer read like a binary file (the seed's `erlang.PyBuffer`).
 ///
 /// Thread-safe (`frozen`: no borrow errors); every reader shares one read position.
-#[pyclass(frozen, module = "py_buffer._native", name = "PyBuffer")]
+#[pyclass(frozen, weakref, module = "py_buffer._native", name = "PyBuffer")]
 pub struct PyBuffer {
     reader: Reader,
     /// The producer handle of a buffer made from Python, kept until `writer()` hands it out,
     /// so a buffer whose producer was never taken does not abort by itself.
     held_writer: Mutex<Option<Writer>>,
-    /// The `settimeout` value in nanoseconds, [`NO_TIMEOUT`] for none.
-    timeout_nanos: AtomicU64,
+    /// The `settimeout` value as given (`f64::to_bits`, so `gettimeout` returns exactly it,
+    /// `inf` included), [`NO_TIMEOUT`] for none.
+    timeout_bits: AtomicU64,
 }
 
 impl PyBuffer {
@@ -47,7 +54,7 @@ impl PyBuffer {
         Self {
             reader,
             held_writer: Mutex::new(None),
-            timeout_nanos: AtomicU64::new(NO_TIMEOUT),
+            timeout_bits: AtomicU64::new(NO_TIMEOUT),
         }
     }
 
@@ -68,11 +75,17 @@ impl PyBuffer {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn timeout(&self) -> Option<Duration> {
-        match self.timeout_nanos.load(Ordering::Relaxed) {
+    fn timeout_secs(&self) -> Option<f64> {
+        match self.timeout_bits.load(Ordering::Relaxed) {
             NO_TIMEOUT => None,
-            nanos => Some(Duration::from_nanos(nanos)),
+            bits => Some(f64::from_bits(bits)),
         }
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        // Validated by `settimeout`; `inf` and huge values mean no deadline.
+        self.timeout_secs()
+            .and_then(|s| args::timeout(Some(s)).ok().flatten())
     }
 
     /// Runs a read of `kind`: `take` builds the result from the bytes taken, under the lock.
@@ -290,21 +303,32 @@ impl PyBuffer {
 
     /// Moves the read position within the bytes written (`SEEK_END` only once the body ended);
     /// returns the new position.
-    #[pyo3(signature = (offset, whence=0))]
-    fn seek(&self, offset: i64, whence: i32) -> PyResult<u64> {
-        let to =
-            match whence {
-                0 => SeekFrom::Start(u64::try_from(offset).map_err(|_| {
-                    PyValueError::new_err(format!("negative seek position {offset}"))
-                })?),
-                1 => SeekFrom::Current(offset),
-                2 => SeekFrom::End(offset),
-                _ => {
-                    return Err(PyValueError::new_err(format!(
-                        "invalid whence ({whence}, should be 0, 1 or 2)"
-                    )))
-                }
-            };
+    #[pyo3(signature = (offset, whence=None), text_signature = "($self, offset, whence=0)")]
+    fn seek(&self, offset: i64, whence: Option<&Bound<'_, PyAny>>) -> PyResult<u64> {
+        let invalid = |whence: &dyn std::fmt::Display| {
+            PyValueError::new_err(format!("invalid whence ({whence}, should be 0, 1 or 2)"))
+        };
+        // Any int is a whence; one too large for a machine integer is an invalid one
+        // (ValueError, as `io.BytesIO` says for 2**31), not an `OverflowError`.
+        let Some(whence) = whence else {
+            return self
+                .reader
+                .seek(SeekFrom::Start(non_negative(offset)?))
+                .map_err(to_py);
+        };
+        let whence: i64 = match whence.extract() {
+            Ok(w) => w,
+            Err(_) if whence.is_instance_of::<pyo3::types::PyInt>() => {
+                return Err(invalid(whence));
+            }
+            Err(e) => return Err(e),
+        };
+        let to = match whence {
+            0 => SeekFrom::Start(non_negative(offset)?),
+            1 => SeekFrom::Current(offset),
+            2 => SeekFrom::End(offset),
+            _ => return Err(invalid(&whence)),
+        };
         self.reader.seek(to).map_err(to_py)
     }
 
@@ -335,19 +359,26 @@ impl PyBuffer {
             .map_or(-1, |at| at as isize))
     }
 
-    /// Sets the timeout of blocking reads in seconds (`None`: wait forever).
+    /// Sets the timeout of blocking reads in seconds (`None` or `inf`: wait forever).
     fn settimeout(&self, timeout: Option<f64>) -> PyResult<()> {
-        let nanos = match args::timeout(timeout)? {
-            None => NO_TIMEOUT,
-            Some(t) => u64::try_from(t.as_nanos()).unwrap_or(NO_TIMEOUT - 1),
-        };
-        self.timeout_nanos.store(nanos, Ordering::Relaxed);
+        args::timeout(timeout)?;
+        let bits = timeout.map_or(NO_TIMEOUT, f64::to_bits);
+        self.timeout_bits.store(bits, Ordering::Relaxed);
         Ok(())
     }
 
-    /// The timeout of blocking reads in seconds, or `None`.
+    /// The timeout of blocking reads in seconds as set (`inf` stays `inf`), or `None`.
     fn gettimeout(&self) -> Option<f64> {
-        self.timeout().map(|t| t.as_secs_f64())
+        self.timeout_secs()
+    }
+
+    /// Does nothing (a read-only binary stream has nothing to flush); `io.TextIOWrapper` and
+    /// `io.BufferedReader` call it when they close.
+    fn flush(&self) {}
+
+    /// Reads everything up to EOF (`io.RawIOBase.readall`, used by `io.BufferedReader.read()`).
+    fn readall<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        self.read_bytes(py, ReadKind::ToEnd, "readall()")
     }
 
     /// Always True.

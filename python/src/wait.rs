@@ -67,6 +67,11 @@ fn spin<K: Attempt>(op: &mut Op<K>, deadline: Option<Instant>) -> Option<K::Outp
 static MAIN_THREAD: AtomicU64 = AtomicU64::new(0);
 
 /// Records which thread is the main one; called when the module is initialised.
+///
+/// A child process forked from another thread has that thread as its main thread (CPython
+/// moves its own record there, and only the main thread runs signal handlers), so an
+/// `os.register_at_fork(after_in_child=...)` hook records it again: without it, a read in such
+/// a child waited in one piece and never ran the `SIGINT` handler.
 pub fn init_main_thread(py: Python<'_>) -> PyResult<()> {
     let ident: u64 = py
         .import("threading")?
@@ -74,10 +79,23 @@ pub fn init_main_thread(py: Python<'_>) -> PyResult<()> {
         .getattr("ident")?
         .extract()?;
     MAIN_THREAD.store(ident, Ordering::Relaxed);
+    let os = py.import("os")?;
+    if os.hasattr("register_at_fork")? {
+        let hook = pyo3::types::PyCFunction::new_closure(
+            py,
+            Some(c"_py_buffer_after_fork_in_child"),
+            None,
+            |_args, _kwargs| MAIN_THREAD.store(current_thread(), Ordering::Relaxed),
+        )?;
+        let kwargs = pyo3::types::PyDict::new(py);
+        kwargs.set_item("after_in_child", hook)?;
+        os.call_method("register_at_fork", (), Some(&kwargs))?;
+    }
     Ok(())
 }
 
-fn on_main_thread() -> bool {
+/// The calling thread's id, as `threading.get_ident()` gives it.
+fn current_thread() -> u64 {
     // SAFETY: `PyThread_get_thread_ident` only reads the calling thread's id; it needs no
     // interpreter state and is safe to call from any thread.
     let raw = unsafe { pyo3::ffi::PyThread_get_thread_ident() };
@@ -85,8 +103,11 @@ fn on_main_thread() -> bool {
         clippy::useless_conversion,
         reason = "c_ulong is 32 bits on some platforms"
     )]
-    let me = u64::from(raw);
-    me == MAIN_THREAD.load(Ordering::Relaxed)
+    u64::from(raw)
+}
+
+fn on_main_thread() -> bool {
+    current_thread() == MAIN_THREAD.load(Ordering::Relaxed)
 }
 
 /// A deadline `timeout` from now (`None`: wait forever).

@@ -5,6 +5,8 @@
 //! never waits and says how much it took. Dropping the last handle without `close()` aborts the
 //! body, so a reader is never left waiting for a producer that is gone.
 
+use std::time::Duration;
+
 use py_buffer_core::{AbortReason, Writer};
 use pyo3::exceptions::PyTimeoutError;
 use pyo3::prelude::*;
@@ -15,8 +17,17 @@ use crate::args::{self, ByteSource};
 use crate::errors::{timed_out, to_py};
 use crate::wait::{deadline, park};
 
+/// Records on `error` how many bytes went in before it (`characters_written`, as
+/// `BlockingIOError` does), whatever the exception (timeout, `KeyboardInterrupt` from a signal
+/// handler, `BrokenPipeError`, `BodyAborted`): the caller must know what prefix the reader got.
+fn with_count(py: Python<'_>, error: PyErr, written: usize) -> PyErr {
+    // An exception type that refuses attributes keeps its own message; nothing to add then.
+    let _ = error.value(py).setattr("characters_written", written);
+    error
+}
+
 /// The producer handle of a `PyBuffer`.
-#[pyclass(frozen, module = "py_buffer._native", name = "BufferWriter")]
+#[pyclass(frozen, weakref, module = "py_buffer._native", name = "BufferWriter")]
 pub struct BufferWriter {
     writer: Writer,
 }
@@ -37,7 +48,7 @@ impl BufferWriter {
     fn write_all(
         &self,
         py: Python<'_>,
-        timeout: Option<f64>,
+        timeout: Option<Duration>,
         total: usize,
         mut step: impl FnMut(&Writer) -> py_buffer_core::Result<usize>,
     ) -> PyResult<usize> {
@@ -45,19 +56,18 @@ impl BufferWriter {
         if done == total {
             return Ok(total);
         }
-        let deadline = deadline(args::timeout(timeout)?);
+        let deadline = deadline(timeout);
         loop {
             let mut room = self.writer.wait_writable();
-            match park(py, &mut room, deadline, "write()") {
-                Ok(result) => result.map_err(to_py)?,
-                Err(e) if e.is_instance_of::<PyTimeoutError>(py) => {
-                    let e = timed_out("write()");
-                    e.value(py).setattr("characters_written", done)?;
-                    return Err(e);
-                }
-                Err(e) => return Err(e),
+            let stepped = match park(py, &mut room, deadline, "write()") {
+                Ok(result) => result.and_then(|()| step(&self.writer)).map_err(to_py),
+                Err(e) if e.is_instance_of::<PyTimeoutError>(py) => Err(timed_out("write()")),
+                Err(e) => Err(e),
+            };
+            match stepped {
+                Ok(n) => done += n,
+                Err(e) => return Err(with_count(py, e, done)),
             }
-            done += step(&self.writer).map_err(to_py)?;
             if done == total {
                 return Ok(total);
             }
@@ -70,8 +80,10 @@ impl BufferWriter {
     /// Appends all of `data` (any bytes-like object) and returns its length.
     ///
     /// In bounded mode, waits with the GIL released until the reader makes room; raises
-    /// `TimeoutError` when `timeout` seconds pass first (a prefix may have been written: the
-    /// exception's `characters_written` says how much). A `bytes` object of 4 KiB or more is
+    /// `TimeoutError` when `timeout` seconds pass first. Any exception raised after a prefix
+    /// was written (timeout, `KeyboardInterrupt`, `BrokenPipeError`, `BodyAborted`) carries
+    /// that prefix's length as `characters_written`. A bad `timeout` raises before anything is
+    /// written. A `bytes` object of 4 KiB or more is
     /// kept by reference instead of copied where the buffer keeps whole blocks.
     #[pyo3(signature = (data, timeout=None))]
     fn write(
@@ -80,6 +92,8 @@ impl BufferWriter {
         data: &Bound<'_, PyAny>,
         timeout: Option<f64>,
     ) -> PyResult<usize> {
+        // Validated before anything is written: a bad timeout writes nothing.
+        let timeout = args::timeout(timeout)?;
         if let Ok(bytes) = data.cast_exact::<PyBytes>() {
             let total = bytes.as_bytes().len();
             if total >= ADOPT_MIN {

@@ -163,3 +163,77 @@ BufferVsBytesIO.TestCase.settings = settings(
     max_examples=300, stateful_step_count=40, deadline=None, database=None
 )
 TestBufferVsBytesIO = BufferVsBytesIO.TestCase
+
+
+# -- reads larger than the bound (issue 15 item 1) --
+
+import threading  # noqa: E402
+
+from hypothesis import given  # noqa: E402
+
+read_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("read"), st.integers(min_value=0, max_value=400)),
+        st.tuples(st.just("read_all"), st.just(0)),
+        st.tuples(st.just("readinto"), st.integers(min_value=1, max_value=400)),
+        st.tuples(st.just("readline"), st.integers(min_value=-1, max_value=400)),
+        st.tuples(st.just("readlines"), st.integers(min_value=-1, max_value=400)),
+        st.tuples(st.just("next"), st.just(0)),
+        st.tuples(st.just("read1"), st.integers(min_value=-1, max_value=400)),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(
+    body=st.binary(max_size=1500).map(lambda b: b.replace(b"\x00", b"\n")),
+    bound=st.integers(min_value=1, max_value=64),
+    pieces=st.lists(st.integers(min_value=1, max_value=300), max_size=8),
+    ops=read_ops,
+)
+def test_bounded_reads_match_bytesio(body, bound, pieces, ops):
+    """A producer thread writes `body` (cut into `pieces`, each write waiting for room) into a
+    buffer bounded far below the reads' sizes; blocking reads of every kind must return what
+    `io.BytesIO(body)` returns. Before the fix any read needing more than `bound` hung."""
+    buf = PyBuffer(max_buffered=bound)
+    buf.settimeout(20)
+    w = buf.writer()
+
+    def produce() -> None:
+        at = 0
+        for n in pieces:
+            w.write(body[at : at + n])
+            at += n
+        w.write(body[at:])
+        w.close()
+
+    t = threading.Thread(target=produce, daemon=True)
+    t.start()
+    model = io.BytesIO(body)
+    for kind, n in ops:
+        if kind == "read":
+            assert buf.read(n) == model.read(n)
+        elif kind == "read_all":
+            assert buf.read() == model.read()
+        elif kind == "readinto":
+            mine, theirs = bytearray(n), bytearray(n)
+            assert buf.readinto(mine) == model.readinto(theirs)
+            assert mine == theirs
+        elif kind == "readline":
+            assert buf.readline(n) == model.readline(n)
+        elif kind == "readlines":
+            assert buf.readlines(n) == model.readlines(n)
+        elif kind == "next":
+            assert next(buf, None) == (model.readline() or None)
+        else:  # read1 returns what is there: a prefix of the model's rest
+            got = buf.read1(n)
+            want = model.read(len(got))
+            assert got == want
+            if n != 0 and model.tell() < len(body):
+                assert got, "read1 returns at least one byte before EOF"
+        info = repr(buf)
+        assert "unread=" in info
+    assert buf.read() == model.read()
+    t.join(20)
+    assert not t.is_alive()

@@ -9,22 +9,46 @@
 //! the value: most of an await's cost. [`install_fast_next`] swaps in [`done_next`], which sets
 //! `StopIteration` with the value directly, as CPython's own C awaitables do (CPython 3.11
 //! then never allocates the exception). Measured in `benches/python/bench_asyncio.py`.
+//!
+//! Like a coroutine, it is awaitable once: stepping it again (or awaiting it after its step,
+//! `close()` or `throw()`) raises `RuntimeError("cannot reuse already awaited ...")`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::exceptions::PyStopIteration;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
-/// A completed read, awaitable (and re-awaitable: it yields the same outcome each time).
+use crate::aio::throw::{reused, thrown};
+
+/// A completed read, awaitable once.
 #[pyclass(frozen, module = "py_buffer._native")]
 pub struct Done {
     outcome: PyResult<Py<PyAny>>,
+    /// The method's name, for the reuse error.
+    what: &'static str,
+    /// Stepped, closed or thrown into: awaiting it again is an error.
+    used: AtomicBool,
 }
 
 impl Done {
     /// An awaitable resolving to `outcome` at once.
-    pub fn new(outcome: PyResult<Py<PyAny>>) -> Self {
-        Self { outcome }
+    pub fn new(outcome: PyResult<Py<PyAny>>, what: &'static str) -> Self {
+        Self {
+            outcome,
+            what,
+            used: AtomicBool::new(false),
+        }
+    }
+
+    /// Marks the awaitable used; the error if it already was.
+    fn first_use(&self) -> PyResult<()> {
+        // Relaxed: every access holds the GIL, which orders them.
+        if self.used.swap(true, Ordering::Relaxed) {
+            return Err(reused(self.what));
+        }
+        Ok(())
     }
 }
 
@@ -35,8 +59,11 @@ pub fn stop_iteration(value: Py<PyAny>) -> PyErr {
 
 #[pymethods]
 impl Done {
-    fn __await__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
+    fn __await__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
+        if slf.get().used.load(Ordering::Relaxed) {
+            return Err(reused(slf.get().what));
+        }
+        Ok(slf)
     }
 
     fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
@@ -44,6 +71,7 @@ impl Done {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.first_use()?;
         match &self.outcome {
             Ok(value) => Err(stop_iteration(value.clone_ref(py))),
             Err(error) => Err(error.clone_ref(py)),
@@ -55,8 +83,23 @@ impl Done {
         self.__next__(py)
     }
 
-    /// Generator protocol: nothing to clean up.
-    fn close(&self) {}
+    /// Generator protocol: raises the exception (checked as `coroutine.throw` checks it); the
+    /// read's outcome is dropped, as a coroutine's would be. After the step, `RuntimeError`.
+    #[pyo3(signature = (typ, val=None, _tb=None))]
+    fn throw(
+        &self,
+        typ: &Bound<'_, PyAny>,
+        val: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        self.first_use()?;
+        Err(thrown(typ, val))
+    }
+
+    /// Generator protocol: nothing to clean up; it cannot be awaited afterwards.
+    fn close(&self) {
+        self.used.store(true, Ordering::Relaxed);
+    }
 }
 
 /// `Done`'s `tp_iternext`: ends the iteration with the outcome, setting `StopIteration` with
@@ -70,6 +113,10 @@ unsafe extern "C" fn done_next(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
     // SAFETY: this slot is installed on `Done`'s type only, so `slf` is a live `Done`,
     // borrowed for the duration of the call.
     let done = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<Done>() };
+    if let Err(error) = done.get().first_use() {
+        error.restore(py);
+        return std::ptr::null_mut();
+    }
     match &done.get().outcome {
         // A tuple would be taken as the exception's arguments: only other values go direct.
         Ok(value) if !value.bind(py).is_instance_of::<pyo3::types::PyTuple>() => {

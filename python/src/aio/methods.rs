@@ -19,7 +19,9 @@ use crate::buffer::PyBuffer;
 fn start(buffer: &Bound<'_, PyBuffer>, mut request: Request) -> PyResult<Py<PyAny>> {
     let py = buffer.py();
     Ok(match request.attempt(py, buffer.get()) {
-        Some(outcome) => Bound::new(py, Done::new(outcome))?.into_any().unbind(),
+        Some(outcome) => Bound::new(py, Done::new(outcome, request.what))?
+            .into_any()
+            .unbind(),
         None => Bound::new(py, Waiting::new(buffer.clone().unbind(), request))?
             .into_any()
             .unbind(),

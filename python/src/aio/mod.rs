@@ -14,4 +14,5 @@ pub mod doorbell;
 pub mod hub;
 pub mod methods;
 pub mod request;
+pub mod throw;
 pub mod waiting;

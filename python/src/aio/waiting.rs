@@ -6,11 +6,17 @@
 //! future with `None`; the task resumes, `__next__` runs again and takes the bytes. Until that
 //! resumed attempt, nothing is taken: a cancelled await (`throw`) or an abandoned one (`close`)
 //! only disarms the listener, so the next read sees every byte.
+//!
+//! Like a coroutine it is awaited once: a second `await` while it is awaited raises
+//! `RuntimeError("... is being awaited already")`, a step while its future is pending (a second
+//! driver, e.g. `send()` by hand) likewise, and awaiting or stepping it once it finished
+//! (completed, raised, was closed or thrown into) raises
+//! `RuntimeError("cannot reuse already awaited ...")`. Calls re-entering it from inside its own
+//! step (a `readinto` target's `__buffer__` calling `close()`) raise `RuntimeError` too.
 
 use std::task::Waker;
 use std::time::Instant;
 
-use pyo3::exceptions::PyBaseException;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::{PyTraverseError, PyVisit};
@@ -18,6 +24,7 @@ use pyo3::{PyTraverseError, PyVisit};
 use crate::aio::done::stop_iteration;
 use crate::aio::hub::Hub;
 use crate::aio::request::{Readiness, Request};
+use crate::aio::throw::{awaited_already, executing, reused, thrown};
 use crate::args;
 use crate::buffer::PyBuffer;
 use crate::errors::timed_out;
@@ -70,6 +77,16 @@ pub struct Waiting {
     /// `None` until the first arming reads the buffer's timeout; then the deadline, if any.
     deadline: Option<Option<Instant>>,
     hub: Option<Py<Hub>>,
+    /// Stepped at least once.
+    started: bool,
+    /// Completed, raised, closed or thrown into: awaiting it again is an error.
+    finished: bool,
+}
+
+/// The method name of an await, for errors raised while it is borrowed elsewhere.
+fn slf_what(slf: &Bound<'_, Waiting>) -> &'static str {
+    slf.try_borrow()
+        .map_or("awaitable", |this| this.request.what)
 }
 
 /// `asyncio.get_running_loop`.
@@ -93,7 +110,15 @@ impl Waiting {
             timer: None,
             deadline: None,
             hub: None,
+            started: false,
+            finished: false,
         }
+    }
+
+    /// Borrows the await for a step from outside; `RuntimeError` when it is inside its own
+    /// step already (re-entered from Python code the step runs).
+    fn enter<'py>(slf: &Bound<'py, Self>) -> PyResult<PyRefMut<'py, Self>> {
+        slf.try_borrow_mut().map_err(|_| executing(slf_what(slf)))
     }
 
     /// Drops the listener, the hub's record and the timer; nothing is taken.
@@ -125,58 +150,14 @@ impl Waiting {
         Ok(d)
     }
 
-    /// Called by the hub when the waker fired: re-polls; `Some(true)` when resolved (the
-    /// future is then done), `Some(false)` when re-armed on a new listener, `None` when the
-    /// await is busy (borrowed) and must be looked at again.
-    pub fn on_wake(waiting: &Bound<'_, Waiting>) -> PyResult<Option<bool>> {
-        let resolved = {
-            let Ok(mut this) = waiting.try_borrow_mut() else {
-                return Ok(None);
-            };
-            match this.armed.as_mut() {
-                Some(armed) => armed.poll(),
-                None => true,
-            }
-        };
-        if resolved {
-            Self::resolve(waiting)?;
-        }
-        Ok(Some(resolved))
-    }
-
-    /// Resolves the loop future (the task resumes and attempts the read again).
-    pub fn resolve(waiting: &Bound<'_, Waiting>) -> PyResult<()> {
-        let py = waiting.py();
-        let fut = {
-            let mut this = waiting.borrow_mut();
-            this.armed = None;
-            this.fut.as_ref().map(|f| f.clone_ref(py))
-        };
-        if let Some(fut) = fut {
-            let fut = fut.bind(py);
-            if !fut.call_method0(pyo3::intern!(py, "done"))?.is_truthy()? {
-                fut.call_method1(pyo3::intern!(py, "set_result"), (py.None(),))?;
-            }
-        }
-        Ok(())
-    }
-}
-
-#[pymethods]
-impl Waiting {
-    fn __await__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    /// Attempts the read; completes (`StopIteration(value)` or the read's error) or arms and
-    /// yields a loop future to the task.
-    fn __next__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+    /// One step of `__next__` with the await borrowed: completes (as `Err`, a `StopIteration`
+    /// or the read's error) or arms and returns the loop future, the waker's id and the hub
+    /// to register it with (after the borrow ends).
+    fn step<'py>(
+        slf: &Bound<'py, Self>,
+        this: &mut PyRefMut<'py, Self>,
+    ) -> PyResult<(Py<PyAny>, u64, Bound<'py, Hub>)> {
         let py = slf.py();
-        let mut this = slf.borrow_mut();
         this.disarm(py)?;
         let buffer = this.buffer.clone_ref(py);
         loop {
@@ -210,10 +191,93 @@ impl Waiting {
             this.armed = Some(armed);
             this.fut = Some(fut.clone().unbind());
             this.hub = Some(hub.clone().unbind());
-            drop(this);
-            hub.get().insert(id, slf.clone().unbind());
-            return Ok(fut.unbind());
+            return Ok((fut.unbind(), id, hub));
         }
+    }
+
+    /// Called by the hub when the waker fired: re-polls; `Some(true)` when resolved (the
+    /// future is then done), `Some(false)` when re-armed on a new listener, `None` when the
+    /// await is busy (borrowed) and must be looked at again.
+    pub fn on_wake(waiting: &Bound<'_, Waiting>) -> PyResult<Option<bool>> {
+        let resolved = {
+            let Ok(mut this) = waiting.try_borrow_mut() else {
+                return Ok(None);
+            };
+            match this.armed.as_mut() {
+                Some(armed) => armed.poll(),
+                None => true,
+            }
+        };
+        if resolved {
+            Self::resolve(waiting)?;
+        }
+        Ok(Some(resolved))
+    }
+
+    /// Resolves the loop future (the task resumes and attempts the read again).
+    pub fn resolve(waiting: &Bound<'_, Waiting>) -> PyResult<()> {
+        let py = waiting.py();
+        let fut = {
+            let mut this = Self::enter(waiting)?;
+            this.armed = None;
+            this.fut.as_ref().map(|f| f.clone_ref(py))
+        };
+        if let Some(fut) = fut {
+            let fut = fut.bind(py);
+            if !fut.call_method0(pyo3::intern!(py, "done"))?.is_truthy()? {
+                fut.call_method1(pyo3::intern!(py, "set_result"), (py.None(),))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl Waiting {
+    fn __await__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
+        {
+            let this = Self::enter(&slf)?;
+            if this.finished {
+                return Err(reused(this.request.what));
+            }
+            if this.started {
+                return Err(awaited_already(this.request.what));
+            }
+        }
+        Ok(slf)
+    }
+
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    /// Attempts the read; completes (`StopIteration(value)` or the read's error) or arms and
+    /// yields a loop future to the task.
+    fn __next__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let mut this = Self::enter(slf)?;
+        if this.finished {
+            return Err(reused(this.request.what));
+        }
+        if let Some(fut) = &this.fut {
+            // Only the awaiting task resumes it, and only once its future is done.
+            if !fut
+                .bind(py)
+                .call_method0(pyo3::intern!(py, "done"))?
+                .is_truthy()?
+            {
+                return Err(awaited_already(this.request.what));
+            }
+        }
+        this.started = true;
+        let stepped = Self::step(slf, &mut this);
+        if stepped.is_err() {
+            this.finished = true;
+        }
+        drop(this);
+        let (fut, id, hub) = stepped?;
+        hub.get().insert(id, slf.clone().unbind());
+        Ok(fut)
     }
 
     /// Generator protocol (`yield from` delegation): a sent value is ignored.
@@ -222,7 +286,7 @@ impl Waiting {
     }
 
     /// Cancellation (and any exception thrown into the awaiting coroutine): disarms without
-    /// taking anything, then raises the exception.
+    /// taking anything, then raises the exception (checked as `coroutine.throw` checks it).
     #[pyo3(signature = (typ, val=None, _tb=None))]
     fn throw(
         slf: &Bound<'_, Self>,
@@ -231,21 +295,20 @@ impl Waiting {
         _tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        slf.borrow_mut().disarm(py)?;
-        if typ.is_instance_of::<PyBaseException>() {
-            return Err(PyErr::from_value(typ.clone()));
+        let mut this = Self::enter(slf)?;
+        if this.finished {
+            return Err(reused(this.request.what));
         }
-        let error = match val {
-            Some(v) if v.is_instance(typ)? => v.clone(),
-            Some(v) if !v.is_none() => typ.call1((v,))?,
-            _ => typ.call0()?,
-        };
-        Err(PyErr::from_value(error))
+        this.finished = true;
+        this.disarm(py)?;
+        Err(thrown(typ, val))
     }
 
     /// The awaiting coroutine was closed: disarms without taking anything.
     fn close(slf: &Bound<'_, Self>) -> PyResult<()> {
-        slf.borrow_mut().disarm(slf.py())
+        let mut this = Self::enter(slf)?;
+        this.finished = true;
+        this.disarm(slf.py())
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
