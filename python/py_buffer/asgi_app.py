@@ -138,15 +138,28 @@ class AsgiAdapter:
     async def __call__(self, request: Any, body: PyBuffer, responder: Responder) -> None:
         scope = build_scope(RequestHead.from_mapping(request), self.state)
         send = _Send(responder, body, self.whole_max)
+        body_receive = asgi.receive(body)
+        gone = False
+
+        async def receive() -> Message:
+            nonlocal gone
+            message = await body_receive()
+            if message["type"] == "http.disconnect" and not send.done:
+                gone = True  # the client left (or the body failed) before the response ended
+            return message
+
         try:
-            await self.app(scope, asgi.receive(body), send)
+            await self.app(scope, receive, send)
             if not send.done:
                 raise RuntimeError("the ASGI app returned without completing its response")
         except BaseException as exc:  # reported; re-raised if not an Exception
             if send.done:
-                LOG.error("app raised after its response was complete", exc_info=exc)
+                if gone:
+                    LOG.debug("app raised after the client left: %r", exc)
+                else:
+                    LOG.error("app raised after its response was complete", exc_info=exc)
             else:
-                report(responder, exc, send.started, body.at_eof())
+                report(responder, exc, send.started, body.at_eof(), gone)
                 body.close()
             if not isinstance(exc, Exception):
                 raise

@@ -36,9 +36,13 @@ def internal_error(responder: Responder, body_consumed: bool) -> None:
     responder.finish(body_consumed)
 
 
-def report(responder: Responder, exc: BaseException, started: bool, body_consumed: bool) -> None:
-    """Ends a request whose app raised `exc`: 500 if nothing was sent yet, else ``fail``."""
-    if client_gone(exc):
+def report(
+    responder: Responder, exc: BaseException, started: bool, body_consumed: bool, gone: bool = False
+) -> None:
+    """Ends a request whose app raised `exc`: 500 if nothing was sent yet, else ``fail``.
+    ``gone``: the adapter already saw the client leave (an ASGI ``http.disconnect`` before the
+    response was complete), so whatever the app raised is not logged as its error."""
+    if gone or client_gone(exc):
         # Nobody reads a 500 any more; the server still gets its one end message.
         LOG.debug("client gone: %r", exc)
         responder.fail(exc)
