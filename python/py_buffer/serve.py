@@ -3,9 +3,11 @@
 An app is named ``"package.module:attribute"`` (a dotted attribute path is allowed) or given
 as the object itself; names are imported once and cached. Every request gets its description
 (a mapping, see `RequestHead.from_mapping`), the request body buffer (written by the server),
-the response buffer (bounded, written here, read by the server) and ``send(message)``, which
-delivers `ChannelResponder`'s messages (``("start", ...)``, ``("finish", ...)``,
-``("fail", ...)``) to the server's request process.
+the response buffer (bounded, written here, read by the server) and ``send``, which delivers
+`ChannelResponder`'s messages (``("start", ...)``, ``("finish", ...)``, ``("fail", ...)``) to
+the server's request process: a callable ``send(message)``, or inside the BEAM an
+``erlang.Pid`` (messages go there with ``erlang.send``) or a ``(pid, tag)`` pair (each message
+is sent as ``(tag, message)``, e.g. with a reference for a selective receive).
 
 - ``wsgi(app, request, body, response, send)``: runs the WSGI app on the calling thread and
   returns when the response is finished or failed (call it on a worker thread: it blocks,
@@ -28,7 +30,7 @@ from .asgi_host import AsgiHost
 from .responder import ChannelResponder
 from .wsgi import WsgiAdapter
 
-__all__ = ["asgi", "asgi_shutdown", "asgi_startup", "load", "wsgi"]
+__all__ = ["asgi", "asgi_shutdown", "asgi_startup", "load", "sender", "wsgi"]
 
 AppRef = Union[str, Any]
 
@@ -66,16 +68,29 @@ def _asgi_host(app: AppRef) -> AsgiHost:
         return host
 
 
-def wsgi(app: AppRef, request: Any, body: PyBuffer, response: PyBuffer, send: Callable[[Any], Any]) -> None:
+def sender(send: Any) -> Callable[[Any], Any]:
+    """The ``send(message)`` callable for `send`: a callable as it is, an ``erlang.Pid``, or
+    a ``(pid, tag)`` pair (messages then go as ``(tag, message)``)."""
+    if callable(send):
+        return send  # type: ignore[no-any-return]
+    import erlang  # type: ignore[import-not-found]  # only inside the BEAM (the NIF)
+
+    if isinstance(send, tuple) and len(send) == 2:
+        pid, tag = send
+        return lambda message: erlang.send(pid, (tag, message))
+    return lambda message: erlang.send(send, message)
+
+
+def wsgi(app: AppRef, request: Any, body: PyBuffer, response: PyBuffer, send: Any) -> None:
     """Serves one request with a WSGI app, on this thread."""
-    _wsgi_adapter(app)(request, body, ChannelResponder(send, response))
+    _wsgi_adapter(app)(request, body, ChannelResponder(sender(send), response))
 
 
-def asgi(app: AppRef, request: Any, body: PyBuffer, response: PyBuffer, send: Callable[[Any], Any]) -> None:
+def asgi(app: AppRef, request: Any, body: PyBuffer, response: PyBuffer, send: Any) -> None:
     """Starts one request of an ASGI app on its loop thread; returns at once."""
     host = _asgi_host(app)
     host.start()
-    host.submit(request, body, ChannelResponder(send, response))
+    host.submit(request, body, ChannelResponder(sender(send), response))
 
 
 def asgi_startup(app: AppRef) -> None:

@@ -536,3 +536,17 @@ def test_serve_entry_point_by_name() -> None:
     assert result.body == b"by name" + hashlib.sha256(b"by name").hexdigest().encode()
     with pytest.raises(ValueError):
         serve.load("no-colon")
+
+
+def test_sender_forms(monkeypatch) -> None:
+    import sys
+    import types
+
+    sent: List[Any] = []
+    fake = types.ModuleType("erlang")
+    fake.send = lambda pid, message: sent.append((pid, message))  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "erlang", fake)
+    serve.sender("pid")(("finish", True))
+    serve.sender(("pid", "ref"))(("finish", True))
+    assert sent == [("pid", ("finish", True)), ("pid", ("ref", ("finish", True)))]
+    assert serve.sender(sent.append) == sent.append

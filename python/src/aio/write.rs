@@ -126,7 +126,8 @@ impl Writing {
                     Ok(s) => s,
                     Err(e) => return Some(Err(e)),
                 };
-                let slice = &source.as_slice(py)[(*offset).min(source.as_slice(py).len())..];
+                let all = source.as_slice(py);
+                let slice = &all[(*offset).min(all.len())..];
                 writer.try_write(slice).map(|n| {
                     *offset += n;
                     (n, n == slice.len())
