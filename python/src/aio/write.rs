@@ -9,7 +9,9 @@
 //!
 //! Cancellation (or any exception thrown in) disarms the listener and re-raises with the
 //! exception's `characters_written` set to the bytes already appended (as `BlockingIOError`
-//! reports a partial write); so does an error from the buffer (reader closed, aborted).
+//! reports a partial write); so does an error from the buffer (reader closed, aborted). That is
+//! the exception raised at the `await`: before Python 3.11 a task's outside awaiter gets a
+//! fresh `CancelledError` instead.
 //! `awrite` has no `timeout`: wrap it in `asyncio.wait_for` / `asyncio.timeout`, whose
 //! cancellation reports the count.
 
