@@ -11,6 +11,10 @@
 Reads block (with the GIL released) until they can be satisfied; a truncated or aborted body
 raises `BodyTruncated` / `BodyAborted` (both `OSError`) once every byte that did arrive was
 read, never a silently short body.
+
+Serving apps (imported on demand): `py_buffer.wsgi` (PEP 3333), `py_buffer.asgi_app` (ASGI 3),
+`py_buffer.lifespan`, `py_buffer.asgi_host`, `py_buffer.runner`, over the server-neutral
+`py_buffer.responder.Responder`; `py_buffer.serve` holds the entry points a server calls.
 """
 
 import io as _io

@@ -18,6 +18,52 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use crate::aio::doorbell::Doorbell;
 use crate::aio::waiting::Waiting;
+use crate::aio::write::Writing;
+
+/// An armed await the hub resolves: a read ([`Waiting`]) or a write ([`Writing`]).
+pub enum Parked {
+    /// An awaitable read, `wait_readable` or `wait_hangup`.
+    Read(Py<Waiting>),
+    /// An `awrite` or `await_writable`.
+    Write(Py<Writing>),
+}
+
+impl From<Py<Waiting>> for Parked {
+    fn from(waiting: Py<Waiting>) -> Self {
+        Parked::Read(waiting)
+    }
+}
+
+impl From<Py<Writing>> for Parked {
+    fn from(writing: Py<Writing>) -> Self {
+        Parked::Write(writing)
+    }
+}
+
+impl Parked {
+    /// Re-polls after a wake-up (see [`Waiting::on_wake`]).
+    fn on_wake(&self, py: Python<'_>) -> PyResult<Option<bool>> {
+        match self {
+            Parked::Read(w) => Waiting::on_wake(w.bind(py)),
+            Parked::Write(w) => Writing::on_wake(w.bind(py)),
+        }
+    }
+
+    /// Resolves the loop future so the task resumes (a timeout passed).
+    fn resolve(&self, py: Python<'_>) -> PyResult<()> {
+        match self {
+            Parked::Read(w) => Waiting::resolve(w.bind(py)),
+            Parked::Write(w) => Writing::resolve(w.bind(py)),
+        }
+    }
+
+    fn visit(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        match self {
+            Parked::Read(w) => visit.call(w),
+            Parked::Write(w) => visit.call(w),
+        }
+    }
+}
 
 /// The ids of woken operations, and the doorbell that tells the loop about them.
 struct Signal {
@@ -72,7 +118,7 @@ const HUB_ATTR: &str = "_py_buffer_hub";
 pub struct Hub {
     signal: Arc<Signal>,
     /// Armed awaits by id; only touched with the GIL held, on the loop's thread.
-    armed: Mutex<HashMap<u64, Py<Waiting>>>,
+    armed: Mutex<HashMap<u64, Parked>>,
 }
 
 impl Hub {
@@ -86,7 +132,7 @@ impl Hub {
         })
     }
 
-    fn armed(&self) -> MutexGuard<'_, HashMap<u64, Py<Waiting>>> {
+    fn armed(&self) -> MutexGuard<'_, HashMap<u64, Parked>> {
         self.armed
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -140,13 +186,13 @@ impl Hub {
         (id, waker)
     }
 
-    /// Records `waiting` as armed under `id`.
-    pub fn insert(&self, id: u64, waiting: Py<Waiting>) {
-        self.armed().insert(id, waiting);
+    /// Records `parked` as armed under `id`.
+    pub fn insert(&self, id: u64, parked: impl Into<Parked>) {
+        self.armed().insert(id, parked.into());
     }
 
     /// Forgets the await armed under `id`, returning it (drop it after the lock is released).
-    pub fn remove(&self, id: u64) -> Option<Py<Waiting>> {
+    pub fn remove(&self, id: u64) -> Option<Parked> {
         self.armed().remove(&id)
     }
 
@@ -169,7 +215,7 @@ impl Hub {
             let Some(waiting) = self.remove(id) else {
                 continue; // already resolved, cancelled or re-armed under a new id
             };
-            match Waiting::on_wake(waiting.bind(py)) {
+            match waiting.on_wake(py) {
                 Ok(Some(true)) => {}
                 Ok(Some(false)) => self.insert(id, waiting),
                 Ok(None) => {
@@ -190,7 +236,7 @@ impl Hub {
     /// task resumes and raises `TimeoutError` (after one last look at the buffer).
     fn _expire(&self, py: Python<'_>, id: u64) -> PyResult<()> {
         if let Some(waiting) = self.remove(id) {
-            Waiting::resolve(waiting.bind(py))?;
+            waiting.resolve(py)?;
         }
         Ok(())
     }
@@ -205,8 +251,8 @@ impl Hub {
         // The lock is only ever held briefly with the GIL and never across Python code, so it
         // is free whenever the collector runs; `try_lock` just avoids any doubt.
         if let Ok(armed) = self.armed.try_lock() {
-            for waiting in armed.values() {
-                visit.call(waiting)?;
+            for parked in armed.values() {
+                parked.visit(&visit)?;
             }
         }
         Ok(())

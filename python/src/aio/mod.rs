@@ -8,6 +8,9 @@
 //! loop). The loop thread then re-polls the operation and resolves the future; the task
 //! resumes and takes the bytes. Bytes are taken only by a resumed, non-cancelled await, so a
 //! cancelled await consumes nothing.
+//!
+//! Writers await the same way ([`write`]): `awrite` appends what fits and parks on the core's
+//! "room" operation; the reader's drain rings the same hub.
 
 pub mod done;
 pub mod doorbell;
@@ -16,3 +19,4 @@ pub mod methods;
 pub mod request;
 pub mod throw;
 pub mod waiting;
+pub mod write;

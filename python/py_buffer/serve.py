@@ -1,0 +1,107 @@
+"""The entry points an embedding server calls (the Erlang request API), by app name.
+
+An app is named ``"package.module:attribute"`` (a dotted attribute path is allowed) or given
+as the object itself; names are imported once and cached. Every request gets its description
+(a mapping, see `RequestHead.from_mapping`), the request body buffer (written by the server),
+the response buffer (bounded, written here, read by the server) and ``send``, which delivers
+`ChannelResponder`'s messages (``("start", ...)``, ``("finish", ...)``, ``("fail", ...)``) to
+the server's request process: a callable ``send(message)``, or inside the BEAM an
+``erlang.Pid`` (messages go there with ``erlang.send``) or a ``(pid, tag)`` pair (each message
+is sent as ``(tag, message)``, e.g. with a reference for a selective receive).
+
+- ``wsgi(app, request, body, response, send)``: runs the WSGI app on the calling thread and
+  returns when the response is finished or failed (call it on a worker thread: it blocks,
+  with the GIL released, while the body is slow or the response buffer full).
+- ``asgi(app, request, body, response, send)``: hands the request to the app's event-loop
+  thread and returns at once; the outcome arrives through ``send``. The first request of an
+  app starts its loop thread and runs its lifespan startup (``asgi_startup`` does that ahead
+  of time, raising if the startup failed); ``asgi_shutdown(app)`` runs the shutdown and ends
+  the thread.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import Any, Callable, Dict, Union
+
+from ._native import PyBuffer
+from .asgi_host import AsgiHost
+from .responder import ChannelResponder
+from .wsgi import WsgiAdapter
+
+__all__ = ["asgi", "asgi_shutdown", "asgi_startup", "load", "sender", "wsgi"]
+
+AppRef = Union[str, Any]
+
+_lock = threading.Lock()
+_wsgi: Dict[Any, WsgiAdapter] = {}
+_asgi: Dict[Any, AsgiHost] = {}
+
+
+def load(app: AppRef) -> Any:
+    """The app named ``"module:attr.path"``; any other object is returned as it is."""
+    if not isinstance(app, str):
+        return app
+    module_name, sep, attr = app.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"an app name looks like 'package.module:attribute', not {app!r}")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _wsgi_adapter(app: AppRef) -> WsgiAdapter:
+    with _lock:
+        adapter = _wsgi.get(app)
+        if adapter is None:
+            adapter = _wsgi[app] = WsgiAdapter(load(app))
+        return adapter
+
+
+def _asgi_host(app: AppRef) -> AsgiHost:
+    with _lock:
+        host = _asgi.get(app)
+        if host is None:
+            host = _asgi[app] = AsgiHost(load(app))
+        return host
+
+
+def sender(send: Any) -> Callable[[Any], Any]:
+    """The ``send(message)`` callable for `send`: a callable as it is, an ``erlang.Pid``, or
+    a ``(pid, tag)`` pair (messages then go as ``(tag, message)``)."""
+    if callable(send):
+        return send  # type: ignore[no-any-return]
+    import erlang  # type: ignore[import-not-found]  # only inside the BEAM (the NIF)
+
+    if isinstance(send, tuple) and len(send) == 2:
+        pid, tag = send
+        return lambda message: erlang.send(pid, (tag, message))
+    return lambda message: erlang.send(send, message)
+
+
+def wsgi(app: AppRef, request: Any, body: PyBuffer, response: PyBuffer, send: Any) -> None:
+    """Serves one request with a WSGI app, on this thread."""
+    _wsgi_adapter(app)(request, body, ChannelResponder(sender(send), response))
+
+
+def asgi(app: AppRef, request: Any, body: PyBuffer, response: PyBuffer, send: Any) -> None:
+    """Starts one request of an ASGI app on its loop thread; returns at once."""
+    host = _asgi_host(app)
+    host.start()
+    host.submit(request, body, ChannelResponder(sender(send), response))
+
+
+def asgi_startup(app: AppRef) -> None:
+    """Starts the app's loop thread and runs its lifespan startup (once)."""
+    _asgi_host(app).start()
+
+
+def asgi_shutdown(app: AppRef) -> None:
+    """Runs the app's lifespan shutdown and stops its loop thread; a later request starts
+    them again."""
+    with _lock:
+        host = _asgi.pop(app, None)
+    if host is not None:
+        host.stop()
