@@ -36,7 +36,7 @@ static REGISTRY: LazyLock<Mutex<HashMap<LocalPid, Owned>>> = LazyLock::new(Defau
 pub fn watch(inner: &Arc<Inner>, slot: &mut crate::buffer::OwnerSlot) -> bool {
     let mut registry = lock(&REGISTRY);
     let owned = registry.entry(slot.pid).or_default();
-    owned.buffers.insert(inner.id, Arc::downgrade(inner));
+    owned.buffers.insert(inner.id(), Arc::downgrade(inner));
     slot.watched = true;
     !std::mem::replace(&mut owned.watched, true)
 }
@@ -52,7 +52,7 @@ pub fn forget(pid: LocalPid, id: u64) {
 pub fn body_ended(inner: &Inner) {
     let mut slot = inner.owner();
     if std::mem::replace(&mut slot.watched, false) {
-        forget(slot.pid, inner.id);
+        forget(slot.pid, inner.id());
     }
 }
 
@@ -106,7 +106,7 @@ fn controlling_process_nif<'a>(
     }
     let watched = slot.watched;
     if watched {
-        forget(slot.pid, buf.id);
+        forget(slot.pid, buf.id());
     }
     slot.pid = pid;
     slot.watched = false;
