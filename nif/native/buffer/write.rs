@@ -103,7 +103,8 @@ fn write_dirty_nif<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> NifR
 }
 
 /// `bench_write(Buf, Binary, copy | keep)`: a write forced to one mode, for the benchmark
-/// that chose between them. Not part of the API.
+/// that chose between them. Not part of the API: built with the `test-hooks` feature only.
+#[cfg(feature = "test-hooks")]
 #[rustler::nif]
 fn bench_write<'a>(
     env: Env<'a>,
