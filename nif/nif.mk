@@ -1,21 +1,30 @@
 # The Erlang NIF `py_buffer` (included by the root Makefile).
 #
-#   make build-nif   cargo-builds the NIF, copies it to nif/priv/py_buffer_nif.so, the
-#                    pure-Python package python/py_buffer/*.py to nif/priv/python/py_buffer
-#                    (the embedded interpreter's `import py_buffer`; its classes come from
-#                    the NIF itself, so no _native*.so is copied) and compiles the Erlang
-#                    sources into nif/ebin (then `erl -pa nif/ebin`)
-#   make test-nif    build-nif, then every EUnit module in nif/test (fails on any failure);
-#                    the examples (examples/erlang) are compiled with the tests and run by
+#   make build-nif   nif/build_native.sh (cargo-builds the NIF into nif/priv/py_buffer_nif.so
+#                    and copies the pure-Python package python/py_buffer/*.py to
+#                    nif/priv/python/py_buffer, the embedded interpreter's `import py_buffer`;
+#                    its classes come from the NIF itself, so no _native*.so is copied), then
+#                    compiles the Erlang sources (nif/src) into nif/ebin with the application
+#                    file nif/ebin/py_buffer.app (then `erl -pa nif/ebin`)
+#   make test-nif    build-nif with the cargo feature `test-hooks` (the test-only NIFs), then
+#                    dialyzer, then every EUnit module in nif/test (fails on any failure); the
+#                    examples (examples/erlang) are compiled with the tests and run by
 #                    nif/test/py_examples_tests.erl
+#   make dialyzer    dialyzer on nif/ebin, zero warnings allowed; the PLT (erts, kernel,
+#                    stdlib) is built once into nif/_build/py_buffer.plt
 #   make build-examples  build-nif, then examples/erlang into examples/ebin (`make demo')
 #   make bench-py    the Erlang -> Python benchmarks (benches/erlang/py_*.escript)
 #
 # The cdylib comes from cargo's target dir: $CARGO_TARGET_DIR when set, else target/.
+# rebar3 builds the same application: `cd nif && rebar3 compile` (nif/rebar.config).
 
 ERL ?= erl
 ERLC ?= erlc
-NIF_CARGO_TARGET := $(or $(CARGO_TARGET_DIR),target)
+DIALYZER ?= dialyzer
+# Cargo features of the NIF: none for build-nif, `test-hooks` for test-nif and bench-nif
+# (target-specific values, which their prerequisites inherit).
+NIF_FEATURES ?=
+NIF_PLT := nif/_build/py_buffer.plt
 NIF_TEST_EBIN := nif/test/ebin
 NIF_TEST_MODULES = $(basename $(notdir $(wildcard nif/test/*_tests.erl)))
 nif_comma := ,
@@ -26,23 +35,40 @@ NIF_TEST_LIST = $(subst $(nif_space),$(nif_comma),$(strip $(NIF_TEST_MODULES)))
 BUILD_PARTS += build-nif
 TEST_PARTS += test-nif
 
-.PHONY: build-nif test-nif bench-nif build-examples bench-py
+.PHONY: build-nif nif-native nif-ebin dialyzer test-nif bench-nif build-examples bench-py
 
-build-nif:
-	$(CARGO) build --release -p py-buffer-nif
-	mkdir -p nif/priv nif/ebin
-	cp $(NIF_CARGO_TARGET)/release/libpy_buffer_nif.so nif/priv/py_buffer_nif.so
-	rm -rf nif/priv/python && mkdir -p nif/priv/python/py_buffer
-	cp python/py_buffer/*.py nif/priv/python/py_buffer/
-	$(ERLC) -Wall -Werror -o nif/ebin nif/src/*.erl
+build-nif: nif-native nif-ebin
 
-test-nif: build-nif
+nif-native:
+	CARGO=$(CARGO) PY_BUFFER_NIF_FEATURES=$(NIF_FEATURES) sh nif/build_native.sh
+
+# The modules, then the application file: nif/src/py_buffer.app.src with its module list.
+NIF_APP_EVAL = {ok, [{application, App, Props}]} = file:consult("nif/src/py_buffer.app.src"), \
+	Mods = lists:sort([list_to_atom(filename:basename(F, ".erl")) \
+	                   || F <- filelib:wildcard("nif/src/*.erl")]), \
+	App1 = {application, App, lists:keystore(modules, 1, Props, {modules, Mods})}, \
+	ok = file:write_file("nif/ebin/py_buffer.app", io_lib:format("~p.~n", [App1])), \
+	halt().
+
+nif-ebin:
+	mkdir -p nif/ebin
+	$(ERLC) -Wall -Werror +debug_info +warn_missing_spec -o nif/ebin nif/src/*.erl
+	$(ERL) -noshell -eval '$(NIF_APP_EVAL)'
+
+dialyzer: nif-ebin
+	mkdir -p $(dir $(NIF_PLT))
+	test -f $(NIF_PLT) || $(DIALYZER) --build_plt --output_plt $(NIF_PLT) --apps erts kernel stdlib
+	$(DIALYZER) --plt $(NIF_PLT) -Wunmatched_returns -Werror_handling nif/ebin
+
+test-nif: NIF_FEATURES = test-hooks
+test-nif: build-nif dialyzer
 	mkdir -p $(NIF_TEST_EBIN)
 	$(ERLC) -Wall -Werror -o $(NIF_TEST_EBIN) nif/test/*.erl examples/erlang/*.erl
 	$(ERL) -noshell -pa nif/ebin $(NIF_TEST_EBIN) -eval \
 		'case eunit:test([$(NIF_TEST_LIST)], [verbose]) of ok -> halt(0); _ -> halt(1) end.'
 
 # The write benchmark: prints markdown tables (recorded in docs/benchmarks.md, "Erlang NIF").
+bench-nif: NIF_FEATURES = test-hooks
 bench-nif: build-nif
 	escript benches/erlang/write_bench.escript
 

@@ -157,7 +157,8 @@ impl<K: Attempt> Op<K> {
     /// Blocks the current thread until the operation completes.
     ///
     /// # Blocking
-    /// Parks the thread on the buffer's listener; never spins.
+    /// Retries for a few microseconds (short spins, then yields) before it parks the thread
+    /// on the buffer's listener, so a quick hand-off costs no futex wake-up.
     pub fn wait(mut self) -> K::Output {
         match self.wait_deadline(None) {
             Some(out) => out,
@@ -178,7 +179,8 @@ impl<K: Attempt> Op<K> {
     /// slices to check for signals).
     ///
     /// # Blocking
-    /// Parks the thread on the buffer's listener; never spins.
+    /// Retries for a few microseconds (short spins, then yields) before it parks the thread
+    /// on the buffer's listener, so a quick hand-off costs no futex wake-up.
     pub fn wait_deadline(&mut self, deadline: Option<Instant>) -> Option<K::Output> {
         wait_attempt(&mut self.kind, &mut self.listener, deadline)
     }

@@ -43,6 +43,7 @@ mod read_kind;
 mod reader;
 mod reader_io;
 mod shared;
+mod sizes;
 mod slices;
 mod state;
 mod storage;
@@ -61,6 +62,7 @@ pub use ops::{
 pub use options::Options;
 pub use read_kind::ReadKind;
 pub use reader::Reader;
+pub use sizes::{DEFAULT_CHUNK_SIZE, KEEP_WITHOUT_COPY_MIN};
 pub use slices::Slices;
 pub use state::Info;
 pub use writer::Writer;

@@ -21,7 +21,7 @@ use crate::sync::Arc;
 use crate::writer::Writer;
 
 /// The size of the chunks the streaming traits (`Stream`, `AsyncBufRead`) hand out.
-pub(crate) const STREAM_CHUNK: usize = 64 * 1024;
+pub(crate) const STREAM_CHUNK: usize = crate::sizes::DEFAULT_CHUNK_SIZE;
 
 /// A consumer handle of a buffer.
 ///

@@ -21,7 +21,7 @@ pub(crate) const MAX_BLOCK: usize = 4 * 1024 * 1024;
 /// reserve memory that never arrives.
 pub(crate) const PREALLOC_CAP: usize = 16 * 1024 * 1024;
 /// Writes of owned `Bytes` at least this long are kept as their own block instead of copied.
-const ADOPT_MIN: usize = 4 * 1024;
+const ADOPT_MIN: usize = crate::sizes::KEEP_WITHOUT_COPY_MIN;
 
 /// One frozen block and its absolute start offset.
 #[derive(Debug)]

@@ -10,11 +10,14 @@
 //!   module `py_buffer`: one library loads into one module).
 //! - [`atoms`] and [`on_load`] are shared: the atoms both parts use, and the load callback
 //!   that starts the interpreter and its workers.
+//! - [`test_hooks`] (cargo feature `test-hooks`, built by `make test-nif` only): NIFs the
+//!   EUnit suite uses to act from threads the BEAM does not manage.
 
 mod atoms;
 mod buffer;
 mod on_load;
 mod py;
+#[cfg(feature = "test-hooks")]
 mod test_hooks;
 
 rustler::init!("py_buffer", load = on_load::load);

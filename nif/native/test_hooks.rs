@@ -53,7 +53,7 @@ fn test_on_thread<'a>(env: Env<'a>, buf: ResourceArc<Buffer>, op: Term<'a>) -> N
     if let Op::WaitRead(n) = op {
         let pid = env.pid();
         std::thread::spawn(move || {
-            let result = buf.reader.read(n).wait();
+            let result = buf.reader().read(n).wait();
             let _ = OwnedEnv::new().send_and_clear(&pid, |env| {
                 let result = match result {
                     Ok(bytes) => {
@@ -70,13 +70,13 @@ fn test_on_thread<'a>(env: Env<'a>, buf: ResourceArc<Buffer>, op: Term<'a>) -> N
     }
     let worker = std::thread::spawn(move || -> Result<usize, ()> {
         match op {
-            Op::Write(data) => buf.writer.try_write(&data).map_err(drop),
-            Op::Close => buf.writer.close().map(|()| 0).map_err(drop),
+            Op::Write(data) => buf.writer().try_write(&data).map_err(drop),
+            Op::Close => buf.writer().close().map(|()| 0).map_err(drop),
             Op::CloseReader => {
-                buf.reader.close();
+                buf.reader().close();
                 Ok(0)
             }
-            Op::Read(n) => buf.reader.read_nonblock(n).map(|b| b.len()).map_err(drop),
+            Op::Read(n) => buf.reader().read_nonblock(n).map(|b| b.len()).map_err(drop),
             Op::WaitRead(_) => Err(()),
         }
     });

@@ -16,10 +16,11 @@
 %% '''
 %%
 %% == The interpreter ==
-%% One CPython per VM, started when the `py_buffer' module loads (a failure leaves the
-%% buffers working and makes every call here return `{error, {python_init, Reason}}').
-%% Configured by the application environment of `py_buffer' (read at load), else by
-%% environment variables:
+%% One CPython per VM, started when the `py_buffer' module loads: with
+%% `application:ensure_all_started(py_buffer)', or else with the first call (a failure leaves
+%% the buffers working and makes every call here return `{error, {python_init, Reason}}').
+%% Configured by the application environment of `py_buffer' (read at load; set it before
+%% the first call when the application is not started), else by environment variables:
 %% <ul>
 %% <li>`python': the python executable whose installation (and virtualenv: `sys.prefix',
 %%     site-packages) is used; else `$PY_BUFFER_PYTHON', else `$VIRTUAL_ENV/bin/python',

@@ -73,7 +73,7 @@
          read/2, read_nonblock/2, readline/1, readline/2, read_all/1, close_reader/1,
          live_buffers/0]).
 %% Internal: called by py_buffer_owners, the benchmark and the tests.
--export([owner_exit/2, bench_write/3, write_dirty_nif/2, test_on_thread/2]).
+-export([owner_exit/2, watched_owners/0, bench_write/3, write_dirty_nif/2, test_on_thread/2]).
 %% Internal: the embedded Python behind module `py' (one NIF library loads into one module,
 %% so these live here; `py' is their interface).
 -export([py_call/6, py_eval/4, py_exec/3, py_cancel/1, py_info/0]).
@@ -82,7 +82,8 @@
 
 -nifs([new_nif/1, write_nif/2, write_dirty_nif/2, bench_write/3, close/1, abort/2,
        info/1, controlling_process_nif/2, subscribe/1, subscribe/2, unsubscribe/1, activate/1,
-       read_nif/2, read_dirty_nif/2, close_reader/1, owner_exit/2, live_buffers/0,
+       read_nif/2, read_dirty_nif/2, close_reader/1, owner_exit/2, watched_owners/0,
+       live_buffers/0,
        test_on_thread/2, py_call/6, py_eval/4, py_exec/3, py_cancel/1, py_info/0]).
 
 -type buffer() :: reference().
@@ -118,6 +119,7 @@
 %% virtualenv's `bin/python'), `python_path' (directories put first on `sys.path';
 %% `priv/python', holding the `py_buffer' package, always is), `contexts' (threads reachable
 %% through `py:context/1'), `max_workers' (threads for context-free calls).
+-spec init() -> ok | {error, {atom(), string()}}.
 init() ->
     Dir = case code:priv_dir(py_buffer) of
               {error, _} ->
@@ -131,14 +133,9 @@ init() ->
                              | app_env(python_path, [])],
              contexts => app_env(contexts, undefined),
              max_workers => app_env(max_workers, undefined)},
-    case erlang:load_nif(filename:join(Dir, "py_buffer_nif"), Info) of
-        ok ->
-            py_buffer_owners:start(),
-            ok;
-        Error ->
-            Error
-    end.
+    erlang:load_nif(filename:join(Dir, "py_buffer_nif"), Info).
 
+-spec app_env(atom(), term()) -> term().
 app_env(Key, Default) ->
     application:get_env(py_buffer, Key, Default).
 
@@ -275,11 +272,19 @@ live_buffers() -> ?NOT_LOADED.
 -spec owner_exit(pid(), term()) -> non_neg_integer().
 owner_exit(_Pid, _Reason) -> ?NOT_LOADED.
 
-%% @private A write forced to copy or keep; for the benchmark.
+%% @private The owners `py_buffer_owners' was asked to watch whose exit was not handled yet;
+%% a starting watcher monitors them.
+-spec watched_owners() -> [pid()].
+watched_owners() -> ?NOT_LOADED.
+
+%% @private A write forced to copy or keep; for the benchmark (built with the NIF's
+%% `test-hooks' cargo feature only, as `make bench-nif' and `make test-nif' do; else it
+%% raises `{not_loaded, ...}').
 -spec bench_write(buffer(), binary(), copy | keep) -> ok | {partial, binary()} | {error, reason()}.
 bench_write(_Buf, _Bin, _Mode) -> ?NOT_LOADED.
 
-%% @private Runs an operation on a non-Erlang thread; for the tests.
+%% @private Runs an operation on a non-Erlang thread; for the tests (cargo feature
+%% `test-hooks', as for {@link bench_write/3}).
 -spec test_on_thread(buffer(), {write, binary()} | close | close_reader
                              | {read, non_neg_integer()} | {wait_read, non_neg_integer()}) ->
           ok | {ok, non_neg_integer()} | error.

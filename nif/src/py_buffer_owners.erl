@@ -1,98 +1,134 @@
-%% @doc The owner watcher of `py_buffer': one process, registered as `py_buffer_owners',
+%% @doc The owner watcher of `py_buffer': a gen_server, registered as `py_buffer_owners',
 %% that monitors every process owning an open buffer (once per process) and, when one exits,
 %% aborts its open buffers with `{owner_down, Reason}' (`py_buffer:owner_exit/2').
 %%
 %% A NIF resource monitor cannot see the exit reason; an Erlang monitor can. `py_buffer'
-%% calls {@link watch/1} (synchronously) with the first buffer a pid owns. Started by
-%% `py_buffer''s `on_load'; not linked to anything, so it lives as long as the node.
+%% calls {@link watch/1} (synchronously) with the first buffer a pid owns.
+%%
+%% Under the application `py_buffer' the watcher is a child of `py_buffer_sup'
+%% ({@link start_link/0}). Without the application it is started on demand by
+%% {@link watch/1}, {@link watched/0} and {@link sync/1} ({@link start/0}, not linked: it
+%% lives as long as the node); when the application starts later, the supervised watcher
+%% takes over from it. Either way a watcher starting monitors every owner the NIF still
+%% lists as watched, so a restart (or a stopped application) loses no owner: an owner that
+%% died while no watcher ran is seen at once, with exit reason `noproc'.
 -module(py_buffer_owners).
+-behaviour(gen_server).
 
--export([start/0, watch/1, watched/0, sync/1]).
+-export([start/0, start_link/0, watch/1, watched/0, sync/1]).
+-export([init/1, handle_call/3, handle_cast/2, handle_info/2]).
 
-%% @doc Starts the watcher unless it runs.
+-type waiters() :: #{pid() => [gen_server:from()]}.
+%% Callers of `sync/1' waiting for the `DOWN' of a dead, still-watched pid.
+-record(state, {watched = #{} :: #{pid() => reference()},
+                waiting = #{} :: waiters()}).
+
+%% @doc Starts an unsupervised watcher unless one runs; returns the running one.
 -spec start() -> pid().
 start() ->
-    case whereis(?MODULE) of
-        undefined ->
-            Pid = spawn(fun() -> init() end),
-            try register(?MODULE, Pid) of
-                true -> Pid
-            catch
-                error:badarg ->
-                    exit(Pid, kill),
-                    whereis(?MODULE)
+    case gen_server:start({local, ?MODULE}, ?MODULE, #{}, []) of
+        {ok, Pid} -> Pid;
+        {error, {already_started, Pid}} -> Pid
+    end.
+
+%% @doc Starts the watcher linked to the caller (the supervisor); an unsupervised watcher
+%% that runs already hands over the callers of {@link sync/1} waiting on it and stops.
+-spec start_link() -> {ok, pid()} | {error, term()}.
+start_link() ->
+    case gen_server:start_link({local, ?MODULE}, ?MODULE, #{}, []) of
+        {error, {already_started, Old}} ->
+            Waiting = try gen_server:call(Old, handover, infinity)
+                      catch exit:_ -> #{}
+                      end,
+            case gen_server:start_link({local, ?MODULE}, ?MODULE, Waiting, []) of
+                {error, {already_started, _}} -> start_link();
+                Result -> Result
             end;
-        Pid ->
-            Pid
+        Result ->
+            Result
     end.
 
 %% @doc Monitors `Pid' (once); returns when the monitor is in place, so an exit of `Pid'
 %% after this call is seen with its reason.
 -spec watch(pid()) -> ok.
 watch(Pid) ->
-    Watcher = start(),
-    Ref = erlang:monitor(process, Watcher),
-    Watcher ! {watch, Pid, self(), Ref},
-    receive
-        {Ref, ok} ->
-            erlang:demonitor(Ref, [flush]),
-            ok;
-        {'DOWN', Ref, process, Watcher, _} ->
-            watch(Pid)
-    end.
+    call({watch, Pid}).
 
 %% @doc How many owner processes are watched (for leak checks).
 -spec watched() -> non_neg_integer().
 watched() ->
-    Ref = make_ref(),
-    start() ! {watched, self(), Ref},
-    receive {Ref, N} -> N after 5000 -> erlang:error(timeout) end.
+    call(watched).
 
 %% @doc Returns once the exit of `Pid' (if it exited) has been handled: its buffers are
 %% aborted. For tests and for callers that must see the abort.
 -spec sync(pid()) -> ok.
 sync(Pid) ->
-    Ref = make_ref(),
-    start() ! {sync, Pid, self(), Ref},
-    receive {Ref, ok} -> ok after 5000 -> erlang:error(timeout) end.
+    call({sync, Pid}).
 
-init() ->
+%% A call to the running watcher, started if none runs; retried if it stops meanwhile (the
+%% application stopping, or a supervised watcher taking over).
+-spec call(term()) -> term().
+call(Request) ->
+    Watcher = case whereis(?MODULE) of
+                  undefined -> start();
+                  Pid -> Pid
+              end,
+    try
+        gen_server:call(Watcher, Request, infinity)
+    catch
+        exit:{Reason, _} when Reason =:= noproc; Reason =:= normal; Reason =:= shutdown;
+                              element(1, Reason) =:= shutdown ->
+            call(Request)
+    end.
+
+%% @private
+-spec init(waiters()) -> {ok, #state{}}.
+init(Waiting) ->
     process_flag(priority, high),
-    loop(#{}, #{}).
+    %% Owners the NIF lists as watched but no watcher monitors (a restart, a takeover, or a
+    %% stopped application): monitored now; a dead one gives 'DOWN' with `noproc'.
+    Owners = try py_buffer:watched_owners() catch error:_ -> [] end,
+    Watched = maps:from_list([{Pid, erlang:monitor(process, Pid)} || Pid <- Owners]),
+    {ok, #state{watched = Watched, waiting = Waiting}}.
 
-%% Watched: pid => monitor; Waiting: pid => [{From, Ref}] waiting for that pid's 'DOWN'.
-loop(Watched, Waiting) ->
-    receive
-        {watch, Pid, From, Ref} when is_map_key(Pid, Watched) ->
-            From ! {Ref, ok},
-            loop(Watched, Waiting);
-        {watch, Pid, From, Ref} ->
-            Monitor = erlang:monitor(process, Pid),
-            From ! {Ref, ok},
-            loop(Watched#{Pid => Monitor}, Waiting);
-        {'DOWN', _Ref, process, Pid, Reason} ->
-            _ = py_buffer:owner_exit(Pid, Reason),
-            {Waiters, Rest} = take(Pid, Waiting),
-            [From ! {Ref, ok} || {From, Ref} <- Waiters],
-            loop(maps:remove(Pid, Watched), Rest);
-        {sync, Pid, From, Ref} ->
-            %% A watched pid that is dead has its 'DOWN' on the way: answer after it.
-            case is_map_key(Pid, Watched) andalso not is_process_alive(Pid) of
-                true ->
-                    loop(Watched, Waiting#{Pid => [{From, Ref} | maps:get(Pid, Waiting, [])]});
-                false ->
-                    From ! {Ref, ok},
-                    loop(Watched, Waiting)
-            end;
-        {watched, From, Ref} ->
-            From ! {Ref, map_size(Watched)},
-            loop(Watched, Waiting);
-        _Other ->
-            loop(Watched, Waiting)
-    end.
+%% @private
+-spec handle_call(term(), gen_server:from(), #state{}) ->
+          {reply, term(), #state{}} | {noreply, #state{}} | {stop, normal, term(), #state{}}.
+handle_call({watch, Pid}, _From, #state{watched = Watched} = State)
+  when is_map_key(Pid, Watched) ->
+    {reply, ok, State};
+handle_call({watch, Pid}, _From, #state{watched = Watched} = State) when is_pid(Pid) ->
+    {reply, ok, State#state{watched = Watched#{Pid => erlang:monitor(process, Pid)}}};
+handle_call({sync, Pid}, From, #state{watched = Watched, waiting = Waiting} = State) ->
+    %% A watched pid that is dead has its 'DOWN' on the way: answer after it.
+    case is_map_key(Pid, Watched) andalso not is_process_alive(Pid) of
+        true ->
+            {noreply, State#state{waiting = Waiting#{Pid => [From | maps:get(Pid, Waiting, [])]}}};
+        false ->
+            {reply, ok, State}
+    end;
+handle_call(watched, _From, #state{watched = Watched} = State) ->
+    {reply, map_size(Watched), State};
+handle_call(handover, _From, #state{waiting = Waiting} = State) ->
+    {stop, normal, Waiting, State#state{waiting = #{}}};
+handle_call(_Other, _From, State) ->
+    {reply, {error, unknown_call}, State}.
 
-take(Pid, Waiting) ->
-    case maps:take(Pid, Waiting) of
-        {Waiters, Rest} -> {Waiters, Rest};
-        error -> {[], Waiting}
-    end.
+%% @private
+-spec handle_cast(term(), #state{}) -> {noreply, #state{}}.
+handle_cast(_Msg, State) ->
+    {noreply, State}.
+
+%% @private
+-spec handle_info(term(), #state{}) -> {noreply, #state{}}.
+handle_info({'DOWN', _Ref, process, Pid, Reason},
+            #state{watched = Watched, waiting = Waiting} = State) ->
+    _ = py_buffer:owner_exit(Pid, Reason),
+    {Waiters, Rest} = case maps:take(Pid, Waiting) of
+                          error -> {[], Waiting};
+                          Taken -> Taken
+                      end,
+    _ = [gen_server:reply(From, ok) || From <- Waiters],
+    {noreply, State#state{watched = maps:remove(Pid, Watched), waiting = Rest}};
+handle_info(_Other, State) ->
+    {noreply, State}.

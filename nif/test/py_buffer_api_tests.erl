@@ -3,13 +3,7 @@
 
 -include_lib("eunit/include/eunit.hrl").
 
-%% The next message, or `none' (a message that was sent is already in the mailbox when the
-%% call that sent it returns, so a zero timeout is exact, not a timing assumption).
-next() ->
-    receive M -> M after 0 -> none end.
-
-flush() ->
-    case next() of none -> ok; _ -> flush() end.
+-import(py_buffer_test_helpers, [next/0, flush/0]).
 
 seed_api_round_trip_test() ->
     {ok, B} = py_buffer:new(),

@@ -4,6 +4,7 @@
 -module(py_buffer_badarg_tests).
 
 -include_lib("eunit/include/eunit.hrl").
+-import(py_buffer_test_helpers, [flush/0]).
 
 not_buffers() ->
     [make_ref(), atomics:new(1, []), ets:new(t, []), self(), foo, <<"buf">>, 1, -1, 1.5,
@@ -166,9 +167,6 @@ dead_owner_buffer_test() ->
     ?assertMatch(#{aborted := {owner_down, normal}, owner := Owner}, py_buffer:info(B)).
 
 vm_stays_up_test() ->
-    ?assert(is_pid(whereis(py_buffer_owners))),
     {ok, B} = py_buffer:new(),
+    ?assert(is_pid(whereis(py_buffer_owners))),
     ?assertEqual(ok, py_buffer:write(B, <<"still fine">>)).
-
-flush() ->
-    receive _ -> flush() after 0 -> ok end.

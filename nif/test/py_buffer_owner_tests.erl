@@ -3,6 +3,7 @@
 -module(py_buffer_owner_tests).
 
 -include_lib("eunit/include/eunit.hrl").
+-import(py_buffer_test_helpers, [flush/0]).
 
 wait(Pattern) ->
     receive M when element(1, M) =:= Pattern; M =:= Pattern -> M
@@ -133,6 +134,3 @@ every_buffer_of_a_dead_owner_is_aborted_and_the_watch_ends_test() ->
     ok = py_buffer_owners:sync(Owner),
     ?assertEqual(Watched, py_buffer_owners:watched()),
     [?assertMatch(#{aborted := {owner_down, done}}, py_buffer:info(B)) || B <- Bufs].
-
-flush() ->
-    receive _ -> flush() after 0 -> ok end.

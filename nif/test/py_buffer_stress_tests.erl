@@ -2,6 +2,7 @@
 -module(py_buffer_stress_tests).
 
 -include_lib("eunit/include/eunit.hrl").
+-import(py_buffer_test_helpers, [flush/0]).
 
 -define(WRITERS, 100).
 -define(CHUNKS, 200).
@@ -245,9 +246,6 @@ subscribed_buffers_are_freed_once_their_body_ends_test() ->
     ?assertEqual(Before, await(Before, fun py_buffer:live_buffers/0)),
     ?assert(Ended =< Open),
     Owner ! stop.
-
-flush() ->
-    receive _ -> flush() after 0 -> ok end.
 
 %% Buffers owning megabytes of copied bytes are freed on the NIF's dropper thread.
 big_buffers_are_freed_test() ->

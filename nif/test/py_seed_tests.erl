@@ -4,10 +4,10 @@
 -module(py_seed_tests).
 -include_lib("eunit/include/eunit.hrl").
 
--define(CTX, py:context(1)).
+-import(py_buffer_test_helpers, [ctx/0]).
 
 seed_test_() ->
-    {setup, fun py_test_path:setup/0, fun(_) -> ok end,
+    {setup, fun py_buffer_test_helpers:setup/0, fun(_) -> ok end,
      [fun write_then_read_from_python/0,
       fun known_content_length_ends_the_body/0,
       fun readline_iteration_and_readlines/0,
@@ -34,16 +34,16 @@ write_then_read_from_python() ->
     {ok, Buf} = py_buffer:new(),
     ok = py_buffer:write(Buf, <<"chunk1">>),
     ok = py_buffer:write(Buf, <<"chunk2">>),
-    ?assertEqual({ok, <<"chunk1">>}, py:eval(?CTX, <<"b.read(6)">>, #{b => Buf})),
+    ?assertEqual({ok, <<"chunk1">>}, py:eval(ctx(), <<"b.read(6)">>, #{b => Buf})),
     ok = py_buffer:close(Buf),
-    ?assertEqual({ok, <<"chunk2">>}, py:eval(?CTX, <<"b.read()">>, #{b => Buf})),
-    ?assertEqual({ok, <<>>}, py:eval(?CTX, <<"b.read()">>, #{b => Buf})).
+    ?assertEqual({ok, <<"chunk2">>}, py:eval(ctx(), <<"b.read()">>, #{b => Buf})),
+    ?assertEqual({ok, <<>>}, py:eval(ctx(), <<"b.read()">>, #{b => Buf})).
 
 known_content_length_ends_the_body() ->
     {ok, Buf} = py_buffer:new(4096),
     ok = py_buffer:write(Buf, binary:copy(<<"x">>, 4096)),
     %% No close/1: the content length arrived in full, so read() returns.
-    ?assertEqual({ok, 4096}, py:eval(?CTX, <<"len(b.read())">>, #{b => Buf})).
+    ?assertEqual({ok, 4096}, py:eval(ctx(), <<"len(b.read())">>, #{b => Buf})).
 
 readline_iteration_and_readlines() ->
     Buf = new_closed(<<"line1\nline2\nline3\nline4">>),
@@ -72,7 +72,7 @@ memoryview_is_zero_copy_and_growth_while_held_succeeds() ->
     ?assertEqual({ok, #{<<"readonly">> => true, <<"ndim">> => 1, <<"first">> => $p,
                         <<"slice">> => <<"rt ">>, <<"len">> => 11, <<"find">> => 8,
                         <<"before_find">> => <<"part one">>}},
-                 py:call(?CTX, pyt_helpers, hold_view, [Buf])),
+                 py:call(ctx(), pyt_helpers, hold_view, [Buf])),
     %% The view is still held by Python: growing the buffer (small and large writes) works.
     Big = binary:copy(<<"y">>, 1 bsl 20),
     ok = py_buffer:write(Buf, <<"+small">>),
@@ -81,7 +81,7 @@ memoryview_is_zero_copy_and_growth_while_held_succeeds() ->
     Expected = iolist_to_binary([<<"part one--b">>, <<"+small">>, Big]),
     ?assertEqual({ok, #{<<"unchanged">> => true, <<"view_len">> => 11,
                         <<"unread">> => byte_size(Expected), <<"all">> => Expected}},
-                 py:call(?CTX, pyt_helpers, check_view, [Buf])).
+                 py:call(ctx(), pyt_helpers, check_view, [Buf])).
 
 empty_closed_buffer_reads_empty() ->
     {ok, Buf} = py_buffer:new(),
@@ -96,7 +96,7 @@ empty_closed_buffer_reads_empty() ->
 write_after_close_is_an_error() ->
     Buf = new_closed(<<"done">>),
     ?assertEqual({error, closed}, py_buffer:write(Buf, <<"late">>)),
-    ?assertEqual({ok, <<"done">>}, py:eval(?CTX, <<"b.read()">>, #{b => Buf})).
+    ?assertEqual({ok, <<"done">>}, py:eval(ctx(), <<"b.read()">>, #{b => Buf})).
 
 python_close_refuses_further_writes() ->
     {ok, Buf} = py_buffer:new(),

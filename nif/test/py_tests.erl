@@ -3,10 +3,10 @@
 -module(py_tests).
 -include_lib("eunit/include/eunit.hrl").
 
--define(CTX, py:context(1)).
+-import(py_buffer_test_helpers, [ctx/0]).
 
 py_test_() ->
-    {setup, fun py_test_path:setup/0, fun(_) -> ok end,
+    {setup, fun py_buffer_test_helpers:setup/0, fun(_) -> ok end,
      [fun calls_a_module_function/0,
       fun calls_a_dotted_attribute/0,
       fun passes_keyword_arguments/0,
@@ -35,7 +35,7 @@ py_test_() ->
 
 calls_a_module_function() ->
     ?assertEqual({ok, 4.0}, py:call(math, sqrt, [16])),
-    ?assertEqual({ok, 3}, py:call(?CTX, operator, add, [1, 2])),
+    ?assertEqual({ok, 3}, py:call(ctx(), operator, add, [1, 2])),
     ?assertEqual({ok, 3}, py:call(<<"operator">>, "add", [1, 2])).
 
 calls_a_dotted_attribute() ->
@@ -44,7 +44,7 @@ calls_a_dotted_attribute() ->
 
 passes_keyword_arguments() ->
     ?assertEqual({ok, {[<<"int">>], #{<<"flag">> => <<"bool">>, <<"name">> => <<"str">>}}},
-                 py:call(?CTX, pyt_helpers, kinds, [1],
+                 py:call(ctx(), pyt_helpers, kinds, [1],
                          #{kwargs => #{flag => true, <<"name">> => <<"x">>}})).
 
 converts_erlang_terms_to_python_types() ->
@@ -64,8 +64,8 @@ round_trips_terms() ->
     ?assertEqual({ok, none}, py:call(pyt_helpers, identity, [undefined])),
     ?assertEqual({ok, <<"atom">>}, py:call(pyt_helpers, identity, [atom])),
     ?assertEqual({ok, <<"raw">>}, py:call(pyt_helpers, identity, [{bytes, <<"raw">>}])),
-    ?assertEqual({ok, [1, 2, 3]}, py:eval(?CTX, <<"sorted({3, 1, 2})">>)),
-    ?assertEqual({ok, <<"ab">>}, py:eval(?CTX, <<"bytearray(b'ab')">>)).
+    ?assertEqual({ok, [1, 2, 3]}, py:eval(ctx(), <<"sorted({3, 1, 2})">>)),
+    ?assertEqual({ok, <<"ab">>}, py:eval(ctx(), <<"bytearray(b'ab')">>)).
 
 %% Property: any term of the exactly-convertible grammar comes back identical.
 round_trips_random_terms() ->
@@ -97,9 +97,9 @@ random_leaf() ->
 
 returns_python_objects_without_erlang_form_as_pyobj() ->
     ?assertMatch({ok, {pyobj, <<"object">>, <<"<object object at ", _/binary>>}},
-                 py:eval(?CTX, <<"object()">>)),
-    ?assertEqual({ok, {pyobj, <<"float">>, <<"inf">>}}, py:eval(?CTX, <<"float('inf')">>)),
-    ?assertMatch({ok, [{pyobj, <<"function">>, _}]}, py:eval(?CTX, <<"[len.__call__ and (lambda: 1)]">>)).
+                 py:eval(ctx(), <<"object()">>)),
+    ?assertEqual({ok, {pyobj, <<"float">>, <<"inf">>}}, py:eval(ctx(), <<"float('inf')">>)),
+    ?assertMatch({ok, [{pyobj, <<"function">>, _}]}, py:eval(ctx(), <<"[len.__call__ and (lambda: 1)]">>)).
 
 maps_exceptions_to_python_error() ->
     {error, {python_error, Type, Msg, Tb}} = py:call(operator, truediv, [1, 0]),
@@ -110,7 +110,7 @@ maps_exceptions_to_python_error() ->
     ?assertMatch({match, _}, re:run(Tb2, "^Traceback \\(most recent call last\\):\n.*pyt_helpers.py", [dotall])),
     ?assertMatch({error, {python_error, <<"ModuleNotFoundError">>, _, _}},
                  py:call(no_such_module_xyz, f, [])),
-    ?assertMatch({error, {python_error, <<"SyntaxError">>, _, _}}, py:exec(?CTX, <<"def (">>)),
+    ?assertMatch({error, {python_error, <<"SyntaxError">>, _, _}}, py:exec(ctx(), <<"def (">>)),
     ?assertError(badarg, py:call(math, sqrt, [1 | 2])).
 
 eval_and_exec_share_a_context_namespace() ->
@@ -122,7 +122,7 @@ eval_and_exec_share_a_context_namespace() ->
 
 calls_on_one_context_run_in_order_on_one_thread() ->
     N = 1000,
-    {ok, _} = py:call(?CTX, pyt_helpers, take_ordered, []),
+    {ok, _} = py:call(ctx(), pyt_helpers, take_ordered, []),
     %% Queue N jobs at once through the NIF, then collect the replies.
     Refs = [begin
                 Ref = make_ref(),
@@ -130,14 +130,14 @@ calls_on_one_context_run_in_order_on_one_thread() ->
                 {Ref, I}
             end || I <- lists:seq(1, N)],
     [receive {py_result, Ref, {ok, I}} -> ok after 5000 -> error(timeout) end || {Ref, I} <- Refs],
-    ?assertEqual({ok, lists:seq(1, N)}, py:call(?CTX, pyt_helpers, take_ordered, [])),
-    {ok, T1} = py:call(?CTX, pyt_helpers, thread_name, []),
-    {ok, T2} = py:call(?CTX, pyt_helpers, thread_name, []),
+    ?assertEqual({ok, lists:seq(1, N)}, py:call(ctx(), pyt_helpers, take_ordered, [])),
+    {ok, T1} = py:call(ctx(), pyt_helpers, thread_name, []),
+    {ok, T2} = py:call(ctx(), pyt_helpers, thread_name, []),
     ?assertEqual(T1, T2).
 
 imports_c_extension_modules() ->
     ?assertEqual({ok, [<<"asyncio">>, <<"json">>, <<"ssl">>, <<"_socket">>, <<"_json">>, <<"_ctypes">>]},
-                 py:eval(?CTX, <<"[__import__(m).__name__ for m in ('asyncio', 'json', 'ssl', '_socket', '_json', '_ctypes')]">>)),
+                 py:eval(ctx(), <<"[__import__(m).__name__ for m in ('asyncio', 'json', 'ssl', '_socket', '_json', '_ctypes')]">>)),
     ?assertEqual({ok, 4950}, py:call(pyt_helpers, asyncio_roundtrip, [100])),
     ?assertEqual({ok, #{<<"a">> => [1, 2]}}, py:call(json, loads, [<<"{\"a\": [1, 2]}">>])).
 
@@ -146,13 +146,13 @@ buffer_arrives_as_the_one_pybuffer_type() ->
     ?assertEqual({ok, {true, true, true, <<"py_buffer._native">>}},
                  py:call(pyt_helpers, same_type, [Buf])),
     %% The class object is the one registered by the NIF, whatever py_buffer/_native* exists.
-    ?assertEqual({ok, true}, py:eval(?CTX, <<"__import__('sys').modules['py_buffer._native'].PyBuffer is __import__('erlang').PyBuffer">>)),
-    ?assertEqual({ok, true}, py:eval(?CTX, <<"__import__('erlang').PyBuffer is __import__('py_buffer').PyBuffer">>)).
+    ?assertEqual({ok, true}, py:eval(ctx(), <<"__import__('sys').modules['py_buffer._native'].PyBuffer is __import__('erlang').PyBuffer">>)),
+    ?assertEqual({ok, true}, py:eval(ctx(), <<"__import__('erlang').PyBuffer is __import__('py_buffer').PyBuffer">>)).
 
 buffer_shares_state_with_python() ->
     {ok, Buf} = py_buffer:new(),
     ok = py_buffer:write(Buf, <<"line 1\nline 2\n">>),
-    ?assertEqual({ok, <<"line 1\n">>}, py:eval(?CTX, <<"b.readline()">>, #{b => Buf})),
+    ?assertEqual({ok, <<"line 1\n">>}, py:eval(ctx(), <<"b.readline()">>, #{b => Buf})),
     ?assertEqual(7, maps:get(read, py_buffer:info(Buf))),
     ok = py_buffer:write(Buf, <<"line 3\n">>),
     ok = py_buffer:close(Buf),
@@ -163,13 +163,13 @@ buffer_comes_back_as_the_same_buffer() ->
     ok = py_buffer:write(Buf, <<"abc">>),
     {ok, Back} = py:call(pyt_helpers, identity, [Buf]),
     %% One Python object per buffer, and it converts back to that buffer.
-    ?assertEqual({ok, true}, py:eval(?CTX, <<"a is b">>, #{a => Buf, b => Back})),
+    ?assertEqual({ok, true}, py:eval(ctx(), <<"a is b">>, #{a => Buf, b => Back})),
     ok = py_buffer:write(Back, <<"d">>),
-    {ok, <<"a">>} = py:eval(?CTX, <<"b.read(1)">>, #{b => Back}),
+    {ok, <<"a">>} = py:eval(ctx(), <<"b.read(1)">>, #{b => Back}),
     ?assertMatch(#{read := 1, written := 4}, py_buffer:info(Buf)),
     %% A buffer made in Python has no Erlang form.
     ?assertMatch({ok, {pyobj, <<"PyBuffer">>, _}},
-                 py:eval(?CTX, <<"__import__('py_buffer').PyBuffer.from_bytes(b'x')">>)).
+                 py:eval(ctx(), <<"__import__('py_buffer').PyBuffer.from_bytes(b'x')">>)).
 
 seed_wsgi_environ_example() ->
     Body = <<"{\"hello\": \"world\"}">>,
@@ -213,7 +213,7 @@ pids_and_opaque_terms_round_trip() ->
     ?assertEqual({ok, Self}, py:call(pyt_helpers, identity, [Self])),
     ?assertEqual({ok, [Ref, Fun, [a | b]]}, py:call(pyt_helpers, identity, [[Ref, Fun, [a | b]]])),
     ?assertEqual({ok, {true, false, 1}},
-                 py:eval(?CTX, <<"(p == q, p == r, len({p: 1, q: 2}))">>, #{p => Self, q => Self, r => spawn(fun() -> ok end)})).
+                 py:eval(ctx(), <<"(p == q, p == r, len({p: 1, q: 2}))">>, #{p => Self, q => Self, r => spawn(fun() -> ok end)})).
 
 timeout_leaves_no_late_message() ->
     ?assertEqual({error, timeout}, py:call(any, pyt_helpers, sleep, [0.3], #{timeout => 50})),
@@ -240,7 +240,7 @@ vm_stays_responsive_with_20_blocked_readers() ->
                                     {function, 3, f, 0, [{clause, 3, [], [], [{atom, 3, ok}]}]}]),
     {LoadUs, {module, Mod}} = timer:tc(code, load_binary, [Mod, "py_probe.erl", Bin]),
     {CallUs, {ok, none}} = timer:tc(py, call, [pyt_helpers, noop, []]),
-    {CtxUs, {ok, none}} = timer:tc(py, call, [?CTX, pyt_helpers, noop, []]),
+    {CtxUs, {ok, none}} = timer:tc(py, call, [ctx(), pyt_helpers, noop, []]),
     io:format(user, "~n  20 blocked readers: read_file ~p us, load_binary ~p us, py:call ~p us, context call ~p us~n",
               [FileUs, LoadUs, CallUs, CtxUs]),
     [?assert(T < 100000) || T <- [FileUs, LoadUs, CallUs, CtxUs]],
@@ -264,7 +264,7 @@ many_calls_with_buffers() ->
                                         {ok, <<"x", _/binary>>} = py:call(pyt_helpers, read_all, [B])
                                 end, lists:seq(1, N))
           end,
-    Rss = fun() -> {ok, R} = py:eval(?CTX, <<"int(open('/proc/self/statm').read().split()[1]) * 4096">>), R end,
+    Rss = fun() -> {ok, R} = py:eval(ctx(), <<"int(open('/proc/self/statm').read().split()[1]) * 4096">>), R end,
     Run(2000),
     erlang:garbage_collect(),
     Live = py_buffer:live_buffers(),
@@ -310,17 +310,17 @@ ebins() ->
     filename:dirname(code:which(py)) ++ " -pa " ++ filename:dirname(code:which(?MODULE)).
 
 python_sends_messages_to_erlang() ->
-    ?assertEqual({ok, true}, py:eval(?CTX, <<"__import__('erlang').send(p, ('hello', [1, 2.5], p))">>, #{p => self()})),
+    ?assertEqual({ok, true}, py:eval(ctx(), <<"__import__('erlang').send(p, ('hello', [1, 2.5], p))">>, #{p => self()})),
     Self = self(),
     receive Msg -> ?assertEqual({<<"hello">>, [1, 2.5], Self}, Msg) after 1000 -> error(no_message) end.
 
 deep_recursion_is_an_error_not_a_crash() ->
     ?assertMatch({error, {python_error, <<"RecursionError">>, _, _}},
-                 py:eval(?CTX, <<"(lambda f: f(f, 0))(lambda f, n: f(f, n + 1))">>)),
+                 py:eval(ctx(), <<"(lambda f: f(f, 0))(lambda f, n: f(f, n + 1))">>)),
     Deep = lists:foldl(fun(_, Acc) -> [Acc] end, [], lists:seq(1, 5000)),
     ?assertMatch({error, {python_error, <<"RecursionError">>, _, _}}, py:call(pyt_helpers, identity, [Deep])),
     %% A cyclic list: converted to the depth limit, then the documented {pyobj, ...} form.
-    {ok, Cyclic} = py:eval(?CTX, <<"(lambda l: [l.append(l), l][1])([])">>),
+    {ok, Cyclic} = py:eval(ctx(), <<"(lambda l: [l.append(l), l][1])([])">>),
     Innermost = lists:foldl(fun(_, [X]) -> X end, Cyclic, lists:seq(1, 1001)),
     ?assertMatch({pyobj, <<"list">>, <<"[[...]]">>}, Innermost).
 

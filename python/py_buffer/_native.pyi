@@ -9,8 +9,16 @@ if sys.version_info >= (3, 12):
 else:
     from typing_extensions import Buffer
 
-__all__ = ["BodyAborted", "BodyTruncated", "BufferWriter", "PyBuffer", "__version__"]
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "BodyAborted",
+    "BodyTruncated",
+    "BufferWriter",
+    "PyBuffer",
+    "__version__",
+]
 __version__: str
+DEFAULT_CHUNK_SIZE: int  # the default achunks / asgi.receive chunk size (64 KiB)
 
 class BodyTruncated(OSError):
     """The body ended before its announced Content-Length arrived."""

@@ -20,7 +20,7 @@ raise their own disconnect error (Starlette's ``ClientDisconnect``, Django's
 
 from typing import Any, Awaitable, Callable, Dict
 
-from ._native import BodyAborted, BodyTruncated, PyBuffer
+from ._native import DEFAULT_CHUNK_SIZE, BodyAborted, BodyTruncated, PyBuffer
 
 __all__ = ["receive"]
 
@@ -29,7 +29,9 @@ Message = Dict[str, Any]
 _DISCONNECT: Message = {"type": "http.disconnect"}
 
 
-def receive(buf: PyBuffer, *, chunk_size: int = 65536) -> Callable[[], Awaitable[Message]]:
+def receive(
+    buf: PyBuffer, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> Callable[[], Awaitable[Message]]:
     """An ASGI ``receive`` callable that reads the request body from `buf`."""
     if chunk_size <= 0:
         raise ValueError(f"chunk_size must be a positive integer, not {chunk_size}")

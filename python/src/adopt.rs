@@ -11,7 +11,7 @@ use pyo3::types::PyBytes;
 
 /// Writes of `bytes` objects at least this long are kept by reference (the core keeps owned
 /// blocks from 4 KiB on in unbounded mode; below that, copying is cheaper than an owner).
-pub const ADOPT_MIN: usize = 4 * 1024;
+pub const ADOPT_MIN: usize = py_buffer_core::KEEP_WITHOUT_COPY_MIN;
 
 /// A strong reference to a `bytes` object and the address of its contents.
 struct Owner {

@@ -31,5 +31,7 @@ pub fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BodyTruncated", py.get_type::<BodyTruncated>())?;
     m.add("BodyAborted", py.get_type::<BodyAborted>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // The default chunk size of `achunks` and `py_buffer.asgi.receive`, shared with the core.
+    m.add("DEFAULT_CHUNK_SIZE", py_buffer_core::DEFAULT_CHUNK_SIZE)?;
     Ok(())
 }

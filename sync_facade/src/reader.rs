@@ -7,7 +7,7 @@ use bytes::{Buf, Bytes};
 use py_buffer_core::{Attempt, Error, Op, Reader, Result};
 
 /// The chunk `fill_buf` peeks at once.
-const FILL_CHUNK: usize = 64 * 1024;
+const FILL_CHUNK: usize = py_buffer_core::DEFAULT_CHUNK_SIZE;
 
 /// A reader whose operations block the calling thread.
 ///
@@ -16,7 +16,8 @@ const FILL_CHUNK: usize = 64 * 1024;
 /// and consumes nothing.
 ///
 /// # Blocking
-/// Calls that may wait park the thread on the buffer's listener; they never spin.
+/// Calls that may wait retry for a few microseconds (short spins, then yields), then park the
+/// thread on the buffer's listener.
 #[derive(Debug, Clone)]
 pub struct BlockingReader {
     inner: Reader,

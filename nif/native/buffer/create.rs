@@ -75,7 +75,7 @@ fn create<'a>(env: Env<'a>, request: Request) -> Term<'a> {
     let buf = ResourceArc::new(Buffer(Arc::clone(&inner)));
     let term = buf.encode(env);
     if let Some(pid) = request.notify {
-        inner.notifier.subscribe(env, &buf, term, pid);
+        inner.notifier().subscribe(env, &buf, term, pid);
     }
     if ask {
         (atoms::watch(), term, owner).encode(env)

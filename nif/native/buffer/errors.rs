@@ -15,7 +15,7 @@ use py_buffer_core::{AbortReason, Error};
 use rustler::{Encoder, Env, Term};
 
 use crate::atoms;
-use crate::buffer::{lock, Inner};
+use crate::buffer::Inner;
 
 /// The term for `error` (the `Reason` of `{error, Reason}`).
 pub fn reason<'a>(env: Env<'a>, inner: &Inner, error: &Error) -> Term<'a> {
@@ -43,7 +43,7 @@ pub fn abort_reason<'a>(env: Env<'a>, inner: &Inner, why: &AbortReason) -> Term<
     match why {
         AbortReason::WriterGone => atoms::writer_gone().encode(env),
         AbortReason::Other(text) => {
-            let stored = lock(&inner.abort_term);
+            let stored = inner.abort_term();
             if let Some((ours, etf)) = stored.as_ref() {
                 if Arc::ptr_eq(ours, text) {
                     if let Some((term, _)) = env.binary_to_term(etf) {
@@ -62,10 +62,10 @@ pub fn abort_with(inner: &Inner, why: Term<'_>) -> py_buffer_core::Result<()> {
     let text: Arc<str> = Arc::from(format!("{why:?}"));
     let etf = why.to_binary().as_slice().to_vec();
     {
-        let mut stored = lock(&inner.abort_term);
+        let mut stored = inner.abort_term();
         if stored.is_none() {
             *stored = Some((Arc::clone(&text), etf));
         }
     }
-    inner.writer.abort(AbortReason::Other(text))
+    inner.writer().abort(AbortReason::Other(text))
 }

@@ -21,7 +21,7 @@ fn or_undefined<'a, T: Encoder>(env: Env<'a>, value: Option<T>) -> Term<'a> {
 /// `subscriber` (pid or `undefined`).
 #[rustler::nif]
 fn info<'a>(env: Env<'a>, buf: &'a Buffer) -> NifResult<Term<'a>> {
-    let info = buf.writer.info();
+    let info = buf.writer().info();
     let aborted = match &info.aborted {
         Some(why) => errors::abort_reason(env, buf, why),
         None => false.encode(env),
@@ -55,7 +55,7 @@ fn info<'a>(env: Env<'a>, buf: &'a Buffer) -> NifResult<Term<'a>> {
         info.ended.encode(env),
         eof.encode(env),
         buf.owner().pid.encode(env),
-        or_undefined(env, buf.notifier.subscriber()),
+        or_undefined(env, buf.notifier().subscriber()),
     ];
     Term::map_from_term_arrays(env, &keys, &values)
 }

@@ -276,11 +276,11 @@ impl Notifier {
         buf: &Buffer,
     ) -> Info {
         let Some(pid) = sub.pid else {
-            return buf.writer.info();
+            return buf.writer().info();
         };
         self.armed.store(ALL, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        let info = buf.writer.info();
+        let info = buf.writer().info();
         let holds = [
             (Edge::Readable, info.unread > 0),
             (Edge::Writable, std::mem::take(&mut sub.pending_writable)),

@@ -2,13 +2,15 @@
 //! is aborted with `{owner_down, Reason}` (its exit reason), waking every reader.
 //!
 //! A NIF resource monitor cannot see the exit reason, so the watching is done by one Erlang
-//! process, `py_buffer_owners` (started when the module loads): it monitors each owner pid
+//! process, `py_buffer_owners` (supervised by the application, or started on demand): it
+//! monitors each owner pid
 //! once and, on `'DOWN'`, calls [`owner_exit`]. This registry maps owner pids to their open
 //! buffers, weakly, so it never keeps a buffer alive. With the first buffer of a pid, the NIF
 //! returns `{watch, ..., Pid}` and the Erlang wrapper has the watcher monitor the pid (a
 //! synchronous call, so the exit reason cannot be missed). An entry lives until its pid's
 //! `'DOWN'` (bounded by the live owner processes), so an owner creating many buffers costs one
-//! monitor and one call.
+//! monitor and one call. A watcher that starts (a restart, or the application taking over)
+//! monitors every pid [`watched_owners`] lists, so no owner is lost with its predecessor.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
@@ -36,7 +38,7 @@ static REGISTRY: LazyLock<Mutex<HashMap<LocalPid, Owned>>> = LazyLock::new(Defau
 pub fn watch(inner: &Arc<Inner>, slot: &mut crate::buffer::OwnerSlot) -> bool {
     let mut registry = lock(&REGISTRY);
     let owned = registry.entry(slot.pid).or_default();
-    owned.buffers.insert(inner.id, Arc::downgrade(inner));
+    owned.buffers.insert(inner.id(), Arc::downgrade(inner));
     slot.watched = true;
     !std::mem::replace(&mut owned.watched, true)
 }
@@ -52,7 +54,7 @@ pub fn forget(pid: LocalPid, id: u64) {
 pub fn body_ended(inner: &Inner) {
     let mut slot = inner.owner();
     if std::mem::replace(&mut slot.watched, false) {
-        forget(slot.pid, inner.id);
+        forget(slot.pid, inner.id());
     }
 }
 
@@ -87,6 +89,17 @@ fn owner_exit<'a>(env: Env<'a>, pid: LocalPid, why: Term<'a>) -> usize {
     aborted
 }
 
+/// `watched_owners()`: the owner pids the watcher was asked to monitor, whose `'DOWN'` has not
+/// been handled yet (a starting watcher monitors them again).
+#[rustler::nif]
+fn watched_owners() -> Vec<LocalPid> {
+    lock(&REGISTRY)
+        .iter()
+        .filter(|(_, owned)| owned.watched)
+        .map(|(pid, _)| *pid)
+        .collect()
+}
+
 /// `controlling_process_nif(Buf, Pid)`: hands ownership to `Pid`, like
 /// `gen_tcp:controlling_process/2`. Only the owner may do it. `ok`, `{watch, Pid}` (the
 /// wrapper has the watcher monitor `Pid`), or `{error, not_owner}`.
@@ -106,7 +119,7 @@ fn controlling_process_nif<'a>(
     }
     let watched = slot.watched;
     if watched {
-        forget(slot.pid, buf.id);
+        forget(slot.pid, buf.id());
     }
     slot.pid = pid;
     slot.watched = false;

@@ -26,7 +26,7 @@ use crate::buffer::timeslice;
 use crate::buffer::Buffer;
 
 /// Results at least this long share the buffer's memory instead of being copied.
-const BIG: usize = 4 * 1024;
+const BIG: usize = py_buffer_core::KEEP_WITHOUT_COPY_MIN;
 /// Reads that may copy more than this run on a dirty scheduler.
 const DIRTY_MIN: usize = 512 * 1024;
 
@@ -108,7 +108,7 @@ fn read_with<'a>(
     request: Request,
     on_dirty: bool,
 ) -> Term<'a> {
-    let reader = &buf.reader;
+    let reader = buf.reader();
     let kind = match request {
         Request::Some(0) | Request::Line(Some(0)) => {
             return (atoms::ok(), Binary::from(NewBinary::new(env, 0))).encode(env)
@@ -130,7 +130,7 @@ fn read_with<'a>(
             return atoms::dirty().encode(env);
         }
     }
-    let result = notify::run(env, Some((&buf.notifier, buf_term)), || {
+    let result = notify::run(env, Some((buf.notifier(), buf_term)), || {
         reader.try_read_with(kind, take)
     });
     if !on_dirty {
@@ -176,6 +176,8 @@ fn read_dirty_nif<'a>(env: Env<'a>, buf_term: Term<'a>, request: Term<'a>) -> Ni
 #[rustler::nif]
 fn close_reader<'a>(env: Env<'a>, buf_term: Term<'a>) -> NifResult<Atom> {
     let buf: &Buffer = buf_term.decode()?;
-    notify::run(env, Some((&buf.notifier, buf_term)), || buf.reader.close());
+    notify::run(env, Some((buf.notifier(), buf_term)), || {
+        buf.reader().close()
+    });
     Ok(atoms::ok())
 }

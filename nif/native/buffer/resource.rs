@@ -61,28 +61,28 @@ pub struct OwnerSlot {
 /// The state of one buffer shared by its resource handle and the owner registry.
 pub struct Inner {
     /// Key in the owner registry.
-    pub id: u64,
+    id: u64,
     /// The producer handle Erlang writes through.
-    pub writer: ManuallyDrop<Writer>,
+    writer: ManuallyDrop<Writer>,
     /// The consumer handle Erlang-side reads use (Python gets clones of it).
-    pub reader: ManuallyDrop<Reader>,
+    reader: ManuallyDrop<Reader>,
     /// The env holding kept binaries, made with the first one.
-    pub keeper: OnceLock<Arc<Keeper>>,
+    keeper: OnceLock<Arc<Keeper>>,
     /// Bounded mode (`max_buffered` set): blocks are recycled, so writes copy.
-    pub bounded: bool,
+    bounded: bool,
     /// Bytes and blocks kept without copying (their memory is the Erlang binaries').
-    pub kept_bytes: AtomicU64,
+    kept_bytes: AtomicU64,
     /// See `kept_bytes`.
-    pub kept_blocks: AtomicU64,
+    kept_blocks: AtomicU64,
     /// The subscription: who is told about edges, and which edges are armed.
-    pub notifier: Arc<Notifier>,
+    notifier: Arc<Notifier>,
     /// The owning process.
-    pub owner: Mutex<OwnerSlot>,
+    owner: Mutex<OwnerSlot>,
     /// The Erlang term given to `abort/2` (external term format), with the core reason it
     /// was paired with, so `{aborted, Reason}` gives back exactly that term.
-    pub abort_term: Mutex<Option<(Arc<str>, Vec<u8>)>>,
+    abort_term: Mutex<Option<(Arc<str>, Vec<u8>)>>,
     /// The buffer's Python object, made when it first crosses into Python.
-    pub python: OnceLock<Py<PyBuffer>>,
+    python: OnceLock<Py<PyBuffer>>,
 }
 
 impl Inner {
@@ -111,9 +111,51 @@ impl Inner {
         })
     }
 
+    /// Key in the owner registry.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The producer handle Erlang writes through.
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    /// The consumer handle Erlang-side reads use (Python gets clones of it).
+    pub fn reader(&self) -> &Reader {
+        &self.reader
+    }
+
+    /// Bounded mode (`max_buffered` set): blocks are recycled, so writes copy.
+    pub fn is_bounded(&self) -> bool {
+        self.bounded
+    }
+
+    /// Counts a block of `bytes` kept without copying (for the dropper's size estimate).
+    pub fn count_kept(&self, bytes: usize) {
+        self.kept_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.kept_blocks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The subscription: who is told about edges, and which edges are armed.
+    pub fn notifier(&self) -> &Arc<Notifier> {
+        &self.notifier
+    }
+
     /// The owner slot.
     pub fn owner(&self) -> MutexGuard<'_, OwnerSlot> {
         lock(&self.owner)
+    }
+
+    /// The term given to `abort/2` and its core reason (see [`crate::buffer::errors`]).
+    pub fn abort_term(&self) -> MutexGuard<'_, Option<(Arc<str>, Vec<u8>)>> {
+        lock(&self.abort_term)
+    }
+
+    /// The buffer's Python object, set when it first crosses into Python
+    /// ([`crate::py::python_face`]).
+    pub fn python_object(&self) -> &OnceLock<Py<PyBuffer>> {
+        &self.python
     }
 
     /// The keeper env for large binaries.

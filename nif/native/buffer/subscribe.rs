@@ -8,7 +8,7 @@ use crate::buffer::Buffer;
 
 fn subscribe_pid<'a>(env: Env<'a>, buf_term: Term<'a>, pid: LocalPid) -> NifResult<Atom> {
     let buf: ResourceArc<Buffer> = buf_term.decode()?;
-    buf.notifier.subscribe(env, &buf, buf_term, pid);
+    buf.notifier().subscribe(env, &buf, buf_term, pid);
     Ok(atoms::ok())
 }
 
@@ -28,7 +28,7 @@ fn subscribe_2<'a>(env: Env<'a>, buf_term: Term<'a>, pid: LocalPid) -> NifResult
 /// `unsubscribe(Buf)`: no more messages (messages already sent stay in the mailbox).
 #[rustler::nif]
 fn unsubscribe(buf: &Buffer) -> Atom {
-    buf.notifier.unsubscribe();
+    buf.notifier().unsubscribe();
     atoms::ok()
 }
 
@@ -36,6 +36,6 @@ fn unsubscribe(buf: &Buffer) -> Atom {
 #[rustler::nif]
 fn activate<'a>(env: Env<'a>, buf_term: Term<'a>) -> NifResult<Atom> {
     let buf: &Buffer = buf_term.decode()?;
-    buf.notifier.activate(env, buf_term, buf);
+    buf.notifier().activate(env, buf_term, buf);
     Ok(atoms::ok())
 }

@@ -12,9 +12,7 @@
 //! Results: `ok`; `{partial, Rest}` in bounded mode when only part fitted (wait for
 //! `writable`, then write `Rest`); `{error, Reason}` (see [`crate::buffer::errors`]).
 
-use std::sync::atomic::Ordering;
-
-use rustler::{Atom, Binary, Encoder, Env, Error, NifResult, Term};
+use rustler::{Binary, Encoder, Env, NifResult, Term};
 
 use crate::atoms;
 use crate::buffer::errors;
@@ -24,7 +22,7 @@ use crate::buffer::timeslice;
 use crate::buffer::Buffer;
 
 /// Binaries at least this long are kept rather than copied (in unbounded buffers).
-const KEEP_MIN: usize = 4 * 1024;
+const KEEP_MIN: usize = py_buffer_core::KEEP_WITHOUT_COPY_MIN;
 /// Copies longer than this run on a dirty scheduler.
 const DIRTY_MIN: usize = 256 * 1024;
 
@@ -43,7 +41,7 @@ enum Mode {
 fn choose(buf: &Buffer, len: usize) -> Mode {
     if len < KEEP_MIN {
         Mode::Copy
-    } else if !buf.bounded {
+    } else if !buf.is_bounded() {
         Mode::Keep
     } else if len <= DIRTY_MIN {
         Mode::Copy
@@ -61,19 +59,18 @@ fn write_with<'a>(
     on_dirty: bool,
 ) -> NifResult<Term<'a>> {
     let len = binary.len();
-    let result = notify::run(env, Some((&buf.notifier, buf_term)), || match mode {
+    let result = notify::run(env, Some((buf.notifier(), buf_term)), || match mode {
         Mode::Keep => match buf.keeper().keep(data) {
             Some(mut bytes) => {
-                let result = buf.writer.try_write_bytes(&mut bytes);
+                let result = buf.writer().try_write_bytes(&mut bytes);
                 if let Ok(n) = result {
-                    buf.kept_bytes.fetch_add(n as u64, Ordering::Relaxed);
-                    buf.kept_blocks.fetch_add(1, Ordering::Relaxed);
+                    buf.count_kept(n);
                 }
                 result
             }
-            None => buf.writer.try_write(binary.as_slice()),
+            None => buf.writer().try_write(binary.as_slice()),
         },
-        _ => buf.writer.try_write(binary.as_slice()),
+        _ => buf.writer().try_write(binary.as_slice()),
     });
     if !on_dirty {
         let copied = if mode == Mode::Copy { len } else { 0 };
@@ -106,13 +103,14 @@ fn write_dirty_nif<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> NifR
 }
 
 /// `bench_write(Buf, Binary, copy | keep)`: a write forced to one mode, for the benchmark
-/// that chose between them. Not part of the API.
+/// that chose between them. Not part of the API: built with the `test-hooks` feature only.
+#[cfg(feature = "test-hooks")]
 #[rustler::nif]
 fn bench_write<'a>(
     env: Env<'a>,
     buf_term: Term<'a>,
     data: Term<'a>,
-    mode: Atom,
+    mode: rustler::Atom,
 ) -> NifResult<Term<'a>> {
     let buf: &Buffer = buf_term.decode()?;
     let mode = if mode == atoms::copy() {
@@ -120,7 +118,7 @@ fn bench_write<'a>(
     } else if mode == atoms::keep() {
         Mode::Keep
     } else {
-        return Err(Error::BadArg);
+        return Err(rustler::Error::BadArg);
     };
     write_with(env, buf, buf_term, (data, data.decode()?), mode, false)
 }
@@ -130,7 +128,9 @@ fn bench_write<'a>(
 #[rustler::nif]
 fn close<'a>(env: Env<'a>, buf_term: Term<'a>) -> NifResult<Term<'a>> {
     let buf: &Buffer = buf_term.decode()?;
-    let result = notify::run(env, Some((&buf.notifier, buf_term)), || buf.writer.close());
+    let result = notify::run(env, Some((buf.notifier(), buf_term)), || {
+        buf.writer().close()
+    });
     Ok(match result {
         Ok(()) => {
             owner::body_ended(buf);
@@ -146,7 +146,7 @@ fn close<'a>(env: Env<'a>, buf_term: Term<'a>) -> NifResult<Term<'a>> {
 #[rustler::nif]
 fn abort<'a>(env: Env<'a>, buf_term: Term<'a>, why: Term<'a>) -> NifResult<Term<'a>> {
     let buf: &Buffer = buf_term.decode()?;
-    let result = notify::run(env, Some((&buf.notifier, buf_term)), || {
+    let result = notify::run(env, Some((buf.notifier(), buf_term)), || {
         errors::abort_with(buf, why)
     });
     Ok(match result {

@@ -23,17 +23,17 @@ static FACES: LazyLock<Mutex<HashMap<usize, Weak<Inner>>>> = LazyLock::new(Defau
 
 /// The `PyBuffer` object of `inner`, made on first use.
 pub fn face<'py>(py: Python<'py>, inner: &Arc<Inner>) -> PyResult<Bound<'py, PyBuffer>> {
-    if let Some(object) = inner.python.get() {
+    if let Some(object) = inner.python_object().get() {
         return Ok(object.bind(py).clone());
     }
-    let object = Py::new(py, PyBuffer::from_reader((*inner.reader).clone()))?;
+    let object = Py::new(py, PyBuffer::from_reader(inner.reader().clone()))?;
     let address = object.as_ptr() as usize;
     // Another thread may have made one meanwhile: the first one set wins, ours is dropped.
-    if inner.python.set(object).is_ok() {
+    if inner.python_object().set(object).is_ok() {
         lock(&FACES).insert(address, Arc::downgrade(inner));
     }
     Ok(inner
-        .python
+        .python_object()
         .get()
         .expect("set just above, by us or another thread")
         .bind(py)

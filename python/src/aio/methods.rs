@@ -36,7 +36,7 @@ fn line(limit: Option<usize>) -> ReadKind {
 }
 
 /// The default `achunks` / ASGI chunk size.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = py_buffer_core::DEFAULT_CHUNK_SIZE;
 
 /// An async iterator over a buffer's chunks (`PyBuffer.achunks`).
 #[pyclass(frozen, module = "py_buffer._native")]
