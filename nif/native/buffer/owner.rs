@@ -18,6 +18,7 @@ use rustler::{Encoder, Env, LocalPid, NifResult, ResourceArc, Term};
 use crate::atoms;
 use crate::buffer::errors;
 use crate::buffer::notify;
+use crate::buffer::stored_reason::StoredReason;
 use crate::buffer::{lock, Buffer, Inner};
 
 #[derive(Default)]
@@ -70,7 +71,11 @@ fn owner_exit<'a>(env: Env<'a>, pid: LocalPid, why: Term<'a>) -> usize {
                 .collect()
         })
         .unwrap_or_default();
-    let reason = (atoms::owner_down(), why).encode(env);
+    if buffers.is_empty() {
+        return 0;
+    }
+    // Stored once for all of them (bounded: a huge exit reason is cut, not copied per buffer).
+    let reason = StoredReason::new((atoms::owner_down(), why).encode(env));
     let mut aborted = 0;
     for inner in &buffers {
         {
@@ -80,7 +85,7 @@ fn owner_exit<'a>(env: Env<'a>, pid: LocalPid, why: Term<'a>) -> usize {
             }
             slot.watched = false;
         }
-        if notify::run(env, None, || errors::abort_with(inner, reason)).is_ok() {
+        if notify::run(env, None, || errors::abort_with(inner, &reason)).is_ok() {
             aborted += 1;
         }
     }

@@ -23,6 +23,7 @@ use rustler::{LocalPid, Resource};
 
 use crate::buffer::kept::Keeper;
 use crate::buffer::notify::Notifier;
+use crate::buffer::stored_reason::StoredReason;
 
 /// Buffers alive right now (resources not yet destroyed); `py_buffer:live_buffers/0`.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -78,9 +79,9 @@ pub struct Inner {
     pub notifier: Arc<Notifier>,
     /// The owning process.
     pub owner: Mutex<OwnerSlot>,
-    /// The Erlang term given to `abort/2` (external term format), with the core reason it
-    /// was paired with, so `{aborted, Reason}` gives back exactly that term.
-    pub abort_term: Mutex<Option<(Arc<str>, Vec<u8>)>>,
+    /// The Erlang reason given to `abort/2` (or the owner's exit), stored once and bounded;
+    /// its `text` is the core reason it was paired with.
+    pub abort_term: Mutex<Option<Arc<StoredReason>>>,
     /// The buffer's Python object, made when it first crosses into Python.
     pub python: OnceLock<Py<PyBuffer>>,
 }
