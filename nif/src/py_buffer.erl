@@ -24,7 +24,9 @@
 %% {@link new/1}; {@link controlling_process/2} hands it over, like
 %% `gen_tcp:controlling_process/2'). If the owner exits before the body is closed or aborted,
 %% the body is aborted with `{owner_down, ExitReason}': readers get
-%% `{error, {aborted, {owner_down, ExitReason}}}' and the subscriber is sent `eof'.
+%% `{error, {aborted, {owner_down, ExitReason}}}' and the subscriber is sent `eof'. The
+%% watching is done by the process `py_buffer_owners'; when it is restarted it monitors every
+%% owner of an open buffer again (one that died meanwhile gives `{owner_down, noproc}').
 %%
 %% == Messages ==
 %% The subscriber (`notify => Pid' in {@link new/1}, or {@link subscribe/1} or {@link subscribe/2}) receives:
@@ -77,7 +79,7 @@
          read/2, read_nonblock/2, readline/1, readline/2, read_all/1, close_reader/1,
          live_buffers/0]).
 %% Internal: called by py_buffer_owners, the benchmark and the tests.
--export([owner_exit/2, bench_write/3, write_dirty_nif/2, test_on_thread/2]).
+-export([owner_exit/2, rewatch_owners/0, bench_write/3, write_dirty_nif/2, test_on_thread/2]).
 %% Internal: the embedded Python behind module `py' (one NIF library loads into one module,
 %% so these live here; `py' is their interface).
 -export([py_call/6, py_eval/4, py_exec/3, py_cancel/1, py_info/0]).
@@ -86,7 +88,8 @@
 
 -nifs([new_nif/1, write_nif/2, write_dirty_nif/2, bench_write/3, close/1, abort/2,
        info/1, controlling_process_nif/2, subscribe/1, subscribe/2, unsubscribe/1, activate/1,
-       read_nif/2, read_dirty_nif/2, close_reader/1, owner_exit/2, live_buffers/0,
+       read_nif/2, read_dirty_nif/2, close_reader/1, owner_exit/2, rewatch_owners/0,
+       live_buffers/0,
        test_on_thread/2, py_call/6, py_eval/4, py_exec/3, py_cancel/1, py_info/0]).
 
 -type buffer() :: reference().
@@ -279,6 +282,11 @@ live_buffers() -> ?NOT_LOADED.
 %% @private Called by `py_buffer_owners' when an owner exits.
 -spec owner_exit(pid(), term()) -> non_neg_integer().
 owner_exit(_Pid, _Reason) -> ?NOT_LOADED.
+
+%% @private Called by `py_buffer_owners' when it (re)starts: every pid owning an open buffer,
+%% each to be monitored again.
+-spec rewatch_owners() -> [pid()].
+rewatch_owners() -> ?NOT_LOADED.
 
 %% @private A write forced to copy or keep; for the benchmark.
 -spec bench_write(buffer(), binary(), copy | keep) -> ok | {partial, binary()} | {error, reason()}.

@@ -4,7 +4,8 @@
 %%
 %% A NIF resource monitor cannot see the exit reason; an Erlang monitor can. `py_buffer'
 %% calls {@link watch/1} (synchronously) with the first buffer a pid owns. Started by
-%% `py_buffer''s `on_load'; not linked to anything, so it lives as long as the node.
+%% `py_buffer''s `on_load'; not linked to anything, so it lives as long as the node. A
+%% restarted watcher first monitors again every pid owning an open buffer (`rewatch_all/0').
 -module(py_buffer_owners).
 
 -export([start/0, watch/1, watched/0, sync/1]).
@@ -58,7 +59,18 @@ sync(Pid) ->
 
 init() ->
     process_flag(priority, high),
-    loop(#{}, #{}).
+    loop(rewatch_all(), #{}).
+
+%% Monitors every pid that owns an open buffer: a watcher's monitors die with it, and the
+%% NIF's registry still marks those pids as watched, so a restarted watcher must take them
+%% over (an owner that died meanwhile gives `'DOWN'' with `noproc' at once). Returns the
+%% `Watched' map (pid => monitor). Called by init, before any request.
+-spec rewatch_all() -> #{pid() => reference()}.
+rewatch_all() ->
+    Owners = try py_buffer:rewatch_owners()
+             catch error:undef -> []   % the first start, from py_buffer's on_load
+             end,
+    maps:from_list([{Pid, erlang:monitor(process, Pid)} || Pid <- Owners]).
 
 %% Watched: pid => monitor; Waiting: pid => [{From, Ref}] waiting for that pid's 'DOWN'.
 loop(Watched, Waiting) ->

@@ -8,7 +8,8 @@
 //! returns `{watch, ..., Pid}` and the Erlang wrapper has the watcher monitor the pid (a
 //! synchronous call, so the exit reason cannot be missed). An entry lives until its pid's
 //! `'DOWN'` (bounded by the live owner processes), so an owner creating many buffers costs one
-//! monitor and one call.
+//! monitor and one call. A (re)started watcher asks [`rewatch_owners`] for every registered
+//! pid and monitors them again: the monitors of a watcher that died died with it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
@@ -55,6 +56,29 @@ pub fn body_ended(inner: &Inner) {
     if std::mem::replace(&mut slot.watched, false) {
         forget(slot.pid, inner.id);
     }
+}
+
+/// `rewatch_owners()`: every pid owning an open buffer, for a watcher that (re)starts. A
+/// watcher's monitors die with it, so a new one must monitor these pids again (while the
+/// registry still marks them watched, their later buffers ask nobody). Entries whose buffers
+/// all ended or died are dropped (their pid's next buffer asks again). On a dirty scheduler:
+/// the walk is as long as the registry.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn rewatch_owners() -> Vec<LocalPid> {
+    let mut registry = lock(&REGISTRY);
+    // `strong_count`, not `upgrade`: dropping an upgraded last reference here would take
+    // the registry lock again.
+    registry.retain(|_, owned| {
+        owned.buffers.retain(|_, weak| weak.strong_count() > 0);
+        !owned.buffers.is_empty()
+    });
+    registry
+        .iter_mut()
+        .map(|(pid, owned)| {
+            owned.watched = true;
+            *pid
+        })
+        .collect()
 }
 
 /// `owner_exit(Pid, Reason)`, called by the watcher: aborts every open buffer owned by `Pid`
