@@ -13,8 +13,9 @@
 //! Results of [`BIG`] bytes or more are Erlang binaries over the buffer's own block (no copy)
 //! when the bytes lie in one block; a result lying in a kept block (a large binary written to
 //! an unbounded buffer) is a sub-binary of that written binary. Either way a result pins at
-//! most its own block, never the rest of the buffer. Reads that would copy more than [`DIRTY_MIN`] bytes are
-//! redone on a dirty scheduler (the NIF returns `dirty` to the Erlang wrapper).
+//! most its own block, never the rest of the buffer. Reads that would copy more than
+//! [`DIRTY_MIN`] bytes are redone on a dirty scheduler (the NIF returns `dirty` to the Erlang
+//! wrapper).
 
 use py_buffer_core::{Bytes, ReadKind, Slices};
 use rustler::{
@@ -30,7 +31,7 @@ use crate::buffer::Buffer;
 /// Results at least this long share the buffer's memory instead of being copied.
 const BIG: usize = 4 * 1024;
 /// Reads that may copy more than this run on a dirty scheduler.
-const DIRTY_MIN: usize = 512 * 1024;
+const DIRTY_MIN: usize = timeslice::NORMAL_COPY_MAX;
 
 /// The estimated cost of a read apart from copying.
 const READ_NS: u32 = 300;

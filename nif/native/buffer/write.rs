@@ -27,7 +27,7 @@ use crate::buffer::Buffer;
 /// Binaries at least this long are kept rather than copied (in unbounded buffers).
 const KEEP_MIN: usize = 4 * 1024;
 /// Copies longer than this run on a dirty scheduler.
-const DIRTY_MIN: usize = 256 * 1024;
+const DIRTY_MIN: usize = timeslice::NORMAL_COPY_MAX;
 
 /// The estimated cost of a write apart from copying (call, lock, keeping a binary).
 const WRITE_NS: u32 = 300;
