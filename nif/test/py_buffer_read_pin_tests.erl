@@ -8,7 +8,10 @@
 -define(MIB, 1048576).
 -define(WRITES, 100).
 
-small_result_does_not_pin_the_buffer_test() ->
+small_result_does_not_pin_the_buffer_test_() ->
+    {timeout, 60, fun small_result_does_not_pin_the_buffer/0}.
+
+small_result_does_not_pin_the_buffer() ->
     Self = self(),
     Base = erlang:memory(binary),
     %% The buffer and every written binary live only in this process.

@@ -7,13 +7,13 @@
 
 wait(Pattern) ->
     receive M when element(1, M) =:= Pattern; M =:= Pattern -> M
-    after 10000 -> erlang:error({no_message, Pattern})
+    after 3000 -> erlang:error({no_message, Pattern})
     end.
 
 %% Waits for exactly `Message'.
 expect(Message) ->
     receive Message -> Message
-    after 10000 -> erlang:error({no_message, Message})
+    after 3000 -> erlang:error({no_message, Message})
     end.
 
 %% Kills the watcher and waits until it is running again (restarted by its supervisor when
