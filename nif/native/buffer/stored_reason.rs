@@ -11,7 +11,11 @@
 //!   anything nested deeper). It lives in an `OwnedEnv`; each call that reports it copies at
 //!   most those nodes into the caller's heap (binaries over 64 bytes are shared, not copied);
 //! - the **printed form** Python sees (`BodyAborted`'s message): the reason cut to [`PRINTED`]
-//!   (256 nodes, 16 deep, binaries to 256 bytes), printed, and capped at [`PRINTED_MAX`] bytes.
+//!   (256 nodes, 16 deep, binaries to 256 bytes, integers beyond 64 bits dropped), printed,
+//!   and capped at [`PRINTED_MAX`] bytes.
+//!
+//! Not bounded: a fun's captured environment and a bignum in the kept term are copied whole
+//! (the NIF API cannot size them without walking them).
 //!
 //! Building both walks at most [`KEPT`]'s nodes of the term, whatever its size, so aborting
 //! never holds a scheduler for long. One owner dying with many buffers stores its reason
@@ -34,9 +38,11 @@ pub struct Limits {
     pub nodes: usize,
     /// Nesting kept; deeper subterms become `'...'`.
     pub depth: usize,
-    /// Binary bytes kept (longer binaries are cut to a sub-binary of this length), and whether
-    /// integers beyond 64 bits (whose printing costs quadratic time) become `'...'`.
+    /// Binary bytes kept (longer binaries are cut to a sub-binary of this length; bitstrings
+    /// that are not binaries become `'...'` unless this is `usize::MAX`).
     pub binary: usize,
+    /// Integers beyond 64 bits become `'...'` (printing one costs quadratic time).
+    pub cut_bignums: bool,
 }
 
 /// The bound on the term Erlang readers get back.
@@ -44,6 +50,7 @@ pub const KEPT: Limits = Limits {
     nodes: 4096,
     depth: 64,
     binary: usize::MAX,
+    cut_bignums: false,
 };
 
 /// The bound on the term printed for Python.
@@ -51,6 +58,7 @@ pub const PRINTED: Limits = Limits {
     nodes: 256,
     depth: 16,
     binary: 256,
+    cut_bignums: true,
 };
 
 /// The printed form is capped at this many bytes.
@@ -132,7 +140,7 @@ impl<'a> Cutter<'a, '_> {
             TermType::Tuple => self.tuple(term, depth),
             TermType::Map => self.map(term, depth),
             TermType::Binary => self.binary(term),
-            TermType::Integer if self.limits.binary != usize::MAX => {
+            TermType::Integer if self.limits.cut_bignums => {
                 let small = term.decode::<i64>().is_ok() || term.decode::<u64>().is_ok();
                 if small {
                     term
