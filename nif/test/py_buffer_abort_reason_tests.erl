@@ -13,7 +13,8 @@
 -define(KEPT_NODES, 4096).
 
 small_reasons_are_kept_exactly_test() ->
-    Reason = {http, [1, 2, 3 | tail], <<"why">>, #{k => 1.5}, self(), make_ref()},
+    Reason = {http, [1, 2, 3 | tail], <<"why">>, #{k => 1.5}, self(), make_ref(), {}, [],
+              <<5:3>>, 1 bsl 100, binary:copy(<<"z">>, 100000), fun lists:reverse/1},
     {ok, B} = py_buffer:new(),
     ok = py_buffer:abort(B, Reason),
     ?assertEqual({error, {aborted, Reason}}, py_buffer:read(B, 1)),
@@ -102,7 +103,16 @@ python_sees_a_bounded_printed_form_test_() ->
              {error, {python_error, <<"py_buffer.BodyAborted">>, Message, _}} =
                  py:eval(py:context(1), <<"b.read()">>, #{b => B}),
              ?assertMatch({match, _}, re:run(Message, "big")),
-             ?assert(byte_size(Message) < 8192)
+             ?assert(byte_size(Message) < 8192),
+             %% A huge binary: Erlang gets it whole (shared), Python a cut print.
+             Huge = binary:copy(<<"q">>, 10000000),
+             {ok, B2} = py_buffer:new(),
+             ok = py_buffer:abort(B2, {huge, Huge, 1 bsl 100000}),
+             ?assertMatch({error, {aborted, {huge, Huge, _}}}, py_buffer:read(B2, 1)),
+             {error, {python_error, _, Message2, _}} =
+                 py:eval(py:context(1), <<"b.read()">>, #{b => B2}),
+             ?assertMatch({match, _}, re:run(Message2, "huge")),
+             ?assert(byte_size(Message2) < 8192)
      end}.
 
 %% Runs Fun with long_schedule monitoring; the reports about the processes in Who. (The

@@ -203,6 +203,9 @@ impl<'a> Cutter<'a, '_> {
             return self.dots();
         }
         let arity = usize::try_from(arity).unwrap_or(0);
+        if arity == 0 {
+            return term;
+        }
         // SAFETY: on success `array` points to `arity` terms, valid as long as `term` is
         // (the lifetime of the env `'a`).
         let elements = unsafe { std::slice::from_raw_parts(array.assume_init(), arity) };
