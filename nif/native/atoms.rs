@@ -17,6 +17,8 @@ rustler::atoms! {
     overflow,
     timeout,
     writer_gone,
+    // the atom '...' standing for the cut parts of a large abort reason
+    dots = "...",
     owner_down,
     not_owner,
     eagain,

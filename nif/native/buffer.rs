@@ -3,7 +3,8 @@
 //!
 //! [`resource`] is the resource ([`Buffer`] around [`Inner`]); [`notify`] turns core edges
 //! into `{active, once}`-style messages; [`owner`] aborts bodies whose owner process died;
-//! [`kept`] holds large binaries kept without copying; [`errors`] maps core errors to terms;
+//! [`kept`] holds large binaries kept without copying; [`errors`] maps core errors to terms
+//! and [`stored_reason`] keeps abort reasons once, bounded;
 //! [`timeslice`] charges reductions; the remaining modules hold the NIFs of one topic each
 //! ([`create`], [`write`], [`read`], [`info`], [`subscribe`]).
 
@@ -15,6 +16,7 @@ pub mod notify;
 pub mod owner;
 pub mod read;
 pub mod resource;
+pub mod stored_reason;
 pub mod subscribe;
 pub mod timeslice;
 pub mod write;

@@ -24,7 +24,9 @@
 %% {@link new/1}; {@link controlling_process/2} hands it over, like
 %% `gen_tcp:controlling_process/2'). If the owner exits before the body is closed or aborted,
 %% the body is aborted with `{owner_down, ExitReason}': readers get
-%% `{error, {aborted, {owner_down, ExitReason}}}' and the subscriber is sent `eof'.
+%% `{error, {aborted, {owner_down, ExitReason}}}' and the subscriber is sent `eof'. The
+%% watching is done by the process `py_buffer_owners'; when it is restarted it monitors every
+%% owner of an open buffer again (one that died meanwhile gives `{owner_down, noproc}').
 %%
 %% == Messages ==
 %% The subscriber (`notify => Pid' in {@link new/1}, or {@link subscribe/1} or {@link subscribe/2}) receives:
@@ -64,7 +66,11 @@
 %% `closed' (write after close), `reader_closed', `{aborted, Reason}',
 %% `{overflow, ContentLength, Attempted}' (a write beyond the content length; nothing is
 %% written), `{truncated, Expected, Got}' (closed before the content length arrived),
-%% `eagain' (a read that would have to wait), `not_owner'.
+%% `eagain' (a read that would have to wait), `not_owner'. An abort reason (given to
+%% {@link abort/2}, or an owner's exit reason) is stored once: up to 4096 nodes nested up to
+%% 64 deep it comes back exactly, a larger one cut like `io_lib''s `~P' (lists, tuples and maps
+%% end in the atom `'...'', deeper parts become `'...''); Python sees its printed form, at most
+%% 4 KiB.
 -module(py_buffer).
 
 -export([new/0, new/1, write/2, close/1, abort/2, info/1,
@@ -192,7 +198,8 @@ close(_Buf) -> ?NOT_LOADED.
 
 %% @doc Marks the body as failed with `Reason' (any term): readers get
 %% `{error, {aborted, Reason}}' (Python: `BodyAborted') once the bytes that arrived are read.
-%% The first reason wins; `{error, closed}' after {@link close/1}.
+%% The first reason wins; `{error, closed}' after {@link close/1}. A reason larger than 4096
+%% nodes or 64 levels comes back cut like `~P' (the rest replaced by `'...''); see Errors.
 -spec abort(buffer(), term()) -> ok | {error, reason()}.
 abort(_Buf, _Reason) -> ?NOT_LOADED.
 

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `Closed` | `closed` |
 //! | `ReaderClosed` | `reader_closed` |
-//! | `Aborted(reason)` | `{aborted, Reason}`: the term given to `abort/2`, `{owner_down, Why}`, `writer_gone`, or a binary (a reason given by Python or Rust) |
+//! | `Aborted(reason)` | `{aborted, Reason}`: the term given to `abort/2` or `{owner_down, Why}` (bounded: [`crate::buffer::stored_reason`]), `writer_gone`, or a binary (a reason given by Python or Rust) |
 //! | `Truncated { expected, got }` | `{truncated, Expected, Got}` |
 //! | `Overflow { content_length, attempted }` | `{overflow, ContentLength, Attempted}` |
 //! | `TimedOut` | `timeout` |
@@ -15,6 +15,7 @@ use py_buffer_core::{AbortReason, Error};
 use rustler::{Encoder, Env, Term};
 
 use crate::atoms;
+use crate::buffer::stored_reason::StoredReason;
 use crate::buffer::Inner;
 
 /// The term for `error` (the `Reason` of `{error, Reason}`).
@@ -38,34 +39,29 @@ pub fn error<'a>(env: Env<'a>, inner: &Inner, error: &Error) -> Term<'a> {
     (atoms::error(), reason(env, inner, error)).encode(env)
 }
 
-/// The Erlang form of an abort reason.
+/// The Erlang form of an abort reason: the stored (bounded) term for a reason set from
+/// Erlang, copied into `env` (never decoded again).
 pub fn abort_reason<'a>(env: Env<'a>, inner: &Inner, why: &AbortReason) -> Term<'a> {
     match why {
         AbortReason::WriterGone => atoms::writer_gone().encode(env),
         AbortReason::Other(text) => {
-            let stored = inner.abort_term();
-            if let Some((ours, etf)) = stored.as_ref() {
-                if Arc::ptr_eq(ours, text) {
-                    if let Some((term, _)) = env.binary_to_term(etf) {
-                        return term;
-                    }
-                }
+            let stored = inner.abort_term().clone();
+            match stored {
+                Some(ours) if Arc::ptr_eq(&ours.text, text) => ours.load(env),
+                _ => text.as_bytes().encode(env),
             }
-            text.as_bytes().encode(env)
         }
     }
 }
 
-/// Aborts the body with the Erlang term `why` (kept exactly; Python sees its printed form).
-/// The first reason wins; an error after `close`.
-pub fn abort_with(inner: &Inner, why: Term<'_>) -> py_buffer_core::Result<()> {
-    let text: Arc<str> = Arc::from(format!("{why:?}"));
-    let etf = why.to_binary().as_slice().to_vec();
+/// Aborts the body with `why` (Erlang readers get its kept term, Python its printed form;
+/// see [`StoredReason`]). The first reason wins; an error after `close`.
+pub fn abort_with(inner: &Inner, why: &Arc<StoredReason>) -> py_buffer_core::Result<()> {
     {
         let mut stored = inner.abort_term();
         if stored.is_none() {
-            *stored = Some((Arc::clone(&text), etf));
+            *stored = Some(Arc::clone(why));
         }
     }
-    inner.writer().abort(AbortReason::Other(text))
+    inner.writer().abort(AbortReason::Other(Arc::clone(&why.text)))
 }

@@ -10,24 +10,59 @@
 //! and thousands of them cost more (in fresh pages) than copying 4 KiB. Keeping is used only
 //! in unbounded buffers, which release nothing before the buffer itself goes, so a shared env
 //! holds nothing longer than the buffer would.
+//!
+//! A read result must not keep that env (and so every binary written to the buffer) alive: an
+//! 8 KiB result of a buffer written with 1000 × 1 MiB kept 1 GB. So the keeper also indexes
+//! its binaries by address, and [`Keeper::binary_of`] turns bytes lying in one kept block into
+//! a sub-binary of that block's own Erlang binary, which pins that binary only.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use py_buffer_core::Bytes;
-use rustler::{Binary, OwnedEnv, Term};
+use rustler::env::SavedTerm;
+use rustler::{Binary, Env, OwnedEnv, Term};
 
 use crate::buffer::lock;
 
 /// The env holding a buffer's kept binaries.
 pub struct Keeper {
-    env: Mutex<OwnedEnv>,
+    state: Mutex<State>,
+}
+
+/// The env, and each kept binary by the address of its first byte: `(length, term)`.
+struct State {
+    env: OwnedEnv,
+    blocks: BTreeMap<usize, (usize, SavedTerm)>,
 }
 
 impl Keeper {
     /// An empty keeper.
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
-            env: Mutex::new(OwnedEnv::new()),
+            state: Mutex::new(State {
+                env: OwnedEnv::new(),
+                blocks: BTreeMap::new(),
+            }),
+        })
+    }
+
+    /// `bytes` as a sub-binary (in `env`) of the kept Erlang binary they lie in, or `None`
+    /// when they are not inside one kept binary. No copy: the result references that binary
+    /// only (`binary:referenced_byte_size/1` is its size), not the keeper.
+    pub fn binary_of<'a>(&self, env: Env<'a>, bytes: &[u8]) -> Option<Term<'a>> {
+        let state = lock(&self.state);
+        let start = bytes.as_ptr() as usize;
+        let (&base, (len, saved)) = state.blocks.range(..=start).next_back()?;
+        let offset = start - base;
+        if offset.checked_add(bytes.len())? > *len {
+            return None;
+        }
+        state.env.run(|own| {
+            // For a refc binary, copying the term into `env` only adds a reference.
+            let whole: Binary = saved.load(own).in_env(env).decode().ok()?;
+            let part = whole.make_subbinary(offset, bytes.len()).ok()?;
+            Some(part.to_term(env))
         })
     }
 
@@ -37,13 +72,15 @@ impl Keeper {
     /// anyway.
     pub fn keep(self: &Arc<Self>, term: Term<'_>) -> Option<Bytes> {
         let (ptr, len) = {
-            let env = lock(&self.env);
-            let saved = env.save(term);
-            env.run(|env| {
+            let mut state = lock(&self.state);
+            let saved = state.env.save(term);
+            let (ptr, len) = state.env.run(|env| {
                 let binary: Binary = saved.load(env).decode().ok()?;
                 let slice = binary.as_slice();
                 Some((slice.as_ptr(), slice.len()))
-            })?
+            })?;
+            state.blocks.insert(ptr as usize, (len, saved));
+            (ptr, len)
         };
         Some(Bytes::from_owner(Kept {
             _keeper: Arc::clone(self),

@@ -20,6 +20,7 @@ use rustler::{Encoder, Env, LocalPid, NifResult, ResourceArc, Term};
 use crate::atoms;
 use crate::buffer::errors;
 use crate::buffer::notify;
+use crate::buffer::stored_reason::StoredReason;
 use crate::buffer::{lock, Buffer, Inner};
 
 #[derive(Default)]
@@ -58,6 +59,29 @@ pub fn body_ended(inner: &Inner) {
     }
 }
 
+/// `watched_owners()`: every pid owning an open buffer, for a watcher that (re)starts. A
+/// watcher's monitors die with it, so a new one must monitor these pids again (while the
+/// registry still marks them watched, their later buffers ask nobody). Entries whose buffers
+/// all ended or died are dropped (their pid's next buffer asks again). On a dirty scheduler:
+/// the walk is as long as the registry.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn watched_owners() -> Vec<LocalPid> {
+    let mut registry = lock(&REGISTRY);
+    // `strong_count`, not `upgrade`: dropping an upgraded last reference here would take
+    // the registry lock again.
+    registry.retain(|_, owned| {
+        owned.buffers.retain(|_, weak| weak.strong_count() > 0);
+        !owned.buffers.is_empty()
+    });
+    registry
+        .iter_mut()
+        .map(|(pid, owned)| {
+            owned.watched = true;
+            *pid
+        })
+        .collect()
+}
+
 /// `owner_exit(Pid, Reason)`, called by the watcher: aborts every open buffer owned by `Pid`
 /// with `{owner_down, Reason}` and tells their subscribers. Returns how many were aborted.
 #[rustler::nif]
@@ -72,7 +96,11 @@ fn owner_exit<'a>(env: Env<'a>, pid: LocalPid, why: Term<'a>) -> usize {
                 .collect()
         })
         .unwrap_or_default();
-    let reason = (atoms::owner_down(), why).encode(env);
+    if buffers.is_empty() {
+        return 0;
+    }
+    // Stored once for all of them (bounded: a huge exit reason is cut, not copied per buffer).
+    let reason = StoredReason::new((atoms::owner_down(), why).encode(env));
     let mut aborted = 0;
     for inner in &buffers {
         {
@@ -82,22 +110,11 @@ fn owner_exit<'a>(env: Env<'a>, pid: LocalPid, why: Term<'a>) -> usize {
             }
             slot.watched = false;
         }
-        if notify::run(env, None, || errors::abort_with(inner, reason)).is_ok() {
+        if notify::run(env, None, || errors::abort_with(inner, &reason)).is_ok() {
             aborted += 1;
         }
     }
     aborted
-}
-
-/// `watched_owners()`: the owner pids the watcher was asked to monitor, whose `'DOWN'` has not
-/// been handled yet (a starting watcher monitors them again).
-#[rustler::nif]
-fn watched_owners() -> Vec<LocalPid> {
-    lock(&REGISTRY)
-        .iter()
-        .filter(|(_, owned)| owned.watched)
-        .map(|(pid, _)| *pid)
-        .collect()
 }
 
 /// `controlling_process_nif(Buf, Pid)`: hands ownership to `Pid`, like

@@ -11,8 +11,11 @@
 //! - `close_reader(Buf)`: the consumer is done; writes fail with `reader_closed`.
 //!
 //! Results of [`BIG`] bytes or more are Erlang binaries over the buffer's own block (no copy)
-//! when the bytes lie in one block. Reads that would copy more than [`DIRTY_MIN`] bytes are
-//! redone on a dirty scheduler (the NIF returns `dirty` to the Erlang wrapper).
+//! when the bytes lie in one block; a result lying in a kept block (a large binary written to
+//! an unbounded buffer) is a sub-binary of that written binary. Either way a result pins at
+//! most its own block, never the rest of the buffer. Reads that would copy more than
+//! [`DIRTY_MIN`] bytes are redone on a dirty scheduler (the NIF returns `dirty` to the Erlang
+//! wrapper).
 
 use py_buffer_core::{Bytes, ReadKind, Slices};
 use rustler::{
@@ -28,7 +31,7 @@ use crate::buffer::Buffer;
 /// Results at least this long share the buffer's memory instead of being copied.
 const BIG: usize = py_buffer_core::KEEP_WITHOUT_COPY_MIN;
 /// Reads that may copy more than this run on a dirty scheduler.
-const DIRTY_MIN: usize = 512 * 1024;
+const DIRTY_MIN: usize = timeslice::NORMAL_COPY_MAX;
 
 /// The estimated cost of a read apart from copying.
 const READ_NS: u32 = 300;
@@ -53,7 +56,7 @@ fn take(slices: Slices<'_>) -> Taken {
     }
 }
 
-fn binary<'a>(env: Env<'a>, taken: Taken) -> Term<'a> {
+fn binary<'a>(env: Env<'a>, buf: &Buffer, taken: Taken) -> Term<'a> {
     match taken {
         Taken::Small(bytes) => {
             let mut out = NewBinary::new(env, bytes.len());
@@ -61,6 +64,11 @@ fn binary<'a>(env: Env<'a>, taken: Taken) -> Term<'a> {
             Binary::from(out).encode(env)
         }
         Taken::Big(bytes) => {
+            // Bytes of a kept block: a sub-binary of that block's Erlang binary (a `Chunk`
+            // would keep the keeper, hence every binary written to the buffer).
+            if let Some(part) = buf.kept_keeper().and_then(|k| k.binary_of(env, &bytes)) {
+                return part;
+            }
             let chunk = ResourceArc::new(Chunk(bytes));
             chunk.make_binary(env, |c| &c.0[..]).encode(env)
         }
@@ -150,7 +158,7 @@ fn read_with<'a>(
             if empty && !matches!(request, Request::All) {
                 atoms::eof().encode(env)
             } else {
-                (atoms::ok(), binary(env, taken)).encode(env)
+                (atoms::ok(), binary(env, buf, taken)).encode(env)
             }
         }
     }

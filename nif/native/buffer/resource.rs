@@ -23,6 +23,7 @@ use rustler::{LocalPid, Resource};
 
 use crate::buffer::kept::Keeper;
 use crate::buffer::notify::Notifier;
+use crate::buffer::stored_reason::StoredReason;
 
 /// Buffers alive right now (resources not yet destroyed); `py_buffer:live_buffers/0`.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -78,9 +79,9 @@ pub struct Inner {
     notifier: Arc<Notifier>,
     /// The owning process.
     owner: Mutex<OwnerSlot>,
-    /// The Erlang term given to `abort/2` (external term format), with the core reason it
-    /// was paired with, so `{aborted, Reason}` gives back exactly that term.
-    abort_term: Mutex<Option<(Arc<str>, Vec<u8>)>>,
+    /// The Erlang reason given to `abort/2` (or the owner's exit), stored once and bounded;
+    /// its `text` is the core reason it was paired with.
+    abort_term: Mutex<Option<Arc<StoredReason>>>,
     /// The buffer's Python object, made when it first crosses into Python.
     python: OnceLock<Py<PyBuffer>>,
 }
@@ -148,7 +149,7 @@ impl Inner {
     }
 
     /// The term given to `abort/2` and its core reason (see [`crate::buffer::errors`]).
-    pub fn abort_term(&self) -> MutexGuard<'_, Option<(Arc<str>, Vec<u8>)>> {
+    pub fn abort_term(&self) -> MutexGuard<'_, Option<Arc<StoredReason>>> {
         lock(&self.abort_term)
     }
 
@@ -161,6 +162,11 @@ impl Inner {
     /// The keeper env for large binaries.
     pub fn keeper(&self) -> &Arc<Keeper> {
         self.keeper.get_or_init(Keeper::new)
+    }
+
+    /// The keeper env, if a binary was ever kept (reads look their results up there).
+    pub fn kept_keeper(&self) -> Option<&Arc<Keeper>> {
+        self.keeper.get()
     }
 }
 

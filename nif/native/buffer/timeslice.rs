@@ -1,33 +1,48 @@
 //! Reduction accounting for NIF work, so a process calling our NIFs in a loop is preempted as
-//! often as one running Erlang code (a timeslice is about 1 ms).
+//! often as one running Erlang code (a timeslice is about 1 ms), and the one bound on how much
+//! a NIF call may copy on a normal scheduler.
 //!
 //! The BEAM counts one reduction per NIF call whatever it costs; a loop of 300 ns writes would
-//! hold a normal scheduler for milliseconds. Each call charges its estimated cost here; the
-//! debt is kept per scheduler thread and paid with `enif_consume_timeslice` in whole
-//! percents (10 µs each), so cheap calls cost one thread-local addition.
+//! hold a normal scheduler for milliseconds. Each call charges its cost here, estimated from
+//! measured constants; the debt is kept per scheduler thread and paid with
+//! `enif_consume_timeslice` in whole percents (10 µs each), so cheap calls cost one
+//! thread-local addition.
+//!
+//! The constants were measured on this machine (`benches/erlang/copy_cost.escript`): copying
+//! into fresh memory — what an unbounded buffer's new blocks and a read's new binaries are —
+//! runs at 1.2–1.25 ns per byte (4000 B: 4.8 µs a call; 64 KiB: 79 µs; 256 KiB: 327 µs), where
+//! the former estimate of 0.5 ns per byte charged 2–3× too little (a 4000-byte copy measured
+//! 6.5 µs under load and was charged 2.3 µs).
 
 use std::cell::Cell;
 
 use rustler::Env;
 
-/// Nanoseconds one percent of a timeslice stands for.
-const PERCENT_NS: u32 = 10_000;
+/// Nanoseconds one percent of a timeslice stands for (a timeslice, 100%, is ~1 ms).
+const PERCENT_NS: u64 = 10_000;
 
-/// Estimated cost of copying, in bytes per nanosecond (fresh pages copy at 1–2 GB/s here).
-const COPY_BYTES_PER_NS: usize = 2;
+/// Measured cost of copying into fresh memory, in picoseconds per byte (1.25 ns/byte,
+/// 0.8 GB/s; see the module doc).
+pub const COPY_PS_PER_BYTE: u64 = 1_250;
+
+/// Copies of more than this many bytes run on a dirty CPU scheduler (writes into bounded
+/// buffers, reads that may copy): 256 KiB cost ~330 µs at [`COPY_PS_PER_BYTE`], so no call
+/// on a normal scheduler comes near a 1 ms timeslice even on a loaded machine.
+pub const NORMAL_COPY_MAX: usize = 256 * 1024;
 
 thread_local! {
-    static DEBT_NS: Cell<u32> = const { Cell::new(0) };
+    static DEBT_NS: Cell<u64> = const { Cell::new(0) };
 }
 
-/// The estimated cost of a call that took `base_ns` plus copying `copied` bytes.
-pub fn cost(base_ns: u32, copied: usize) -> u32 {
-    let copy_ns = u32::try_from(copied / COPY_BYTES_PER_NS).unwrap_or(u32::MAX);
-    base_ns.saturating_add(copy_ns)
+/// The estimated cost, in ns, of a call that took `base_ns` plus copying `copied` bytes.
+pub fn cost(base_ns: u32, copied: usize) -> u64 {
+    let copied = u64::try_from(copied).unwrap_or(u64::MAX);
+    let copy_ns = copied.saturating_mul(COPY_PS_PER_BYTE) / 1_000;
+    u64::from(base_ns).saturating_add(copy_ns)
 }
 
 /// Charges `ns` to the calling process (a NIF call on a normal scheduler).
-pub fn charge(env: Env<'_>, ns: u32) {
+pub fn charge(env: Env<'_>, ns: u64) {
     let debt = DEBT_NS.with(Cell::get).saturating_add(ns);
     if debt < PERCENT_NS {
         DEBT_NS.with(|d| d.set(debt));
@@ -36,5 +51,6 @@ pub fn charge(env: Env<'_>, ns: u32) {
     let percent = (debt / PERCENT_NS).min(100);
     DEBT_NS.with(|d| d.set(debt - percent * PERCENT_NS));
     // The result (timeslice exhausted) matters only to NIFs that reschedule themselves.
-    let _ = rustler::schedule::consume_timeslice(env, percent as i32);
+    // `percent` is at most 100, so the conversion cannot fail.
+    let _ = rustler::schedule::consume_timeslice(env, i32::try_from(percent).unwrap_or(100));
 }

@@ -18,13 +18,14 @@ use crate::atoms;
 use crate::buffer::errors;
 use crate::buffer::notify;
 use crate::buffer::owner;
+use crate::buffer::stored_reason::StoredReason;
 use crate::buffer::timeslice;
 use crate::buffer::Buffer;
 
 /// Binaries at least this long are kept rather than copied (in unbounded buffers).
 const KEEP_MIN: usize = py_buffer_core::KEEP_WITHOUT_COPY_MIN;
 /// Copies longer than this run on a dirty scheduler.
-const DIRTY_MIN: usize = 256 * 1024;
+const DIRTY_MIN: usize = timeslice::NORMAL_COPY_MAX;
 
 /// The estimated cost of a write apart from copying (call, lock, keeping a binary).
 const WRITE_NS: u32 = 300;
@@ -141,13 +142,14 @@ fn close<'a>(env: Env<'a>, buf_term: Term<'a>) -> NifResult<Term<'a>> {
 }
 
 /// `abort(Buf, Reason)`: the body failed; readers get `{aborted, Reason}` (Python:
-/// `BodyAborted`) once the bytes that arrived cannot satisfy them. `ok` (the first reason
+/// `BodyAborted`; a large `Reason` comes back cut, see [`StoredReason`]) once the bytes that arrived cannot satisfy them. `ok` (the first reason
 /// wins), or `{error, closed}` after `close/1`.
 #[rustler::nif]
 fn abort<'a>(env: Env<'a>, buf_term: Term<'a>, why: Term<'a>) -> NifResult<Term<'a>> {
     let buf: &Buffer = buf_term.decode()?;
+    let why = StoredReason::new(why);
     let result = notify::run(env, Some((buf.notifier(), buf_term)), || {
-        errors::abort_with(buf, why)
+        errors::abort_with(buf, &why)
     });
     Ok(match result {
         Ok(()) => {
