@@ -42,7 +42,7 @@ readline_with_a_limit_still_cuts_the_line_test() ->
     ?assertEqual(binary:part(Line, 0, Limit), First).
 
 python_read_of_a_body_longer_than_the_bound_test_() ->
-    {setup, fun py_test_path:setup/0, fun(_) -> ok end,
+    {setup, fun py_buffer_test_helpers:setup/0, fun(_) -> ok end,
      %% EUnit's timeout above our deadline, so a failed run still frees the Python worker.
      [{"read()", {timeout, 3 * ?DEADLINE div 1000,
                   fun() -> python_reads(<<"b.read()">>, body(64 * 1024)) end}},

@@ -96,7 +96,7 @@ owner_exit_with_a_large_reason_never_stalls() ->
      end || B <- Bufs].
 
 python_sees_a_bounded_printed_form_test_() ->
-    {setup, fun py_test_path:setup/0, fun(_) -> ok end,
+    {setup, fun py_buffer_test_helpers:setup/0, fun(_) -> ok end,
      fun() ->
              {ok, B} = py_buffer:new(),
              ok = py_buffer:abort(B, {big, lists:seq(1, 1000000)}),
