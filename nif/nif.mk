@@ -10,6 +10,8 @@
 #                    dialyzer, then every EUnit module in nif/test (fails on any failure); the
 #                    examples (examples/erlang) are compiled with the tests and run by
 #                    nif/test/py_examples_tests.erl
+#   make test-nif-pythons  the embedded interpreter built against every other pyenv CPython
+#                    3.10-3.13 whose virtualenv `make test-python` made (scripts/test-nif-pythons)
 #   make dialyzer    dialyzer on nif/ebin, zero warnings allowed; the PLT (erts, kernel,
 #                    stdlib) is built once into nif/_build/py_buffer.plt
 #   make build-examples  build-nif, then examples/erlang into examples/ebin (`make demo')
@@ -33,9 +35,9 @@ nif_space := $(nif_empty) $(nif_empty)
 NIF_TEST_LIST = $(subst $(nif_space),$(nif_comma),$(strip $(NIF_TEST_MODULES)))
 
 BUILD_PARTS += build-nif
-TEST_PARTS += test-nif
+TEST_PARTS += test-nif test-nif-pythons
 
-.PHONY: build-nif nif-native nif-ebin dialyzer test-nif bench-nif build-examples bench-py
+.PHONY: build-nif nif-native nif-ebin dialyzer test-nif test-nif-pythons bench-nif build-examples bench-py
 
 build-nif: nif-native nif-ebin
 
@@ -66,6 +68,9 @@ test-nif: build-nif dialyzer
 	$(ERLC) -Wall -Werror -o $(NIF_TEST_EBIN) nif/test/*.erl examples/erlang/*.erl
 	$(ERL) -noshell -pa nif/ebin $(NIF_TEST_EBIN) -eval \
 		'case eunit:test([$(NIF_TEST_LIST)], [verbose]) of ok -> halt(0); _ -> halt(1) end.'
+
+test-nif-pythons: nif-ebin
+	bash scripts/test-nif-pythons
 
 # The write benchmark: prints markdown tables (recorded in docs/benchmarks.md, "Erlang NIF").
 bench-nif: NIF_FEATURES = test-hooks
