@@ -319,10 +319,9 @@ deep_recursion_is_an_error_not_a_crash() ->
                  py:eval(?CTX, <<"(lambda f: f(f, 0))(lambda f, n: f(f, n + 1))">>)),
     Deep = lists:foldl(fun(_, Acc) -> [Acc] end, [], lists:seq(1, 5000)),
     ?assertMatch({error, {python_error, <<"RecursionError">>, _, _}}, py:call(pyt_helpers, identity, [Deep])),
-    %% A cyclic list: converted to the depth limit, then the documented {pyobj, ...} form.
-    {ok, Cyclic} = py:eval(?CTX, <<"(lambda l: [l.append(l), l][1])([])">>),
-    Innermost = lists:foldl(fun(_, [X]) -> X end, Cyclic, lists:seq(1, 1001)),
-    ?assertMatch({pyobj, <<"list">>, <<"[[...]]">>}, Innermost).
+    %% A cyclic list: the list met again on its own path is the documented {pyobj, ...} form.
+    ?assertMatch({ok, [{pyobj, <<"list">>, <<"[[", _/binary>>}]},
+                 py:eval(?CTX, <<"(lambda l: [l.append(l), l][1])([])">>)).
 
 %% A fresh VM whose python cannot start: py calls say why, the buffer API still works.
 python_that_cannot_start_leaves_buffers_working() ->

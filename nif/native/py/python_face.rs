@@ -7,10 +7,12 @@
 //! one core state, nothing is copied. The buffer ([`Inner`]) owns the object; a registry maps
 //! object addresses back to buffers, weakly (an address cannot be reused while the buffer
 //! lives, since the buffer keeps the object alive). [`forget`] removes the entry when the
-//! buffer dies; the object itself is released then (pyo3 defers the decref to the next
-//! thread that holds the GIL when the buffer dies on a scheduler).
+//! buffer dies and hands the object to the release thread, which takes the GIL and drops
+//! it at once (a scheduler never waits for the GIL, and the buffer's bytes, which the object
+//! keeps through its reader, are freed promptly rather than at the next Python call).
 
 use std::collections::HashMap;
+use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
 use py_buffer_python::PyBuffer;
@@ -45,7 +47,35 @@ pub fn buffer_of(object: &Bound<'_, PyBuffer>) -> Option<Arc<Inner>> {
     lock(&FACES).get(&(object.as_ptr() as usize))?.upgrade()
 }
 
-/// Removes the registry entry of a face whose buffer is dying.
-pub fn forget(object: &Py<PyBuffer>) {
+/// The thread dropping faces of dead buffers with the GIL held.
+static RELEASER: LazyLock<Option<Mutex<Sender<Py<PyBuffer>>>>> = LazyLock::new(|| {
+    let (sender, receiver) = channel::<Py<PyBuffer>>();
+    std::thread::Builder::new()
+        .name("py-release".into())
+        .spawn(move || {
+            while let Ok(first) = receiver.recv() {
+                let mut batch = vec![first];
+                batch.extend(receiver.try_iter());
+                if crate::py::finalize::is_finalized() {
+                    // Python is gone: the objects can only be leaked.
+                    batch.into_iter().for_each(std::mem::forget);
+                    continue;
+                }
+                Python::attach(|_py| drop(batch));
+            }
+        })
+        .ok()?;
+    Some(Mutex::new(sender))
+});
+
+/// Removes the registry entry of a face whose buffer is dying, and releases the object.
+pub fn forget(object: Py<PyBuffer>) {
     lock(&FACES).remove(&(object.as_ptr() as usize));
+    match RELEASER.as_ref() {
+        Some(sender) => {
+            // If the thread is gone, the object is dropped here (pyo3 defers the decref).
+            let _ = lock(sender).send(object);
+        }
+        None => drop(object),
+    }
 }

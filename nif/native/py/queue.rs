@@ -17,6 +17,8 @@ struct State {
     jobs: VecDeque<Job>,
     idle: usize,
     threads: usize,
+    /// Stopping: workers exit once the queue is empty.
+    closed: bool,
 }
 
 /// A queue of jobs and the count of threads serving it.
@@ -67,6 +69,17 @@ impl Queue {
         state.threads = state.threads.saturating_sub(1);
     }
 
+    /// The bound on threads.
+    pub fn max_threads(&self) -> usize {
+        self.max_threads
+    }
+
+    /// Stops the queue: its workers exit once the jobs queued so far are done.
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
+    }
+
     /// Queues `job`; true when a new thread should be started for it (already counted).
     #[must_use]
     pub fn push(&self, job: Job) -> bool {
@@ -98,6 +111,10 @@ impl Queue {
             if let Some(job) = state.jobs.pop_front() {
                 self.queued.store(state.jobs.len(), Ordering::Release);
                 return Next::Job(job);
+            }
+            if state.closed {
+                state.threads = state.threads.saturating_sub(1);
+                return Next::Retire;
             }
             state.idle += 1;
             let timed_out = match retire_after {
