@@ -102,8 +102,11 @@
 %%     Each container is read once, as it is when reached: one changed while converting (by
 %%     a `__repr__') never makes the conversion fail</li>
 %% <li>`erlang.Pid', `erlang.Term' to the original term; the `erlang.PyBuffer' of a buffer
-%%     that came from Erlang to that buffer (a `py_buffer' term usable with every
-%%     `py_buffer' function); a `PyBuffer' made in Python to `{pyobj, <<"PyBuffer">>, Repr}'</li>
+%%     that came from Erlang to that very buffer term (`=:=' the one passed in, so
+%%     `{py_buffer, Buf, _}' messages and map keys match), even when Python kept the object
+%%     across calls; a `PyBuffer' made in Python to an opaque resource term (a reference;
+%%     the `py_buffer' functions raise `badarg' on it) that converts back to that same
+%%     Python object, and is the same term each time that object leaves Python</li>
 %% <li>anything else (objects, `inf', `nan', nesting deeper than 1000, a container met
 %%     again inside itself: a cycle) to `{pyobj, TypeName, Repr}' with binaries: the object
 %%     itself stays in Python. Reprs of containers are bounded (`reprlib', 6 levels).</li>

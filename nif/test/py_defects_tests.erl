@@ -8,6 +8,10 @@
 defects_test_() ->
     {setup, fun py_test_path:setup/0, fun(_) -> ok end,
      [fun cycles_come_back_as_pyobj/0,
+      fun buffer_from_python_is_the_same_term/0,
+      fun buffer_kept_by_python_comes_back_as_the_same_term/0,
+      fun buffer_made_in_python_round_trips_to_the_same_object/0,
+      fun buffers_that_crossed_are_not_leaked/0,
       fun shared_parts_convert_exactly_within_the_budget/0,
       {timeout, 120, fun shared_parts_beyond_the_budget_are_result_too_large/0},
       {timeout, 120, fun large_arguments_do_not_stall_a_scheduler/0},
@@ -47,6 +51,50 @@ shared_parts_beyond_the_budget_are_result_too_large() ->
                          #{p => self()})),
     %% The worker is free again.
     ?assertEqual({ok, 2.0}, py:call(math, sqrt, [4])).
+
+%% Item 12: a buffer handed back from Python is the very term that went in.
+buffer_from_python_is_the_same_term() ->
+    {ok, B} = py_buffer:new(),
+    {ok, B2} = py:eval(?CTX, <<"b">>, #{b => B}),
+    ?assert(B2 =:= B),
+    ?assertEqual(1, maps:get(B2, #{B => 1})),
+    ok = py_buffer:subscribe(B),
+    ok = py_buffer:write(B2, <<"x">>),
+    ?assertEqual(readable, receive {py_buffer, B, What} -> What end),
+    {ok, B3} = py:call(pyt_helpers, identity, [B]),
+    ?assert(B3 =:= B).
+
+buffer_kept_by_python_comes_back_as_the_same_term() ->
+    {ok, B} = py_buffer:new(),
+    ok = py:exec(?CTX, <<"kept_buffers = []">>),
+    {ok, none} = py:eval(?CTX, <<"kept_buffers.append(b)">>, #{b => B}),
+    %% Other calls (and their sweeps) run in between.
+    [{ok, _} = py:call(math, sqrt, [N]) || N <- lists:seq(1, 10)],
+    {ok, Back} = py:eval(?CTX, <<"kept_buffers[0]">>),
+    ?assert(Back =:= B),
+    ok = py:exec(?CTX, <<"kept_buffers.clear()">>).
+
+buffer_made_in_python_round_trips_to_the_same_object() ->
+    ok = py:exec(?CTX, <<"made = __import__('py_buffer').PyBuffer.from_bytes(b'made')">>),
+    {ok, H} = py:eval(?CTX, <<"made">>),
+    ?assert(is_reference(H)),
+    {ok, H2} = py:eval(?CTX, <<"made">>),
+    ?assert(H2 =:= H),
+    ?assertEqual({ok, true}, py:eval(?CTX, <<"h is made">>, #{h => H})),
+    ok = py:exec(?CTX, <<"del made">>),
+    %% Erlang's term keeps the object alive.
+    ?assertEqual({ok, <<"made">>}, py:eval(?CTX, <<"h.read()">>, #{h => H})),
+    ?assertError(badarg, py_buffer:info(H)).
+
+buffers_that_crossed_are_not_leaked() ->
+    Live = py_buffer:live_buffers(),
+    {Pid, Mon} = spawn_monitor(fun() ->
+        {ok, B} = py_buffer:new(),
+        {ok, B} = py:eval(?CTX, <<"b">>, #{b => B}),
+        {ok, B} = py:call(pyt_helpers, identity, [B])
+    end),
+    receive {'DOWN', Mon, process, Pid, normal} -> ok end,
+    ?assertEqual(ok, await(fun() -> py_buffer:live_buffers() =:= Live end, 10000)).
 
 %% Item 14: copying large arguments never holds a normal scheduler (long_schedule > 10 ms).
 large_arguments_do_not_stall_a_scheduler() ->

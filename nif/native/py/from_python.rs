@@ -12,8 +12,8 @@
 //! | `tuple` | tuple |
 //! | `dict` | map |
 //! | `erlang.Pid`, `erlang.Term` | the original term |
-//! | `erlang.PyBuffer` of a buffer from Erlang | that buffer (a `py_buffer` resource) |
-//! | `erlang.PyBuffer` made in Python | `{pyobj, <<"PyBuffer">>, Repr}` |
+//! | `erlang.PyBuffer` of a buffer from Erlang | that very buffer term (`=:=`) |
+//! | `erlang.PyBuffer` made in Python | an opaque resource term, converting back to that object |
 //! | anything else (incl. `inf`/`nan`, larger ints, cycles) | `{pyobj, TypeName, Repr}` (binaries) |
 //!
 //! The walk is bounded: a container already on the path from the root (a cycle) becomes a
@@ -32,13 +32,12 @@ use pyo3::types::{
     PyString, PyTuple,
 };
 use rustler::types::tuple::make_tuple;
-use rustler::{Encoder, Env, ResourceArc, Term, TermType};
-
-use crate::buffer::Buffer;
+use rustler::{Encoder, Env, Term, TermType};
 
 use crate::atoms;
 use crate::py::opaque::Term as OpaqueTerm;
 use crate::py::pid::Pid;
+use crate::py::python_face::{self, Resource};
 use crate::py::to_python::MAX_DEPTH;
 
 /// Objects one conversion may visit.
@@ -253,10 +252,10 @@ impl<'a> Converter<'a> {
             return result;
         }
         if let Ok(buffer) = object.cast::<py_buffer_python::PyBuffer>() {
-            return match crate::py::python_face::buffer_of(buffer) {
-                Some(inner) => Ok(ResourceArc::new(Buffer(inner)).encode(env)),
-                None => self.pyobj(object),
-            };
+            return Ok(match python_face::resource_of(buffer) {
+                Resource::Buffer(buffer) => buffer.encode(env),
+                Resource::Handle(handle) => handle.encode(env),
+            });
         }
         if let Ok(pid) = object.cast::<Pid>() {
             return Ok(pid.get().pid().encode(env));

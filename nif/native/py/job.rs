@@ -25,6 +25,7 @@ use crate::atoms;
 use crate::py::from_python::from_python;
 use crate::py::interrupt;
 use crate::py::python_error::error_term;
+use crate::py::python_face;
 use crate::py::ticket::Ticket;
 use crate::py::to_python::{to_python, to_python_dict};
 
@@ -223,5 +224,7 @@ impl Job {
         // Still holding the GIL: the interrupter sees the job end atomically.
         ticket.finish();
         interrupt::clear_pending(py);
+        // The job's Python objects are gone: forget what no longer crosses.
+        python_face::sweep(py);
     }
 }
