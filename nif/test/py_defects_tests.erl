@@ -102,20 +102,22 @@ large_arguments_do_not_stall_a_scheduler() ->
     Caller = spawn_link(fun() ->
         List = lists:seq(1, 5000000),
         Map = maps:from_list([{K, K} || K <- lists:seq(1, 1000000)]),
+        Tuple = list_to_tuple(lists:seq(1, 1000000)),
         erlang:garbage_collect(),
         Self ! {ready, self()},
         receive go -> ok end,
         R1 = py:call(builtins, len, [List]),
         R2 = py:call(builtins, len, [Map]),
         R3 = py:eval(?CTX, <<"len(m)">>, #{m => Map}),
-        Self ! {done, self(), [R1, R2, R3]}
+        R4 = py:call(builtins, len, [Tuple]),
+        Self ! {done, self(), [R1, R2, R3, R4]}
     end),
     receive {ready, Caller} -> ok end,
     Previous = erlang:system_monitor(self(), [{long_schedule, 10}]),
     Caller ! go,
     Results = receive {done, Caller, Rs} -> Rs end,
     restore_monitor(Previous),
-    ?assertEqual([{ok, 5000000}, {ok, 1000000}, {ok, 1000000}], Results),
+    ?assertEqual([{ok, 5000000}, {ok, 1000000}, {ok, 1000000}, {ok, 1000000}], Results),
     Stalls = flush_long_schedules(Caller),
     ?assertEqual([], Stalls).
 

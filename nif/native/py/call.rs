@@ -24,6 +24,23 @@ use crate::py::workers::{self, SubmitError};
 /// nodes takes well under a millisecond).
 pub const SMALL_TERM_NODES: usize = 20_000;
 
+/// A tuple's arity, read without copying its elements.
+fn tuple_arity(term: Term<'_>) -> Option<usize> {
+    let mut arity: std::ffi::c_int = 0;
+    let mut array = std::ptr::null();
+    // SAFETY: `term` is a valid term of its env; enif_get_tuple only writes the two
+    // out-parameters (and leaves them alone for a non-tuple).
+    let is_tuple = unsafe {
+        rustler::sys::enif_get_tuple(
+            term.get_env().as_c_arg(),
+            term.as_c_arg(),
+            &mut arity,
+            &mut array,
+        )
+    };
+    (is_tuple == 1).then(|| usize::try_from(arity).unwrap_or(usize::MAX))
+}
+
 /// True when every term of `terms` together has at most [`SMALL_TERM_NODES`] nodes.
 /// Stops counting there, so it costs at most that many steps.
 fn small(terms: &[Term<'_>]) -> bool {
@@ -41,10 +58,19 @@ fn small(terms: &[Term<'_>]) -> bool {
                     stack.push(tail);
                 }
             }
-            TermType::Tuple => match rustler::types::tuple::get_tuple(term) {
-                Ok(elements) => stack.extend(elements),
-                Err(_) => return false,
-            },
+            TermType::Tuple => {
+                // Check the arity first: copying a huge tuple's elements is itself O(n).
+                if tuple_arity(term).is_none_or(|arity| arity > budget) {
+                    return false;
+                }
+                match rustler::types::tuple::get_tuple(term) {
+                    Ok(elements) => stack.extend(elements),
+                    Err(_) => return false,
+                }
+            }
+            TermType::Map if term.map_size().map_or(true, |size| size > budget) => {
+                return false;
+            }
             TermType::Map => match rustler::MapIterator::new(term) {
                 Some(iter) => {
                     for (key, value) in iter {

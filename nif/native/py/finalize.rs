@@ -10,6 +10,7 @@
 //! objects are leaked, the interrupter and release threads do nothing.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::RwLock;
 use std::time::Duration;
 
 use pyo3::ffi;
@@ -22,6 +23,20 @@ pub const GRACE: Duration = Duration::from_secs(5);
 
 static STOPPING: AtomicBool = AtomicBool::new(false);
 static FINALIZED: AtomicBool = AtomicBool::new(false);
+/// Held (shared) by helper threads while they are inside Python, and (exclusive) by the
+/// finalizer while it marks the interpreter finalized: no helper enters Python during or
+/// after `Py_FinalizeEx`.
+static GATE: RwLock<()> = RwLock::new(());
+
+/// Runs `f` with the GIL unless the interpreter is finalized (for the helper threads:
+/// interrupter, release). `None` when it is.
+pub fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
+    let _gate = GATE.read().unwrap_or_else(|e| e.into_inner());
+    if is_finalized() {
+        return None;
+    }
+    Some(Python::attach(f))
+}
 
 /// How stopping went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +114,10 @@ pub fn stop() -> Outcome {
             Python::attach(|py| {
                 let _ = release_main_thread(py);
             });
-            FINALIZED.store(true, Ordering::Release);
+            {
+                let _gate = GATE.write().unwrap_or_else(|e| e.into_inner());
+                FINALIZED.store(true, Ordering::Release);
+            }
             // SAFETY: Python is initialised and no worker thread is left (each dropped its
             // thread state); this thread takes a fresh thread state and finalizes from it.
             // Nothing takes the GIL afterwards (FINALIZED is checked first everywhere).

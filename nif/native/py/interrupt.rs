@@ -24,10 +24,7 @@ static INTERRUPTER: LazyLock<Option<Mutex<Sender<ResourceArc<Ticket>>>>> = LazyL
         .name("py-interrupt".into())
         .spawn(move || {
             for ticket in receiver {
-                if crate::py::finalize::is_finalized() {
-                    continue;
-                }
-                Python::attach(|_py| {
+                crate::py::finalize::with_python(|_py| {
                     if let Some(thread) = ticket.running_thread() {
                         // SAFETY: the GIL is held; PyExc_TimeoutError is a static type object
                         // (the call takes a new reference of its own).

@@ -165,12 +165,12 @@ static RELEASER: LazyLock<Option<Mutex<Sender<Py<PyAny>>>>> = LazyLock::new(|| {
             while let Ok(first) = receiver.recv() {
                 let mut batch = vec![first];
                 batch.extend(receiver.try_iter());
-                if crate::py::finalize::is_finalized() {
+                let mut batch = Some(batch);
+                let dropped = crate::py::finalize::with_python(|_py| drop(batch.take())).is_some();
+                if !dropped {
                     // Python is gone: the objects can only be leaked.
-                    batch.into_iter().for_each(std::mem::forget);
-                    continue;
+                    batch.into_iter().flatten().for_each(std::mem::forget);
                 }
-                Python::attach(|_py| drop(batch));
             }
         })
         .ok()?;
