@@ -58,7 +58,8 @@
 %% code still running is interrupted: `TimeoutError' is raised in its thread (at once in
 %% running bytecode; when it returns from a blocking C call such as `time.sleep'). Until it
 %% returns its worker is stuck (counted by `info()' as `stuck'); when every thread of the
-%% pool (`max_workers') is stuck, context-free calls return `{error, overloaded}' at once.
+%% pool (`max_workers') is stuck, context-free calls return `{error, overloaded}' at once,
+%% and so do calls to a context whose thread is stuck.
 %%
 %% Arguments larger than about 20,000 terms are copied into the job on a dirty CPU
 %% scheduler, so no call holds a normal scheduler for long.

@@ -266,8 +266,13 @@ stuck_workers_are_counted_and_the_pool_answers_overloaded() ->
            "#{stuck := 2} = py:info(), "
            "{error, overloaded} = py:call(math, sqrt, [4]), "
            "{ok, 2.0} = py:call(py:context(1), math, sqrt, [4]), "
+           "{error, timeout} = py:call(py:context(2), time, sleep, [30], #{timeout => 50}), "
+           "#{stuck := 3} = py:info(), "
+           "{error, overloaded} = py:call(py:context(2), math, sqrt, [4]), "
+           "{ok, 2.0} = py:call(py:context(1), math, sqrt, [4]), "
            "io:format(\"fine\"), halt().",
-    ?assertMatch({0, <<"fine">>}, run_vm(Code, [{"PY_BUFFER_MAX_WORKERS", "2"}])).
+    ?assertMatch({0, <<"fine">>},
+                 run_vm(Code, [{"PY_BUFFER_MAX_WORKERS", "2"}, {"PY_BUFFER_CONTEXTS", "2"}])).
 
 %% Item 23.
 bad_options_raise_badarg_before_queueing() ->

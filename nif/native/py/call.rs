@@ -17,7 +17,7 @@ use crate::py::finalize::{self, Outcome};
 use crate::py::interpreter;
 use crate::py::interrupt;
 use crate::py::job::{Job, Work};
-use crate::py::ticket::{self, Ticket};
+use crate::py::ticket::Ticket;
 use crate::py::workers::{self, SubmitError};
 
 /// Terms with more nodes than this are copied on a dirty scheduler (a copy of this many
@@ -123,7 +123,7 @@ fn submit<'a>(
         return (atoms::error(), (atoms::python_init(), reason)).encode(env);
     }
     let owned = OwnedEnv::new();
-    let ticket = Ticket::new(context == 0);
+    let ticket = Ticket::new(workers::stuck_counter(context));
     let job = Job {
         work: work(&owned),
         reference: owned.save(reference),
@@ -297,8 +297,7 @@ fn py_info(env: Env<'_>) -> Term<'_> {
         put(atoms::contexts(), contexts.encode(env));
         put(atoms::workers(), (workers, idle).encode(env));
     }
-    let (stuck_pool, stuck_contexts) = ticket::stuck();
-    put(atoms::stuck(), (stuck_pool + stuck_contexts).encode(env));
+    put(atoms::stuck(), workers::stuck().encode(env));
     put(atoms::stopped(), finalize::is_stopping().encode(env));
     info
 }

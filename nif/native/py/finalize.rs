@@ -114,6 +114,7 @@ pub fn stop() -> Outcome {
             Python::attach(|py| {
                 let _ = release_main_thread(py);
             });
+            crate::py::python_face::clear();
             {
                 let _gate = GATE.write().unwrap_or_else(|e| e.into_inner());
                 FINALIZED.store(true, Ordering::Release);

@@ -156,6 +156,13 @@ pub fn sweep(py: Python<'_>) {
     }
 }
 
+/// Drops every entry (when the interpreter stops: nothing sweeps any more), so resources
+/// that were in Python's hands live only as long as Erlang references them.
+pub fn clear() {
+    let all = std::mem::take(&mut *lock(&CROSSED));
+    drop(all);
+}
+
 /// The thread dropping Python objects released by Erlang, with the GIL held.
 static RELEASER: LazyLock<Option<Mutex<Sender<Py<PyAny>>>>> = LazyLock::new(|| {
     let (sender, receiver) = channel::<Py<PyAny>>();

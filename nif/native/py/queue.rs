@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::py::job::Job;
@@ -28,6 +28,8 @@ pub struct Queue {
     queued: AtomicUsize,
     ready: Condvar,
     max_threads: usize,
+    /// Jobs of this queue that timed out and still run (see `ticket.rs`).
+    stuck: Arc<AtomicUsize>,
 }
 
 /// What a worker is told when it asks for work.
@@ -46,6 +48,7 @@ impl Queue {
             queued: AtomicUsize::new(0),
             ready: Condvar::new(),
             max_threads,
+            stuck: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -69,9 +72,19 @@ impl Queue {
         state.threads = state.threads.saturating_sub(1);
     }
 
-    /// The bound on threads.
-    pub fn max_threads(&self) -> usize {
-        self.max_threads
+    /// The counter of this queue's stuck jobs, for its tickets.
+    pub fn stuck_counter(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.stuck)
+    }
+
+    /// True when every thread this queue may have runs a stuck job: new jobs would only wait.
+    pub fn is_exhausted(&self) -> bool {
+        self.stuck.load(Ordering::Relaxed) >= self.max_threads
+    }
+
+    /// How many of this queue's jobs are stuck.
+    pub fn stuck(&self) -> usize {
+        self.stuck.load(Ordering::Relaxed)
     }
 
     /// Stops the queue: its workers exit once the jobs queued so far are done.

@@ -7,20 +7,17 @@
 //!
 //! A ticket also records the thread running its job ([`Ticket::start`] .. [`Ticket::finish`],
 //! both under the GIL), so a cancel can raise `TimeoutError` in that thread
-//! ([`crate::py::interrupt`]). A cancelled job still running is *stuck*: counted until it
-//! returns ([`stuck`]), and when every thread of the shared pool is stuck, new context-free
-//! calls are refused (`{error, overloaded}`).
+//! ([`crate::py::interrupt`]). A cancelled job still running is *stuck*: counted by its
+//! queue until it returns, and when every thread a queue may have is stuck (the one thread
+//! of a context, `max_workers` for the pool), new calls to it are refused
+//! (`{error, overloaded}`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rustler::{Atom, ResourceArc};
 
 use crate::atoms;
-
-/// Stuck jobs of the shared pool, of contexts.
-static STUCK_POOL: AtomicUsize = AtomicUsize::new(0);
-static STUCK_CONTEXTS: AtomicUsize = AtomicUsize::new(0);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -38,30 +35,22 @@ struct Slot {
 /// One pending reply.
 pub struct Ticket {
     slot: Mutex<Slot>,
-    /// Queued on the shared pool (not a context).
-    pool: bool,
+    /// The stuck-job counter of the queue the job goes to.
+    stuck: Option<Arc<AtomicUsize>>,
 }
 
 #[rustler::resource_impl]
 impl rustler::Resource for Ticket {}
 
-/// (stuck jobs of the shared pool, stuck jobs of contexts).
-pub fn stuck() -> (usize, usize) {
-    (
-        STUCK_POOL.load(Ordering::Relaxed),
-        STUCK_CONTEXTS.load(Ordering::Relaxed),
-    )
-}
-
 impl Ticket {
     /// A pending ticket, as a resource the caller keeps.
-    pub fn new(pool: bool) -> ResourceArc<Ticket> {
+    pub fn new(stuck: Option<Arc<AtomicUsize>>) -> ResourceArc<Ticket> {
         ResourceArc::new(Ticket {
             slot: Mutex::new(Slot {
                 state: State::Pending,
                 thread: None,
             }),
-            pool,
+            stuck,
         })
     }
 
@@ -69,11 +58,13 @@ impl Ticket {
         self.slot.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn counter(&self) -> &'static AtomicUsize {
-        if self.pool {
-            &STUCK_POOL
-        } else {
-            &STUCK_CONTEXTS
+    fn count(&self, up: bool) {
+        if let Some(stuck) = &self.stuck {
+            if up {
+                stuck.fetch_add(1, Ordering::Relaxed);
+            } else {
+                stuck.fetch_sub(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -91,7 +82,7 @@ impl Ticket {
     pub fn finish(&self) {
         let mut slot = self.lock();
         if slot.thread.take().is_some() && slot.state == State::Cancelled {
-            self.counter().fetch_sub(1, Ordering::Relaxed);
+            self.count(false);
         }
     }
 
@@ -120,7 +111,7 @@ impl Ticket {
                 slot.state = State::Cancelled;
                 let running = slot.thread.is_some();
                 if running {
-                    self.counter().fetch_add(1, Ordering::Relaxed);
+                    self.count(true);
                 }
                 (atoms::cancelled(), running)
             }

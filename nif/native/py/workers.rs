@@ -50,7 +50,8 @@ static POOL: OnceLock<Pool> = OnceLock::new();
 pub enum SubmitError {
     /// The pool is not running (Python failed to start).
     NotStarted,
-    /// Every thread of the shared pool runs a timed-out job that has not returned.
+    /// Every thread of the queue (the shared pool's `max_workers`, a context's one) runs a
+    /// timed-out job that has not returned.
     Overloaded,
     /// `py:stop/0` was called.
     Stopped,
@@ -125,19 +126,43 @@ pub fn submit(context: usize, job: Job) -> Result<(), SubmitError> {
     if crate::py::finalize::is_stopping() {
         return Err(SubmitError::Stopped);
     }
+    let queue = queue_of(pool, context);
+    if queue.is_exhausted() {
+        return Err(SubmitError::Overloaded);
+    }
     if context == 0 {
-        if crate::py::ticket::stuck().0 >= pool.shared.max_threads() {
-            return Err(SubmitError::Overloaded);
-        }
         // If no thread can be started, the job waits for a busy worker.
         if pool.shared.push(job) {
             spawn("py-worker".into(), &pool.shared, Some(RETIRE_AFTER));
         }
     } else {
-        let queue = &pool.contexts[(context - 1) % pool.contexts.len()];
         let _ = queue.push(job);
     }
     Ok(())
+}
+
+fn queue_of(pool: &Pool, context: usize) -> &Arc<Queue> {
+    match context {
+        0 => &pool.shared,
+        n => &pool.contexts[(n - 1) % pool.contexts.len()],
+    }
+}
+
+/// The stuck-job counter of the queue `context` goes to (`None` before start).
+pub fn stuck_counter(context: usize) -> Option<Arc<std::sync::atomic::AtomicUsize>> {
+    POOL.get()
+        .map(|pool| queue_of(pool, context).stuck_counter())
+}
+
+/// Stuck jobs over every queue.
+pub fn stuck() -> usize {
+    POOL.get().map_or(0, |pool| {
+        pool.contexts
+            .iter()
+            .chain(std::iter::once(&pool.shared))
+            .map(|queue| queue.stuck())
+            .sum()
+    })
 }
 
 /// Worker threads alive (contexts and shared pool).
