@@ -69,4 +69,11 @@ rustler::atoms! {
     version,
     not_started,
     python_init,
+    // py: overload, stop, results (`dirty` above also answers a large py_call)
+    overloaded,
+    stopped,
+    stuck,
+    busy,
+    result_too_large,
+    nif_panic,
 }

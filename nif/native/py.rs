@@ -4,14 +4,19 @@
 //! [`erlang_module`]) and the worker threads ([`workers`], [`queue`]); [`call`] holds the
 //! hidden NIFs behind `py:call/3,4,5`, `py:eval/2,3` and `py:exec/2`, which queue a [`job`]
 //! and reply by message ([`ticket`]); [`to_python`] and [`from_python`] convert terms, with
-//! [`pid`], [`opaque`] and [`python_face`] the Python objects Erlang values become;
-//! [`python_error`] turns exceptions into terms; [`send`] is `erlang.send` for Python code.
+//! [`pid`], [`opaque`] and [`python_face`] the Python objects Erlang values become ([`handle`]
+//! the resource a `PyBuffer` made in Python becomes);
+//! [`python_error`] turns exceptions into terms; [`send`] is `erlang.send` for Python code;
+//! [`interrupt`] raises `TimeoutError` in timed-out calls; [`finalize`] stops the interpreter.
 
 pub mod call;
 pub mod config;
 pub mod erlang_module;
+pub mod finalize;
 pub mod from_python;
+pub mod handle;
 pub mod interpreter;
+pub mod interrupt;
 pub mod job;
 pub mod libpython;
 pub mod opaque;

@@ -82,7 +82,8 @@
 -export([owner_exit/2, watched_owners/0, bench_write/3, write_dirty_nif/2, test_on_thread/2]).
 %% Internal: the embedded Python behind module `py' (one NIF library loads into one module,
 %% so these live here; `py' is their interface).
--export([py_call/6, py_eval/4, py_exec/3, py_cancel/1, py_info/0]).
+-export([py_call/6, py_eval/4, py_exec/3, py_cancel/1, py_info/0,
+         py_call_dirty/6, py_eval_dirty/4, py_finalize/0]).
 
 -on_load(init/0).
 
@@ -90,7 +91,8 @@
        info/1, controlling_process_nif/2, subscribe/1, subscribe/2, unsubscribe/1, activate/1,
        read_nif/2, read_dirty_nif/2, close_reader/1, owner_exit/2, watched_owners/0,
        live_buffers/0,
-       test_on_thread/2, py_call/6, py_eval/4, py_exec/3, py_cancel/1, py_info/0]).
+       test_on_thread/2, py_call/6, py_eval/4, py_exec/3, py_cancel/1, py_info/0,
+       py_call_dirty/6, py_eval_dirty/4, py_finalize/0]).
 
 -type buffer() :: reference().
 %% A buffer: an opaque NIF resource term.
@@ -300,12 +302,27 @@ test_on_thread(_Buf, _Op) -> ?NOT_LOADED.
 %% @private Queues `Module.Function(*Args, **Kwargs)' on context `Ctx' (0: the pool); the
 %% result arrives as `{py_result, Ref, Result}'. Used by `py:call/3,4,5'.
 -spec py_call(reference(), non_neg_integer(), atom() | iodata(), atom() | iodata(), list(),
-              map()) -> py_ticket() | {error, term()}.
+              map()) -> py_ticket() | dirty | {error, term()}.
 py_call(_Ref, _Ctx, _Module, _Function, _Args, _Kwargs) -> ?NOT_LOADED.
 
+%% @private `py_call/6' on a dirty scheduler, for arguments `py_call/6' answered `dirty' to.
+-spec py_call_dirty(reference(), non_neg_integer(), atom() | iodata(), atom() | iodata(),
+                    list(), map()) -> py_ticket() | {error, term()}.
+py_call_dirty(_Ref, _Ctx, _Module, _Function, _Args, _Kwargs) -> ?NOT_LOADED.
+
 %% @private Queues `eval(Code)' with `Locals'; used by `py:eval/2,3'.
--spec py_eval(reference(), non_neg_integer(), iodata(), map()) -> py_ticket() | {error, term()}.
+-spec py_eval(reference(), non_neg_integer(), iodata(), map()) ->
+          py_ticket() | dirty | {error, term()}.
 py_eval(_Ref, _Ctx, _Code, _Locals) -> ?NOT_LOADED.
+
+%% @private `py_eval/4' on a dirty scheduler, for locals `py_eval/4' answered `dirty' to.
+-spec py_eval_dirty(reference(), non_neg_integer(), iodata(), map()) ->
+          py_ticket() | {error, term()}.
+py_eval_dirty(_Ref, _Ctx, _Code, _Locals) -> ?NOT_LOADED.
+
+%% @private Stops the interpreter; used by `py:stop/0'.
+-spec py_finalize() -> ok | {error, {busy, pos_integer()} | not_started}.
+py_finalize() -> ?NOT_LOADED.
 
 %% @private Queues `exec(Code)'; used by `py:exec/2'.
 -spec py_exec(reference(), non_neg_integer(), iodata()) -> py_ticket() | {error, term()}.

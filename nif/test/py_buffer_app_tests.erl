@@ -5,11 +5,53 @@
 -include_lib("eunit/include/eunit.hrl").
 
 app_test_() ->
-    {inorder,
+    %% These tests stop the application again and again in the VM the other test modules
+    %% use, so it must leave the interpreter running (the default finalizes it; tested in a
+    %% VM of its own, `stop_finalizes_the_interpreter_test').
+    {setup,
+     fun() -> ok = keep_python_on_stop() end,
+     fun(_) -> ok end,
+     {inorder,
      [fun starts_and_stops/0,
       fun supervised_watcher_takes_over_the_lazy_one/0,
       fun restarted_watcher_keeps_watching/0,
-      fun owner_dying_while_stopped_is_seen_later/0]}.
+      fun owner_dying_while_stopped_is_seen_later/0]}}.
+
+keep_python_on_stop() ->
+    case application:load(py_buffer) of
+        ok -> ok;
+        {error, {already_loaded, py_buffer}} -> ok
+    end,
+    application:set_env(py_buffer, finalize_on_stop, false).
+
+%% The default: stopping the application finalizes the interpreter, so atexit handlers run
+%% (in a VM of its own: Python cannot start again after it).
+stop_finalizes_the_interpreter_test() ->
+    File = filename:join(os:getenv("TMPDIR", "/tmp"),
+                         "py_buffer_app_stop_" ++ os:getpid() ++ ".txt"),
+    _ = file:delete(File),
+    Ebin = filename:dirname(code:which(py_buffer)),
+    Eval = lists:flatten(io_lib:format(
+        "{ok, _} = application:ensure_all_started(py_buffer), "
+        "ok = py:exec(py:context(1), <<\"import atexit; f = open('~s', 'w'); "
+        "f.write('buffered'); atexit.register(lambda: print('atexit ran', flush=True))\">>), "
+        "ok = application:stop(py_buffer), "
+        "{error, stopped} = py:call(math, sqrt, [4]), "
+        "halt(0).", [File])),
+    Port = open_port({spawn_executable, os:find_executable("erl")},
+                     [{args, ["-noshell", "-pa", Ebin, "-eval", Eval]},
+                      exit_status, stderr_to_stdout, binary]),
+    {Status, Output} = collect(Port, <<>>),
+    ?assertEqual({0, true}, {Status, binary:match(Output, <<"atexit ran">>) =/= nomatch}),
+    ?assertEqual({ok, <<"buffered">>}, file:read_file(File)),
+    ok = file:delete(File).
+
+collect(Port, Acc) ->
+    receive
+        {Port, {data, Data}} -> collect(Port, <<Acc/binary, Data/binary>>);
+        {Port, {exit_status, Status}} -> {Status, Acc}
+    after 60000 -> {timeout, Acc}
+    end.
 
 %% The acceptance sequence: start, a Python call, stop; nothing of the application remains.
 starts_and_stops() ->

@@ -167,9 +167,10 @@ buffer_comes_back_as_the_same_buffer() ->
     ok = py_buffer:write(Back, <<"d">>),
     {ok, <<"a">>} = py:eval(ctx(), <<"b.read(1)">>, #{b => Back}),
     ?assertMatch(#{read := 1, written := 4}, py_buffer:info(Buf)),
-    %% A buffer made in Python has no Erlang form.
-    ?assertMatch({ok, {pyobj, <<"PyBuffer">>, _}},
-                 py:eval(ctx(), <<"__import__('py_buffer').PyBuffer.from_bytes(b'x')">>)).
+    %% A buffer made in Python comes to Erlang as an opaque resource term.
+    {ok, Made} = py:eval(ctx(), <<"__import__('py_buffer').PyBuffer.from_bytes(b'x')">>),
+    ?assert(is_reference(Made)),
+    ?assertEqual({ok, <<"x">>}, py:eval(ctx(), <<"m.read()">>, #{m => Made})).
 
 seed_wsgi_environ_example() ->
     Body = <<"{\"hello\": \"world\"}">>,
@@ -319,10 +320,9 @@ deep_recursion_is_an_error_not_a_crash() ->
                  py:eval(ctx(), <<"(lambda f: f(f, 0))(lambda f, n: f(f, n + 1))">>)),
     Deep = lists:foldl(fun(_, Acc) -> [Acc] end, [], lists:seq(1, 5000)),
     ?assertMatch({error, {python_error, <<"RecursionError">>, _, _}}, py:call(pyt_helpers, identity, [Deep])),
-    %% A cyclic list: converted to the depth limit, then the documented {pyobj, ...} form.
-    {ok, Cyclic} = py:eval(ctx(), <<"(lambda l: [l.append(l), l][1])([])">>),
-    Innermost = lists:foldl(fun(_, [X]) -> X end, Cyclic, lists:seq(1, 1001)),
-    ?assertMatch({pyobj, <<"list">>, <<"[[...]]">>}, Innermost).
+    %% A cyclic list: the list met again on its own path is the documented {pyobj, ...} form.
+    ?assertMatch({ok, [{pyobj, <<"list">>, <<"[[", _/binary>>}]},
+                 py:eval(ctx(), <<"(lambda l: [l.append(l), l][1])([])">>)).
 
 %% A fresh VM whose python cannot start: py calls say why, the buffer API still works.
 python_that_cannot_start_leaves_buffers_working() ->

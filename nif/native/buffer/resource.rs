@@ -198,7 +198,7 @@ impl Drop for Inner {
         // readers elsewhere still wake through the core's listeners.
         self.writer.set_observer(None);
         if let Some(object) = self.python.take() {
-            crate::py::python_face::forget(&object);
+            crate::py::python_face::forget(object);
         }
         let slot = *self.owner();
         if slot.watched {

@@ -4,14 +4,93 @@
 //!
 //! The caller makes `Ref` itself (`make_ref()` right before the NIF call and the `receive`),
 //! so the compiler's selective-receive optimisation skips the rest of a long mailbox.
+//!
+//! Copying the arguments is the one cost proportional to their size. The normal-scheduler
+//! NIFs first count the term's nodes up to [`SMALL_TERM_NODES`] (bounded work); a larger
+//! term is not copied there: the NIF returns `dirty` and `py.erl` calls the `*_dirty`
+//! variant, which runs on a dirty CPU scheduler.
 
 use rustler::{Atom, Binary, Encoder, Env, NifResult, OwnedEnv, ResourceArc, Term, TermType};
 
 use crate::atoms;
+use crate::py::finalize::{self, Outcome};
 use crate::py::interpreter;
+use crate::py::interrupt;
 use crate::py::job::{Job, Work};
 use crate::py::ticket::Ticket;
-use crate::py::workers;
+use crate::py::workers::{self, SubmitError};
+
+/// Terms with more nodes than this are copied on a dirty scheduler (a copy of this many
+/// nodes takes well under a millisecond).
+pub const SMALL_TERM_NODES: usize = 20_000;
+
+/// A tuple's arity, read without copying its elements.
+fn tuple_arity(term: Term<'_>) -> Option<usize> {
+    let mut arity: std::ffi::c_int = 0;
+    let mut array = std::ptr::null();
+    // SAFETY: `term` is a valid term of its env; enif_get_tuple only writes the two
+    // out-parameters (and leaves them alone for a non-tuple).
+    let is_tuple = unsafe {
+        rustler::sys::enif_get_tuple(
+            term.get_env().as_c_arg(),
+            term.as_c_arg(),
+            &mut arity,
+            &mut array,
+        )
+    };
+    (is_tuple == 1).then(|| usize::try_from(arity).unwrap_or(usize::MAX))
+}
+
+/// True when every term of `terms` together has at most [`SMALL_TERM_NODES`] nodes.
+/// Stops counting there, so it costs at most that many steps.
+fn small(terms: &[Term<'_>]) -> bool {
+    let mut budget = SMALL_TERM_NODES;
+    let mut stack: Vec<Term<'_>> = terms.to_vec();
+    while let Some(term) = stack.pop() {
+        budget = match budget.checked_sub(1) {
+            Some(left) => left,
+            None => return false,
+        };
+        match term.get_type() {
+            TermType::List => {
+                if let Ok((head, tail)) = term.list_get_cell() {
+                    stack.push(head);
+                    stack.push(tail);
+                }
+            }
+            TermType::Tuple => {
+                // Check the arity first: copying a huge tuple's elements is itself O(n).
+                if tuple_arity(term).is_none_or(|arity| arity > budget) {
+                    return false;
+                }
+                match rustler::types::tuple::get_tuple(term) {
+                    Ok(elements) => stack.extend(elements),
+                    Err(_) => return false,
+                }
+            }
+            TermType::Map if term.map_size().map_or(true, |size| size > budget) => {
+                return false;
+            }
+            TermType::Map => match rustler::MapIterator::new(term) {
+                Some(iter) => {
+                    for (key, value) in iter {
+                        if stack.len() > SMALL_TERM_NODES {
+                            return false;
+                        }
+                        stack.push(key);
+                        stack.push(value);
+                    }
+                }
+                None => return false,
+            },
+            _ => {}
+        }
+        if stack.len() > budget {
+            return false;
+        }
+    }
+    true
+}
 
 /// A module, function or code argument: atom, iodata (UTF-8) or charlist.
 fn name(term: Term<'_>) -> NifResult<String> {
@@ -44,7 +123,7 @@ fn submit<'a>(
         return (atoms::error(), (atoms::python_init(), reason)).encode(env);
     }
     let owned = OwnedEnv::new();
-    let ticket = Ticket::new();
+    let ticket = Ticket::new(workers::stuck_counter(context));
     let job = Job {
         work: work(&owned),
         reference: owned.save(reference),
@@ -52,10 +131,63 @@ fn submit<'a>(
         ticket: ResourceArc::clone(&ticket),
         env: owned,
     };
-    match workers::submit(context, job) {
-        Ok(()) => ticket.encode(env),
-        Err(_) => (atoms::error(), atoms::not_started()).encode(env),
+    let reason = match workers::submit(context, job) {
+        Ok(()) => return ticket.encode(env),
+        Err(SubmitError::NotStarted) => atoms::not_started(),
+        Err(SubmitError::Overloaded) => atoms::overloaded(),
+        Err(SubmitError::Stopped) => atoms::stopped(),
+    };
+    (atoms::error(), reason).encode(env)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn call<'a>(
+    env: Env<'a>,
+    reference: Term<'a>,
+    context: usize,
+    module: Term<'a>,
+    function: Term<'a>,
+    arguments: Term<'a>,
+    kwargs: Term<'a>,
+    dirty: bool,
+) -> NifResult<Term<'a>> {
+    let module = name(module)?;
+    let function = name(function)?;
+    if arguments.list_length().is_err() || !is_map(kwargs) {
+        return Err(rustler::Error::BadArg);
     }
+    if !dirty && !small(&[arguments, kwargs]) {
+        return Ok(atoms::dirty().encode(env));
+    }
+    let has_kwargs = kwargs.map_size()? > 0;
+    Ok(submit(env, reference, context, |owned| Work::Call {
+        module,
+        function,
+        args: owned.save(arguments),
+        kwargs: has_kwargs.then(|| owned.save(kwargs)),
+    }))
+}
+
+fn eval<'a>(
+    env: Env<'a>,
+    reference: Term<'a>,
+    context: usize,
+    code: Term<'a>,
+    locals: Term<'a>,
+    dirty: bool,
+) -> NifResult<Term<'a>> {
+    let code = name(code)?;
+    if !is_map(locals) {
+        return Err(rustler::Error::BadArg);
+    }
+    if !dirty && !small(&[locals]) {
+        return Ok(atoms::dirty().encode(env));
+    }
+    let has_locals = locals.map_size()? > 0;
+    Ok(submit(env, reference, context, |owned| Work::Eval {
+        code,
+        locals: has_locals.then(|| owned.save(locals)),
+    }))
 }
 
 #[rustler::nif]
@@ -68,18 +200,25 @@ fn py_call<'a>(
     arguments: Term<'a>,
     kwargs: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    let module = name(module)?;
-    let function = name(function)?;
-    if arguments.list_length().is_err() || !is_map(kwargs) {
-        return Err(rustler::Error::BadArg);
-    }
-    let has_kwargs = kwargs.map_size()? > 0;
-    Ok(submit(env, reference, context, |owned| Work::Call {
-        module,
-        function,
-        args: owned.save(arguments),
-        kwargs: has_kwargs.then(|| owned.save(kwargs)),
-    }))
+    call(
+        env, reference, context, module, function, arguments, kwargs, false,
+    )
+}
+
+/// `py_call/6` for arguments too large to copy on a normal scheduler.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn py_call_dirty<'a>(
+    env: Env<'a>,
+    reference: Term<'a>,
+    context: usize,
+    module: Term<'a>,
+    function: Term<'a>,
+    arguments: Term<'a>,
+    kwargs: Term<'a>,
+) -> NifResult<Term<'a>> {
+    call(
+        env, reference, context, module, function, arguments, kwargs, true,
+    )
 }
 
 #[rustler::nif]
@@ -90,15 +229,19 @@ fn py_eval<'a>(
     code: Term<'a>,
     locals: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    let code = name(code)?;
-    if !is_map(locals) {
-        return Err(rustler::Error::BadArg);
-    }
-    let has_locals = locals.map_size()? > 0;
-    Ok(submit(env, reference, context, |owned| Work::Eval {
-        code,
-        locals: has_locals.then(|| owned.save(locals)),
-    }))
+    eval(env, reference, context, code, locals, false)
+}
+
+/// `py_eval/4` for locals too large to copy on a normal scheduler.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn py_eval_dirty<'a>(
+    env: Env<'a>,
+    reference: Term<'a>,
+    context: usize,
+    code: Term<'a>,
+    locals: Term<'a>,
+) -> NifResult<Term<'a>> {
+    eval(env, reference, context, code, locals, true)
 }
 
 #[rustler::nif]
@@ -112,9 +255,25 @@ fn py_exec<'a>(
     Ok(submit(env, reference, context, |_| Work::Exec { code }))
 }
 
+/// Gives up on a call; a job already running gets `TimeoutError` raised in its thread.
 #[rustler::nif]
 fn py_cancel(ticket: ResourceArc<Ticket>) -> Atom {
-    ticket.cancel()
+    let (answer, running) = ticket.cancel();
+    if running {
+        interrupt::request(ticket);
+    }
+    answer
+}
+
+/// Stops the interpreter (`py:stop/0`): `ok`, `{error, {busy, N}}` or
+/// `{error, not_started}`. Waits for the workers: a dirty I/O scheduler.
+#[rustler::nif(schedule = "DirtyIo")]
+fn py_finalize(env: Env<'_>) -> Term<'_> {
+    match finalize::stop() {
+        Outcome::Finalized => atoms::ok().encode(env),
+        Outcome::Busy(n) => (atoms::error(), (atoms::busy(), n)).encode(env),
+        Outcome::NotStarted => (atoms::error(), atoms::not_started()).encode(env),
+    }
 }
 
 #[rustler::nif]
@@ -138,5 +297,7 @@ fn py_info(env: Env<'_>) -> Term<'_> {
         put(atoms::contexts(), contexts.encode(env));
         put(atoms::workers(), (workers, idle).encode(env));
     }
+    put(atoms::stuck(), workers::stuck().encode(env));
+    put(atoms::stopped(), finalize::is_stopping().encode(env));
     info
 }

@@ -4,6 +4,10 @@
 //! - `program_name` (and so `sys.executable`, `sys.prefix`, site-packages) is the configured
 //!   python: a venv's `bin/python` gives the venv (found through its `pyvenv.cfg`);
 //! - no signal handlers (the BEAM owns signals), no C stdio reconfiguration, no argv parsing;
+//! - `SIGCHLD` back to `SIG_DFL` ([`restore_sigchld`]): the BEAM ignores it, and with it
+//!   ignored the kernel reaps children itself, so `waitpid` in Python (`subprocess`,
+//!   `os.system`) never sees an exit status. The BEAM's own port programs are children of
+//!   its `erl_child_setup` helper, which reaps them, so they are unaffected;
 //! - before Python starts, libpython is promoted to `RTLD_GLOBAL` ([`crate::py::libpython`]);
 //! - `sys.path` starts with the configured directories, then (as with `python -c`) the VM's
 //!   working directory unless `PYTHONSAFEPATH` is set;
@@ -21,6 +25,14 @@ use pyo3::types::PyList;
 use crate::py::config::Config;
 use crate::py::erlang_module;
 use crate::py::libpython;
+
+/// The thread that initialised Python (`pthread_self`); it never runs Python again.
+static INIT_THREAD: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// The id of the thread that initialised Python (its `threading.get_ident()`), 0 before.
+pub fn init_thread() -> i64 {
+    INIT_THREAD.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 /// How starting went: `Ok` with facts for `py_info`, or why it failed.
 static STATE: OnceLock<Result<Started, String>> = OnceLock::new();
@@ -132,7 +144,11 @@ fn prepare(py: Python<'_>, config: &Config) -> PyResult<()> {
     let path = sys.getattr("path")?.cast_into::<PyList>()?;
     // Like `python -c`: the VM's working directory is importable (after the configured
     // directories), unless PYTHONSAFEPATH is set.
-    let safe_path: bool = sys.getattr("flags")?.getattr("safe_path")?.extract()?;
+    // `sys.flags.safe_path` exists from Python 3.11 on; before, there is no such mode.
+    let safe_path: bool = match sys.getattr("flags")?.getattr("safe_path") {
+        Ok(flag) => flag.extract()?,
+        Err(_) => false,
+    };
     if !safe_path {
         if let Some(cwd) = std::env::current_dir()
             .ok()
@@ -145,6 +161,24 @@ fn prepare(py: Python<'_>, config: &Config) -> PyResult<()> {
         path.insert(0, dir)?;
     }
     Ok(())
+}
+
+/// Sets `SIGCHLD` to its default disposition if it is ignored (see the module doc).
+fn restore_sigchld() {
+    // SAFETY: a zeroed sigaction is a valid "query" argument; sigaction only reads/writes
+    // the structs passed. Only an ignored SIGCHLD is changed (a handler installed by someone
+    // else is left alone).
+    unsafe {
+        let mut current: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut current) == 0
+            && current.sa_sigaction == libc::SIG_IGN
+        {
+            let mut default: libc::sigaction = std::mem::zeroed();
+            default.sa_sigaction = libc::SIG_DFL;
+            libc::sigemptyset(&mut default.sa_mask);
+            libc::sigaction(libc::SIGCHLD, &default, std::ptr::null_mut());
+        }
+    }
 }
 
 /// Starts the interpreter (once per VM) and releases the GIL.
@@ -163,6 +197,11 @@ pub fn start(config: &Config) -> Result<(), String> {
             }
         }
         let python = config.python.clone().or_else(|| default_python(&libpython));
+        restore_sigchld();
+        INIT_THREAD.store(
+            crate::py::interrupt::current_thread() as i64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         initialize(python.as_deref())?;
         let started = Python::attach(|py| {
             prepare(py, config)?;

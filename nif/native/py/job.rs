@@ -3,6 +3,13 @@
 //! The arguments were copied into the job's own environment by the NIF; the worker converts
 //! them to Python, runs the code, converts the result into the same environment and sends
 //! `{py_result, Ref, Result}` to the caller with `enif_send` from its own (non-ERTS) thread.
+//!
+//! Calls go through a small Python function ([`trampoline`]) so the callee runs below a
+//! Python frame: `builtins.eval`/`exec`/`globals()` called without globals then see that
+//! frame's namespace instead of failing with `SystemError: frame does not exist`.
+//! A module is taken from `sys.modules` only when it is fully initialised; otherwise it is
+//! imported through the import system, which waits on the module's import lock (two first
+//! calls racing an import both get the complete module).
 
 use std::ffi::CString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -16,7 +23,9 @@ use rustler::{Encoder, Env, LocalPid, OwnedEnv, ResourceArc, Term};
 
 use crate::atoms;
 use crate::py::from_python::from_python;
+use crate::py::interrupt;
 use crate::py::python_error::error_term;
+use crate::py::python_face;
 use crate::py::ticket::Ticket;
 use crate::py::to_python::{to_python, to_python_dict};
 
@@ -79,16 +88,55 @@ fn sys_modules(py: Python<'_>) -> PyResult<&Bound<'_, PyDict>> {
         .map(|m| m.bind(py))
 }
 
-/// `module.function`, through `sys.modules` first (no import machinery on the hot path).
+/// True when `module` is still executing its body (`__spec__._initializing`).
+fn initializing(module: &Bound<'_, PyAny>) -> bool {
+    module
+        .getattr("__spec__")
+        .and_then(|spec| spec.getattr("_initializing"))
+        .and_then(|flag| flag.is_truthy())
+        .unwrap_or(false)
+}
+
+/// `module.function`, through `sys.modules` first (no import machinery on the hot path)
+/// unless the module there is still being imported.
 fn resolve<'py>(py: Python<'py>, module: &str, function: &str) -> PyResult<Bound<'py, PyAny>> {
     let mut target = match sys_modules(py)?.get_item(module)? {
-        Some(loaded) => loaded,
-        None => py.import(module)?.into_any(),
+        Some(loaded) if !initializing(&loaded) => loaded,
+        // `__import__` takes the module's import lock: it waits for another thread's
+        // import of the same module to finish.
+        _ => py.import(module)?.into_any(),
     };
     for name in function.split('.') {
         target = target.getattr(name)?;
     }
     Ok(target)
+}
+
+/// `lambda f, a, k: f(*a, **k)` defined in a namespace of its own (`__name__` is
+/// `__py_call__`): the frame every call runs below.
+fn trampoline(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static TRAMPOLINE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    TRAMPOLINE
+        .get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+            let globals = PyDict::new(py);
+            globals.set_item("__builtins__", py.import("builtins")?)?;
+            globals.set_item("__name__", "__py_call__")?;
+            let code = source("def __py_call__(__f, __a, __k):\n    return __f(*__a, **__k)\n")?;
+            py.run(&code, Some(&globals), None)?;
+            Ok(globals
+                .get_item("__py_call__")?
+                .ok_or_else(|| PyValueError::new_err("trampoline not defined"))?
+                .unbind())
+        })
+        .map(|f| f.bind(py))
+}
+
+/// The result term, or `{error, result_too_large}`.
+fn converted<'a>(env: Env<'a>, result: &Bound<'_, PyAny>) -> Term<'a> {
+    match from_python(env, result) {
+        Ok(term) => (atoms::ok(), term).encode(env),
+        Err(_) => (atoms::error(), atoms::result_too_large()).encode(env),
+    }
 }
 
 impl Work {
@@ -119,8 +167,12 @@ impl Work {
                     Some(kwargs) => Some(to_python_dict(py, kwargs.load(env), 0)?),
                     None => None,
                 };
-                let result = target.call(args, kwargs.as_ref())?;
-                Ok((atoms::ok(), from_python(env, &result, 0)).encode(env))
+                let kwargs = match kwargs {
+                    Some(kwargs) => kwargs,
+                    None => PyDict::new(py),
+                };
+                let result = trampoline(py)?.call1((target, args, kwargs))?;
+                Ok(converted(env, &result))
             }
             Work::Eval { code, locals } => {
                 let locals = match locals {
@@ -128,7 +180,7 @@ impl Work {
                     None => None,
                 };
                 let result = py.eval(&source(code)?, Some(namespace), locals.as_ref())?;
-                Ok((atoms::ok(), from_python(env, &result, 0)).encode(env))
+                Ok(converted(env, &result))
             }
             Work::Exec { code } => {
                 py.run(&source(code)?, Some(namespace), None)?;
@@ -148,7 +200,7 @@ impl Job {
             work,
             ticket,
         } = self;
-        if ticket.is_cancelled() {
+        if !ticket.start(interrupt::current_thread()) {
             return;
         }
         let message = env.run(|term_env| {
@@ -156,12 +208,23 @@ impl Job {
                 work.execute(py, term_env, namespace)
                     .unwrap_or_else(|err| error_term(py, term_env, err))
             }))
-            .unwrap_or_else(|_| (atoms::error(), "panic in the py_buffer NIF").encode(term_env));
+            .unwrap_or_else(|_| {
+                (
+                    atoms::error(),
+                    (atoms::nif_panic(), "a bug in the py_buffer NIF"),
+                )
+                    .encode(term_env)
+            });
             env.save((atoms::py_result(), reference.load(term_env), result))
         });
         ticket.reply(|| {
             // A dead caller is not an error: nobody is waiting.
             let _ = env.send_and_clear(&reply_to, |term_env| message.load(term_env));
         });
+        // Still holding the GIL: the interrupter sees the job end atomically.
+        ticket.finish();
+        interrupt::clear_pending(py);
+        // The job's Python objects are gone: forget what no longer crosses.
+        python_face::sweep(py);
     }
 }

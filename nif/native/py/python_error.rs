@@ -23,11 +23,28 @@ fn type_name(py: Python<'_>, err: &PyErr) -> String {
     }
 }
 
+/// The traceback without its first entry when that is the call trampoline's frame
+/// (`__py_call__`, see `job.rs`): it is not the caller's code.
+fn user_traceback<'py>(py: Python<'py>, err: &PyErr) -> PyResult<Bound<'py, PyAny>> {
+    let Some(traceback) = err.traceback(py) else {
+        return Ok(py.None().into_bound(py));
+    };
+    let name: String = traceback
+        .getattr("tb_frame")?
+        .getattr("f_code")?
+        .getattr("co_name")?
+        .extract()?;
+    if name == "__py_call__" {
+        return traceback.getattr("tb_next");
+    }
+    Ok(traceback.into_any())
+}
+
 fn traceback(py: Python<'_>, err: &PyErr) -> PyResult<String> {
     // pyo3 keeps the traceback beside the value; pass all three parts explicitly.
     let lines = py.import("traceback")?.call_method1(
         "format_exception",
-        (err.get_type(py), err.value(py), err.traceback(py)),
+        (err.get_type(py), err.value(py), user_traceback(py, err)?),
     )?;
     PyString::new(py, "")
         .call_method1("join", (lines,))?

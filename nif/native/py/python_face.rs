@@ -1,51 +1,202 @@
-//! The Python face of an Erlang buffer: one `erlang.PyBuffer` object per `py_buffer`
-//! resource, made at its first crossing into Python and reused after, so a buffer passed
-//! twice is the same Python object (`is`), and a face handed back to Erlang becomes the
-//! buffer it came from.
+//! The Python face of an Erlang buffer, and the identity of buffers crossing both ways.
 //!
-//! The object reads through a clone of the resource's reader: Erlang writes and Python reads
-//! one core state, nothing is copied. The buffer ([`Inner`]) owns the object; a registry maps
-//! object addresses back to buffers, weakly (an address cannot be reused while the buffer
-//! lives, since the buffer keeps the object alive). [`forget`] removes the entry when the
-//! buffer dies; the object itself is released then (pyo3 defers the decref to the next
-//! thread that holds the GIL when the buffer dies on a scheduler).
+//! - One `erlang.PyBuffer` object per `py_buffer` resource, made at its first crossing into
+//!   Python and kept by the buffer ([`Inner`]), so a buffer passed twice is the same Python
+//!   object (`is`) and its `settimeout` sticks. It reads through a clone of the resource's
+//!   reader: Erlang writes and Python reads one core state, nothing is copied.
+//! - While Python may hold such an object, [`CROSSED`] maps it to the Erlang resource it came
+//!   from, so handing it back to Erlang gives that very resource term (`B2 =:= B`: messages
+//!   and map keys match). A `PyBuffer` made in Python becomes a [`PyHandle`] resource on its
+//!   way out, entered the same way, so it round-trips to the same object and term.
+//! - [`CROSSED`] holds the resource, which (through the buffer or handle) holds the object:
+//!   an entry is dropped by [`sweep`] once Python holds no other reference to the object
+//!   (reference count 1, read under the GIL, when no Python code can take a new one), and
+//!   from then on the resource lives only as long as Erlang references it. Workers sweep the
+//!   objects a job touched when it ends, and every entry each [`FULL_SWEEP_EVERY`] jobs (for
+//!   objects Python kept past a call and dropped later).
+//! - A face of a buffer whose resource died is released on the `py-release` thread, which
+//!   takes the GIL and drops it at once ([`release`]): a scheduler never waits for the GIL,
+//!   and the bytes the object keeps through its reader are freed promptly.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
 use py_buffer_python::PyBuffer;
+use pyo3::ffi;
 use pyo3::prelude::*;
+use rustler::ResourceArc;
 
-use crate::buffer::{lock, Inner};
+use crate::buffer::{lock, Buffer, Inner};
+use crate::py::handle::PyHandle;
 
-/// Face object address → its buffer.
+/// Jobs between two sweeps of every entry of [`CROSSED`].
+pub const FULL_SWEEP_EVERY: usize = 1024;
+
+/// Face object address → its buffer (weak: the fallback when no resource is recorded).
 static FACES: LazyLock<Mutex<HashMap<usize, Weak<Inner>>>> = LazyLock::new(Default::default);
 
-/// The `PyBuffer` object of `inner`, made on first use.
-pub fn face<'py>(py: Python<'py>, inner: &Arc<Inner>) -> PyResult<Bound<'py, PyBuffer>> {
-    if let Some(object) = inner.python_object().get() {
-        return Ok(object.bind(py).clone());
-    }
-    let object = Py::new(py, PyBuffer::from_reader(inner.reader().clone()))?;
+/// The Erlang resource an object in Python's hands came from (or went out as).
+#[derive(Clone)]
+pub enum Resource {
+    /// A `py_buffer` buffer.
+    Buffer(ResourceArc<Buffer>),
+    /// A Python object owned by Erlang.
+    Handle(ResourceArc<PyHandle>),
+}
+
+/// Object address → its resource, while Python may hold the object.
+static CROSSED: LazyLock<Mutex<HashMap<usize, Resource>>> = LazyLock::new(Default::default);
+
+static JOBS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// Addresses entered into [`CROSSED`] by the current job on this thread.
+    static TOUCHED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+fn cross(address: usize, resource: impl FnOnce() -> Resource) {
+    lock(&CROSSED).entry(address).or_insert_with(resource);
+    TOUCHED.with(|touched| {
+        let mut touched = touched.borrow_mut();
+        // Threads that are not workers (Python threads calling `erlang.send`) never sweep
+        // their list: keep it bounded; the full sweeps cover what it forgets.
+        if touched.len() >= 4096 {
+            touched.clear();
+        }
+        touched.push(address);
+    });
+}
+
+/// The `PyBuffer` object of `buffer`, made on first use; recorded as in Python's hands.
+pub fn face<'py>(py: Python<'py>, buffer: &ResourceArc<Buffer>) -> PyResult<Bound<'py, PyBuffer>> {
+    let inner: &Arc<Inner> = &buffer.0;
+    let object = match inner.python_object().get() {
+        Some(object) => object.bind(py).clone(),
+        None => {
+            let object = Py::new(py, PyBuffer::from_reader(inner.reader().clone()))?;
+            let address = object.as_ptr() as usize;
+            // Another thread may have made one meanwhile: the first one set wins.
+            if inner.python_object().set(object).is_ok() {
+                lock(&FACES).insert(address, Arc::downgrade(inner));
+            }
+            inner
+                .python_object()
+                .get()
+                .expect("set just above, by us or another thread")
+                .bind(py)
+                .clone()
+        }
+    };
+    cross(object.as_ptr() as usize, || {
+        Resource::Buffer(ResourceArc::clone(buffer))
+    });
+    Ok(object)
+}
+
+/// The object a [`PyHandle`] owns; recorded as in Python's hands.
+pub fn handle_object<'py>(
+    py: Python<'py>,
+    handle: &ResourceArc<PyHandle>,
+) -> Option<Bound<'py, PyAny>> {
+    let object = handle.object(py)?;
+    cross(handle.address(), || {
+        Resource::Handle(ResourceArc::clone(handle))
+    });
+    Some(object)
+}
+
+/// The Erlang resource for a `PyBuffer` leaving Python: the one it came from, a buffer
+/// whose face it is, or a new [`PyHandle`] owning it (recorded, so it comes back the same).
+pub fn resource_of(object: &Bound<'_, PyBuffer>) -> Resource {
     let address = object.as_ptr() as usize;
-    // Another thread may have made one meanwhile: the first one set wins, ours is dropped.
-    if inner.python_object().set(object).is_ok() {
-        lock(&FACES).insert(address, Arc::downgrade(inner));
+    if let Some(resource) = lock(&CROSSED).get(&address) {
+        return resource.clone();
     }
-    Ok(inner
-        .python_object()
-        .get()
-        .expect("set just above, by us or another thread")
-        .bind(py)
-        .clone())
+    let inner = lock(&FACES).get(&address).and_then(Weak::upgrade);
+    let resource = match inner {
+        Some(inner) => Resource::Buffer(ResourceArc::new(Buffer(inner))),
+        None => Resource::Handle(ResourceArc::new(PyHandle::new(
+            object.clone().into_any().unbind(),
+        ))),
+    };
+    let kept = resource.clone();
+    cross(address, move || kept);
+    resource
 }
 
-/// The buffer whose face `object` is, if it is one (a `PyBuffer` made in Python is not).
-pub fn buffer_of(object: &Bound<'_, PyBuffer>) -> Option<Arc<Inner>> {
-    lock(&FACES).get(&(object.as_ptr() as usize))?.upgrade()
+/// Drops the entries of objects Python no longer references. With the GIL held.
+fn sweep_addresses(_py: Python<'_>, addresses: impl IntoIterator<Item = usize>) {
+    let mut released = Vec::new();
+    {
+        let mut crossed = lock(&CROSSED);
+        for address in addresses {
+            // SAFETY: an address in CROSSED is a live object: the entry's resource keeps it
+            // alive (buffer → face, handle → object); the GIL is held, so the count is stable.
+            let only_ours = crossed.contains_key(&address)
+                && unsafe { ffi::Py_REFCNT(address as *mut ffi::PyObject) } <= 1;
+            if only_ours {
+                released.extend(crossed.remove(&address));
+            }
+        }
+    }
+    // Outside the lock: dropping a resource may free a buffer or hand an object over.
+    drop(released);
 }
 
-/// Removes the registry entry of a face whose buffer is dying.
-pub fn forget(object: &Py<PyBuffer>) {
+/// At the end of a job (GIL held): sweeps what the job touched, and now and then everything.
+pub fn sweep(py: Python<'_>) {
+    let touched = TOUCHED.with(|touched| std::mem::take(&mut *touched.borrow_mut()));
+    sweep_addresses(py, touched);
+    if JOBS.fetch_add(1, Ordering::Relaxed) % FULL_SWEEP_EVERY == FULL_SWEEP_EVERY - 1 {
+        let all: Vec<usize> = lock(&CROSSED).keys().copied().collect();
+        sweep_addresses(py, all);
+    }
+}
+
+/// Drops every entry (when the interpreter stops: nothing sweeps any more), so resources
+/// that were in Python's hands live only as long as Erlang references them.
+pub fn clear() {
+    let all = std::mem::take(&mut *lock(&CROSSED));
+    drop(all);
+}
+
+/// The thread dropping Python objects released by Erlang, with the GIL held.
+static RELEASER: LazyLock<Option<Mutex<Sender<Py<PyAny>>>>> = LazyLock::new(|| {
+    let (sender, receiver) = channel::<Py<PyAny>>();
+    std::thread::Builder::new()
+        .name("py-release".into())
+        .spawn(move || {
+            while let Ok(first) = receiver.recv() {
+                let mut batch = vec![first];
+                batch.extend(receiver.try_iter());
+                let mut batch = Some(batch);
+                let dropped = crate::py::finalize::with_python(|_py| drop(batch.take())).is_some();
+                if !dropped {
+                    // Python is gone: the objects can only be leaked.
+                    batch.into_iter().flatten().for_each(std::mem::forget);
+                }
+            }
+        })
+        .ok()?;
+    Some(Mutex::new(sender))
+});
+
+/// Drops `object` on the release thread (here if that thread could not start: pyo3 then
+/// defers the decref to the next thread holding the GIL).
+pub fn release(object: Py<PyAny>) {
+    match RELEASER.as_ref() {
+        Some(sender) => {
+            let _ = lock(sender).send(object);
+        }
+        None => drop(object),
+    }
+}
+
+/// Removes the registry entry of a face whose buffer is dying, and releases the object.
+pub fn forget(object: Py<PyBuffer>) {
     lock(&FACES).remove(&(object.as_ptr() as usize));
+    release(object.into_any());
 }

@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::py::job::Job;
@@ -17,6 +17,8 @@ struct State {
     jobs: VecDeque<Job>,
     idle: usize,
     threads: usize,
+    /// Stopping: workers exit once the queue is empty.
+    closed: bool,
 }
 
 /// A queue of jobs and the count of threads serving it.
@@ -26,6 +28,8 @@ pub struct Queue {
     queued: AtomicUsize,
     ready: Condvar,
     max_threads: usize,
+    /// Jobs of this queue that timed out and still run (see `ticket.rs`).
+    stuck: Arc<AtomicUsize>,
 }
 
 /// What a worker is told when it asks for work.
@@ -44,6 +48,7 @@ impl Queue {
             queued: AtomicUsize::new(0),
             ready: Condvar::new(),
             max_threads,
+            stuck: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -65,6 +70,27 @@ impl Queue {
     pub fn release_thread(&self) {
         let mut state = self.lock();
         state.threads = state.threads.saturating_sub(1);
+    }
+
+    /// The counter of this queue's stuck jobs, for its tickets.
+    pub fn stuck_counter(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.stuck)
+    }
+
+    /// True when every thread this queue may have runs a stuck job: new jobs would only wait.
+    pub fn is_exhausted(&self) -> bool {
+        self.stuck.load(Ordering::Relaxed) >= self.max_threads
+    }
+
+    /// How many of this queue's jobs are stuck.
+    pub fn stuck(&self) -> usize {
+        self.stuck.load(Ordering::Relaxed)
+    }
+
+    /// Stops the queue: its workers exit once the jobs queued so far are done.
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
     }
 
     /// Queues `job`; true when a new thread should be started for it (already counted).
@@ -98,6 +124,10 @@ impl Queue {
             if let Some(job) = state.jobs.pop_front() {
                 self.queued.store(state.jobs.len(), Ordering::Release);
                 return Next::Job(job);
+            }
+            if state.closed {
+                state.threads = state.threads.saturating_sub(1);
+                return Next::Retire;
             }
             state.idle += 1;
             let timed_out = match retire_after {

@@ -15,6 +15,7 @@
 //! | map | `dict` |
 //! | pid | `erlang.Pid` |
 //! | `py_buffer` resource | `erlang.PyBuffer`, sharing the buffer (no copy; one object per buffer) |
+//! | a `PyBuffer` made in Python that went to Erlang | that same object |
 //! | reference, port, fun, improper list, bitstring | `erlang.Term` (opaque, converts back to itself) |
 
 use pyo3::exceptions::PyRecursionError;
@@ -25,8 +26,10 @@ use rustler::{Binary, LocalPid, ResourceArc, Term, TermType};
 
 use crate::atoms;
 use crate::buffer::Buffer;
+use crate::py::handle::PyHandle;
 use crate::py::opaque::Term as OpaqueTerm;
 use crate::py::pid::Pid;
+use crate::py::python_face;
 
 /// Deeper terms are refused (RecursionError) rather than overflowing the worker's stack.
 pub const MAX_DEPTH: usize = 1000;
@@ -145,10 +148,17 @@ pub fn to_python<'py>(
         TermType::Pid => {
             Ok(Bound::new(py, Pid::new(term.decode::<LocalPid>().map_err(nif_err)?))?.into_any())
         }
-        TermType::Ref => match term.decode::<ResourceArc<Buffer>>() {
-            Ok(buffer) => Ok(crate::py::python_face::face(py, &buffer.0)?.into_any()),
-            Err(_) => opaque(py, term),
-        },
+        TermType::Ref => {
+            if let Ok(buffer) = term.decode::<ResourceArc<Buffer>>() {
+                return Ok(python_face::face(py, &buffer)?.into_any());
+            }
+            if let Ok(handle) = term.decode::<ResourceArc<PyHandle>>() {
+                if let Some(object) = python_face::handle_object(py, &handle) {
+                    return Ok(object);
+                }
+            }
+            opaque(py, term)
+        }
         TermType::Fun | TermType::Port | TermType::Unknown => opaque(py, term),
     }
 }

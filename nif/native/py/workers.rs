@@ -46,10 +46,15 @@ struct Pool {
 static POOL: OnceLock<Pool> = OnceLock::new();
 
 /// Why a job could not be queued.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SubmitError {
     /// The pool is not running (Python failed to start).
     NotStarted,
+    /// Every thread of the queue (the shared pool's `max_workers`, a context's one) runs a
+    /// timed-out job that has not returned.
+    Overloaded,
+    /// `py:stop/0` was called.
+    Stopped,
 }
 
 /// A fresh namespace for `eval`/`exec` on one worker.
@@ -118,16 +123,77 @@ pub fn start(config: &Config) -> Result<(), String> {
 /// Queues `job` on context `context` (`1..=N`, taken modulo N) or, for 0, the shared queue.
 pub fn submit(context: usize, job: Job) -> Result<(), SubmitError> {
     let pool = POOL.get().ok_or(SubmitError::NotStarted)?;
+    if crate::py::finalize::is_stopping() {
+        return Err(SubmitError::Stopped);
+    }
+    let queue = queue_of(pool, context);
+    if queue.is_exhausted() {
+        return Err(SubmitError::Overloaded);
+    }
     if context == 0 {
         // If no thread can be started, the job waits for a busy worker.
         if pool.shared.push(job) {
             spawn("py-worker".into(), &pool.shared, Some(RETIRE_AFTER));
         }
     } else {
-        let queue = &pool.contexts[(context - 1) % pool.contexts.len()];
         let _ = queue.push(job);
     }
     Ok(())
+}
+
+fn queue_of(pool: &Pool, context: usize) -> &Arc<Queue> {
+    match context {
+        0 => &pool.shared,
+        n => &pool.contexts[(n - 1) % pool.contexts.len()],
+    }
+}
+
+/// The stuck-job counter of the queue `context` goes to (`None` before start).
+pub fn stuck_counter(context: usize) -> Option<Arc<std::sync::atomic::AtomicUsize>> {
+    POOL.get()
+        .map(|pool| queue_of(pool, context).stuck_counter())
+}
+
+/// Stuck jobs over every queue.
+pub fn stuck() -> usize {
+    POOL.get().map_or(0, |pool| {
+        pool.contexts
+            .iter()
+            .chain(std::iter::once(&pool.shared))
+            .map(|queue| queue.stuck())
+            .sum()
+    })
+}
+
+/// Worker threads alive (contexts and shared pool).
+pub fn running() -> usize {
+    POOL.get().map_or(0, |pool| {
+        pool.contexts
+            .iter()
+            .chain(std::iter::once(&pool.shared))
+            .map(|queue| queue.load().0)
+            .sum()
+    })
+}
+
+/// Closes every queue and waits up to `grace` for the workers to exit; returns how many
+/// are still running.
+pub fn shutdown(grace: Duration) -> usize {
+    let Some(pool) = POOL.get() else {
+        return 0;
+    };
+    pool.contexts
+        .iter()
+        .chain(std::iter::once(&pool.shared))
+        .for_each(|queue| queue.close());
+    let deadline = std::time::Instant::now() + grace;
+    loop {
+        let left = running();
+        if left == 0 || std::time::Instant::now() >= deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// (number of contexts, shared workers, idle shared workers), or `None` before start.
