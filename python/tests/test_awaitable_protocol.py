@@ -118,9 +118,13 @@ def test_reentering_from_a_readinto_targets_buffer_raises_runtime_error(call):
     b = PyBuffer()
     w = b.writer()
     seen = []
+    armed = []  # the awaitable, once made: `areadinto` itself also checks the target
 
     class Target:
         def __buffer__(self, flags):
+            if not armed:
+                return memoryview(bytearray(4))
+            aw = armed[0]
             try:
                 if call == "close":
                     aw.close()
@@ -133,6 +137,7 @@ def test_reentering_from_a_readinto_targets_buffer_raises_runtime_error(call):
             return memoryview(bytearray(4))
 
     aw = b.areadinto(Target())
+    armed.append(aw)
 
     async def main():
         w.write(b"abcd")
