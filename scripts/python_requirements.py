@@ -39,7 +39,8 @@ def main() -> int:
     if not missing:
         return 0
     print(f"setup: installing Python requirements into {sys.executable}: {' '.join(missing)}")
-    command = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", path]
+    command = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+               "--root-user-action=ignore", "-r", path]
     return subprocess.call(command)
 
 
