@@ -1,23 +1,28 @@
 # py_buffer: one entry point for building, testing and the demo.
 #
-#   make demo   the main demo: an Erlang process streams a body into a buffer that a Python
+#   make demo   the main demo: py-buffer-serve (bin/, serve/) serves a Flask (WSGI) and a
+#               Starlette (ASGI) app on a loopback port; curl uploads 256 MiB (Content-Length
+#               and chunked) and downloads 64 MiB; sha256s, throughput and the server's peak
+#               memory are printed (examples/http/demo.py)
+#   make demo-vm  the in-VM demo: an Erlang process streams a body into a buffer that a Python
 #               WSGI app and an ASGI app read, in one VM (examples/erlang/demo.erl)
 #   make demo-rust  the Rust streaming demo (examples/stream_demo.rs)
 #   make test   every test: Rust (fmt, clippy, unit, doc, loom), Python (the default
 #               interpreter, then every pyenv CPython 3.10-3.13), Erlang (EUnit, dialyzer)
-#   make build  everything (Python extension installed, Erlang side in nif/ebin and nif/priv)
+#   make build  everything (Python extension installed, Erlang side in nif/ebin and nif/priv,
+#               the HTTP server in serve/ebin)
 #   make setup  install what a fresh Debian 12 machine lacks (scripts/setup; demo and test
 #               run it first, and it does nothing once everything is there)
 #
-# Language parts add themselves through python/python.mk and nif/nif.mk, which append their
-# targets to BUILD_PARTS / TEST_PARTS.
+# Language parts add themselves through python/python.mk, nif/nif.mk and serve/serve.mk, which
+# append their targets to BUILD_PARTS / TEST_PARTS.
 
 CARGO ?= cargo
 PYTHON ?= python3
 BUILD_PARTS :=
 TEST_PARTS :=
 
-.PHONY: all setup build test demo demo-rust build-rust test-rust lint-rust loom bench
+.PHONY: all setup build test demo demo-vm demo-rust build-rust test-rust lint-rust loom bench
 
 all: build
 
@@ -26,6 +31,7 @@ setup:
 
 -include python/python.mk
 -include nif/nif.mk
+-include serve/serve.mk
 
 build: build-rust $(BUILD_PARTS)
 
@@ -49,6 +55,10 @@ test: setup
 	$(MAKE) test-rust $(TEST_PARTS)
 
 demo: setup
+	$(MAKE) build-serve
+	$(PYTHON) examples/http/demo.py
+
+demo-vm: setup
 	$(MAKE) build-examples
 	$(ERL) -noshell -pa nif/ebin -pa examples/ebin -s demo main
 

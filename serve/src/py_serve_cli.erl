@@ -1,0 +1,181 @@
+%% @doc The command line of `bin/py-buffer-serve' (shaped like uvicorn's and Granian's):
+%% ```
+%% py-buffer-serve [--interface wsgi|asgi] [--bind HOST:PORT] [--app-dir DIR]
+%%                 [--max-body-size BYTES] [--body-timeout SECONDS] [--buffer-size BYTES]
+%%                 [--workers N] [--header-timeout SECONDS] [--graceful-timeout SECONDS]
+%%                 [--log-level LEVEL] [--stats] MODULE:ATTR
+%% '''
+%% {@link parse/1} turns the arguments into a {@link config()}; sizes take a `K', `M' or
+%% `G' suffix (powers of 1024), times are seconds (fractions allowed). See {@link usage/0}
+%% for the defaults.
+-module(py_serve_cli).
+
+-export([parse/1, usage/0]).
+-export_type([config/0]).
+
+-type config() :: #{app := {wsgi | asgi, binary()},
+                    ip := inet:ip_address(),
+                    host := string(),
+                    port := inet:port_number(),
+                    app_dir := string(),
+                    max_body := non_neg_integer(),
+                    body_timeout := pos_integer(),
+                    header_timeout := pos_integer(),
+                    graceful_timeout := pos_integer(),
+                    buffer_size := pos_integer(),
+                    workers := pos_integer(),
+                    log_level := py_serve_log:level(),
+                    stats := boolean()}.
+%% Times in milliseconds, sizes in bytes.
+
+-define(DEFAULTS, #{interface => wsgi,
+                    bind => "127.0.0.1:8000",
+                    app_dir => ".",
+                    max_body => 1 bsl 30,
+                    body_timeout => 30000,
+                    header_timeout => 10000,
+                    graceful_timeout => 30000,
+                    buffer_size => 256 * 1024,
+                    workers => 64,
+                    log_level => info,
+                    stats => false}).
+
+%% @doc The help text (`--help').
+-spec usage() -> iolist().
+usage() ->
+    ["usage: py-buffer-serve [options] MODULE:ATTR\n"
+     "\n"
+     "Serves the WSGI or ASGI app MODULE:ATTR over HTTP/1.1 (mochiweb, in one Erlang VM\n"
+     "with an embedded CPython).\n"
+     "\n"
+     "options:\n"
+     "  --interface wsgi|asgi     the app's interface (default: wsgi)\n"
+     "  --bind HOST:PORT          the address to listen on (default: 127.0.0.1:8000;\n"
+     "                            port 0: any free port, printed when listening)\n"
+     "  --app-dir DIR             the directory put first on sys.path, where MODULE is\n"
+     "                            found (default: the current directory)\n"
+     "  --max-body-size BYTES     the largest request body: a larger Content-Length is\n"
+     "                            answered 413 before the app runs; a chunked body growing\n"
+     "                            past it is aborted (default: 1G; K, M, G suffixes)\n"
+     "  --body-timeout SECONDS    a request body that makes no progress for this long is\n"
+     "                            aborted and its connection closed; also the send timeout\n"
+     "                            of responses (default: 30)\n"
+     "  --buffer-size BYTES       the bound of each request's body buffer and of its\n"
+     "                            response buffer: unread bytes held per request and\n"
+     "                            direction (default: 256K)\n"
+     "  --workers N               Python worker threads: at most N WSGI requests run at\n"
+     "                            once (more wait for a thread); ASGI apps run on one\n"
+     "                            event-loop thread (default: 64)\n"
+     "  --header-timeout SECONDS  a connection that does not complete a request head within\n"
+     "                            this long (also an idle keep-alive one) is closed\n"
+     "                            (default: 10)\n"
+     "  --graceful-timeout SECONDS  on SIGTERM or Ctrl-C, how long requests in flight may\n"
+     "                            take to finish (default: 30)\n"
+     "  --log-level LEVEL         debug, info (access log), warning, error or none\n"
+     "                            (default: info)\n"
+     "  --stats                   serve GET /.py-buffer-serve/stats (JSON: requests in\n"
+     "                            flight, live buffers, Python threads; for tests)\n"
+     "  --help                    this text\n"].
+
+%% @doc The configuration the arguments give: `help', or `{error, Message}'.
+-spec parse([string()]) -> {ok, config()} | help | {error, string()}.
+parse(Args) ->
+    try options(Args, ?DEFAULTS) of
+        help -> help;
+        Opts -> finish(Opts)
+    catch
+        throw:{usage, Message} -> {error, Message}
+    end.
+
+options([], Opts) -> Opts;
+options(["--help" | _], _Opts) -> help;
+options(["-h" | _], _Opts) -> help;
+options(["--stats" | Rest], Opts) -> options(Rest, Opts#{stats => true});
+options([[$-, $- | NameValue] | Rest], Opts) ->
+    case string:split(NameValue, "=") of
+        [Name, Value] -> options(Rest, option(Name, Value, Opts));
+        [Name] ->
+            case Rest of
+                [Value | Rest1] -> options(Rest1, option(Name, Value, Opts));
+                [] -> throw({usage, "--" ++ Name ++ " needs a value"})
+            end
+    end;
+options([App | Rest], Opts) when not is_map_key(app_name, Opts) ->
+    options(Rest, Opts#{app_name => App});
+options([Extra | _], _Opts) ->
+    throw({usage, "unexpected argument " ++ Extra}).
+
+option("interface", "wsgi", Opts) -> Opts#{interface => wsgi};
+option("interface", "asgi", Opts) -> Opts#{interface => asgi};
+option("bind", Value, Opts) -> Opts#{bind => Value};
+option("app-dir", Value, Opts) -> Opts#{app_dir => Value};
+option("max-body-size", Value, Opts) -> Opts#{max_body => size(Value, 0)};
+option("buffer-size", Value, Opts) -> Opts#{buffer_size => size(Value, 1)};
+option("body-timeout", Value, Opts) -> Opts#{body_timeout => millis(Value)};
+option("header-timeout", Value, Opts) -> Opts#{header_timeout => millis(Value)};
+option("graceful-timeout", Value, Opts) -> Opts#{graceful_timeout => millis(Value)};
+option("workers", Value, Opts) -> Opts#{workers => size(Value, 1)};
+option("log-level", Value, Opts) ->
+    case lists:member(Value, ["debug", "info", "warning", "error", "none"]) of
+        true -> Opts#{log_level => list_to_atom(Value)};
+        false -> throw({usage, "--log-level: one of debug, info, warning, error, none"})
+    end;
+option(Name, Value, _Opts) ->
+    throw({usage, lists:flatten(io_lib:format("bad option --~s ~s", [Name, Value]))}).
+
+size(Value, Min) ->
+    {Digits, Unit} = lists:splitwith(fun(C) -> C >= $0 andalso C =< $9 end, Value),
+    Scale = case string:uppercase(Unit) of
+                "" -> 1; "K" -> 1 bsl 10; "M" -> 1 bsl 20; "G" -> 1 bsl 30;
+                _ -> throw({usage, "not a size: " ++ Value})
+            end,
+    case Digits of
+        [] -> throw({usage, "not a size: " ++ Value});
+        _ ->
+            N = list_to_integer(Digits) * Scale,
+            N >= Min orelse throw({usage, "too small: " ++ Value}),
+            N
+    end.
+
+millis(Value) ->
+    Seconds = try list_to_float(Value)
+              catch error:badarg ->
+                      try list_to_integer(Value)
+                      catch error:badarg -> throw({usage, "not a number of seconds: " ++ Value})
+                      end
+              end,
+    Ms = round(Seconds * 1000),
+    Ms > 0 orelse throw({usage, "must be positive: " ++ Value}),
+    Ms.
+
+finish(#{app_name := AppName, interface := Interface, bind := Bind} = Opts) ->
+    case string:split(AppName, ":") of
+        [Module, Attr] when Module =/= "", Attr =/= "" -> ok;
+        _ -> throw({usage, "the app is MODULE:ATTR, not " ++ AppName})
+    end,
+    {Host, Port} = bind(Bind),
+    {ok, IP} = case inet:parse_address(Host) of
+                   {ok, _} = Parsed -> Parsed;
+                   {error, _} ->
+                       case inet:getaddr(Host, inet) of
+                           {ok, _} = Resolved -> Resolved;
+                           {error, _} -> throw({usage, "--bind: unknown host " ++ Host})
+                       end
+               end,
+    {ok, maps:merge(maps:without([interface, bind, app_name], Opts),
+                    #{app => {Interface, list_to_binary(AppName)},
+                      ip => IP, host => Host, port => Port,
+                      app_dir => filename:absname(maps:get(app_dir, Opts))})};
+finish(_Opts) ->
+    throw({usage, "no app given (MODULE:ATTR)"}).
+
+bind(Bind) ->
+    case string:split(Bind, ":", trailing) of
+        [Host, Port] ->
+            try list_to_integer(Port) of
+                P when P >= 0, P =< 65535 -> {string:trim(Host, both, "[]"), P};
+                _ -> throw({usage, "--bind: bad port " ++ Port})
+            catch error:badarg -> throw({usage, "--bind: bad port " ++ Port})
+            end;
+        _ -> throw({usage, "--bind is HOST:PORT, not " ++ Bind})
+    end.

@@ -1,0 +1,87 @@
+%% @doc The watchdog of one connection: a process beside the connection process that ends it
+%% when it waits too long for its client, and counts it as in flight while it serves a
+%% request (so a shutdown knows when the last request is over, even one whose connection
+%% process was killed).
+%%
+%% The connection process sends (through the functions here):
+%% <ul>
+%% <li>`{arm, Ms, Why}': end the connection if no other message comes within `Ms'
+%%     milliseconds (`Why' is `headers_timeout' while waiting for a request head,
+%%     `body_timeout' while waiting for body bytes);</li>
+%% <li>`disarm': stop the timer (the connection waits for the app, not the client);</li>
+%% <li>`busy' / `idle': a request started / ended (the in-flight counter of
+%%     {@link py_serve_stats}).</li>
+%% </ul>
+%% On a timeout the guard logs it and exits the connection process with `{shutdown, Why}':
+%% its socket closes, and the buffers it owns are aborted with
+%% `{owner_down, {shutdown, Why}}', so the app sees its body aborted. The guard ends with
+%% the connection process (it monitors it).
+-module(py_serve_guard).
+
+-export([start/0, arm/3, disarm/1, busy/1, idle/1]).
+-export([init/1]).
+
+%% @doc Starts the guard of the calling connection process.
+-spec start() -> pid().
+start() ->
+    Conn = self(),
+    spawn(?MODULE, init, [Conn]).
+
+%% @doc End the connection if the guard hears nothing more within `Ms' milliseconds.
+-spec arm(pid(), pos_integer(), headers_timeout | body_timeout) -> ok.
+arm(Guard, Ms, Why) ->
+    Guard ! {arm, Ms, Why},
+    ok.
+
+%% @doc Stop the timer.
+-spec disarm(pid()) -> ok.
+disarm(Guard) ->
+    Guard ! disarm,
+    ok.
+
+%% @doc A request started on this connection (counted in flight until {@link idle/1} or the
+%% connection's end).
+-spec busy(pid()) -> ok.
+busy(Guard) ->
+    Guard ! busy,
+    ok.
+
+%% @doc The request ended.
+-spec idle(pid()) -> ok.
+idle(Guard) ->
+    Guard ! idle,
+    ok.
+
+%% @private
+-spec init(pid()) -> no_return().
+init(Conn) ->
+    Mon = monitor(process, Conn),
+    loop(Conn, Mon, undefined, false).
+
+loop(Conn, Mon, Timer, Busy) ->
+    receive
+        {arm, Ms, Why} ->
+            cancel(Timer),
+            loop(Conn, Mon, {erlang:start_timer(Ms, self(), Why), Why}, Busy);
+        disarm ->
+            cancel(Timer),
+            loop(Conn, Mon, undefined, Busy);
+        busy ->
+            Busy orelse py_serve_stats:request_started(),
+            loop(Conn, Mon, Timer, true);
+        idle ->
+            Busy andalso py_serve_stats:request_ended(),
+            loop(Conn, Mon, Timer, false);
+        {timeout, Ref, Why} when element(1, Timer) =:= Ref ->
+            py_serve_log:event(info, "connection ~p dropped: ~s", [Conn, Why]),
+            exit(Conn, {shutdown, Why}),
+            loop(Conn, Mon, undefined, Busy);
+        {timeout, _Stale, _} ->
+            loop(Conn, Mon, Timer, Busy);
+        {'DOWN', Mon, process, Conn, _} ->
+            Busy andalso py_serve_stats:request_ended(),
+            exit(normal)
+    end.
+
+cancel(undefined) -> ok;
+cancel({Ref, _}) -> _ = erlang:cancel_timer(Ref, [{async, true}, {info, false}]), ok.

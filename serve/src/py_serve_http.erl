@@ -1,0 +1,462 @@
+%% @doc The HTTP handler joining mochiweb to the request API ({@link py_request}): one
+%% connection process per client (mochiweb's), one request at a time.
+%%
+%% mochiweb parses the request line and headers and calls {@link handle/1}; from there this
+%% module checks the body framing ({@link py_serve_framing}), starts the request, streams the
+%% body from the socket into the request's body buffer and the response from its response
+%% buffer to the socket, and returns to mochiweb for the next request (keep-alive) or closes.
+%%
+%% == Flow control ==
+%% The socket is read only when the body buffer took the previous piece: a write returning
+%% `{partial, Rest}' parks `Rest' until the event `body_writable', so a slow app slows the
+%% client through TCP and a request holds at most `--buffer-size' body bytes (plus the piece
+%% being read: 64 KiB). Responses are sent as they are read from the response buffer;
+%% `gen_tcp:send' waits (this process, never a scheduler) while the client reads slowly, and
+%% meanwhile the app's writes wait for room. Content-Length bodies are read with
+%% `gen_tcp:recv' in pieces of at most 64 KiB and never beyond the body (the next request's
+%% bytes stay in the socket); chunked bodies are decoded by mochiweb
+%% (`mochiweb_request:stream_body/5').
+%%
+%% == Decisions made here ==
+%% <ul>
+%% <li>Framing errors in the head (both lengths, bad or conflicting lengths, codings other
+%%     than `chunked'): 400 and close, the app never called. Content-Length above
+%%     `--max-body-size': 413 and close, the app never called. A chunked body growing past
+%%     it: the body is aborted (`body_too_large'), 413 if no response started, close.</li>
+%% <li>A malformed chunk: the body is aborted (`bad_chunk'), 400 if no response started,
+%%     close. A client gone mid-body (or a failed send): the body is aborted
+%%     (`client_closed'), the response buffer's reader closed; nothing more is sent.</li>
+%% <li>`Expect: 100-continue': `100 Continue' is sent when the app first waits for body bytes
+%%     (the event `body_demand'; with a NIF that does not send demand messages, as soon as
+%%     the request starts). An app that answers without asking for its body: the connection
+%%     closes after the response (the client may not send the body at all).</li>
+%% <li>A body the app did not read (`body_unread'): the rest is read and dropped up to 1 MiB
+%%     (keep-alive), else the connection closes.</li>
+%% <li>Body timeout: while waiting for body bytes (not while the app is slow) the guard
+%%     ({@link py_serve_guard}) is armed with `--body-timeout'; a read unit (64 KiB or the
+%%     rest of the body) that does not arrive in time ends the connection (the body is
+%%     aborted with `{owner_down, {shutdown, body_timeout}}'). Head timeout: a connection
+%%     that does not complete a request head within `--header-timeout' is closed.</li>
+%% </ul>
+%% The configuration is a {@link py_serve_cli:config()} in `persistent_term' (key
+%% `py_serve_config').
+-module(py_serve_http).
+
+-export([loop/2, handle/1]).
+
+-define(PIECE, 65536).
+-define(DRAIN_MAX, 1048576).
+-define(STATS_PATH, "/.py-buffer-serve/stats").
+
+-record(s, {sock :: term(),
+            mreq :: term(),
+            guard :: pid(),
+            cfg :: map(),
+            method :: binary(),
+            target :: binary(),
+            version :: {non_neg_integer(), non_neg_integer()},
+            headers :: [{binary(), binary()}],
+            peer :: string(),
+            started :: integer(),
+            req :: term(),
+            %% Where body bytes go: the app, dropped (it did not want them), or nowhere
+            %% (the body broke off: stop reading).
+            feed = app :: app | discard | stop,
+            parked = none :: none | iodata(),
+            writable = false :: boolean(),
+            %% 100-continue: `waiting' until sent (or not asked for).
+            continue = none :: none | waiting | sent,
+            body_done = false :: boolean(),
+            received = 0 :: non_neg_integer(),
+            dropped = 0 :: non_neg_integer(),
+            resp = none :: none | {streaming, py_serve_response:framing()} | sent | ours
+                         | broken,
+            status :: non_neg_integer() | undefined,
+            sent = 0 :: non_neg_integer(),
+            ended = false :: false | done | {failed, term()},
+            gone = false :: boolean(),
+            close = false :: boolean(),
+            note = [] :: iodata()}).
+
+%% @doc The connection loop given to `mochiweb_socket_server' (`{loop, {py_serve_http,
+%% loop}}'): starts the connection's guard, then mochiweb's HTTP loop with {@link handle/1}.
+-spec loop(term(), list()) -> no_return().
+loop(Socket, Opts) ->
+    #{header_timeout := HeaderTimeout, body_timeout := BodyTimeout} = cfg(),
+    _ = inet:setopts(Socket, [{send_timeout, BodyTimeout}, {send_timeout_close, true}]),
+    Guard = py_serve_guard:start(),
+    put(py_serve_guard, Guard),
+    ok = py_serve_guard:arm(Guard, HeaderTimeout, headers_timeout),
+    mochiweb_http:loop(Socket, Opts, {?MODULE, handle}).
+
+%% @doc One request, called by mochiweb once its head is parsed. Returns to mochiweb for the
+%% next request, or closes the connection and exits `{shutdown, closed}'.
+-spec handle(term()) -> ok.
+handle(MReq) ->
+    Guard = get(py_serve_guard),
+    ok = py_serve_guard:disarm(Guard),
+    ok = py_serve_guard:busy(Guard),
+    S = head(MReq, Guard),
+    finish(serve(S)).
+
+head(MReq, Guard) ->
+    Socket = mochiweb_request:get(socket, MReq),
+    Headers = [{string:lowercase(bin(K)), bin(V)}
+               || {K, V} <- mochiweb_headers:to_list(mochiweb_request:get(headers, MReq))],
+    Peer = case inet:peername(Socket) of
+               {ok, {IP, Port}} -> inet:ntoa(IP) ++ ":" ++ integer_to_list(Port);
+               _ -> "-"
+           end,
+    #s{sock = Socket, mreq = MReq, guard = Guard, cfg = cfg(),
+       method = bin(mochiweb_request:get(method, MReq)),
+       target = bin(mochiweb_request:get(raw_path, MReq)),
+       version = mochiweb_request:get(version, MReq),
+       headers = Headers, peer = Peer,
+       started = erlang:monotonic_time(microsecond),
+       close = py_serve_stats:draining()
+           orelse py_serve_framing:wants_close(mochiweb_request:get(version, MReq), Headers)}.
+
+serve(#s{method = <<"GET">>, target = <<?STATS_PATH>>, cfg = #{stats := true}} = S) ->
+    Json = [${, lists:join(", ", [io_lib:format("\"~s\": ~p", [K, V])
+                                  || {K, V} <- maps:to_list(py_serve_stats:snapshot()),
+                                     is_integer(V)]), $}],
+    reply(S, 200, [{<<"content-type">>, <<"application/json">>}], iolist_to_binary(Json));
+serve(#s{headers = Headers, cfg = #{max_body := Max}} = S) ->
+    case py_serve_framing:body(Headers) of
+        {error, Why} ->
+            ours(S#s{close = true, note = io_lib:format("bad framing: ~p", [Why])}, 400);
+        {ok, {length, Length}} when Length > Max ->
+            ours(S#s{close = true, note = "body too large"}, 413);
+        {ok, Framing} ->
+            start(S, Framing)
+    end.
+
+start(#s{cfg = #{app := App, buffer_size := Buffer, max_body := Max}} = S, Framing) ->
+    Length = case Framing of {length, N} -> N; chunked -> undefined end,
+    case py_request:start(App, request_head(S), #{content_length => Length, max_body => Max,
+                                                   body_buffer => Buffer,
+                                                   response_buffer => Buffer}) of
+        {ok, Req} ->
+            S1 = expect(S#s{req = Req}, Framing),
+            S2 = body(S1, Framing),
+            wait_end(S2);
+        {error, {body_too_large, _, _}} ->
+            ours(S#s{close = true, note = "body too large"}, 413);
+        {error, Reason} ->
+            ours(S#s{close = true, note = io_lib:format("python: ~p", [Reason])}, 503)
+    end.
+
+request_head(#s{sock = Socket, method = Method, target = Target, version = {Major, Minor},
+                headers = Headers}) ->
+    {Path, Query} = case binary:split(Target, <<"?">>) of
+                        [P, Q] -> {P, Q};
+                        [P] -> {P, <<>>}
+                    end,
+    #{method => Method, path => Path, query_string => Query,
+      http_version => iolist_to_binary([integer_to_binary(Major), $., integer_to_binary(Minor)]),
+      headers => Headers, scheme => <<"http">>,
+      peer => address(inet:peername(Socket)), server => address(inet:sockname(Socket))}.
+
+address({ok, {IP, Port}}) -> {IP, Port};
+address(_) -> undefined.
+
+%% 100-continue: wait for the app's demand when the NIF reports it, else send it now.
+expect(#s{headers = Headers, version = Version, req = Req} = S, Framing)
+  when Framing =/= {length, 0}, Version >= {1, 1} ->
+    case py_serve_framing:expects_continue(Headers) of
+        false -> S;
+        true ->
+            {Body, _} = py_request:buffers(Req),
+            case reports_demand(py_buffer:info(Body)) of
+                true -> S#s{continue = waiting};
+                false -> send_continue(S#s{continue = waiting})
+            end
+    end;
+expect(S, _Framing) ->
+    S.
+
+%% Whether the NIF sends `demand' messages (its `info/1' then has `demanded').
+-spec reports_demand(#{atom() => term()}) -> boolean().
+reports_demand(Info) ->
+    lists:member(demanded, maps:keys(Info)).
+
+send_continue(#s{continue = waiting, sock = Socket} = S) ->
+    case gen_tcp:send(Socket, <<"HTTP/1.1 100 Continue\r\n\r\n">>) of
+        ok -> S#s{continue = sent};
+        {error, _} -> client_gone(S#s{continue = sent})
+    end;
+send_continue(S) ->
+    S.
+
+%% ---- the request body --------------------------------------------------------------------
+
+body(S, {length, 0}) ->
+    S#s{body_done = true};
+body(S, {length, Length}) ->
+    read_length(S, Length);
+body(#s{mreq = MReq, sock = Socket} = S, chunked) ->
+    case await_continue(S) of
+        #s{feed = stop} = S1 ->
+            S1;
+        S1 ->
+            %% mochiweb's decoder, on a copy of the request without `Expect' (100 Continue
+            %% is ours to send).
+            Decoder = mochiweb_request:new(Socket, mochiweb_request:get(opts, MReq),
+                                           mochiweb_request:get(method, MReq),
+                                           mochiweb_request:get(raw_path, MReq),
+                                           mochiweb_request:get(version, MReq),
+                                           mochiweb_headers:delete_any("expect",
+                                               mochiweb_request:get(headers, MReq))),
+            put(py_serve_state, S1),
+            arm_body(S1),
+            try mochiweb_request:stream_body(?PIECE, fun chunk/2, S1, undefined, Decoder) of
+                #s{} = S2 ->
+                    disarm(S2),
+                    end_body(S2#s{body_done = true})
+            catch
+                throw:{stop, S2} ->
+                    disarm(S2),
+                    S2;
+                _:_ ->
+                    S2 = get(py_serve_state),
+                    disarm(S2),
+                    case gen_tcp:recv(Socket, 0, 0) of
+                        {error, closed} -> client_gone(S2);
+                        _ -> broken_body(S2, bad_chunk, 400)
+                    end
+            end
+    end.
+
+chunk({0, _Trailers}, S) ->
+    S;
+chunk({Size, Data}, S) ->
+    disarm(S),
+    S1 = feed(S#s{received = S#s.received + Size}, Data),
+    put(py_serve_state, S1),
+    case S1#s.feed of
+        stop -> throw({stop, S1});
+        _ -> arm_body(S1), S1
+    end.
+
+end_body(#s{feed = app, req = Req} = S) ->
+    _ = py_request:end_body(Req),
+    S;
+end_body(S) ->
+    S.
+
+read_length(S, 0) ->
+    S#s{body_done = true};
+read_length(S0, Remaining) ->
+    case await_continue(pump_nowait(S0)) of
+        #s{feed = stop} = S ->
+            S;
+        #s{sock = Socket} = S ->
+            Size = min(Remaining, ?PIECE),
+            arm_body(S),
+            Result = gen_tcp:recv(Socket, Size, infinity),
+            disarm(S),
+            case Result of
+                {ok, Data} ->
+                    read_length(feed(S#s{received = S#s.received + Size}, Data),
+                                Remaining - Size);
+                {error, _} ->
+                    client_gone(S)
+            end
+    end.
+
+%% Before the first body read of a 100-continue request: wait until it was sent (the app
+%% asked), or the app ended without asking (then the body is not read: close).
+await_continue(#s{continue = waiting, ended = false, gone = false} = S) ->
+    await_continue(pump(S));
+await_continue(#s{continue = waiting} = S) ->
+    S#s{feed = stop, close = true};
+await_continue(S) ->
+    S.
+
+feed(#s{feed = app, req = Req} = S, Data) ->
+    case py_request:write_body(Req, Data) of
+        ok -> S;
+        {partial, Rest} -> wait_writable(S#s{parked = Rest, writable = false});
+        {error, reader_closed} -> discard(S#s{feed = discard}, Data);
+        {error, body_too_large} -> broken_body(S, body_too_large, 413);
+        {error, {aborted, _}} -> S#s{feed = stop, close = true};
+        {error, Other} -> broken_body(S, Other, 400)
+    end;
+feed(#s{feed = discard} = S, Data) ->
+    discard(S, Data);
+feed(S, _Data) ->
+    S.
+
+discard(#s{dropped = Dropped} = S, Data) ->
+    case Dropped + iolist_size(Data) of
+        Total when Total > ?DRAIN_MAX -> S#s{dropped = Total, feed = stop, close = true};
+        Total -> S#s{dropped = Total}
+    end.
+
+%% A partial write: handle the request's events until the app made room (or stopped
+%% reading), then write the rest.
+wait_writable(#s{feed = app, writable = false, gone = false} = S) ->
+    wait_writable(pump(S));
+wait_writable(#s{feed = app, writable = true, parked = Rest} = S) ->
+    feed(S#s{parked = none}, Rest);
+wait_writable(S) ->
+    S#s{parked = none}.
+
+%% The body broke off: the app sees it aborted; the client gets `Status' if no response
+%% started; the connection closes.
+broken_body(#s{req = Req} = S, Why, Status) ->
+    Req1 = py_request:abort(Req, Why),
+    S1 = S#s{req = Req1, feed = stop, close = true, note = io_lib:format("~p", [Why])},
+    case S1#s.resp of
+        none -> (ours(S1, Status))#s{resp = ours};
+        _ -> S1
+    end.
+
+client_gone(#s{req = Req} = S) ->
+    S#s{req = py_request:abort(Req, client_closed), feed = stop, close = true, gone = true,
+        note = "client gone"}.
+
+arm_body(#s{guard = Guard, cfg = #{body_timeout := Ms}}) ->
+    py_serve_guard:arm(Guard, Ms, body_timeout).
+
+disarm(#s{guard = Guard}) ->
+    py_serve_guard:disarm(Guard).
+
+%% ---- events and the response -------------------------------------------------------------
+
+wait_end(#s{ended = false} = S) ->
+    wait_end(pump(S));
+wait_end(S) ->
+    S.
+
+pump(#s{req = Req} = S) ->
+    receive
+        Msg ->
+            case py_request:handle(Msg, Req) of
+                {ok, Events, Req1} -> events(Events, S#s{req = Req1});
+                unknown -> S
+            end
+    end.
+
+pump_nowait(#s{req = Req} = S) ->
+    receive
+        Msg ->
+            case py_request:handle(Msg, Req) of
+                {ok, Events, Req1} -> pump_nowait(events(Events, S#s{req = Req1}));
+                unknown -> pump_nowait(S)
+            end
+    after 0 ->
+        S
+    end.
+
+events([], S) ->
+    S;
+events([Event | Rest], S) ->
+    events(Rest, event(Event, S)).
+
+event({response, Status, Headers, Body}, #s{resp = none, gone = false} = S) ->
+    Close = S#s.close orelse S#s.continue =:= waiting,
+    Sent = case S#s.method of <<"HEAD">> -> 0; _ -> byte_size(Body) end,
+    send(S#s{resp = sent, status = Status, close = Close, sent = Sent},
+         py_serve_response:whole(S#s.method, S#s.version, Status, Headers, {Body, Close}));
+event({response_start, Status, Headers}, #s{resp = none, gone = false} = S) ->
+    {Head, Framing, Close} = py_serve_response:stream_head(
+                               S#s.method, S#s.version, Status, Headers,
+                               S#s.close orelse S#s.continue =:= waiting),
+    send(S#s{resp = {streaming, Framing}, status = Status, close = Close}, Head);
+event(response_readable, S) ->
+    stream(S);
+event(body_writable, S) ->
+    S#s{writable = true};
+event(body_demand, S) ->
+    send_continue(S);
+event(body_unread, #s{feed = app} = S) ->
+    S#s{feed = discard, parked = none};
+event(done, S) ->
+    stream(S#s{ended = done});
+event({failed, Reason}, #s{resp = Resp} = S) ->
+    S1 = S#s{ended = {failed, Reason}, close = true},
+    case Resp of
+        none when not S#s.gone ->
+            ours(S1#s{note = io_lib:format("failed: ~P", [Reason, 8])}, 500);
+        {streaming, _} -> S1#s{resp = broken, note = "response broke off"};
+        _ -> S1
+    end;
+event(_Event, S) ->
+    S.
+
+%% Reads the response buffer until it would wait, sending what it reads.
+stream(#s{req = Req} = S) ->
+    case py_request:read_response(Req, ?PIECE) of
+        {ok, Data} ->
+            case S#s.resp of
+                {streaming, Framing} when not S#s.gone ->
+                    stream(send(S#s{sent = S#s.sent + byte_size(Data)},
+                                py_serve_response:chunk(Framing, Data)));
+                _ ->
+                    stream(S)
+            end;
+        wait ->
+            S;
+        eof ->
+            case S#s.resp of
+                {streaming, Framing} when not S#s.gone ->
+                    send(S#s{resp = sent}, py_serve_response:last_chunk(Framing));
+                _ ->
+                    S
+            end;
+        {error, _} ->
+            case S#s.resp of
+                {streaming, _} -> S#s{resp = broken, close = true};
+                _ -> S
+            end
+    end.
+
+send(#s{gone = true} = S, _Data) ->
+    S;
+send(#s{sock = Socket} = S, Data) ->
+    case gen_tcp:send(Socket, Data) of
+        ok -> S;
+        {error, _} -> client_gone(S)
+    end.
+
+%% A response of the server's own (the app's response, if any, is then dropped).
+ours(#s{resp = none} = S, Status) ->
+    send(S#s{resp = ours, status = Status, close = true},
+         py_serve_response:simple(S#s.method, S#s.version, Status));
+ours(S, _Status) ->
+    S.
+
+reply(S, Status, Headers, Body) ->
+    send(S#s{resp = sent, status = Status},
+         py_serve_response:whole(S#s.method, S#s.version, Status, Headers, {Body, S#s.close})).
+
+%% ---- the end of a request ----------------------------------------------------------------
+
+finish(#s{guard = Guard, sock = Socket, cfg = #{header_timeout := HeaderTimeout}} = S) ->
+    Close = S#s.close orelse not S#s.body_done orelse S#s.resp =:= broken
+        orelse py_serve_stats:draining(),
+    log(S),
+    ok = py_serve_guard:idle(Guard),
+    case Close of
+        true ->
+            _ = gen_tcp:close(Socket),
+            exit({shutdown, closed});
+        false ->
+            %% mochiweb's own flag: the body was read, so its keep-alive check agrees.
+            put(mochiweb_request_recv, true),
+            ok = py_serve_guard:arm(Guard, HeaderTimeout, headers_timeout)
+    end.
+
+log(S) ->
+    py_serve_log:access(#{peer => S#s.peer, method => S#s.method, target => S#s.target,
+                          version => S#s.version, status => S#s.status, sent => S#s.sent,
+                          received => S#s.received, started => S#s.started,
+                          note => S#s.note}).
+
+cfg() ->
+    persistent_term:get(py_serve_config).
+
+bin(B) when is_binary(B) -> B;
+bin(A) when is_atom(A) -> atom_to_binary(A);
+bin(L) when is_list(L) -> list_to_binary(L).

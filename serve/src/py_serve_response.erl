@@ -1,0 +1,90 @@
+%% @doc Response heads and body framing on the wire (HTTP/1.1 serialization only: parsing
+%% is mochiweb's). The app's status and headers go out as it gave them, plus `Date',
+%% `Server' (unless the app set one) and the framing:
+%% <ul>
+%% <li>a whole body: `Content-Length' (the app's own is replaced by the true length);</li>
+%% <li>a streamed body with the app's `Content-Length': sent as is (`identity');</li>
+%% <li>a streamed body without: `Transfer-Encoding: chunked' for HTTP/1.1 clients, else the
+%%     body ends with the connection (`close_delimited');</li>
+%% <li>no body for `HEAD', 1xx, 204 and 304 (`none'; the app's body is read and dropped).</li>
+%% </ul>
+%% `Connection: close' is added when the connection closes after this response.
+-module(py_serve_response).
+
+-export([whole/5, stream_head/5, chunk/2, last_chunk/1, simple/3]).
+-export_type([framing/0]).
+
+-type framing() :: identity | chunked | close_delimited | none.
+-type headers() :: [{binary(), binary()}].
+-type version() :: {non_neg_integer(), non_neg_integer()}.
+
+%% @doc The whole response (head and body) for `Method' and `Version'; `Close': the
+%% connection closes after it.
+-spec whole(binary(), version(), 100..999, headers(), {binary(), boolean()}) -> iodata().
+whole(Method, Version, Status, Headers, {Body, Close}) ->
+    Clean = without([<<"content-length">>, <<"transfer-encoding">>], Headers),
+    case bodiless(Status) of
+        true ->
+            head(Version, Status, Clean, Close);
+        false ->
+            Head = head(Version, Status,
+                        Clean ++ [{<<"content-length">>, integer_to_binary(byte_size(Body))}],
+                        Close),
+            case Method of
+                <<"HEAD">> -> Head;
+                _ -> [Head, Body]
+            end
+    end.
+
+%% @doc The head of a streamed response and how its body is framed.
+-spec stream_head(binary(), version(), 100..999, headers(), boolean()) ->
+          {iodata(), framing(), Close :: boolean()}.
+stream_head(Method, Version, Status, Headers, Close) ->
+    HasLength = lists:keymember(<<"content-length">>, 1, lower(Headers)),
+    Clean = without([<<"transfer-encoding">>], Headers),
+    case {Method, bodiless(Status), HasLength, Version >= {1, 1}} of
+        {<<"HEAD">>, _, _, _} -> {head(Version, Status, Clean, Close), none, Close};
+        {_, true, _, _} -> {head(Version, Status, Clean, Close), none, Close};
+        {_, _, true, _} -> {head(Version, Status, Clean, Close), identity, Close};
+        {_, _, false, true} ->
+            {head(Version, Status, Clean ++ [{<<"transfer-encoding">>, <<"chunked">>}], Close),
+             chunked, Close};
+        {_, _, false, false} -> {head(Version, Status, Clean, true), close_delimited, true}
+    end.
+
+%% @doc A piece of a streamed body in its framing.
+-spec chunk(framing(), binary()) -> iodata().
+chunk(chunked, Data) -> [integer_to_binary(byte_size(Data), 16), <<"\r\n">>, Data, <<"\r\n">>];
+chunk(none, _Data) -> [];
+chunk(_Framing, Data) -> Data.
+
+%% @doc What ends a streamed body.
+-spec last_chunk(framing()) -> iodata().
+last_chunk(chunked) -> <<"0\r\n\r\n">>;
+last_chunk(_Framing) -> [].
+
+%% @doc A server's own short answer (400, 413, 500, 503), closing the connection.
+-spec simple(binary(), version(), 100..999) -> iodata().
+simple(Method, Version, Status) ->
+    Body = [integer_to_binary(Status), " ", httpd_util:reason_phrase(Status), "\n"],
+    whole(Method, Version, Status, [{<<"content-type">>, <<"text/plain">>}],
+          {iolist_to_binary(Body), true}).
+
+head(Version, Status, Headers, Close) ->
+    Lower = lower(Headers),
+    Extra = [{<<"date">>, mochiweb_clock:rfc1123()}
+             || not lists:keymember(<<"date">>, 1, Lower)]
+        ++ [{<<"server">>, <<"py-buffer-serve">>} || not lists:keymember(<<"server">>, 1, Lower)]
+        ++ [{<<"connection">>, <<"close">>} || Close],
+    [version(Version), integer_to_binary(Status), $\s, httpd_util:reason_phrase(Status),
+     <<"\r\n">>, [[N, <<": ">>, V, <<"\r\n">>] || {N, V} <- Headers ++ Extra], <<"\r\n">>].
+
+version({1, 0}) -> <<"HTTP/1.0 ">>;
+version(_) -> <<"HTTP/1.1 ">>.
+
+bodiless(Status) -> Status < 200 orelse Status =:= 204 orelse Status =:= 304.
+
+lower(Headers) -> [{string:lowercase(N), V} || {N, V} <- Headers].
+
+without(Names, Headers) ->
+    [H || {N, _} = H <- Headers, not lists:member(string:lowercase(N), Names)].

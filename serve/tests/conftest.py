@@ -1,0 +1,106 @@
+"""Starts the real `bin/py-buffer-serve` (and peer servers) on loopback ports."""
+
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SERVE = os.path.join(ROOT, "bin", "py-buffer-serve")
+TESTS = os.path.dirname(os.path.abspath(__file__))
+EXAMPLES = os.path.join(ROOT, "examples", "python")
+
+
+class Server:
+    """One `py-buffer-serve` process: ``url``, ``port``, ``pid`` (the script), ``beam_pid``
+    (the VM), ``stop()`` (SIGTERM, returns the exit status), ``log()`` (its stderr)."""
+
+    def __init__(self, app, interface="wsgi", app_dir=TESTS, args=(), env=None, tmp=None):
+        self.errfile = open(os.path.join(tmp, f"serve-{time.monotonic_ns()}.log"), "w+")
+        self.proc = subprocess.Popen(
+            [SERVE, "--interface", interface, "--bind", "127.0.0.1:0", "--app-dir", app_dir,
+             "--stats", *args, app],
+            stdout=subprocess.PIPE, stderr=self.errfile, env=dict(os.environ, **(env or {})))
+        line = self._readline(30)
+        m = re.match(r"py-buffer-serve listening on http://127\.0\.0\.1:(\d+)$", line.strip())
+        if not m:
+            self.proc.kill()
+            raise RuntimeError(f"no listening line: {line!r}\n{self.log()}")
+        self.port = int(m.group(1))
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.pid = self.proc.pid
+        self.beam_pid = beam_child(self.pid)
+
+    def _readline(self, timeout):
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            return ""
+        return self.proc.stdout.readline().decode()
+
+    def stop(self, timeout=60):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+    def log(self):
+        self.errfile.flush()
+        self.errfile.seek(0)
+        return self.errfile.read()
+
+    def peak_rss(self):
+        return proc_kib(self.beam_pid, "VmHWM") * 1024
+
+    def rss(self):
+        return proc_kib(self.beam_pid, "VmRSS") * 1024
+
+
+def beam_child(pid):
+    """The VM process the script started (its only child)."""
+    for _ in range(100):
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                kids = f.read().split()
+            if kids:
+                return int(kids[0])
+        except FileNotFoundError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("no VM process")
+
+
+def proc_kib(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+@pytest.fixture(scope="module")
+def tmp_module(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("serve"))
+
+
+def start(app, tmp, **kw):
+    return Server(app, tmp=tmp, **kw)
+
+
+@pytest.fixture(scope="module", params=["wsgi", "asgi"])
+def server(request, tmp_module):
+    """The test apps (serve_apps.py) under py-buffer-serve, WSGI then ASGI; small limits."""
+    srv = Server(f"serve_apps:{request.param}", interface=request.param, tmp=tmp_module,
+                 args=["--max-body-size", "16M", "--body-timeout", "2", "--buffer-size", "64K",
+                       "--header-timeout", "2", "--log-level", "info"])
+    srv.interface = request.param
+    yield srv
+    assert srv.stop() == 0, srv.log()

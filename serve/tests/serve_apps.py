@@ -1,0 +1,189 @@
+"""Plain WSGI and ASGI apps for the HTTP tests (``--app-dir serve/tests``), one route per
+behaviour. Both record what they saw of broken bodies in `EVENTS` (``GET /events`` returns
+it as JSON; ``POST /events/clear`` empties it), with ``time.monotonic()`` (the system-wide
+CLOCK_MONOTONIC on Linux, so the test process can compare times)."""
+
+import asyncio
+import hashlib
+import json
+import threading
+import time
+
+BLOCK = bytes(range(256)) * 256
+EVENTS = []
+_lock = threading.Lock()
+ACTIVE = {"wsgi": 0, "asgi": 0}
+
+
+def record(kind, **info):
+    with _lock:
+        EVENTS.append(dict(info, kind=kind, t=time.monotonic()))
+
+
+def query(qs):
+    out = {}
+    for part in qs.split("&"):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            out[k] = v
+    return out
+
+
+def pattern(size):
+    while size > 0:
+        block = BLOCK[:size]
+        size -= len(block)
+        yield block
+
+
+# ---- WSGI --------------------------------------------------------------------------------
+
+def wsgi(environ, start_response):
+    path = environ["PATH_INFO"]
+    q = query(environ.get("QUERY_STRING", ""))
+    body = environ["wsgi.input"]
+
+    def reply(status, data, ctype="application/json"):
+        start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(data)))])
+        return [data]
+
+    if path == "/events":
+        with _lock:
+            return reply("200 OK", json.dumps(EVENTS).encode())
+    if path == "/events/clear":
+        with _lock:
+            EVENTS.clear()
+        return reply("200 OK", b"{}")
+    if path in ("/upload", "/slow-upload"):
+        digest, size = hashlib.sha256(), 0
+        delay = float(q.get("delay", "0"))
+        with _lock:
+            ACTIVE["wsgi"] += 1
+        try:
+            while True:
+                chunk = body.read(65536)
+                if not chunk:
+                    break
+                digest.update(chunk)
+                size += len(chunk)
+                if delay:
+                    time.sleep(delay)
+        except Exception as exc:  # BodyAborted (client gone, limits, timeouts)
+            record("aborted", app="wsgi", error=type(exc).__name__, id=q.get("id"),
+                   got=size)
+            raise
+        finally:
+            with _lock:
+                ACTIVE["wsgi"] -= 1
+        record("complete", app="wsgi", id=q.get("id"), got=size)
+        return reply("200 OK", json.dumps({"bytes": size, "sha256": digest.hexdigest()}).encode())
+    if path == "/echo":
+        return reply("200 OK", body.read(), "application/octet-stream")
+    if path == "/never-reads":
+        return reply("200 OK", b"did not read\n", "text/plain")
+    if path == "/raise":
+        raise RuntimeError("boom")
+    if path == "/raise-after":
+        def gen():
+            yield b"partial "
+            raise RuntimeError("boom after")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return gen()
+    if path == "/download":
+        size = int(q.get("size", 1 << 20))
+        headers = [("Content-Type", "application/octet-stream")]
+        if q.get("length"):
+            headers.append(("Content-Length", str(size)))
+        start_response("200 OK", headers)
+        return pattern(size)
+    if path == "/sleep":
+        time.sleep(float(q.get("s", "1")))
+        return reply("200 OK", b"slept\n", "text/plain")
+    if path == "/active":
+        return reply("200 OK", json.dumps(ACTIVE).encode())
+    return reply("200 OK", b"hello\n", "text/plain")
+
+
+# ---- ASGI --------------------------------------------------------------------------------
+
+async def asgi(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                record("startup")
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                record("shutdown")
+                with open(SHUTDOWN_MARK, "a") as f:
+                    f.write("shutdown\n")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    path = scope["path"]
+    q = query(scope["query_string"].decode())
+
+    async def reply(status, data, ctype=b"application/json"):
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", ctype)]})
+        await send({"type": "http.response.body", "body": data})
+
+    if path == "/events":
+        with _lock:
+            return await reply(200, json.dumps(EVENTS).encode())
+    if path == "/events/clear":
+        with _lock:
+            EVENTS.clear()
+        return await reply(200, b"{}")
+    if path in ("/upload", "/slow-upload"):
+        digest, size = hashlib.sha256(), 0
+        delay = float(q.get("delay", "0"))
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                record("aborted", app="asgi", error="http.disconnect", id=q.get("id"), got=size)
+                return
+            chunk = message.get("body", b"")
+            digest.update(chunk)
+            size += len(chunk)
+            if delay:
+                await asyncio.sleep(delay)
+            if not message.get("more_body"):
+                break
+        record("complete", app="asgi", id=q.get("id"), got=size)
+        return await reply(200, json.dumps({"bytes": size, "sha256": digest.hexdigest()}).encode())
+    if path == "/echo":
+        data = b""
+        while True:
+            message = await receive()
+            data += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        return await reply(200, data, b"application/octet-stream")
+    if path == "/never-reads":
+        return await reply(200, b"did not read\n", b"text/plain")
+    if path == "/raise":
+        raise RuntimeError("boom")
+    if path == "/raise-after":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"partial ", "more_body": True})
+        raise RuntimeError("boom after")
+    if path == "/download":
+        size = int(q.get("size", 1 << 20))
+        headers = [(b"content-type", b"application/octet-stream")]
+        if q.get("length"):
+            headers.append((b"content-length", str(size).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for block in pattern(size):
+            await send({"type": "http.response.body", "body": block, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    if path == "/sleep":
+        await asyncio.sleep(float(q.get("s", "1")))
+        return await reply(200, b"slept\n", b"text/plain")
+    return await reply(200, b"hello\n", b"text/plain")
+
+
+#: Where the ASGI lifespan shutdown leaves its mark (the tests set it through the env).
+import os  # noqa: E402
+
+SHUTDOWN_MARK = os.environ.get("SERVE_TEST_SHUTDOWN_MARK", "/dev/null")

@@ -1,0 +1,274 @@
+"""py-buffer-serve's HTTP behaviour (issue 11, item 2), each test against the WSGI and the
+ASGI test app (serve_apps.py) on a real server on a loopback port."""
+
+import hashlib
+import http.client
+import json
+import os
+import socket
+import time
+
+import httpx
+import pytest
+
+from serve_apps import BLOCK
+
+
+def events(server):
+    return httpx.get(server.url + "/events").json()
+
+
+def ids(server, kind):
+    return {e["id"] for e in events(server) if e["kind"] == kind and e.get("id")}
+
+
+def wait_for(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    return predicate()
+
+
+def raw(server, data, read=True, timeout=5):
+    """Sends `data` on a fresh connection and returns everything the server sends until it
+    closes (or `timeout`)."""
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(timeout)
+    s.sendall(data)
+    out = b""
+    if read:
+        try:
+            while True:
+                got = s.recv(65536)
+                if not got:
+                    break
+                out += got
+        except (socket.timeout, ConnectionResetError):
+            pass
+    s.close()
+    return out
+
+
+def expected(size):
+    return hashlib.sha256((BLOCK * (size // len(BLOCK) + 1))[:size]).hexdigest()
+
+
+def test_hello_and_keep_alive(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port)
+    for _ in range(3):
+        conn.request("GET", "/")
+        r = conn.getresponse()
+        assert (r.status, r.read()) == (200, b"hello\n")
+        assert r.getheader("connection") != "close"
+    sock = conn.sock
+    conn.request("GET", "/")
+    conn.getresponse().read()
+    assert conn.sock is sock  # one connection for all four
+    conn.close()
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_upload(server, chunked):
+    data = os.urandom(5 << 20 | 123)
+    if chunked:
+        body = (data[i:i + 100_000] for i in range(0, len(data), 100_000))
+        r = httpx.post(server.url + "/upload", content=body)
+    else:
+        r = httpx.post(server.url + "/upload", content=data)
+    assert r.status_code == 200
+    assert r.json() == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+@pytest.mark.parametrize("length", ["", "1"])
+def test_download(server, length):
+    size = (8 << 20) + 7
+    with httpx.stream("GET", f"{server.url}/download?size={size}&length={length}") as r:
+        assert r.status_code == 200
+        if length:
+            assert r.headers["content-length"] == str(size)
+        else:
+            assert r.headers["transfer-encoding"] == "chunked"
+        digest = hashlib.sha256()
+        for chunk in r.iter_bytes():
+            digest.update(chunk)
+    assert digest.hexdigest() == expected(size)
+
+
+def test_head(server):
+    for length in ("", "1"):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port)
+        conn.request("HEAD", f"/download?size=100000&length={length}")
+        r = conn.getresponse()
+        assert r.status == 200 and r.read() == b""
+        conn.request("GET", "/")  # the connection still works: no body was sent
+        assert conn.getresponse().read() == b"hello\n"
+        conn.close()
+
+
+def test_content_length_too_large(server):
+    out = raw(server, b"POST /upload?id=big HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Length: 17000000\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 413 ")
+    assert b"connection: close" in out.lower()
+    time.sleep(0.1)
+    assert "big" not in ids(server, "aborted") | ids(server, "complete")
+
+
+def test_chunked_too_large(server):
+    chunk = b"%x\r\n" % (1 << 20) + b"x" * (1 << 20) + b"\r\n"
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.sendall(b"POST /upload?id=bigchunked HTTP/1.1\r\nHost: x\r\n"
+              b"Transfer-Encoding: chunked\r\n\r\n")
+    out = b""
+    try:
+        for _ in range(20):
+            s.sendall(chunk)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    s.settimeout(5)
+    try:
+        while True:
+            got = s.recv(65536)
+            if not got:
+                break
+            out += got
+    except (socket.timeout, ConnectionResetError):
+        pass
+    s.close()
+    assert out.startswith(b"HTTP/1.1 413 "), out[:200]
+    assert wait_for(lambda: "bigchunked" in ids(server, "aborted"))
+
+
+@pytest.mark.parametrize("headers", [
+    b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+    b"Content-Length: 5\r\nContent-Length: 6\r\n",
+    b"Content-Length: abc\r\n",
+    b"Content-Length: -5\r\n",
+    b"Transfer-Encoding: gzip, chunked\r\n",
+    b"Transfer-Encoding: identity\r\n",
+])
+def test_bad_framing(server, headers):
+    out = raw(server, b"POST /upload?id=framing HTTP/1.1\r\nHost: x\r\n" + headers +
+              b"\r\nhello")
+    assert out.startswith(b"HTTP/1.1 400 "), out
+    time.sleep(0.05)
+    assert "framing" not in ids(server, "aborted") | ids(server, "complete")
+
+
+def test_repeated_equal_lengths_accepted(server):
+    out = raw(server, b"POST /upload?id=twice HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                      b"Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello")
+    assert out.startswith(b"HTTP/1.1 200 ")
+    assert json.loads(out.split(b"\r\n\r\n", 1)[1])["bytes"] == 5
+
+
+def test_malformed_chunk(server):
+    out = raw(server, b"POST /upload?id=badchunk HTTP/1.1\r\nHost: x\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX3\r\nabc\r\n0\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 400 "), out
+    assert wait_for(lambda: "badchunk" in ids(server, "aborted"))
+
+
+def test_expect_continue(server):
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(5)
+    s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+              b"Content-Length: 5\r\n\r\n")
+    assert s.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+    s.sendall(b"hello")
+    out = s.recv(65536)
+    assert out.startswith(b"HTTP/1.1 200 ")
+    s.close()
+
+
+def test_unread_body_drained_keep_alive(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port)
+    conn.request("POST", "/never-reads", body=b"x" * 300_000)
+    r = conn.getresponse()
+    assert (r.status, r.read()) == (200, b"did not read\n")
+    sock = conn.sock
+    conn.request("GET", "/")
+    assert conn.getresponse().read() == b"hello\n"
+    assert conn.sock is sock
+    conn.close()
+
+
+def test_unread_large_body_closes(server):
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(5)
+    s.sendall(b"POST /never-reads HTTP/1.1\r\nHost: x\r\nContent-Length: 8000000\r\n\r\n")
+    try:
+        for _ in range(8):
+            s.sendall(b"y" * 1_000_000)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    out = b""
+    try:
+        while True:
+            got = s.recv(65536)
+            if not got:
+                break
+            out += got
+    except (socket.timeout, ConnectionResetError):
+        pass
+    assert out.startswith(b"HTTP/1.1 200 ")
+    assert out.endswith(b"did not read\n")  # then the server closed the connection
+
+
+def test_client_gone_mid_upload(server):
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.sendall(b"POST /upload?id=gone HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n")
+    s.sendall(b"z" * 1_000_000)
+    time.sleep(0.1)
+    closed = time.monotonic()
+    s.close()
+    seen = wait_for(lambda: [e for e in events(server)
+                             if e["kind"] == "aborted" and e.get("id") == "gone"])
+    assert seen and seen[0]["t"] - closed < 0.1
+
+
+def test_body_timeout(server):
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(6)
+    s.sendall(b"POST /upload?id=idle HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc")
+    start = time.monotonic()
+    try:
+        assert s.recv(65536) == b""
+    except ConnectionResetError:
+        pass
+    assert 1.5 < time.monotonic() - start < 4  # --body-timeout 2
+    assert wait_for(lambda: "idle" in ids(server, "aborted"))
+
+
+def test_header_timeout(server):
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(6)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    start = time.monotonic()
+    try:
+        assert s.recv(65536) == b""
+    except ConnectionResetError:
+        pass
+    assert 1.5 < time.monotonic() - start < 4  # --header-timeout 2
+
+
+def test_app_exception_before_head(server):
+    r = httpx.get(server.url + "/raise")
+    assert r.status_code == 500
+
+
+def test_app_exception_after_head(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port)
+    conn.request("GET", "/raise-after")
+    r = conn.getresponse()
+    assert r.status == 200
+    with pytest.raises(http.client.IncompleteRead):
+        r.read()  # the body broke off: no last chunk, the connection closed
+
+
+def test_access_log(server):
+    httpx.get(server.url + "/?logged=1")
+    assert wait_for(lambda: '"GET /?logged=1 HTTP/1.1" 200' in server.log())
