@@ -95,9 +95,13 @@ loop(Socket, Opts) ->
 handle(MReq) ->
     Guard = get(py_serve_guard),
     ok = py_serve_guard:disarm(Guard),
-    ok = py_serve_guard:busy(Guard),
-    S = head(MReq, Guard),
-    finish(serve(S)).
+    case head(MReq, Guard) of
+        #s{method = <<"GET">>, target = <<?STATS_PATH>>, cfg = #{stats := true}} = S ->
+            finish(stats(S));  % not counted in flight: it reports that count
+        S ->
+            ok = py_serve_guard:busy(Guard),
+            finish(serve(S))
+    end.
 
 head(MReq, Guard) ->
     Socket = mochiweb_request:get(socket, MReq),
@@ -116,11 +120,12 @@ head(MReq, Guard) ->
        close = py_serve_stats:draining()
            orelse py_serve_framing:wants_close(mochiweb_request:get(version, MReq), Headers)}.
 
-serve(#s{method = <<"GET">>, target = <<?STATS_PATH>>, cfg = #{stats := true}} = S) ->
+stats(S) ->
     Json = [${, lists:join(", ", [io_lib:format("\"~s\": ~p", [K, V])
                                   || {K, V} <- maps:to_list(py_serve_stats:snapshot()),
                                      is_integer(V)]), $}],
-    reply(S, 200, [{<<"content-type">>, <<"application/json">>}], iolist_to_binary(Json));
+    reply(S, 200, [{<<"content-type">>, <<"application/json">>}], iolist_to_binary(Json)).
+
 serve(#s{headers = Headers, cfg = #{max_body := Max}} = S) ->
     case py_serve_framing:body(Headers) of
         {error, Why} ->

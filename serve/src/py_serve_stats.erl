@@ -43,10 +43,13 @@ draining() ->
     atomics:get(ref(), ?DRAINING) =:= 1.
 
 %% @doc What the introspection endpoint reports: requests in flight, live `py_buffer' buffers
-%% (request and response bodies not yet freed), the Python pool (`py:info/0': `workers' as
+%% (request and response bodies not yet freed; counted after a Python `gc.collect()', since
+%% an exception's traceback cycle may hold the last reference to a request's buffers until
+%% the cyclic collector runs), the Python pool (`py:info/0': `workers' as
 %% `{Threads, Idle}', `stuck'), and the VM's memory in bytes.
 -spec snapshot() -> #{atom() => term()}.
 snapshot() ->
+    _ = py:call(any, gc, collect, [], #{timeout => 5000}),
     Info = py:info(),
     {Threads, Idle} = maps:get(workers, Info, {0, 0}),
     #{in_flight => in_flight(),

@@ -137,18 +137,23 @@ async def asgi(scope, receive, send):
     if path in ("/upload", "/slow-upload"):
         digest, size = hashlib.sha256(), 0
         delay = float(q.get("delay", "0"))
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                record("aborted", app="asgi", error="http.disconnect", id=q.get("id"), got=size)
-                return
-            chunk = message.get("body", b"")
-            digest.update(chunk)
-            size += len(chunk)
-            if delay:
-                await asyncio.sleep(delay)
-            if not message.get("more_body"):
-                break
+        ACTIVE["asgi"] += 1
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    record("aborted", app="asgi", error="http.disconnect", id=q.get("id"),
+                           got=size)
+                    return
+                chunk = message.get("body", b"")
+                digest.update(chunk)
+                size += len(chunk)
+                if delay:
+                    await asyncio.sleep(delay)
+                if not message.get("more_body"):
+                    break
+        finally:
+            ACTIVE["asgi"] -= 1
         record("complete", app="asgi", id=q.get("id"), got=size)
         return await reply(200, json.dumps({"bytes": size, "sha256": digest.hexdigest()}).encode())
     if path == "/echo":
@@ -180,6 +185,8 @@ async def asgi(scope, receive, send):
     if path == "/sleep":
         await asyncio.sleep(float(q.get("s", "1")))
         return await reply(200, b"slept\n", b"text/plain")
+    if path == "/active":
+        return await reply(200, json.dumps(ACTIVE).encode())
     return await reply(200, b"hello\n", b"text/plain")
 
 

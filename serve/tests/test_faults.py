@@ -1,0 +1,193 @@
+"""py-buffer-serve under faults (issue 11, item 4): many clients leaving mid-upload, many
+trickling bodies, a slow downloader of 1 GiB, SIGTERM with requests in flight."""
+
+import concurrent.futures
+import os
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+
+from conftest import Server
+
+
+@pytest.fixture(params=["wsgi", "asgi"])
+def fault_server(request, tmp_path):
+    srv = Server(f"serve_apps:{request.param}", interface=request.param, tmp=str(tmp_path),
+                 args=["--workers", "256", "--body-timeout", "1", "--buffer-size", "64K",
+                       "--log-level", "warning"],
+                 env={"SERVE_TEST_SHUTDOWN_MARK": str(tmp_path / "shutdown")})
+    srv.interface = request.param
+    srv.tmp = tmp_path
+    yield srv
+    srv.stop()
+
+
+def stats(srv):
+    return httpx.get(srv.url + "/.py-buffer-serve/stats").json()
+
+
+def active(srv):
+    return httpx.get(srv.url + "/active").json()[srv.interface]
+
+
+def events(srv):
+    return httpx.get(srv.url + "/events").json()
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_100_clients_leave_mid_upload(fault_server):
+    srv = fault_server
+    socks = []
+    for i in range(100):
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.sendall(b"POST /upload?id=c%d HTTP/1.1\r\nHost: x\r\nContent-Length: 67108864\r\n\r\n"
+                  % i + b"u" * 262144)
+        socks.append(s)
+    assert wait_for(lambda: active(srv) == 100), active(srv)
+    closed = {}
+    for i, s in enumerate(socks):
+        closed[f"c{i}"] = time.monotonic()
+        s.close()
+    aborted = wait_for(lambda: [e for e in events(srv) if e["kind"] == "aborted"]
+                       if len([e for e in events(srv) if e["kind"] == "aborted"]) >= 100
+                       else None)
+    assert aborted and {e["id"] for e in aborted} == set(closed)
+    lags = [e["t"] - closed[e["id"]] for e in aborted]
+    assert max(lags) < 0.1, sorted(lags)[-5:]
+    # No worker left blocked, every buffer freed.
+    assert wait_for(lambda: active(srv) == 0)
+    final = wait_for(lambda: (lambda st: st if st["in_flight"] == 0
+                              and st["python_idle"] >= st["python_threads"] - 1
+                              else None)(stats(srv)))
+    assert final, stats(srv)  # (one thread may still be returning from the stats' gc call)
+    assert final["python_stuck"] == 0
+    srv.leak_check = final["live_buffers"]
+
+
+LEAK = ("py_buffer leaks the two buffers of a request whose Python side ended by an "
+        "exception (WSGI) or on the event loop (ASGI, every request): no Python object "
+        "refers to them after gc.collect(), so a native reference holds them (reported; "
+        "not fixed in this branch)")
+
+
+@pytest.mark.xfail(strict=True, reason=LEAK)
+def test_live_buffers_back_to_zero_after_aborts(fault_server):
+    srv = fault_server
+    for i in range(10):
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"
+                  + b"u" * 100_000)
+        time.sleep(0.05)
+        s.close()
+    assert wait_for(lambda: stats(srv)["live_buffers"] == 0, timeout=3), stats(srv)
+
+
+def test_200_trickling_bodies_time_out_while_others_are_served(fault_server):
+    srv = fault_server
+    stop = threading.Event()
+    socks = []
+    for i in range(200):
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.sendall(b"POST /upload?id=t%d HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"
+                  % i)
+        socks.append(s)
+
+    def trickle():
+        while not stop.is_set():
+            for s in socks:
+                try:
+                    s.send(b"t")
+                except OSError:
+                    pass
+            time.sleep(0.2)
+
+    t = threading.Thread(target=trickle, daemon=True)
+    t.start()
+    start = time.monotonic()
+    latencies = []
+    with httpx.Client() as client:
+        while time.monotonic() - start < 2.5:
+            t0 = time.monotonic()
+            r = client.post(srv.url + "/upload", content=b"n" * 100_000)
+            assert r.status_code == 200 and r.json()["bytes"] == 100_000
+            latencies.append(time.monotonic() - t0)
+    stop.set()
+    t.join()
+    assert len(latencies) > 20 and max(latencies) < 0.5, (len(latencies), max(latencies))
+    aborted = wait_for(lambda: (lambda ev: ev if len(ev) >= 200 else None)(
+        [e for e in events(srv) if e["kind"] == "aborted" and e["id"].startswith("t")]))
+    assert aborted and len(aborted) == 200
+    for s in socks:
+        s.settimeout(2)
+        try:
+            assert s.recv(100) == b""  # the server closed it
+        except ConnectionResetError:
+            pass
+        s.close()
+    assert wait_for(lambda: stats(srv)["in_flight"] == 0), stats(srv)
+
+
+def test_slow_downloader_of_1gib_bounded_memory(fault_server):
+    srv = fault_server
+    size = 1 << 30
+    base = srv.rss()
+    peak = [base]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], srv.rss())
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.connect(("127.0.0.1", srv.port))
+    s.sendall(b"GET /download?size=%d&length=1 HTTP/1.1\r\nHost: x\r\n\r\n" % size)
+    got = 0
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(65536)
+    got = len(head.split(b"\r\n\r\n", 1)[1])
+    while got < size:
+        data = s.recv(1 << 20)
+        assert data
+        got += len(data)
+        if got % (4 << 20) < len(data):
+            time.sleep(0.004)  # a slow reader: ~1 GB/s at most, in bursts
+    s.close()
+    done.set()
+    sampler.join()
+    assert got == size
+    assert peak[0] - base < 64 << 20, (base, peak[0])
+
+
+def test_sigterm_with_requests_in_flight(fault_server):
+    srv = fault_server
+    with concurrent.futures.ThreadPoolExecutor(5) as pool:
+        futures = [pool.submit(httpx.get, srv.url + "/sleep?s=1.5", timeout=10)
+                   for _ in range(5)]
+        time.sleep(0.5)
+        sent = time.monotonic()
+        srv.proc.send_signal(15)
+        time.sleep(0.3)
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
+        assert [f.result().status_code for f in futures] == [200] * 5
+    assert srv.proc.wait(30) == 0
+    assert time.monotonic() - sent < 10
+    if srv.interface == "asgi":
+        assert (srv.tmp / "shutdown").read_text() == "shutdown\n"
