@@ -42,10 +42,12 @@
 %% Each kind is sent at most once until the subscriber calls {@link activate/1} (like
 %% `{active, once}'), so the mailbox never floods: any number of writes produce one
 %% `readable' message. {@link activate/1} (and subscribing) re-arms every kind and at once
-%% sends those whose condition already holds: `readable' if unread bytes are there, `writable'
-%% if room was made since a refused write, `eof' if the body is over, `reader_closed' if the
-%% reader closed. So the loop "read until `{error, eagain}', `activate', wait for a message"
-%% never misses a wake-up:
+%% sends those whose condition already holds: `readable' if unread bytes are there (after a
+%% {@link readline/1} or {@link read_all/1} that returned `{error, eagain}': only if bytes were
+%% written since, or the body is over, so a read waiting for the rest of a line is not woken
+%% for the part it already saw), `writable' if room was made since a refused write, `eof' if
+%% the body is over, `reader_closed' if the reader closed. So the loop "read until
+%% `{error, eagain}', `activate', wait for a message" never misses a wake-up and never spins:
 %% ```
 %% consume(Buf, Acc) ->
 %%     case py_buffer:read(Buf, 65536) of
