@@ -62,11 +62,14 @@ struct Subscription {
     pid: Option<LocalPid>,
     /// A `writable` edge passed while disarmed (or unsubscribed): `activate` reports it.
     pending_writable: bool,
+    /// The `demand` edge (raised once per buffer) passed while disarmed (or unsubscribed):
+    /// `activate` reports it.
+    pending_demand: bool,
     /// A reference to the buffer, for messages sent from outside a NIF call.
     held: Option<ResourceArc<Buffer>>,
 }
 
-const ALL: u8 = 0b1111;
+const ALL: u8 = 0b1_1111;
 
 fn bit(edge: Edge) -> u8 {
     match edge {
@@ -74,6 +77,7 @@ fn bit(edge: Edge) -> u8 {
         Edge::Writable => 2,
         Edge::Eof => 4,
         Edge::ReaderClosed => 8,
+        Edge::Demand => 16,
     }
 }
 
@@ -83,6 +87,7 @@ fn event(edge: Edge) -> Atom {
         Edge::Writable => atoms::writable(),
         Edge::Eof => atoms::eof(),
         Edge::ReaderClosed => atoms::reader_closed(),
+        Edge::Demand => atoms::demand(),
     }
 }
 
@@ -96,7 +101,9 @@ struct Sink(Arc<Notifier>);
 
 impl Observer for Sink {
     fn on_edge(&self, edge: Edge) {
-        if edge != Edge::Writable {
+        // `writable` and `demand` are remembered while disarmed (see `decide`), so they always
+        // go on; both are rare (once per refused write, once per buffer).
+        if !matches!(edge, Edge::Writable | Edge::Demand) {
             // Pairs with the fence in `activate_locked`: the state change that caused this edge
             // is ordered before this load.
             fence(Ordering::SeqCst);
@@ -190,8 +197,10 @@ impl Notifier {
                 Some(pid)
             }
             _ => {
-                if edge == Edge::Writable {
-                    sub.pending_writable = true;
+                match edge {
+                    Edge::Writable => sub.pending_writable = true,
+                    Edge::Demand => sub.pending_demand = true,
+                    _ => {}
                 }
                 None
             }
@@ -288,7 +297,8 @@ impl Notifier {
     /// Re-arms every edge kind and at once reports, one message each, the conditions that
     /// already hold: unread bytes (`readable`; for a `readline`/`read_all` that returned
     /// `eagain`, only bytes written since), room made after a refused write (`writable`),
-    /// the body over (`eof`), the reader closed (`reader_closed`). Without a subscriber, does
+    /// the body over (`eof`), the reader closed (`reader_closed`), a reader's first wait
+    /// that found the kind disarmed (`demand`, once per buffer). Without a subscriber, does
     /// nothing.
     pub fn activate(&self, env: Env<'_>, term: Term<'_>, buf: &Buffer) {
         let mut sub = lock(&self.sub);
@@ -324,6 +334,7 @@ impl Notifier {
             (Edge::Writable, std::mem::take(&mut sub.pending_writable)),
             (Edge::Eof, body_over(&info)),
             (Edge::ReaderClosed, info.reader_closed),
+            (Edge::Demand, std::mem::take(&mut sub.pending_demand)),
         ];
         for (edge, holds) in holds {
             if holds {
