@@ -64,6 +64,8 @@ python_test_() ->
     {setup, fun py_buffer_test_helpers:setup/0, fun(_) -> ok end,
      [{"a Python read waiting on an empty body sends demand once",
        {timeout, 3 * ?DEADLINE div 1000, fun python_read_waits/0}},
+      {"an asyncio await waiting on an empty body sends demand once",
+       {timeout, 3 * ?DEADLINE div 1000, fun python_await_waits/0}},
       {"a Python read of bytes already there sends no demand", fun python_read_ready/0},
       {"Python close() without reading the body: reader_closed, info shows the rest",
        fun python_close_unread/0},
@@ -87,6 +89,28 @@ python_read_waits() ->
                      receive {python, R} -> R after ?DEADLINE -> error(python_never_returned) end),
         %% Waiting again (Erlang side, after re-arming): still no second demand.
         ?assertEqual({error, eagain}, py_buffer:read(B, 1)),
+        ok = py_buffer:close(B),
+        ?assertEqual(0, demands(B, mailbox()))
+    after
+        _ = py_buffer:abort(B, test_over)
+    end.
+
+python_await_waits() ->
+    flush(),
+    ok = py:exec(py_buffer_test_helpers:ctx(), <<"import asyncio">>),
+    {ok, B} = py_buffer:new(#{notify => self()}),
+    Self = self(),
+    spawn_link(fun() ->
+                       Self ! {python, py:eval(py_buffer_test_helpers:ctx(),
+                                               <<"asyncio.run(b.aread(3))">>, #{b => B})}
+               end),
+    try
+        receive {py_buffer, B, demand} -> ok
+        after ?DEADLINE -> error(no_demand)
+        end,
+        ok = py_buffer:write(B, <<"xyz">>),
+        ?assertEqual({ok, <<"xyz">>},
+                     receive {python, R} -> R after ?DEADLINE -> error(python_never_returned) end),
         ok = py_buffer:close(B),
         ?assertEqual(0, demands(B, mailbox()))
     after
