@@ -4,8 +4,9 @@
 -module(py_request_driver).
 -export([run/4, run/5, multipart/2]).
 
+%% `others': the messages that were not the request's (in arrival order).
 -type result() :: #{status := integer() | undefined, headers := [{binary(), binary()}],
-                    body := binary(), events := list(), last := term(),
+                    body := binary(), events := list(), last := term(), others := list(),
                     response_end := term(), max_buffered_seen := non_neg_integer()}.
 
 %% @doc Serves `App' with the body `Chunks' (written in that chunking) and collects the
@@ -25,7 +26,7 @@ run(App, Head, Chunks, Opts, Ctl) ->
     {ok, Req} = py_request:start(App, Head, Opts),
     S0 = #{req => Req, chunks => Chunks, written => 0, ctl => Ctl, aborted => false,
            status => undefined, headers => [], body => [], got => 0, events => [],
-           response_end => undefined, max_buffered_seen => 0},
+           response_end => undefined, max_buffered_seen => 0, others => []},
     loop(send(S0)).
 
 send(#{chunks := done} = S) ->
@@ -59,7 +60,7 @@ loop(#{req := Req, ctl := Ctl} = S) ->
         Msg ->
             case py_request:handle(Msg, Req) of
                 {ok, Events, Req1} -> events(Events, S#{req := Req1});
-                unknown -> erlang:error({unexpected_message, Msg})
+                unknown -> loop(S#{others := [Msg | maps:get(others, S)]})
             end
     after maps:get(timeout, Ctl, 30000) ->
         erlang:error({timeout, S})
@@ -84,9 +85,9 @@ events([body_writable | Es], S) ->
     events(Es, S);
 events([Last | _], S) when Last =:= done; element(1, Last) =:= failed ->
     S1 = drain(S),
-    #{body := Body, events := Events} = S1,
+    #{body := Body, events := Events, others := Others} = S1,
     maps:remove(ctl, S1#{body := iolist_to_binary(Body), events := lists:reverse(Events),
-                         last => Last});
+                         others := lists:reverse(Others), last => Last});
 events([E | Es], S) ->
     events(Es, event(E, S)).
 

@@ -195,3 +195,29 @@ def stream_records(environ, start_response):
             SEEN[key]["error"] = "GeneratorExit"
             raise
     return _Closing(key, body())
+
+
+_watchers = {}
+
+
+def watch(key, pid):
+    """``close()`` of request ``key``'s result sends ``("closed", key, count)`` to ``pid``."""
+    _watchers[key] = pid
+
+
+def _notify_closed(key):
+    pid = _watchers.get(key)
+    if pid is not None:
+        import erlang
+        erlang.send(pid, ("closed", key, SEEN[key]["closed"]))
+
+
+_Closing_close = _Closing.close
+
+
+def _close_and_notify(self):
+    _Closing_close(self)
+    _notify_closed(self.key)
+
+
+_Closing.close = _close_and_notify
