@@ -45,7 +45,9 @@ per_request(N) ->
     Rows = [{"`py:call` no-op (pool), baseline", Noop},
             {"WSGI echo, 1 KiB POST (`py_request`, `py_buffer.serve.wsgi`)", Wsgi},
             {"ASGI echo, 1 KiB POST (`py_request`, `py_buffer.serve.asgi`)", Asgi}],
-    Times = [{Name, lists:sort(samples(F, N))} || {Name, F} <- Rows],
+    %% Interleaved (one of each in turn), so all rows see the same background load.
+    Times = lists:zip([Name || {Name, _} <- Rows],
+                      [lists:sort(T) || T <- interleaved([F || {_, F} <- Rows], N)]),
     [{_, Base} | _] = Times,
     BaseMedian = median(Base),
     io:format("### Per request: 1 KiB POST echoed, one at a time (n=~b)~n~n", [N]),
@@ -55,14 +57,32 @@ per_request(N) ->
                [Name, median(T), pct(T, 0.9), pct(T, 0.99), median(T) / BaseMedian])
      || {Name, T} <- Times],
     ok = py_app:stop({asgi, <<"serve_bench_apps:asgi_echo">>}),
-    io:format("~n").
+    %% Where the time goes: the thread hops alone, and the adapters + apps alone.
+    Floor = fun() ->
+                    Ref = make_ref(),
+                    {ok, none} = py:call(serve_bench_apps, loop_floor, [self(), Ref]),
+                    receive {Ref, _} -> ok end
+            end,
+    [Floor() || _ <- lists:seq(1, 500)],
+    [FloorT, BaseT] = interleaved([Floor, Noop], N),
+    FloorMedian = median(lists:sort(FloorT)),
+    FloorBase = median(lists:sort(BaseT)),
+    {ok, AsgiPy} = py:call(serve_bench_apps, time_asgi, [N div 2]),
+    {ok, WsgiPy} = py:call(serve_bench_apps, time_wsgi, [N div 2]),
+    io:format("~nWhere the time goes (medians): a pool call that hands a coroutine to a loop "
+              "thread which sends one message back (the ASGI path with no adapter, no app): "
+              "~.1f us (~.2fx the no-op); the ASGI adapter + echo app alone, on its loop: "
+              "~.1f us; the WSGI adapter + echo app alone: ~.1f us.~n~n",
+              [FloorMedian, FloorMedian / FloorBase, AsgiPy, WsgiPy]).
 
-samples(F, N) ->
-    [begin
-         T0 = erlang:monotonic_time(nanosecond),
-         F(),
-         (erlang:monotonic_time(nanosecond) - T0) / 1000
-     end || _ <- lists:seq(1, N)].
+interleaved(Fs, N) ->
+    Rounds = [[time_us(F) || F <- Fs] || _ <- lists:seq(1, N)],
+    [[lists:nth(I, R) || R <- Rounds] || I <- lists:seq(1, length(Fs))].
+
+time_us(F) ->
+    T0 = erlang:monotonic_time(nanosecond),
+    F(),
+    (erlang:monotonic_time(nanosecond) - T0) / 1000.
 
 echo(App, Body) ->
     {ok, Req} = py_request:start(App, #{method => <<"POST">>,
