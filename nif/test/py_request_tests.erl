@@ -125,7 +125,8 @@ exc_info_after_the_head_fails_and_closes_once() ->
             #{content_length => 0}),
     ?assertMatch(#{status := 200, last := {failed, <<"KeyError('late')">>},
                    response_end := {error, {aborted, _}}}, R),
-    ?assertMatch(<<"part one", _/binary>>, <<(maps:get(body, R))/binary, "part one">>),
+    %% What was written before the failure is readable, then the abort.
+    ?assertEqual(<<"part one">>, maps:get(body, R)),
     ?assertEqual(#{<<"reraised">> => <<"KeyError('late')">>}, seen_w(<<"exc1">>)),
     ?assertMatch(#{<<"closed">> := 1}, seen_w(<<"exc1.close">>)).
 
