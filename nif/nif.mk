@@ -16,6 +16,9 @@
 #                    stdlib) is built once into nif/_build/py_buffer.plt
 #   make build-examples  build-nif, then examples/erlang into examples/ebin (`make demo')
 #   make bench-py    the Erlang -> Python benchmarks (benches/erlang/py_*.escript)
+#   make bench-serve the serving benchmarks (benches/erlang/serve_bench.escript): a 1 KiB POST
+#                    through a WSGI and an ASGI app per request vs a py:call no-op, and
+#                    64 MiB up and down through an app vs memcpy (py_request, one VM, no HTTP)
 #
 # The cdylib comes from cargo's target dir: $CARGO_TARGET_DIR when set, else target/.
 # rebar3 builds the same application: `cd nif && rebar3 compile` (nif/rebar.config).
@@ -37,7 +40,7 @@ NIF_TEST_LIST = $(subst $(nif_space),$(nif_comma),$(strip $(NIF_TEST_MODULES)))
 BUILD_PARTS += build-nif
 TEST_PARTS += test-nif test-nif-pythons
 
-.PHONY: build-nif nif-native nif-ebin dialyzer test-nif test-nif-pythons bench-nif build-examples bench-py
+.PHONY: build-nif nif-native nif-ebin dialyzer test-nif test-nif-pythons bench-nif build-examples bench-py bench-serve
 
 build-nif: nif-native nif-ebin
 
@@ -84,3 +87,7 @@ build-examples: build-nif
 # The Erlang -> Python benchmarks: prints markdown (docs/benchmarks.md, "Erlang -> Python").
 bench-py: build-nif
 	escript benches/erlang/py_bench.escript
+
+# The serving benchmarks: prints markdown (docs/benchmarks.md, "Serving from Erlang").
+bench-serve: build-nif
+	escript benches/erlang/serve_bench.escript

@@ -15,14 +15,20 @@ pub enum Edge {
     Eof,
     /// The reader closed the buffer: further writes fail.
     ReaderClosed,
+    /// A reader first had to wait for bytes that have not arrived while the body was not
+    /// complete (a blocking read, an async read registering its listener, a non-blocking
+    /// attempt that says "wait"). Raised once per buffer: a server answers
+    /// `Expect: 100-continue` when the application first reads the body.
+    Demand,
 }
 
 impl Edge {
-    const ALL: [Edge; 4] = [
+    const ALL: [Edge; 5] = [
         Edge::Readable,
         Edge::Writable,
         Edge::Eof,
         Edge::ReaderClosed,
+        Edge::Demand,
     ];
 
     const fn bit(self) -> u8 {
@@ -31,6 +37,7 @@ impl Edge {
             Edge::Writable => 2,
             Edge::Eof => 4,
             Edge::ReaderClosed => 8,
+            Edge::Demand => 16,
         }
     }
 }

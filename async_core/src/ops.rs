@@ -236,12 +236,14 @@ impl Attempt for Fill<'_> {
     type Output = Result<Bytes>;
 
     fn attempt(&mut self) -> Option<Result<Bytes>> {
-        let state = self.shared.lock();
-        match ReadKind::Available(self.n).decide(&state, &mut Scan::default()) {
-            Decision::Wait => None,
-            Decision::Fail(e) => Some(Err(e)),
-            Decision::Take(n) => Some(Ok(state.store.to_bytes(state.pos, n))),
-        }
+        let kind = ReadKind::Available(self.n);
+        self.shared.update(
+            |state, fx| match decide_mut(&kind, state, &mut Scan::default(), fx) {
+                Decision::Wait => None,
+                Decision::Fail(e) => Some(Err(e)),
+                Decision::Take(n) => Some(Ok(state.store.to_bytes(state.pos, n))),
+            },
+        )
     }
 
     fn listen(&self) -> EventListener {
@@ -256,24 +258,26 @@ impl Attempt for Fill<'_> {
 pub(crate) fn read_into(shared: &Shared, dst: &mut [u8]) -> Option<Result<usize>> {
     let kind = ReadKind::Available(dst.len());
     let mut pieces = None;
-    let out = shared.update(|state, fx| match kind.decide(state, &mut Scan::default()) {
-        Decision::Wait => None,
-        Decision::Fail(e) => Some(Err(e)),
-        Decision::Take(n) => {
-            if n >= COPY_OUTSIDE_MIN {
-                pieces = state.store.frozen_pieces::<4>(state.pos, n);
-                if pieces.is_some() {
-                    state.advance(n as u64, fx);
-                    return Some(Ok(n));
+    let out = shared.update(
+        |state, fx| match decide_mut(&kind, state, &mut Scan::default(), fx) {
+            Decision::Wait => None,
+            Decision::Fail(e) => Some(Err(e)),
+            Decision::Take(n) => {
+                if n >= COPY_OUTSIDE_MIN {
+                    pieces = state.store.frozen_pieces::<4>(state.pos, n);
+                    if pieces.is_some() {
+                        state.advance(n as u64, fx);
+                        return Some(Ok(n));
+                    }
                 }
+                let copy = |s: Slices<'_>| {
+                    s.copy_to_slice(dst);
+                    s.len()
+                };
+                Some(Ok(state.take(n, copy, fx)))
             }
-            let copy = |s: Slices<'_>| {
-                s.copy_to_slice(dst);
-                s.len()
-            };
-            Some(Ok(state.take(n, copy, fx)))
-        }
-    });
+        },
+    );
     if let Some(pieces) = pieces {
         let mut at = 0;
         for piece in pieces.iter().take_while(|p| !p.is_empty()) {

@@ -108,9 +108,10 @@ impl ReadKind {
 }
 
 /// Decides `kind` against `state` and, when the read must wait, sets aside the unread bytes
-/// if the bound is what keeps more from arriving ([`State::set_aside`]). Every read that can
-/// change the state goes through this, blocking or not (a non-blocking attempt that says
-/// "wait" has set aside too, so the binding's next attempt after a `Readable` edge finds more).
+/// if the bound is what keeps more from arriving ([`State::set_aside`]) and raises
+/// [`crate::Edge::Demand`] the first time ([`State::demand`]). Every read that may wait goes
+/// through this, blocking or not (a non-blocking attempt that says "wait" has set aside too,
+/// so the binding's next attempt after a `Readable` edge finds more).
 pub(crate) fn decide_mut(
     kind: &ReadKind,
     state: &mut State,
@@ -120,6 +121,7 @@ pub(crate) fn decide_mut(
     let decision = kind.decide(state, scan);
     if decision == Decision::Wait {
         state.set_aside(fx);
+        state.demand(fx);
     }
     decision
 }

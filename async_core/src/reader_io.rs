@@ -12,7 +12,7 @@ use bytes::{Buf, Bytes};
 
 use crate::driver::{poll_attempt, AttemptFn};
 use crate::ops::read_into;
-use crate::read_kind::{Decision, ReadKind, Scan};
+use crate::read_kind::{decide_mut, Decision, ReadKind, Scan};
 use crate::reader::{Reader, STREAM_CHUNK};
 use crate::shared::Interest;
 
@@ -47,19 +47,20 @@ impl Reader {
                 shared,
                 interest: Interest::Readable,
                 attempt: || {
-                    let state = shared.lock();
-                    if !peeked.is_empty() && *peeked_at == state.pos {
-                        return Some(Ok(()));
-                    }
-                    match kind.decide(&state, &mut Scan::default()) {
-                        Decision::Wait => None,
-                        Decision::Fail(e) => Some(Err(io::Error::from(e))),
-                        Decision::Take(n) => {
-                            *peeked = state.store.to_bytes(state.pos, n);
-                            *peeked_at = state.pos;
-                            Some(Ok(()))
+                    shared.update(|state, fx| {
+                        if !peeked.is_empty() && *peeked_at == state.pos {
+                            return Some(Ok(()));
                         }
-                    }
+                        match decide_mut(&kind, state, &mut Scan::default(), fx) {
+                            Decision::Wait => None,
+                            Decision::Fail(e) => Some(Err(io::Error::from(e))),
+                            Decision::Take(n) => {
+                                *peeked = state.store.to_bytes(state.pos, n);
+                                *peeked_at = state.pos;
+                                Some(Ok(()))
+                            }
+                        }
+                    })
                 },
             },
             listener,
@@ -89,11 +90,15 @@ impl Reader {
                 shared,
                 interest: Interest::Readable,
                 attempt: || {
-                    shared.update(|state, fx| match kind.decide(state, &mut Scan::default()) {
-                        Decision::Wait => None,
-                        Decision::Fail(e) => Some(Some(Err(e.into()))),
-                        Decision::Take(0) => Some(None),
-                        Decision::Take(n) => Some(Some(Ok(state.take(n, |s| s.to_bytes(), fx)))),
+                    shared.update(|state, fx| {
+                        match decide_mut(&kind, state, &mut Scan::default(), fx) {
+                            Decision::Wait => None,
+                            Decision::Fail(e) => Some(Some(Err(e.into()))),
+                            Decision::Take(0) => Some(None),
+                            Decision::Take(n) => {
+                                Some(Some(Ok(state.take(n, |s| s.to_bytes(), fx))))
+                            }
+                        }
                     })
                 },
             },

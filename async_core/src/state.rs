@@ -78,6 +78,8 @@ pub struct Info {
     pub set_aside: u64,
     /// The reader called `close()`.
     pub reader_closed: bool,
+    /// A reader has had to wait for bytes (see [`crate::Edge::Demand`]).
+    pub demanded: bool,
     /// No more bytes will arrive (closed, aborted, reader closed, or content length reached).
     pub ended: bool,
 }
@@ -98,6 +100,8 @@ pub(crate) struct State {
     /// A writer was refused room; the next read that makes room announces `Writable`.
     writer_waiting: bool,
     eof_announced: bool,
+    /// A reader had to wait for bytes: [`Edge::Demand`] was raised (once per buffer).
+    demanded: bool,
     pub(crate) observer: Option<Arc<dyn Observer>>,
 }
 
@@ -114,6 +118,7 @@ impl State {
             reserved: 0,
             writer_waiting: false,
             eof_announced: false,
+            demanded: false,
             observer: None,
         }
     }
@@ -179,6 +184,15 @@ impl State {
             self.writer_waiting = false;
             fx.wake_writers = true;
             fx.edges.insert(Edge::Writable);
+        }
+    }
+
+    /// Called when a read must wait for bytes that have not arrived: the first time while the
+    /// body is not complete, raises [`Edge::Demand`] (once per buffer).
+    pub(crate) fn demand(&mut self, fx: &mut Effects) {
+        if !self.demanded && !self.ended() {
+            self.demanded = true;
+            fx.edges.insert(Edge::Demand);
         }
     }
 
@@ -410,6 +424,7 @@ impl State {
                 _ => None,
             },
             reader_closed: self.reader_closed,
+            demanded: self.demanded,
             ended: self.ended(),
         }
     }

@@ -95,8 +95,8 @@ fn a_waiting_attempt_sets_the_bytes_aside_and_announces_room() {
     assert_eq!((info.unread, info.set_aside), (BOUND as u64, BOUND as u64));
     assert_eq!(
         *edges.lock().unwrap(),
-        [Edge::Readable, Edge::Writable],
-        "the refused writer is told it has room"
+        [Edge::Readable, Edge::Writable, Edge::Demand],
+        "the refused writer is told it has room (and the first wait is a demand)"
     );
     assert_eq!(w.try_write(&data[BOUND..]).unwrap(), BOUND);
     assert_eq!(w.try_write(&data[2 * BOUND..]).unwrap(), 0, "full again");

@@ -10,6 +10,8 @@ rustler::atoms! {
     readable,
     writable,
     reader_closed,
+    demand,
+    demanded,
     // errors
     closed,
     aborted,

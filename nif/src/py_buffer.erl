@@ -36,16 +36,31 @@
 %%      after a write returned `{partial, Rest}';</li>
 %%  <li>`{py_buffer, Buf, eof}': the body is over: closed, aborted, or its content length
 %%      arrived in full ({@link info/1} and the reads tell which);</li>
-%%  <li>`{py_buffer, Buf, reader_closed}': the consumer closed the buffer; writes now fail
-%%      with `{error, reader_closed}'.</li>
+%%  <li>`{py_buffer, Buf, reader_closed}': the consumer closed the buffer (Python's
+%%      `close()', {@link close_reader/1}); writes now fail with `{error, reader_closed}'.
+%%      Received before the body was read to its end, it is the "application is done without
+%%      reading its body" signal: {@link info/1} tells how much was left (`eof' is `false',
+%%      `buffered' counts the unread bytes that arrived, `written' against `content_length'
+%%      what never came). A Python object that is merely dropped does not close the reading
+%%      side (the buffer's Erlang term is a reader too): after the application returned,
+%%      check `info/1' or call {@link close_reader/1} yourself;</li>
+%%  <li>`{py_buffer, Buf, demand}': a reader (Python's blocking read, an asyncio `await', an
+%%      Erlang read returning `{error, eagain}') first had to wait for bytes that have not
+%%      arrived while the body was not complete. Sent once per buffer (never again after it
+%%      was sent, whatever `activate/1' does); e.g. answer `Expect: 100-continue' only when
+%%      the application first reads the body. A read the bytes already there satisfy sends
+%%      nothing; `info/1''s `demanded' tells whether it happened.</li>
 %% </ul>
 %% Each kind is sent at most once until the subscriber calls {@link activate/1} (like
 %% `{active, once}'), so the mailbox never floods: any number of writes produce one
 %% `readable' message. {@link activate/1} (and subscribing) re-arms every kind and at once
-%% sends those whose condition already holds: `readable' if unread bytes are there, `writable'
-%% if room was made since a refused write, `eof' if the body is over, `reader_closed' if the
-%% reader closed. So the loop "read until `{error, eagain}', `activate', wait for a message"
-%% never misses a wake-up:
+%% sends those whose condition already holds: `readable' if unread bytes are there (after a
+%% {@link readline/1} or {@link read_all/1} that returned `{error, eagain}': only if bytes were
+%% written since, or the body is over, so a read waiting for the rest of a line is not woken
+%% for the part it already saw), `writable' if room was made since a refused write, `eof' if
+%% the body is over, `reader_closed' if the reader closed, `demand' if a reader's first wait
+%% happened while `demand' was not armed (not yet sent). So the loop "read until
+%% `{error, eagain}', `activate', wait for a message" never misses a wake-up and never spins:
 %% ```
 %% consume(Buf, Acc) ->
 %%     case py_buffer:read(Buf, 65536) of
@@ -100,6 +115,9 @@
                 | {aborted, term()}
                 | {overflow, non_neg_integer(), non_neg_integer()}
                 | {truncated, non_neg_integer(), non_neg_integer()}.
+-type event() :: readable | writable | eof | reader_closed | demand.
+%% The `Event' of a message `{py_buffer, Buf, Event}' to the subscriber (see the module doc).
+-type message() :: {py_buffer, buffer(), event()}.
 -type options() :: #{content_length => non_neg_integer() | undefined,
                      max_buffered => pos_integer() | undefined,
                      notify => pid() | undefined,
@@ -115,11 +133,12 @@
                   reader_closed := boolean(),
                   ended := boolean(),
                   eof := boolean(),
+                  demanded := boolean(),
                   owner := pid(),
                   subscriber := pid() | undefined}.
 -opaque py_ticket() :: reference().
 %% A pending `py' call (see `py_cancel/1').
--export_type([buffer/0, reason/0, options/0, info/0, py_ticket/0]).
+-export_type([buffer/0, reason/0, event/0, message/0, options/0, info/0, py_ticket/0]).
 
 %% The NIF library, `priv/py_buffer_nif.so' beside this module's `ebin'. Its load info
 %% configures the embedded Python (each key optional; application env of `py_buffer', then
@@ -205,7 +224,10 @@ close(_Buf) -> ?NOT_LOADED.
 -spec abort(buffer(), term()) -> ok | {error, reason()}.
 abort(_Buf, _Reason) -> ?NOT_LOADED.
 
-%% @doc The buffer's state.
+%% @doc The buffer's state: `written', `read' (the read position), `buffered' (arrived, not
+%% yet read), `retained', `content_length', `max_buffered', `closed', `aborted', `reader_closed',
+%% `ended' (no more bytes will come), `eof' (ended and all read), `demanded' (a reader has had
+%% to wait for bytes: the `demand' message), `owner', `subscriber'.
 -spec info(buffer()) -> info().
 info(_Buf) -> ?NOT_LOADED.
 

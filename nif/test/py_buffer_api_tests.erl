@@ -48,7 +48,7 @@ new_with_options_map_test() ->
     ?assertEqual(#{written => 0, read => 0, buffered => 0, retained => 0,
                    content_length => 10, max_buffered => 4, closed => false,
                    aborted => false, reader_closed => false, ended => false, eof => false,
-                   owner => Self, subscriber => Self},
+                   demanded => false, owner => Self, subscriber => Self},
                  py_buffer:info(B)),
     {ok, B2} = py_buffer:new(#{}),
     ?assertMatch(#{owner := Self, subscriber := undefined}, py_buffer:info(B2)),

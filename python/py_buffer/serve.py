@@ -37,6 +37,9 @@ AppRef = Union[str, Any]
 _lock = threading.Lock()
 _wsgi: Dict[Any, WsgiAdapter] = {}
 _asgi: Dict[Any, AsgiHost] = {}
+#: One lock per host: its first requests, arriving together on several worker threads,
+#: start it (lifespan startup) once, the others waiting for that startup.
+_starting: Dict[AsgiHost, threading.Lock] = {}
 
 
 def load(app: AppRef) -> Any:
@@ -65,7 +68,16 @@ def _asgi_host(app: AppRef) -> AsgiHost:
         host = _asgi.get(app)
         if host is None:
             host = _asgi[app] = AsgiHost(load(app))
+            _starting[host] = threading.Lock()
         return host
+
+
+def _started_asgi_host(app: AppRef) -> AsgiHost:
+    host = _asgi_host(app)
+    if not host.started:
+        with _starting[host]:
+            host.start()
+    return host
 
 
 def sender(send: Any) -> Callable[[Any], Any]:
@@ -88,14 +100,13 @@ def wsgi(app: AppRef, request: Any, body: PyBuffer, response: PyBuffer, send: An
 
 def asgi(app: AppRef, request: Any, body: PyBuffer, response: PyBuffer, send: Any) -> None:
     """Starts one request of an ASGI app on its loop thread; returns at once."""
-    host = _asgi_host(app)
-    host.start()
+    host = _started_asgi_host(app)
     host.submit(request, body, ChannelResponder(sender(send), response))
 
 
 def asgi_startup(app: AppRef) -> None:
     """Starts the app's loop thread and runs its lifespan startup (once)."""
-    _asgi_host(app).start()
+    _started_asgi_host(app)
 
 
 def asgi_shutdown(app: AppRef) -> None:
@@ -103,5 +114,7 @@ def asgi_shutdown(app: AppRef) -> None:
     them again."""
     with _lock:
         host = _asgi.pop(app, None)
-    if host is not None:
-        host.stop()
+        starting = _starting.pop(host, None) if host is not None else None
+    if host is not None and starting is not None:
+        with starting:
+            host.stop()

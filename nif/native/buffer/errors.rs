@@ -63,5 +63,7 @@ pub fn abort_with(inner: &Inner, why: &Arc<StoredReason>) -> py_buffer_core::Res
             *stored = Some(Arc::clone(why));
         }
     }
-    inner.writer().abort(AbortReason::Other(Arc::clone(&why.text)))
+    inner
+        .writer()
+        .abort(AbortReason::Other(Arc::clone(&why.text)))
 }

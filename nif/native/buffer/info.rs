@@ -17,7 +17,8 @@ fn or_undefined<'a, T: Encoder>(env: Env<'a>, value: Option<T>) -> Term<'a> {
 /// `written` (bytes written), `read` (the read position), `buffered` (written, not yet read),
 /// `retained` (bytes held in memory), `content_length` and `max_buffered`
 /// (`undefined` when not set), `closed`, `aborted` (`false` or the reason), `reader_closed`,
-/// `ended` (no more bytes will come), `eof` (ended and all read), `owner` (pid) and
+/// `ended` (no more bytes will come), `eof` (ended and all read), `demanded` (a reader has
+/// had to wait for bytes: the `demand` message), `owner` (pid) and
 /// `subscriber` (pid or `undefined`).
 #[rustler::nif]
 fn info<'a>(env: Env<'a>, buf: &'a Buffer) -> NifResult<Term<'a>> {
@@ -39,6 +40,7 @@ fn info<'a>(env: Env<'a>, buf: &'a Buffer) -> NifResult<Term<'a>> {
         atoms::reader_closed().encode(env),
         atoms::ended().encode(env),
         atoms::eof().encode(env),
+        atoms::demanded().encode(env),
         atoms::owner().encode(env),
         atoms::subscriber().encode(env),
     ];
@@ -54,6 +56,7 @@ fn info<'a>(env: Env<'a>, buf: &'a Buffer) -> NifResult<Term<'a>> {
         info.reader_closed.encode(env),
         info.ended.encode(env),
         eof.encode(env),
+        info.demanded.encode(env),
         buf.owner().pid.encode(env),
         or_undefined(env, buf.notifier().subscriber()),
     ];

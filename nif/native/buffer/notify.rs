@@ -23,7 +23,7 @@
 //! length reached, or its owner's death) or it is unsubscribed, like an open port.
 
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{fence, AtomicU8, Ordering};
+use std::sync::atomic::{fence, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use py_buffer_core::{Edge, Info, Observer};
@@ -39,6 +39,22 @@ pub struct Notifier {
     /// One bit per edge kind ([`bit`]) armed for a subscriber; a message disarms its kind.
     /// Changed only with `sub` locked; read without it by the observer's fast path.
     armed: AtomicU8,
+    /// Bytes written (or fewer) when an Erlang `readline`/`read_all` last returned `eagain`,
+    /// [`NOT_WAITING`] when none is waiting: `activate` reports `readable` only for bytes
+    /// written since (see [`Notifier::read_waits`]).
+    waiting_at: WaitMark,
+}
+
+/// No Erlang read waits for bytes beyond those there.
+const NOT_WAITING: u64 = u64::MAX;
+
+/// See [`Notifier::read_waits`].
+struct WaitMark(AtomicU64);
+
+impl Default for WaitMark {
+    fn default() -> Self {
+        Self(AtomicU64::new(NOT_WAITING))
+    }
 }
 
 #[derive(Default)]
@@ -46,11 +62,14 @@ struct Subscription {
     pid: Option<LocalPid>,
     /// A `writable` edge passed while disarmed (or unsubscribed): `activate` reports it.
     pending_writable: bool,
+    /// The `demand` edge (raised once per buffer) passed while disarmed (or unsubscribed):
+    /// `activate` reports it.
+    pending_demand: bool,
     /// A reference to the buffer, for messages sent from outside a NIF call.
     held: Option<ResourceArc<Buffer>>,
 }
 
-const ALL: u8 = 0b1111;
+const ALL: u8 = 0b1_1111;
 
 fn bit(edge: Edge) -> u8 {
     match edge {
@@ -58,6 +77,7 @@ fn bit(edge: Edge) -> u8 {
         Edge::Writable => 2,
         Edge::Eof => 4,
         Edge::ReaderClosed => 8,
+        Edge::Demand => 16,
     }
 }
 
@@ -67,6 +87,7 @@ fn event(edge: Edge) -> Atom {
         Edge::Writable => atoms::writable(),
         Edge::Eof => atoms::eof(),
         Edge::ReaderClosed => atoms::reader_closed(),
+        Edge::Demand => atoms::demand(),
     }
 }
 
@@ -80,7 +101,9 @@ struct Sink(Arc<Notifier>);
 
 impl Observer for Sink {
     fn on_edge(&self, edge: Edge) {
-        if edge != Edge::Writable {
+        // `writable` and `demand` are remembered while disarmed (see `decide`), so they always
+        // go on; both are rare (once per refused write, once per buffer).
+        if !matches!(edge, Edge::Writable | Edge::Demand) {
             // Pairs with the fence in `activate_locked`: the state change that caused this edge
             // is ordered before this load.
             fence(Ordering::SeqCst);
@@ -174,8 +197,10 @@ impl Notifier {
                 Some(pid)
             }
             _ => {
-                if edge == Edge::Writable {
-                    sub.pending_writable = true;
+                match edge {
+                    Edge::Writable => sub.pending_writable = true,
+                    Edge::Demand => sub.pending_demand = true,
+                    _ => {}
                 }
                 None
             }
@@ -248,9 +273,32 @@ impl Notifier {
         drop(old);
     }
 
+    /// An Erlang read that returns `eagain` although bytes are there (a `readline` waiting
+    /// for the rest of a line, a `read_all` waiting for the end, bytes set aside) records
+    /// `written`, the bytes written before it looked (`Some`); any other read result clears
+    /// the mark (`None`). While set, `activate` reports `readable` only if more was written
+    /// since (or the body is over), so "retry, `eagain`, `activate`" does not spin on the
+    /// bytes the read already saw. `written` is read before the attempt, so it is never more
+    /// than the read saw: a write racing the attempt gives at most one extra `readable`,
+    /// never a lost one.
+    pub fn read_waits(&self, written: Option<u64>) {
+        self.waiting_at
+            .0
+            .store(written.unwrap_or(NOT_WAITING), Ordering::SeqCst);
+    }
+
+    /// True when `readable` holds for the reader: unread bytes it has not already found
+    /// insufficient (see [`Notifier::read_waits`]).
+    fn readable_holds(&self, info: &Info) -> bool {
+        let mark = self.waiting_at.0.load(Ordering::SeqCst);
+        info.unread > 0 && (mark == NOT_WAITING || info.written > mark || body_over(info))
+    }
+
     /// Re-arms every edge kind and at once reports, one message each, the conditions that
-    /// already hold: unread bytes (`readable`), room made after a refused write (`writable`),
-    /// the body over (`eof`), the reader closed (`reader_closed`). Without a subscriber, does
+    /// already hold: unread bytes (`readable`; for a `readline`/`read_all` that returned
+    /// `eagain`, only bytes written since), room made after a refused write (`writable`),
+    /// the body over (`eof`), the reader closed (`reader_closed`), a reader's first wait
+    /// that found the kind disarmed (`demand`, once per buffer). Without a subscriber, does
     /// nothing.
     pub fn activate(&self, env: Env<'_>, term: Term<'_>, buf: &Buffer) {
         let mut sub = lock(&self.sub);
@@ -282,10 +330,11 @@ impl Notifier {
         fence(Ordering::SeqCst);
         let info = buf.writer().info();
         let holds = [
-            (Edge::Readable, info.unread > 0),
+            (Edge::Readable, self.readable_holds(&info)),
             (Edge::Writable, std::mem::take(&mut sub.pending_writable)),
             (Edge::Eof, body_over(&info)),
             (Edge::ReaderClosed, info.reader_closed),
+            (Edge::Demand, std::mem::take(&mut sub.pending_demand)),
         ];
         for (edge, holds) in holds {
             if holds {

@@ -10,6 +10,10 @@
 //!   cannot satisfy the read; nothing is consumed by a failing read;
 //! - `close_reader(Buf)`: the consumer is done; writes fail with `reader_closed`.
 //!
+//! A `readline`/`read_all` that returns `eagain` although bytes are there (a partial line, a
+//! body not yet ended) records how much had been written, so `activate/1` does not answer it
+//! with `readable` for those same bytes ([`notify::Notifier::read_waits`]).
+//!
 //! Results of [`BIG`] bytes or more are Erlang binaries over the buffer's own block (no copy)
 //! when the bytes lie in one block; a result lying in a kept block (a large binary written to
 //! an unbounded buffer) is a sub-binary of that written binary. Either way a result pins at
@@ -138,9 +142,14 @@ fn read_with<'a>(
             return atoms::dirty().encode(env);
         }
     }
+    // How much was written before the attempt: a `readline`/`read_all` that must wait
+    // although bytes are there is told `readable` again only for bytes written after this.
+    let seen = matches!(request, Request::Line(_) | Request::All).then(|| reader.info().written);
     let result = notify::run(env, Some((buf.notifier(), buf_term)), || {
         reader.try_read_with(kind, take)
     });
+    buf.notifier()
+        .read_waits(if result.is_none() { seen } else { None });
     if !on_dirty {
         let copied = match &result {
             Some(Ok(Taken::Small(bytes))) => bytes.len(),

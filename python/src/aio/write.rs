@@ -207,7 +207,9 @@ impl Writing {
             hub: None,
         };
         Ok(match writing.attempt(py) {
-            Some(outcome) => Bound::new(py, Done::new(outcome, "awrite()"))?.into_any().unbind(),
+            Some(outcome) => Bound::new(py, Done::new(outcome, "awrite()"))?
+                .into_any()
+                .unbind(),
             None => Bound::new(py, writing)?.into_any().unbind(),
         })
     }

@@ -1,18 +1,15 @@
-%% PENDING (issue 15, item 10) -- not run yet. nif.mk runs only nif/test/*_tests.erl; this
-%% module is compiled with the others but not run. Enable it once the core fix from the
-%% defects-py branch (reads needing more than `max_buffered' complete by taking bytes out as
-%% they arrive) and the Erlang-side change it needs are merged: rename it to
-%% nif/test/py_buffer_bounded_read_tests.erl (and its -module).
+%% Reads that need more than `max_buffered' bytes (issue 15, item 10).
 %%
-%% The deadlock: with `max_buffered', a read that needs more bytes than the bound (a
-%% `read_all/1' of a longer body, a `readline/1' of a longer line, Python's `read()') can
-%% never complete while the writer waits for room (`writable') that only a completed read
-%% would make. Today `read_all/1' and `readline/1' return `{error, eagain}' forever and a
-%% Python `read()' in `py:eval' never returns.
+%% The deadlock they guard against: with `max_buffered', a read that needs more bytes than
+%% the bound (a `read_all/1' of a longer body, a `readline/1' of a longer line, Python's
+%% `read()') could never complete while the writer waited for room (`writable') that only a
+%% completed read would make: `read_all/1' and `readline/1' returned `{error, eagain}'
+%% forever and a Python `read()' in `py:eval' never returned. The core's set-aside (see
+%% docs/decisions.md, Core) makes each `eagain' attempt give the writer room.
 %%
 %% No test sleeps: each drives writer and reader in one process (one subscriber per
 %% buffer), or waits for messages with a deadline; a loop that makes no progress fails.
--module(pending_bounded_read).
+-module(py_buffer_bounded_read_tests).
 
 -include_lib("eunit/include/eunit.hrl").
 
@@ -41,6 +38,35 @@ readline_with_a_limit_still_cuts_the_line_test() ->
     [{ok, First}] = pump(B, Line, fun(Buf) -> py_buffer:readline(Buf, Limit) end, 1),
     ?assertEqual(binary:part(Line, 0, Limit), First).
 
+%% The bytes a waiting `read_all/1' left unread stay readable when the body then fails; the
+%% read itself fails, and `info/1' counts them as buffered, not read.
+read_all_then_abort_keeps_the_bytes_readable_test() ->
+    {ok, B} = py_buffer:new(#{max_buffered => ?BOUND, notify => self()}),
+    First = binary:copy(<<"x">>, ?BOUND),
+    ok = py_buffer:write(B, First),
+    {error, eagain} = py_buffer:read_all(B),
+    Second = binary:copy(<<"y">>, ?BOUND),
+    %% The waiting read gave the writer room: the next bound's worth fits.
+    ?assertEqual(ok, py_buffer:write(B, Second)),
+    {error, eagain} = py_buffer:read_all(B),
+    ?assertMatch(#{read := 0, buffered := 32, eof := false}, py_buffer:info(B)),
+    ok = py_buffer:abort(B, gone),
+    ?assertEqual({error, {aborted, gone}}, py_buffer:read_all(B)),
+    ?assertEqual({error, {aborted, gone}}, py_buffer:readline(B)),
+    ?assertEqual({ok, <<First/binary, Second/binary>>}, py_buffer:read(B, 1000)),
+    ?assertEqual({error, {aborted, gone}}, py_buffer:read(B, 1000)).
+
+%% A truncated body: the same, with `{truncated, Expected, Got}'.
+readline_then_truncated_keeps_the_bytes_readable_test() ->
+    {ok, B} = py_buffer:new(#{max_buffered => ?BOUND, content_length => 100}),
+    Part = binary:copy(<<"z">>, ?BOUND),
+    ok = py_buffer:write(B, Part),
+    {error, eagain} = py_buffer:readline(B),
+    ok = py_buffer:write(B, Part),
+    ok = py_buffer:close(B),
+    ?assertEqual({error, {truncated, 100, 32}}, py_buffer:readline(B)),
+    ?assertEqual({ok, <<Part/binary, Part/binary>>}, py_buffer:read(B, 1000)).
+
 python_read_of_a_body_longer_than_the_bound_test_() ->
     {setup, fun py_buffer_test_helpers:setup/0, fun(_) -> ok end,
      %% EUnit's timeout above our deadline, so a failed run still frees the Python worker.
@@ -48,7 +74,19 @@ python_read_of_a_body_longer_than_the_bound_test_() ->
                   fun() -> python_reads(<<"b.read()">>, body(64 * 1024)) end}},
       {"readline()", {timeout, 3 * ?DEADLINE div 1000,
                       fun() -> python_reads(<<"b.readline()">>,
-                                            <<(body(8 * 1024))/binary, "\n">>) end}}]}.
+                                            <<(body(8 * 1024))/binary, "\n">>) end}},
+      {"Python sees what a waiting Erlang read left", fun python_sees_set_aside_bytes/0}]}.
+
+%% The bytes a waiting Erlang `read_all/1' set aside stay in the buffer, unread: a Python
+%% reader of the same buffer gets them (nothing is held on the Erlang side).
+python_sees_set_aside_bytes() ->
+    {ok, B} = py_buffer:new(#{max_buffered => ?BOUND}),
+    Part = binary:copy(<<"p">>, ?BOUND),
+    ok = py_buffer:write(B, Part),
+    {error, eagain} = py_buffer:read_all(B),
+    ok = py_buffer:write(B, Part),
+    ?assertEqual({ok, <<Part/binary, Part/binary>>},
+                 py:eval(py:context(1), <<"b.read_nonblock(1000)">>, #{b => B})).
 
 body(N) -> binary:part(binary:copy(<<"0123456789abcdef">>, N div 16 + 1), 0, N).
 
