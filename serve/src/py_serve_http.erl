@@ -27,8 +27,7 @@
 %%     close. A client gone mid-body (or a failed send): the body is aborted
 %%     (`client_closed'), the response buffer's reader closed; nothing more is sent.</li>
 %% <li>`Expect: 100-continue': `100 Continue' is sent when the app first waits for body bytes
-%%     (the event `body_demand'; with a NIF that does not send demand messages, as soon as
-%%     the request starts). An app that answers without asking for its body: the connection
+%%     (the event `body_demand'). An app that answers without asking for its body: the connection
 %%     closes after the response (the client may not send the body at all).</li>
 %% <li>A body the app did not read (`body_unread'): the rest is read and dropped up to 1 MiB
 %%     (keep-alive), else the connection closes.</li>
@@ -165,25 +164,15 @@ request_head(#s{sock = Socket, method = Method, target = Target, version = {Majo
 address({ok, {IP, Port}}) -> {IP, Port};
 address(_) -> undefined.
 
-%% 100-continue: wait for the app's demand when the NIF reports it, else send it now.
-expect(#s{headers = Headers, version = Version, req = Req} = S, Framing)
+%% 100-continue: sent when the app first waits for body bytes (the event `body_demand').
+expect(#s{headers = Headers, version = Version} = S, Framing)
   when Framing =/= {length, 0}, Version >= {1, 1} ->
     case py_serve_framing:expects_continue(Headers) of
         false -> S;
-        true ->
-            {Body, _} = py_request:buffers(Req),
-            case reports_demand(py_buffer:info(Body)) of
-                true -> S#s{continue = waiting};
-                false -> send_continue(S#s{continue = waiting})
-            end
+        true -> S#s{continue = waiting}
     end;
 expect(S, _Framing) ->
     S.
-
-%% Whether the NIF sends `demand' messages (its `info/1' then has `demanded').
--spec reports_demand(#{atom() => term()}) -> boolean().
-reports_demand(Info) ->
-    lists:member(demanded, maps:keys(Info)).
 
 send_continue(#s{continue = waiting, sock = Socket} = S) ->
     case gen_tcp:send(Socket, <<"HTTP/1.1 100 Continue\r\n\r\n">>) of

@@ -79,6 +79,9 @@ def wsgi(environ, start_response):
         return reply("200 OK", json.dumps({"bytes": size, "sha256": digest.hexdigest()}).encode())
     if path == "/echo":
         return reply("200 OK", body.read(), "application/octet-stream")
+    if path == "/late-read":
+        time.sleep(float(q.get("s", "0.5")))
+        return reply("200 OK", json.dumps({"bytes": len(body.read())}).encode())
     if path == "/never-reads":
         return reply("200 OK", b"did not read\n", "text/plain")
     if path == "/raise":
@@ -164,6 +167,15 @@ async def asgi(scope, receive, send):
             if not message.get("more_body"):
                 break
         return await reply(200, data, b"application/octet-stream")
+    if path == "/late-read":
+        await asyncio.sleep(float(q.get("s", "0.5")))
+        size = 0
+        while True:
+            message = await receive()
+            size += len(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        return await reply(200, json.dumps({"bytes": size}).encode())
     if path == "/never-reads":
         return await reply(200, b"did not read\n", b"text/plain")
     if path == "/raise":

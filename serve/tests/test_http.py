@@ -184,6 +184,28 @@ def test_expect_continue(server):
     s.close()
 
 
+def test_expect_continue_only_when_the_app_reads(server):
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(0.3)
+    s.sendall(b"POST /late-read?s=0.6 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+              b"Content-Length: 5\r\n\r\n")
+    with pytest.raises(socket.timeout):
+        s.recv(100)  # the app has not asked for its body yet
+    s.settimeout(5)
+    assert s.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+    s.sendall(b"hello")
+    out = s.recv(65536)
+    assert out.startswith(b"HTTP/1.1 200 ") and out.endswith(b'{"bytes": 5}')
+    s.close()
+
+
+def test_expect_continue_never_read(server):
+    out = raw(server, b"POST /never-reads HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                      b"Content-Length: 5000000\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 200 ")  # no 100 Continue, and the connection closed
+    assert b"connection: close" in out.lower() and out.endswith(b"did not read\n")
+
+
 def test_unread_body_drained_keep_alive(server):
     conn = http.client.HTTPConnection("127.0.0.1", server.port)
     conn.request("POST", "/never-reads", body=b"x" * 300_000)
