@@ -1,0 +1,110 @@
+"""Unmodified Flask, Django, Starlette and FastAPI apps under py-buffer-serve give the same
+bytes as under gunicorn (WSGI) or uvicorn (ASGI): uploads with a length, chunked and
+multipart, echoes, streamed downloads."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from conftest import EXAMPLES, TESTS, Server
+
+DATA = os.urandom((3 << 20) + 5)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Peer:
+    def __init__(self, interface, app, app_dir):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        if interface == "wsgi":
+            cmd = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{self.port}",
+                   "--chdir", app_dir, "-k", "gthread", "--threads", "4", "-w", "1",
+                   "--log-level", "warning", app]
+        else:
+            cmd = [sys.executable, "-m", "uvicorn", "--app-dir", app_dir, "--port",
+                   str(self.port), "--log-level", "warning", app]
+        self.proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{cmd} did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+APPS = {
+    "flask": ("wsgi", "http_flask:app", EXAMPLES),
+    "django": ("wsgi", "fw_django:application", TESTS),
+    "starlette": ("asgi", "http_starlette:app", EXAMPLES),
+    "fastapi": ("asgi", "fw_fastapi:app", TESTS),
+}
+
+
+def chunks(data, size=100_000):
+    for i in range(0, len(data), size):
+        yield data[i:i + size]
+
+
+def multipart():
+    return {"files": {"file": ("data.bin", DATA, "application/octet-stream")},
+            "data": {"field": "value é"}}
+
+
+REQUESTS = {
+    "flask": [("POST", "/upload", {"content": DATA}),
+              ("POST", "/upload", {"content": "chunked"}),
+              ("POST", "/echo", {"content": DATA[:200_000]}),
+              ("GET", "/download?size=3145733", {})],
+    "django": [("POST", "/upload", "multipart"),
+               ("POST", "/raw", {"content": DATA}),
+               ("POST", "/raw", {"content": "chunked"})],
+    "starlette": [("POST", "/upload", {"content": DATA}),
+                  ("POST", "/upload", {"content": "chunked"}),
+                  ("POST", "/echo", {"content": DATA[:200_000]}),
+                  ("GET", "/download?size=3145733", {})],
+    "fastapi": [("POST", "/upload", "multipart"),
+                ("GET", "/stream?size=3145733", {})],
+}
+
+
+def run(url, method, path, kw):
+    if kw == "multipart":
+        kw = multipart()
+    elif kw.get("content") == "chunked":
+        kw = {"content": chunks(DATA)}
+    r = httpx.request(method, url + path, timeout=30, **kw)
+    return r.status_code, r.headers.get("content-type"), r.content
+
+
+@pytest.mark.parametrize("name", list(APPS))
+def test_same_bytes_as_the_reference_server(name, tmp_path):
+    interface, app, app_dir = APPS[name]
+    ours = Server(app, interface=interface, app_dir=app_dir, tmp=str(tmp_path),
+                  args=["--log-level", "warning"])
+    peer = Peer(interface, app, app_dir)
+    try:
+        for method, path, kw in REQUESTS[name]:
+            got = run(ours.url, method, path, kw)
+            want = run(peer.url, method, path, kw)
+            assert got[0] == want[0] == 200, (path, got[0], want[0], got[2][:300])
+            assert got[1] == want[1], path
+            assert got[2] == want[2], (path, len(got[2]), len(want[2]), got[2][:200])
+    finally:
+        peer.stop()
+        assert ours.stop() == 0, ours.log()
