@@ -10,10 +10,10 @@
 %% The socket is read only when the body buffer took the previous piece: a write returning
 %% `{partial, Rest}' parks `Rest' until the event `body_writable', so a slow app slows the
 %% client through TCP and a request holds at most `--buffer-size' body bytes (plus the piece
-%% being read: 64 KiB). Responses are sent as they are read from the response buffer;
+%% being read: 256 KiB or `--buffer-size' if smaller). Responses are sent as they are read from the response buffer;
 %% `gen_tcp:send' waits (this process, never a scheduler) while the client reads slowly, and
 %% meanwhile the app's writes wait for room. Content-Length bodies are read with
-%% `gen_tcp:recv' in pieces of at most 64 KiB and never beyond the body (the next request's
+%% `gen_tcp:recv' in pieces of at most 256 KiB and never beyond the body (the next request's
 %% bytes stay in the socket); chunked bodies are decoded by mochiweb
 %% (`mochiweb_request:stream_body/5').
 %%
@@ -32,9 +32,10 @@
 %% <li>A body the app did not read (`body_unread'): the rest is read and dropped up to 1 MiB
 %%     (keep-alive), else the connection closes.</li>
 %% <li>Body timeout: while waiting for body bytes (not while the app is slow) the guard
-%%     ({@link py_serve_guard}) is armed with `--body-timeout'; a read unit (64 KiB or the
-%%     rest of the body) that does not arrive in time ends the connection (the body is
-%%     aborted with `{owner_down, {shutdown, body_timeout}}'). Head timeout: a connection
+%%     ({@link py_serve_guard}) is armed with `--body-timeout'; a read unit that does not
+%%     arrive in time ends the connection (the body is
+%%     aborted with `{owner_down, {shutdown, body_timeout}}'; a read unit is 256 KiB or
+%%     `--buffer-size', or the rest of the body). Head timeout: a connection
 %%     that does not complete a request head within `--header-timeout' is closed.</li>
 %% </ul>
 %% The configuration is a {@link py_serve_cli:config()} in `persistent_term' (key
@@ -43,7 +44,7 @@
 
 -export([loop/2, handle/1]).
 
--define(PIECE, 65536).
+-define(MAX_PIECE, 262144).
 -define(DRAIN_MAX, 1048576).
 -define(STATS_PATH, "/.py-buffer-serve/stats").
 
@@ -203,7 +204,7 @@ body(#s{mreq = MReq, sock = Socket} = S, chunked) ->
                                                mochiweb_request:get(headers, MReq))),
             put(py_serve_state, S1),
             arm_body(S1),
-            try mochiweb_request:stream_body(?PIECE, fun chunk/2, S1, undefined, Decoder) of
+            try mochiweb_request:stream_body(piece(S1), fun chunk/2, S1, undefined, Decoder) of
                 #s{} = S2 ->
                     disarm(S2),
                     end_body(S2#s{body_done = true})
@@ -245,7 +246,7 @@ read_length(S0, Remaining) ->
         #s{feed = stop} = S ->
             S;
         #s{sock = Socket} = S ->
-            Size = min(Remaining, ?PIECE),
+            Size = min(Remaining, piece(S)),
             arm_body(S),
             Result = gen_tcp:recv(Socket, Size, infinity),
             disarm(S),
@@ -309,6 +310,11 @@ broken_body(#s{req = Req} = S, Why, Status) ->
 client_gone(#s{req = Req} = S) ->
     S#s{req = py_request:abort(Req, client_closed), feed = stop, close = true, gone = true,
         note = "client gone"}.
+
+%% The most bytes read from the socket (or the response buffer) at a time: 256 KiB, or the
+%% buffer size when smaller, so a request holds at most twice `--buffer-size' per direction.
+piece(#s{cfg = #{buffer_size := Buffer}}) ->
+    min(?MAX_PIECE, Buffer).
 
 arm_body(#s{guard = Guard, cfg = #{body_timeout := Ms}}) ->
     py_serve_guard:arm(Guard, Ms, body_timeout).
@@ -381,7 +387,7 @@ event(_Event, S) ->
 
 %% Reads the response buffer until it would wait, sending what it reads.
 stream(#s{req = Req} = S) ->
-    case py_request:read_response(Req, ?PIECE) of
+    case py_request:read_response(Req, piece(S)) of
         {ok, Data} ->
             case S#s.resp of
                 {streaming, Framing} when not S#s.gone ->
