@@ -9,8 +9,10 @@
 %%     milliseconds (`Why' is `headers_timeout' while waiting for a request head,
 %%     `body_timeout' while waiting for body bytes);</li>
 %% <li>`disarm': stop the timer (the connection waits for the app, not the client);</li>
-%% <li>`busy' / `idle': a request started / ended (the in-flight counter of
-%%     {@link py_serve_stats}).</li>
+%% <li>`busy': a request started (counted in flight by {@link py_serve_stats}; the timer is
+%%     stopped); `{idle, Ms}': it ended, and the connection waits for its next request head
+%%     (armed with `Ms', `headers_timeout'). One message each, so a request costs the guard
+%%     two messages.</li>
 %% </ul>
 %% On a timeout the guard logs it and exits the connection process with `{shutdown, Why}':
 %% its socket closes, and the buffers it owns are aborted with
@@ -18,7 +20,7 @@
 %% the connection process (it monitors it).
 -module(py_serve_guard).
 
--export([start/0, arm/3, disarm/1, busy/1, idle/1]).
+-export([start/0, arm/3, disarm/1, busy/1, idle/2]).
 -export([init/1]).
 
 %% @doc Starts the guard of the calling connection process.
@@ -39,17 +41,17 @@ disarm(Guard) ->
     Guard ! disarm,
     ok.
 
-%% @doc A request started on this connection (counted in flight until {@link idle/1} or the
-%% connection's end).
+%% @doc A request head arrived: stop the timer; the request is counted in flight until
+%% {@link idle/2} or the connection's end.
 -spec busy(pid()) -> ok.
 busy(Guard) ->
     Guard ! busy,
     ok.
 
-%% @doc The request ended.
--spec idle(pid()) -> ok.
-idle(Guard) ->
-    Guard ! idle,
+%% @doc The request ended; the next head must arrive within `Ms' milliseconds.
+-spec idle(pid(), pos_integer()) -> ok.
+idle(Guard, Ms) ->
+    Guard ! {idle, Ms},
     ok.
 
 %% @private
@@ -67,11 +69,14 @@ loop(Conn, Mon, Timer, Busy) ->
             cancel(Timer),
             loop(Conn, Mon, undefined, Busy);
         busy ->
+            cancel(Timer),
             Busy orelse py_serve_stats:request_started(),
-            loop(Conn, Mon, Timer, true);
-        idle ->
+            loop(Conn, Mon, undefined, true);
+        {idle, Ms} ->
+            cancel(Timer),
             Busy andalso py_serve_stats:request_ended(),
-            loop(Conn, Mon, Timer, false);
+            loop(Conn, Mon, {erlang:start_timer(Ms, self(), headers_timeout), headers_timeout},
+                 false);
         {timeout, Ref, Why} when element(1, Timer) =:= Ref ->
             py_serve_log:event(info, "connection ~p dropped: ~s", [Conn, Why]),
             exit(Conn, {shutdown, Why}),

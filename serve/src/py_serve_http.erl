@@ -57,6 +57,7 @@
             version :: {non_neg_integer(), non_neg_integer()},
             headers :: [{binary(), binary()}],
             peer :: string(),
+            peer_addr :: {inet:ip_address(), inet:port_number()} | undefined,
             started :: integer(),
             req :: term(),
             %% Where body bytes go: the app, dropped (it did not want them), or nowhere
@@ -94,9 +95,9 @@ loop(Socket, Opts) ->
 -spec handle(term()) -> ok.
 handle(MReq) ->
     Guard = get(py_serve_guard),
-    ok = py_serve_guard:disarm(Guard),
     case head(MReq, Guard) of
         #s{method = <<"GET">>, target = <<?STATS_PATH>>, cfg = #{stats := true}} = S ->
+            ok = py_serve_guard:disarm(Guard),
             finish(stats(S));  % not counted in flight: it reports that count
         S ->
             ok = py_serve_guard:busy(Guard),
@@ -107,15 +108,17 @@ head(MReq, Guard) ->
     Socket = mochiweb_request:get(socket, MReq),
     Headers = [{string:lowercase(bin(K)), bin(V)}
                || {K, V} <- mochiweb_headers:to_list(mochiweb_request:get(headers, MReq))],
-    Peer = case inet:peername(Socket) of
-               {ok, {IP, Port}} -> inet:ntoa(IP) ++ ":" ++ integer_to_list(Port);
-               _ -> "-"
-           end,
+    {PeerAddr, Peer} = case inet:peername(Socket) of
+                           {ok, {IP, Port} = Addr} ->
+                               {Addr, inet:ntoa(IP) ++ ":" ++ integer_to_list(Port)};
+                           _ ->
+                               {undefined, "-"}
+                       end,
     #s{sock = Socket, mreq = MReq, guard = Guard, cfg = cfg(),
        method = bin(mochiweb_request:get(method, MReq)),
        target = bin(mochiweb_request:get(raw_path, MReq)),
        version = mochiweb_request:get(version, MReq),
-       headers = Headers, peer = Peer,
+       headers = Headers, peer = Peer, peer_addr = PeerAddr,
        started = erlang:monotonic_time(microsecond),
        close = py_serve_stats:draining()
            orelse py_serve_framing:wants_close(mochiweb_request:get(version, MReq), Headers)}.
@@ -152,7 +155,7 @@ start(#s{cfg = #{app := App, buffer_size := Buffer, max_body := Max}} = S, Frami
     end.
 
 request_head(#s{sock = Socket, method = Method, target = Target, version = {Major, Minor},
-                headers = Headers}) ->
+                headers = Headers, peer_addr = Peer}) ->
     {Path, Query} = case binary:split(Target, <<"?">>) of
                         [P, Q] -> {P, Q};
                         [P] -> {P, <<>>}
@@ -160,7 +163,7 @@ request_head(#s{sock = Socket, method = Method, target = Target, version = {Majo
     #{method => Method, path => Path, query_string => Query,
       http_version => iolist_to_binary([integer_to_binary(Major), $., integer_to_binary(Minor)]),
       headers => Headers, scheme => <<"http">>,
-      peer => address(inet:peername(Socket)), server => address(inet:sockname(Socket))}.
+      peer => Peer, server => address(inet:sockname(Socket))}.
 
 address({ok, {IP, Port}}) -> {IP, Port};
 address(_) -> undefined.
@@ -437,7 +440,7 @@ finish(#s{guard = Guard, sock = Socket, cfg = #{header_timeout := HeaderTimeout}
     Close = S#s.close orelse not S#s.body_done orelse S#s.resp =:= broken
         orelse py_serve_stats:draining(),
     log(S),
-    ok = py_serve_guard:idle(Guard),
+    ok = py_serve_guard:idle(Guard, HeaderTimeout),
     case Close of
         true ->
             _ = gen_tcp:close(Socket),
@@ -445,7 +448,7 @@ finish(#s{guard = Guard, sock = Socket, cfg = #{header_timeout := HeaderTimeout}
         false ->
             %% mochiweb's own flag: the body was read, so its keep-alive check agrees.
             put(mochiweb_request_recv, true),
-            ok = py_serve_guard:arm(Guard, HeaderTimeout, headers_timeout)
+            ok
     end.
 
 log(S) ->
