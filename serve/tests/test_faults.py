@@ -3,6 +3,7 @@ trickling bodies, a slow downloader of 1 GiB, SIGTERM with requests in flight.""
 
 import concurrent.futures
 import os
+import signal
 import socket
 import threading
 import time
@@ -175,14 +176,15 @@ def test_slow_downloader_of_1gib_bounded_memory(fault_server):
     assert peak[0] - base < 64 << 20, (base, peak[0])
 
 
-def test_sigterm_with_requests_in_flight(fault_server):
+def test_sigterm_or_ctrl_c_with_requests_in_flight(fault_server):
     srv = fault_server
+    sig = signal.SIGTERM if srv.interface == "wsgi" else signal.SIGINT  # Ctrl-C
     with concurrent.futures.ThreadPoolExecutor(5) as pool:
         futures = [pool.submit(httpx.get, srv.url + "/sleep?s=1.5", timeout=10)
                    for _ in range(5)]
         time.sleep(0.5)
         sent = time.monotonic()
-        srv.proc.send_signal(15)
+        srv.proc.send_signal(sig)
         time.sleep(0.3)
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
