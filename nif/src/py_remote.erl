@@ -55,15 +55,13 @@
 -module(py_remote).
 
 -export([start/3, write_body/2, end_body/1, abort/2, handle/2, read_response/2,
-         node/1, reports_demand/1]).
+         node/1, proxy/1, reports_demand/1]).
 -export_type([req/0, options/0]).
 
 -define(WINDOW, 131072).
 
 -record(remote,
         {node :: node(),
-         proxy :: pid(),
-         mon :: reference(),
          tag :: reference(),
          key :: py_route:key() | undefined,
          window :: pos_integer(),
@@ -76,7 +74,12 @@
 %% The mutable part, in the process dictionary (write_body/2, end_body/1 and
 %% read_response/2 return no new request value, as in py_request where it lives in buffers).
 -record(flow,
-        {inflight = 0 :: non_neg_integer(),
+        {%% The proxy: spawned with the first message to it (the first body chunk rides in
+         %% the spawn request), then up once the spawn reply named its pid (messages to it
+         %% wait here meanwhile, newest first).
+         proxy :: {unspawned, list()} | {spawning, reference(), [term()]}
+                | {up, reference(), pid()} | gone,
+         inflight = 0 :: non_neg_integer(),
          sent = 0 :: non_neg_integer(),
          want = false :: boolean(),
          body = open :: open | ended | {error, term()},
@@ -125,11 +128,21 @@ remote(Node, Key, App, Head, Opts, Length, Max) ->
     Window = maps:get(window, Opts, ?WINDOW),
     Tag = make_ref(),
     ProxyOpts = maps:without([node], Opts#{window => Window, release => Key}),
-    {Pid, Mon} = erlang:spawn_monitor(Node, py_remote_proxy, init,
-                                      [self(), Tag, App, Head, ProxyOpts]),
-    put({py_remote, Tag}, #flow{}),
-    {ok, #remote{node = Node, proxy = Pid, mon = Mon, tag = Tag, key = Key, window = Window,
-                 length = Length, max = Max}}.
+    R = #remote{node = Node, tag = Tag, key = Key, window = Window, length = Length, max = Max},
+    F = #flow{proxy = {unspawned, [self(), Tag, App, Head, ProxyOpts]}},
+    ok = case Length of
+        0 ->
+            %% No body will be written: the app starts now.
+            put_flow(R, spawn_proxy(R, F, []));
+        _ ->
+            %% The first body write, end_body/1 or abort/2 spawns the proxy with it (one
+            %% round trip less); this message spawns it if none comes first (a server that
+            %% waits for `body_demand' before reading the client's body).
+            put_flow(R, F),
+            self() ! {py_remote, Tag, spawn},
+            ok
+    end,
+    {ok, R}.
 
 %% @doc Writes request body bytes: `ok', `{partial, Rest}' (out of credit: write `Rest' after
 %% `body_writable') or `{error, Reason}' as {@link py_request:write_body/2}.
@@ -148,8 +161,8 @@ write(_R, _F, <<>>) ->
     ok;
 write(#remote{length = undefined, max = Max} = R, #flow{sent = Sent} = F, Bin)
   when Max =/= infinity, Sent + byte_size(Bin) > Max ->
-    send(R, {abort, body_too_large}),
-    put_flow(R, F#flow{body = {error, {aborted, body_too_large}}, want = false}),
+    F1 = send(R, F, {abort, body_too_large}),
+    put_flow(R, F1#flow{body = {error, {aborted, body_too_large}}, want = false}),
     {error, body_too_large};
 write(#remote{length = Length}, #flow{sent = Sent}, Bin)
   when is_integer(Length), Sent + byte_size(Bin) > Length ->
@@ -159,13 +172,13 @@ write(#remote{window = W} = R, #flow{inflight = In, sent = Sent} = F, Bin) ->
     Size = byte_size(Bin),
     if
         Size =< Room ->
-            send(R, {body, Bin}),
-            put_flow(R, F#flow{inflight = In + Size, sent = Sent + Size}),
+            F1 = send(R, F, {body, Bin}),
+            put_flow(R, F1#flow{inflight = In + Size, sent = Sent + Size}),
             ok;
         Room > 0 ->
             <<Now:Room/binary, Rest/binary>> = Bin,
-            send(R, {body, Now}),
-            put_flow(R, F#flow{inflight = W, sent = Sent + Room, want = true}),
+            F1 = send(R, F, {body, Now}),
+            put_flow(R, F1#flow{inflight = W, sent = Sent + Room, want = true}),
             {partial, Rest};
         true ->
             put_flow(R, F#flow{want = true}),
@@ -181,8 +194,7 @@ end_body(#remote{length = Length} = R) ->
     F = flow(R),
     case F#flow.body of
         open ->
-            send(R, end_body),
-            put_flow(R, F#flow{body = ended}),
+            put_flow(R, (send(R, F, end_body))#flow{body = ended}),
             case Length of
                 N when is_integer(N), F#flow.sent < N -> {error, {truncated, N, F#flow.sent}};
                 _ -> ok
@@ -199,10 +211,9 @@ end_body(#remote{length = Length} = R) ->
 abort({local, Mod, Req, Key}, Reason) ->
     {local, Mod, Mod:abort(Req, Reason), Key};
 abort(#remote{ended = false} = R, Reason) ->
-    send(R, {abort, Reason}),
-    F = flow(R),
+    F = send(R, flow(R), {abort, Reason}),
     case F#flow.body of
-        {error, _} -> ok;
+        {error, _} -> put_flow(R, F);
         _ -> put_flow(R, F#flow{body = {error, {aborted, Reason}}, want = false})
     end,
     R;
@@ -225,14 +236,29 @@ handle(Msg, {local, Mod, Req, Key}) ->
     end;
 handle({py_remote, Tag, Msg}, #remote{tag = Tag, ended = false} = R) ->
     message(Msg, R, flow(R));
-handle({'DOWN', Mon, process, _, Reason}, #remote{mon = Mon, ended = false, node = Node} = R) ->
-    Why = case Reason of
-              noconnection -> {node_down, Node};
-              _ -> {proxy_down, Reason}
-          end,
-    last({failed, Why}, R, flow(R));
+handle({'DOWN', Mon, process, _, Reason}, #remote{ended = false} = R) ->
+    case flow(R) of
+        #flow{proxy = {_, Mon, _}} = F -> last({failed, why(Reason, R)}, R, F);
+        _ -> unknown
+    end;
+handle({spawn_reply, Mon, Result, PidOrReason}, #remote{ended = false} = R) ->
+    case flow(R) of
+        #flow{proxy = {spawning, Mon, Queue}} = F ->
+            case Result of
+                ok ->
+                    F1 = F#flow{proxy = {up, Mon, PidOrReason}},
+                    reply([], R, lists:foldr(fun(M, Fa) -> send(R, Fa, M) end, F1, Queue));
+                error ->
+                    last({failed, why(PidOrReason, R)}, R, F#flow{proxy = gone})
+            end;
+        _ ->
+            unknown
+    end;
 handle(_Msg, _Req) ->
     unknown.
+
+why(noconnection, #remote{node = Node}) -> {node_down, Node};
+why(Reason, _R) -> {proxy_down, Reason}.
 
 %% @doc Reads up to `Max' bytes of the response body without waiting, as
 %% {@link py_request:read_response/2}: `{ok, Bin}', `wait' (`response_readable' will come),
@@ -273,11 +299,22 @@ read(R, #flow{q = Q} = F, Max) ->
 credit(#remote{ended = false, window = W} = R, #flow{uncredited = U, resp = open} = F)
   when U > 0 ->
     case U >= W div 2 orelse queue:is_empty(F#flow.q) of
-        true -> send(R, {credit, U}), F#flow{uncredited = 0};
+        true -> (send(R, F, {credit, U}))#flow{uncredited = 0};
         false -> F
     end;
 credit(_R, F) ->
     F.
+
+%% @doc The proxy process of a remote request once its pid is known (`undefined' before, and
+%% for a local request): for tests and introspection.
+-spec proxy(req()) -> pid() | undefined.
+proxy(#remote{} = R) ->
+    case get({py_remote, R#remote.tag}) of
+        #flow{proxy = {up, _, Pid}} -> Pid;
+        _ -> undefined
+    end;
+proxy(_Local) ->
+    undefined.
 
 %% @doc The node serving the request.
 -spec node(req()) -> node().
@@ -329,6 +366,8 @@ message({event, body_unread}, R, F) ->
                _ -> {error, reader_closed}
            end,
     reply([body_unread], R, F#flow{body = Body, want = false});
+message(spawn, R, #flow{proxy = {unspawned, _}} = F) ->
+    reply([], R, spawn_proxy(R, F, []));
 message({event, Event}, R, F) ->
     reply([Event], R, F);
 message({data, Bin}, R, #flow{q = Q} = F) ->
@@ -351,8 +390,14 @@ reply(Events, R, F) ->
     put_flow(R, F),
     {ok, Events, R}.
 
-last(Last, #remote{mon = Mon, key = Key, tag = Tag} = R, F) ->
-    erlang:demonitor(Mon, [flush]),
+last(Last, #remote{key = Key, tag = Tag} = R, F) ->
+    case F#flow.proxy of
+        {up, Mon, _} -> erlang:demonitor(Mon, [flush]);
+        {spawning, Mon, _} -> erlang:spawn_request_abandon(Mon);
+        _ -> ok
+    end,
+    %% The message asking for a spawn may still be in the mailbox.
+    receive {py_remote, Tag, spawn} -> ok after 0 -> ok end,
     py_route:release(Key),
     Resp = case {F#flow.resp, Last} of
                {open, {failed, Why}} -> {error, {aborted, Why}};
@@ -362,7 +407,7 @@ last(Last, #remote{mon = Mon, key = Key, tag = Tag} = R, F) ->
                open -> {error, reader_closed};
                B -> B
            end,
-    F1 = F#flow{resp = Resp, body = Body, want = false},
+    F1 = F#flow{resp = Resp, body = Body, want = false, proxy = gone},
     R1 = R#remote{ended = Last, final = Resp},
     case queue:is_empty(F1#flow.q) of
         true -> erase({py_remote, Tag});
@@ -372,7 +417,7 @@ last(Last, #remote{mon = Mon, key = Key, tag = Tag} = R, F) ->
 
 flow(#remote{tag = Tag, final = Final}) ->
     case get({py_remote, Tag}) of
-        undefined -> #flow{body = {error, reader_closed}, resp = Final};
+        undefined -> #flow{body = {error, reader_closed}, resp = Final, proxy = gone};
         F -> F
     end.
 
@@ -380,6 +425,19 @@ put_flow(#remote{tag = Tag}, F) ->
     put({py_remote, Tag}, F),
     ok.
 
-send(#remote{proxy = Pid, tag = Tag}, Msg) ->
+%% A message to the proxy: it spawns the proxy with it, waits for its pid, or goes.
+send(R, #flow{proxy = {unspawned, _}} = F, Msg) ->
+    spawn_proxy(R, F, [Msg]);
+send(_R, #flow{proxy = {spawning, Mon, Queue}} = F, Msg) ->
+    F#flow{proxy = {spawning, Mon, [Msg | Queue]}};
+send(#remote{tag = Tag}, #flow{proxy = {up, _, Pid}} = F, Msg) ->
     _ = erlang:send(Pid, {py_remote, Tag, Msg}, [noconnect]),
-    ok.
+    F;
+send(_R, #flow{proxy = gone} = F, _Msg) ->
+    F.
+
+%% Asynchronous (no wait here): the reply and the monitor's `DOWN' come to handle/2.
+spawn_proxy(#remote{node = Node}, #flow{proxy = {unspawned, Args}} = F, First) ->
+    Mon = erlang:spawn_request(Node, py_remote_proxy, init, Args ++ [First],
+                               [monitor, {reply, yes}]),
+    F#flow{proxy = {spawning, Mon, []}}.

@@ -43,7 +43,7 @@
 %% `abort/2', `handle/2', `read_response/2'), e.g. the Erlang-only {@link py_remote_echo}.
 -module(py_remote_proxy).
 
--export([init/5]).
+-export([init/6]).
 -export_type([app/0]).
 
 -define(PIECE, 65536).
@@ -69,11 +69,12 @@
          resp = open :: open | waiting | ended,
          last = none :: none | done | {failed, term()}}).
 
-%% @private The process body (`erlang:spawn_monitor(Node, py_remote_proxy, init, [...])').
+%% @private The process body (`erlang:spawn_request(Node, py_remote_proxy, init, [...])').
 %% `Opts': the request options plus `window' (the credit each way, bytes) and `release'
-%% (the routing key to release if the front dies).
--spec init(pid(), reference(), app(), py_request:head(), map()) -> ok.
-init(Front, Tag, App, Head, Opts) ->
+%% (the routing key to release if the front dies); `First': the front's first messages
+%% (usually the first body chunk), handled as if they had been sent.
+-spec init(pid(), reference(), app(), py_request:head(), map(), [term()]) -> ok.
+init(Front, Tag, App, Head, Opts, First) ->
     Mon = erlang:monitor(process, Front),
     {Mod, Started} = case App of
                          {module, M, Arg} -> {M, M:start(Arg, Head, Opts)};
@@ -84,13 +85,27 @@ init(Front, Tag, App, Head, Opts) ->
             credit = maps:get(window, Opts)},
     case Started of
         {ok, Req} ->
-            loop(S0#s{req = Req});
+            first(First, S0#s{req = Req});
         {error, Reason} ->
             send(S0, {last, {failed, Reason}}),
             ok
     end.
 
-loop(#s{tag = Tag, front_mon = Mon} = S) ->
+first([], S) ->
+    loop(S);
+first([Msg | Msgs], S) ->
+    case next(from_front(Msg, S)) of
+        ok -> ok;
+        {continue, S1} -> first(Msgs, S1)
+    end.
+
+loop(S) ->
+    case receive_one(S) of
+        ok -> ok;
+        {continue, S1} -> loop(S1)
+    end.
+
+receive_one(#s{tag = Tag, front_mon = Mon} = S) ->
     receive
         {py_remote, Tag, Msg} ->
             next(from_front(Msg, S));
@@ -99,16 +114,16 @@ loop(#s{tag = Tag, front_mon = Mon} = S) ->
         Msg ->
             case (S#s.mod):handle(Msg, S#s.req) of
                 {ok, Events, Req} -> next(events(Events, S#s{req = Req}));
-                unknown -> loop(S)
+                unknown -> {continue, S}
             end
     end.
 
 %% After the last event: the rest of the response goes out (credit permitting), then the
-%% last event, then the process ends.
+%% last event, then the process ends (`ok').
 next(#s{last = none} = S) ->
-    loop(S);
+    {continue, S};
 next(#s{last = done, resp = Resp, front_down = false} = S) when Resp =/= ended ->
-    loop(S);
+    {continue, S};
 next(#s{last = Last} = S) ->
     case S#s.front_down of
         true -> release(S);

@@ -25,6 +25,8 @@ py_remote_test_() ->
                            {"exact bytes on every node", fun() -> exact_bytes(Peers) end},
                            {"erlang echo on every node", fun() -> echo_backend(Peers) end},
                            {"client gone aborts on the app node", fun client_gone/0},
+                           {"front process dies: released", fun front_process_dies/0},
+                           {"limits are checked on the front", fun limits_on_the_front/0},
                            {timeout, 30, {"backpressure across nodes",
                                           fun backpressure_across_nodes/0}},
                            {timeout, 30, {"a stalled app node holds the front",
@@ -114,6 +116,71 @@ client_gone() ->
     ?assertMatch(#{<<"aborted">> := _}, Seen),
     nothing_left().
 
+%% The connection process dies mid-request: the proxy aborts the app's body, waits for the
+%% app to end, and releases the routing count on the front.
+front_process_dies() ->
+    Self = self(),
+    Pid = spawn(fun() ->
+                        {ok, Req} = py_remote:start(?W("records_abort"),
+                                                    #{headers => [{<<"x-id">>, <<"died1">>}]},
+                                                    #{content_length => 1000}),
+                        ok = py_remote:write_body(Req, <<"abc">>),
+                        %% The app read the 3 bytes and waits for more.
+                        _ = until_event(body_demand, Req),
+                        Self ! {node, py_remote:node(Req)},
+                        receive after infinity -> ok end
+                end),
+    Node = receive {node, N} -> N end,
+    ok = wait_until(fun() -> lists:member({Node, 1}, py_nodes:nodes()) end, 5000),
+    exit(Pid, kill),
+    ok = wait_until(fun() -> lists:member({Node, 0}, py_nodes:nodes()) end, 5000),
+    {ok, Seen} = erpc:call(Node, py, call, [pyt_serve_wsgi, seen, [<<"died1">>]]),
+    ?assertMatch(#{<<"aborted">> := <<"body aborted: {front_down,killed}">>}, Seen).
+
+limits_on_the_front() ->
+    ?assertEqual({error, {body_too_large, 10, 5}},
+                 py_remote:start(?W("echo"), #{}, #{content_length => 10, max_body => 5})),
+    {ok, Req} = py_remote:start(?W("echo"), #{}, #{max_body => 5}),
+    ok = py_remote:write_body(Req, <<"abc">>),
+    ?assertEqual({error, body_too_large}, py_remote:write_body(Req, <<"def">>)),
+    R1 = finish(Req),
+    ?assertMatch({_, {failed, _}}, R1),
+    {ok, Req2} = py_remote:start(?W("echo"), #{}, #{content_length => 3}),
+    ?assertEqual({error, {overflow, 3, 4}}, py_remote:write_body(Req2, <<"abcd">>)),
+    ok = py_remote:write_body(Req2, <<"abc">>),
+    ?assertMatch({[{response, 200, _, <<"abc">>}], done}, finish(Req2)),
+    {ok, Req3} = py_remote:start(?W("echo"), #{}, #{content_length => 0}),
+    ?assertMatch({[{response, 200, _, <<>>}], done}, finish(Req3)),
+    nothing_left().
+
+until_event(Event, Req) ->
+    receive
+        Msg ->
+            {ok, Events, Req1} = py_remote:handle(Msg, Req),
+            case lists:member(Event, Events) of
+                true -> Req1;
+                false -> until_event(Event, Req1)
+            end
+    after 10000 -> error(timeout)
+    end.
+
+%% Handles a request's messages until its last event: `{OtherEvents, Last}'.
+finish(Req) ->
+    finish(Req, []).
+
+finish(Req, Acc) ->
+    receive
+        Msg ->
+            {ok, Events, Req1} = py_remote:handle(Msg, Req),
+            case lists:partition(fun(E) -> E =:= done orelse
+                                               (is_tuple(E) andalso element(1, E) =:= failed)
+                                 end, Events) of
+                {[], Es} -> finish(Req1, Acc ++ Es);
+                {[Last], Es} -> {[E || E <- Acc ++ Es, is_tuple(E)], Last}
+            end
+    after 10000 -> error(timeout)
+    end.
+
 backpressure_across_nodes() ->
     Size = 32 bsl 20,
     Chunk = rand:bytes(65536),
@@ -156,8 +223,11 @@ stalled_app_holds_the_front() ->
     timer:sleep(300),
     %% The front process holds the client's 8 MiB (the test's data): what it adds is counted
     %% by its flow state (bytes in flight) and its heap and mailbox.
-    Probes = [begin timer:sleep(50), {measure(Pid), in_flight(Pid), remote_measure(Req)} end
-              || _ <- lists:seq(1, 6)],
+    _ = Req,
+    Probes = [begin
+                  timer:sleep(50),
+                  {measure(Pid), in_flight(Pid), remote_measure(proxy_of(Pid))}
+              end || _ <- lists:seq(1, 6)],
     ?debugFmt("stalled: ~p", [hd(Probes)]),
     [begin
          ?assert(FMem < 1 bsl 20), ?assert(InFlight =< 131072), ?assert(PB < 512 bsl 10),
@@ -255,20 +325,25 @@ measure(Pid) ->
         process_info(Pid, [memory, binary, message_queue_len]),
     {Mem, lists:sum([S || {_, S, _} <- Bins]), Q}.
 
-in_flight(Pid) ->
+%% A driver process's request flow state (py_remote's `flow' record: proxy, in flight, ...).
+flow_of(Pid) ->
     {dictionary, D} = process_info(Pid, dictionary),
     [Flow] = [F || {{py_remote, _}, F} <- D],
-    element(2, Flow).
+    Flow.
 
+in_flight(Pid) ->
+    element(3, flow_of(Pid)).
+
+proxy_of(Pid) ->
+    {up, _, Proxy} = element(2, flow_of(Pid)),
+    Proxy.
+
+remote_measure(undefined) ->
+    {0, 0, 0};
+remote_measure(Proxy) when is_pid(Proxy) ->
+    erpc:call(node(Proxy), fun() -> measure(Proxy) end);
 remote_measure(Req) ->
-    case py_remote_introspect(Req) of
-        undefined -> {0, 0, 0};
-        Proxy -> erpc:call(node(Proxy), fun() -> measure(Proxy) end)
-    end.
-
-%% The proxy pid of a remote request (the record's third field).
-py_remote_introspect(Req) when element(1, Req) =:= remote -> element(3, Req);
-py_remote_introspect(_) -> undefined.
+    remote_measure(py_remote:proxy(Req)).
 
 max_of(Ms) ->
     {lists:max([M || {M, _, _} <- Ms]), lists:max([B || {_, B, _} <- Ms]),
