@@ -241,16 +241,10 @@ handle({'DOWN', Mon, process, _, Reason}, #remote{ended = false} = R) ->
         #flow{proxy = {_, Mon, _}} = F -> last({failed, why(Reason, R)}, R, F);
         _ -> unknown
     end;
-handle({spawn_reply, Mon, Result, PidOrReason}, #remote{ended = false} = R) ->
+handle({spawn_reply, Mon, error, Reason}, #remote{ended = false} = R) ->
     case flow(R) of
-        #flow{proxy = {spawning, Mon, Queue}} = F ->
-            case Result of
-                ok ->
-                    F1 = F#flow{proxy = {up, Mon, PidOrReason}},
-                    reply([], R, lists:foldr(fun(M, Fa) -> send(R, Fa, M) end, F1, Queue));
-                error ->
-                    last({failed, why(PidOrReason, R)}, R, F#flow{proxy = gone})
-            end;
+        #flow{proxy = {spawning, Mon, _}} = F ->
+            last({failed, why(Reason, R)}, R, F#flow{proxy = gone});
         _ ->
             unknown
     end;
@@ -366,6 +360,9 @@ message({event, body_unread}, R, F) ->
                _ -> {error, reader_closed}
            end,
     reply([body_unread], R, F#flow{body = Body, want = false});
+message({proxy, Pid}, R, #flow{proxy = {spawning, Mon, Queue}} = F) ->
+    F1 = F#flow{proxy = {up, Mon, Pid}},
+    reply([], R, lists:foldr(fun(M, Fa) -> send(R, Fa, M) end, F1, Queue));
 message(spawn, R, #flow{proxy = {unspawned, _}} = F) ->
     reply([], R, spawn_proxy(R, F, []));
 message({event, Event}, R, F) ->
@@ -378,8 +375,17 @@ message({response_error, Reason}, R, F) ->
     readable(R, F#flow{resp = {error, Reason}});
 message({last, Last}, R, F) ->
     last(Last, R, F);
+message({batch, Msgs}, R, F) ->
+    batch(Msgs, R, F, []);
 message(_Other, R, F) ->
     reply([], R, F).
+
+batch([Msg], R, F, Acc) ->
+    {ok, Events, R1} = message(Msg, R, F),
+    {ok, Acc ++ Events, R1};
+batch([Msg | Msgs], R, F, Acc) ->
+    {ok, Events, R1} = message(Msg, R, F),
+    batch(Msgs, R1, flow(R1), Acc ++ Events).
 
 readable(R, #flow{armed = true} = F) ->
     reply([response_readable], R, F#flow{armed = false});
@@ -393,7 +399,7 @@ reply(Events, R, F) ->
 last(Last, #remote{key = Key, tag = Tag} = R, F) ->
     case F#flow.proxy of
         {up, Mon, _} -> erlang:demonitor(Mon, [flush]);
-        {spawning, Mon, _} -> erlang:spawn_request_abandon(Mon);
+        {spawning, Mon, _} -> _ = erlang:spawn_request_abandon(Mon), ok;
         _ -> ok
     end,
     %% The message asking for a spawn may still be in the mailbox.
@@ -436,8 +442,9 @@ send(#remote{tag = Tag}, #flow{proxy = {up, _, Pid}} = F, Msg) ->
 send(_R, #flow{proxy = gone} = F, _Msg) ->
     F.
 
-%% Asynchronous (no wait here): the reply and the monitor's `DOWN' come to handle/2.
+%% Asynchronous (no wait here): the proxy's first message names it; a failed spawn's reply
+%% and the monitor's `DOWN' come to handle/2.
 spawn_proxy(#remote{node = Node}, #flow{proxy = {unspawned, Args}} = F, First) ->
     Mon = erlang:spawn_request(Node, py_remote_proxy, init, Args ++ [First],
-                               [monitor, {reply, yes}]),
+                               [monitor, {reply, error_only}]),
     F#flow{proxy = {spawning, Mon, []}}.

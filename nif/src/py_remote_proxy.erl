@@ -19,6 +19,8 @@
 %% </ul>
 %% To the front:
 %% <ul>
+%% <li>`{proxy, Pid}': first, the proxy's pid (the front spawned it without waiting for a
+%%     reply; its messages to the proxy wait until this one);</li>
 %% <li>`{ack, Bytes}': body bytes taken (written into the body buffer, or dropped because the
 %%     body can take no more): the front may send that many more;</li>
 %% <li>`{body_error, Reason}': a body write or end was refused (`{truncated, _, _}',
@@ -30,7 +32,9 @@
 %%     `{response_error, Reason}';</li>
 %% <li>`{last, done | {failed, Reason}}': the request's last event, after every response byte
 %%     (for `done'); the process then exits `normal'. A start that fails is
-%%     `{last, {failed, Reason}}' at once.</li>
+%%     `{last, {failed, Reason}}' at once;</li>
+%% <li>`{batch, [Msg]}': several of the above, in order (what one step of the proxy produced,
+%%     sent as one message).</li>
 %% </ul>
 %% The proxy monitors the front process: if it dies (or its node goes down) the request is
 %% aborted with `{front_down, Reason}', the proxy waits for the request's last event (the app
@@ -83,24 +87,28 @@ init(Front, Tag, App, Head, Opts, First) ->
     S0 = #s{front = Front, front_mon = Mon, tag = Tag, mod = Mod, req = undefined,
             release = maps:get(release, Opts, undefined),
             credit = maps:get(window, Opts)},
+    %% The front learns the pid from the first message (it spawned without waiting).
+    send(S0, {proxy, self()}),
     case Started of
         {ok, Req} ->
             first(First, S0#s{req = Req});
         {error, Reason} ->
             send(S0, {last, {failed, Reason}}),
-            ok
+            flush(S0)
     end.
 
 first([], S) ->
     loop(S);
 first([Msg | Msgs], S) ->
     case next(from_front(Msg, S)) of
-        ok -> ok;
+        ok -> flush(S);
         {continue, S1} -> first(Msgs, S1)
     end.
 
 loop(S) ->
-    case receive_one(S) of
+    Result = receive_one(S),
+    ok = flush(S),
+    case Result of
         ok -> ok;
         {continue, S1} -> loop(S1)
     end.
@@ -228,10 +236,30 @@ ack(S, 0) -> S;
 ack(#s{front_down = true} = S, _N) -> S;
 ack(S, N) -> send(S, {ack, N}), S.
 
+%% Messages to the front wait in an outbox until the step that made them is over, then go
+%% as one message (`{batch, Msgs}' when more than one): a small request's acknowledgement,
+%% response and last event cross the link once.
 send(#s{front_down = true}, _Msg) ->
     ok;
-send(#s{front = Front, tag = Tag}, Msg) ->
-    _ = erlang:send(Front, {py_remote, Tag, Msg}, [noconnect]),
+send(_S, Msg) ->
+    _ = put(py_remote_outbox, [Msg | outbox()]),
+    ok.
+
+outbox() ->
+    case get(py_remote_outbox) of
+        undefined -> [];
+        Out -> Out
+    end.
+
+flush(#s{front = Front, tag = Tag}) ->
+    case erase(py_remote_outbox) of
+        undefined -> ok;
+        [Msg] -> out(Front, {py_remote, Tag, Msg});
+        Msgs -> out(Front, {py_remote, Tag, {batch, lists:reverse(Msgs)}})
+    end.
+
+out(Front, Msg) ->
+    _ = erlang:send(Front, Msg, [noconnect]),
     ok.
 
 release(#s{release = undefined}) ->
