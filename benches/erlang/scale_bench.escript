@@ -75,13 +75,18 @@ echo_rows(Nodes, Counts, Secs) ->
     use(Nodes, 4),
     _ = rate(One(#{}), Conc, 1),
     _ = rate(One(#{node => node()}), Conc, 1),
-    Local = rate(One(#{node => node()}), Conc, Secs),
-    Rows = [begin use(Nodes, N), {N, rate(One(#{}), Conc, Secs)} end || N <- Counts],
+    {Local, LF, LA} = cpu_rate(Nodes, One(#{node => node()}), Conc, Secs),
+    Cpu = [begin use(Nodes, N), {N, cpu_rate(Nodes, One(#{}), Conc, Secs)} end || N <- Counts],
+    Rows = [{N, R} || {N, {R, _, _}} <- Cpu],
     io:format("### 1 KiB WSGI echo, ~b clients at once, requests/s~n~n", [Conc]),
-    io:format("| path | requests/s | vs local |~n|---|---|---|~n"),
-    io:format("| local single node (`py_request`) | ~s | 1.00x |~n", [f0(Local)]),
-    [io:format("| ~b app node~s (`py_remote`) | ~s | ~.2fx |~n",
-               [N, plural(N), f0(R), R / Local]) || {N, R} <- Rows],
+    io:format("CPU per request: the front VM's and the app nodes' CPU time (user + system, "
+              "every thread, Python's too; /proc, 10 ms ticks) over the requests served.~n~n"),
+    io:format("| path | requests/s | vs local | front CPU/req | app nodes CPU/req |~n"
+              "|---|---|---|---|---|~n"),
+    io:format("| local single node (`py_request`) | ~s | 1.00x | ~s us | ~s us |~n",
+              [f0(Local), f0(LF), f0(LA)]),
+    [io:format("| ~b app node~s (`py_remote`) | ~s | ~.2fx | ~s us | ~s us |~n",
+               [N, plural(N), f0(R), R / Local, f0(F), f0(A)]) || {N, {R, F, A}} <- Cpu],
     io:format("~n"),
     [{Local, Rows}].
 
@@ -99,18 +104,21 @@ upload_rows(Nodes, Counts, TotalMiB) ->
     Par = fun(Opts) -> parallel([Up(TotalMiB div 4, Opts) || _ <- lists:seq(1, 4)]) end,
     use(Nodes, 4),
     _ = Par(#{}),
-    Local = TotalMiB / timed(fun() -> Par(#{node => node()}) end),
-    Rows = [begin use(Nodes, N), {N, TotalMiB / timed(fun() -> Par(#{}) end)} end
-            || N <- Counts],
+    {Local, LF, LA} = cpu_timed(Nodes, TotalMiB, fun() -> Par(#{node => node()}) end),
+    Cpu = [begin use(Nodes, N), {N, cpu_timed(Nodes, TotalMiB, fun() -> Par(#{}) end)} end
+           || N <- Counts],
+    Rows = [{N, R} || {N, {R, _, _}} <- Cpu],
     use(Nodes, 1),
     AloneLocal = TotalMiB / timed(Up(TotalMiB, #{node => node()})),
     AloneRemote = TotalMiB / timed(Up(TotalMiB, #{})),
     io:format("### Upload: ~b MiB as 4 uploads at once (1 MiB writes, WSGI `readinto` sink), "
               "MiB/s~n~n", [TotalMiB]),
-    io:format("| path | MiB/s | vs local |~n|---|---|---|~n"),
-    io:format("| local single node | ~s | 1.00x |~n", [f0(Local)]),
-    [io:format("| ~b app node~s | ~s | ~.2fx |~n", [N, plural(N), f0(R), R / Local])
-     || {N, R} <- Rows],
+    io:format("| path | MiB/s | vs local | front CPU/MiB | app nodes CPU/MiB |~n"
+              "|---|---|---|---|---|~n"),
+    io:format("| local single node | ~s | 1.00x | ~s us | ~s us |~n",
+              [f0(Local), f0(LF), f0(LA)]),
+    [io:format("| ~b app node~s | ~s | ~.2fx | ~s us | ~s us |~n",
+               [N, plural(N), f0(R), R / Local, f0(F), f0(A)]) || {N, {R, F, A}} <- Cpu],
     io:format("~nOne ~b MiB upload alone: local ~s MiB/s, through one app node ~s MiB/s "
               "(~.2fx).~n~n", [TotalMiB, f0(AloneLocal), f0(AloneRemote),
                                AloneRemote / AloneLocal]),
@@ -125,13 +133,15 @@ routing_rows(Nodes, Counts, Secs) ->
     One = fun(Opts) -> fun() -> Body = request(App, Body, Opts) end end,
     use(Nodes, 4),
     _ = rate(One(#{}), Conc, 1),
-    Local = rate(One(#{node => node()}), Conc, Secs),
-    Rows = [begin use(Nodes, N), {N, rate(One(#{}), Conc, Secs)} end || N <- Counts],
+    {Local, LF, _} = cpu_rate(Nodes, One(#{node => node()}), Conc, Secs),
+    Cpu = [begin use(Nodes, N), {N, cpu_rate(Nodes, One(#{}), Conc, Secs)} end || N <- Counts],
+    Rows = [{N, R} || {N, {R, _, _}} <- Cpu],
     io:format("### Routing capacity: Erlang-only echo (no Python), 1 KiB, ~b clients, "
               "requests/s~n~n", [Conc]),
-    io:format("| path | requests/s |~n|---|---|~n"),
-    io:format("| echo in the front's VM (no hop) | ~s |~n", [f0(Local)]),
-    [io:format("| ~b app node~s | ~s |~n", [N, plural(N), f0(R)]) || {N, R} <- Rows],
+    io:format("| path | requests/s | front CPU/req | app nodes CPU/req |~n|---|---|---|---|~n"),
+    io:format("| echo in the front's VM (no hop) | ~s | ~s us | - |~n", [f0(Local), f0(LF)]),
+    [io:format("| ~b app node~s | ~s | ~s us | ~s us |~n", [N, plural(N), f0(R), f0(F), f0(A)])
+     || {N, {R, F, A}} <- Cpu],
     use(Nodes, 1),
     N1 = 5000,
     [Peer | _] = Nodes,
@@ -156,15 +166,57 @@ f0(X) -> integer_to_list(round(X)).
 plural(1) -> "";
 plural(_) -> "s".
 
+%% CPU milliseconds used so far by this VM and by the app nodes: user + system time of the
+%% OS processes (every thread: schedulers, I/O, Python), from /proc/PID/stat.
+cpu(Nodes) ->
+    Front = proc_cpu_ms(os:getpid()),
+    Apps = lists:sum([proc_cpu_ms(erpc:call(N, os, getpid, [])) || N <- Nodes]),
+    {Front, Apps}.
+
+proc_cpu_ms(Pid) ->
+    {ok, Stat} = file:read_file(["/proc/", Pid, "/stat"]),
+    %% Fields after the command name (which is in parentheses): utime is the 14th field.
+    [_, After] = binary:split(Stat, <<") ">>),
+    Fields = binary:split(After, <<" ">>, [global]),
+    Ticks = binary_to_integer(lists:nth(12, Fields)) + binary_to_integer(lists:nth(13, Fields)),
+    Ticks * 1000 div clock_ticks().
+
+clock_ticks() ->
+    case get(clk_tck) of
+        undefined ->
+            T = list_to_integer(string:trim(os:cmd("getconf CLK_TCK"))),
+            put(clk_tck, T),
+            T;
+        T ->
+            T
+    end.
+
+%% `rate/3' plus the CPU microseconds per request on the front and on the app nodes.
+cpu_rate(Nodes, F, Conc, Secs) ->
+    {F0, A0} = cpu(Nodes),
+    {Rate, Count} = rate_count(F, Conc, Secs),
+    {F1, A1} = cpu(Nodes),
+    {Rate, (F1 - F0) * 1000 / Count, (A1 - A0) * 1000 / Count}.
+
+%% MiB/s of `F' moving `MiB', and the CPU microseconds per MiB on the front and app nodes.
+cpu_timed(Nodes, MiB, F) ->
+    {F0, A0} = cpu(Nodes),
+    Secs = timed(F),
+    {F1, A1} = cpu(Nodes),
+    {MiB / Secs, (F1 - F0) * 1000 / MiB, (A1 - A0) * 1000 / MiB}.
+
 %% Requests/s of `F' run by `Conc' processes in a loop for `Secs' seconds.
 rate(F, Conc, Secs) ->
+    element(1, rate_count(F, Conc, Secs)).
+
+rate_count(F, Conc, Secs) ->
     Self = self(),
     Deadline = erlang:monotonic_time(millisecond) + Secs * 1000,
     Pids = [spawn_link(fun() -> Self ! {self(), loop(F, Deadline, 0)} end)
             || _ <- lists:seq(1, Conc)],
     T0 = erlang:monotonic_time(microsecond),
     Total = lists:sum([receive {Pid, N} -> N end || Pid <- Pids]),
-    Total / ((erlang:monotonic_time(microsecond) - T0) / 1.0e6).
+    {Total / ((erlang:monotonic_time(microsecond) - T0) / 1.0e6), Total}.
 
 loop(F, Deadline, N) ->
     case erlang:monotonic_time(millisecond) >= Deadline of

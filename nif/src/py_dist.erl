@@ -11,8 +11,10 @@
 %%     Names are long names (`-name'), so a loopback node is `name@127.0.0.1';</li>
 %% <li>`interface': the address distribution listens on: an `inet:ip_address()', or `any'
 %%     (default `{127,0,0,1}': only this machine can connect);</li>
-%% <li>`cookie': an atom or string (default: 24 bytes from `crypto:strong_rand_bytes/1',
-%%     base64url: only the nodes this VM starts know it);</li>
+%% <li>`cookie': an atom or string (default: with a `name', Erlang's own default, the
+%%     cookie in `~/.erlang.cookie' (created with a random one if missing): the cookie the
+%%     nodes of a cluster share; without a `name', 24 bytes from
+%%     `crypto:strong_rand_bytes/1', base64url: only the nodes this VM starts know it);</li>
 %% <li>`ticktime': `net_ticktime' in seconds (default 4: an unreachable node is declared down
 %%     within 1.25 × 4 = 5 s; every node of a cluster must use the same value).</li>
 %% </ul>
@@ -52,7 +54,10 @@ start(Opts) ->
     case net_kernel:start(Name, #{name_domain => longnames,
                                   net_ticktime => ticktime(Opts)}) of
         {ok, _} ->
-            erlang:set_cookie(cookie(Opts)),
+            case cookie(Opts) of
+                default -> true;
+                Cookie -> erlang:set_cookie(Cookie)
+            end,
             {ok, node()};
         {error, Reason} ->
             {error, {distribution, Reason}}
@@ -62,6 +67,7 @@ set_cookie(#{cookie := Cookie}) -> erlang:set_cookie(to_atom(Cookie));
 set_cookie(_Opts) -> true.
 
 cookie(#{cookie := Cookie}) -> to_atom(Cookie);
+cookie(#{name := _}) -> default;        % a named node of a cluster: ~/.erlang.cookie
 cookie(_Opts) -> cookie().
 
 %% @doc A fresh random cookie (24 bytes of `crypto:strong_rand_bytes/1', base64url).

@@ -102,7 +102,8 @@ serve_app(Opts) ->
 nodes() ->
     py_route:outstanding().
 
-%% @doc Stops routing: local app nodes stop, the routing table goes (requests are then
+%% @doc Stops routing: the apps' lifespan shutdown runs on every node that serves
+%% ({@link py_app:stop/1}), local app nodes stop, the routing table goes (requests are then
 %% local again).
 -spec stop() -> ok.
 stop() ->
@@ -209,7 +210,11 @@ handle_info(_Msg, St) ->
 
 %% @private
 -spec terminate(term(), #st{}) -> ok.
-terminate(_Reason, #st{nodes = Nodes}) ->
+terminate(_Reason, #st{nodes = Nodes, opts = Opts}) ->
+    %% The apps' lifespan shutdown on every node that serves, then the local nodes stop.
+    Up = [N || {N, #node{state = up}} <- maps:to_list(Nodes)],
+    _ = [catch erpc:call(N, py_app, stop, [App], 10000)
+         || N <- Up, App <- maps:get(apps, Opts, []), not is_module_app(App)],
     _ = [catch peer:stop(P) || #node{peer = P} <- maps:values(Nodes), is_pid(P)],
     ok.
 
