@@ -31,6 +31,8 @@ py_remote_test_() ->
                                           fun backpressure_across_nodes/0}},
                            {timeout, 30, {"a stalled app node holds the front",
                                           fun stalled_app_holds_the_front/0}},
+                           {timeout, 30, {"connect: an app node started elsewhere",
+                                          fun() -> connect_remote(Peers) end}},
                            {timeout, 30, {"node killed mid-upload, then back",
                                           fun() -> node_killed(Peers) end}}]}
                  end}}]}
@@ -284,6 +286,35 @@ node_killed(Peers) ->
                       || I <- lists:seq(1, 9)]),
     ?assert(lists:member(Victim, [N || #{node := N} <- Again])),
     ?assertEqual(lists:sort(Peers), lists:sort([N || {N, _} <- py_nodes:nodes()])),
+    nothing_left().
+
+%% An app node started by someone else (here: `peer', with the front's cookie), joined by
+%% name: it serves once joined (its lifespan ran), explicitly routed requests reach it, and
+%% it leaves the routing table when it stops.
+connect_remote(Peers) ->
+    Dirs = [filename:absname(D) || D <- code:get_path(), not lists:prefix(code:root_dir(), D),
+                                   D =/= "."],
+    [_, Host] = string:split(atom_to_list(node()), "@"),
+    {ok, Peer, Node} = peer:start(#{name => "py_remote_elsewhere", host => Host,
+                                    longnames => true,
+                                    args => py_dist:peer_args(#{code_path => Dirs})}),
+    try
+        ok = erpc:call(Node, application, load, [py_buffer]),
+        ok = erpc:call(Node, application, set_env, [py_buffer, python_path, [python_dir()]]),
+        ok = py_nodes:connect(Node),
+        ?assert(lists:keymember(Node, 1, py_nodes:nodes())),
+        ?assertEqual({ok, [1, 0]}, erpc:call(Node, py, call, [pyt_serve_asgi, lifespan_counts,
+                                                              [<<"lifespan_app">>]])),
+        Body = rand:bytes(300000),
+        R = drive(?W("echo_stream"), [Body], #{content_length => byte_size(Body),
+                                               node => Node}),
+        ?assertMatch(#{status := 200, last := done, node := Node}, R),
+        ?assertEqual(Body, maps:get(body, R))
+    after
+        peer:stop(Peer)
+    end,
+    ok = wait_until(fun() -> not lists:keymember(Node, 1, py_nodes:nodes()) end, 5000),
+    ?assertEqual(lists:sort(Peers), [N || {N, _} <- py_nodes:nodes()]),
     nothing_left().
 
 %% ---- helpers -----------------------------------------------------------------------------
