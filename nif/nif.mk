@@ -19,6 +19,9 @@
 #   make bench-serve the serving benchmarks (benches/erlang/serve_bench.escript): a 1 KiB POST
 #                    through a WSGI and an ASGI app per request vs a py:call no-op, and
 #                    64 MiB up and down through an app vs memcpy (py_request, one VM, no HTTP)
+#   make bench-scale the scaling-out benchmarks (benches/erlang/scale_bench.escript): 1 KiB echo
+#                    and uploads through 1, 2, 4 local app nodes vs the single-node path, the
+#                    front's routing capacity and the hop's cost; plot into docs/scaling.png
 #
 # The cdylib comes from cargo's target dir: $CARGO_TARGET_DIR when set, else target/.
 # rebar3 builds the same application: `cd nif && rebar3 compile` (nif/rebar.config).
@@ -40,7 +43,7 @@ NIF_TEST_LIST = $(subst $(nif_space),$(nif_comma),$(strip $(NIF_TEST_MODULES)))
 BUILD_PARTS += build-nif
 TEST_PARTS += test-nif test-nif-pythons
 
-.PHONY: build-nif nif-native nif-ebin dialyzer test-nif test-nif-pythons bench-nif build-examples bench-py bench-serve
+.PHONY: build-nif nif-native nif-ebin dialyzer test-nif test-nif-pythons bench-nif build-examples bench-py bench-serve bench-scale
 
 build-nif: nif-native nif-ebin
 
@@ -91,3 +94,10 @@ bench-py: build-nif
 # The serving benchmarks: prints markdown (docs/benchmarks.md, "Serving from Erlang").
 bench-serve: build-nif
 	escript benches/erlang/serve_bench.escript
+
+# The scaling-out benchmarks: prints markdown (docs/scaling.md), writes
+# benches/erlang/scale_bench.json and plots it into docs/scaling.png (matplotlib,
+# benches/requirements.txt; the plot is skipped without it).
+bench-scale: build-nif
+	escript benches/erlang/scale_bench.escript
+	$(PYTHON) benches/erlang/scale_plot.py || echo "no plot: pip install -r benches/requirements.txt"

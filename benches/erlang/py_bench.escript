@@ -1,6 +1,6 @@
 #!/usr/bin/env escript
 %%! +sbwt medium
-%% Erlang -> Python benchmarks (issue 6): prints markdown for docs/benchmarks.md,
+%% Erlang -> Python benchmarks: prints markdown for docs/benchmarks.md,
 %% "Erlang -> Python".
 %%
 %%  (a) streaming: 256 MiB written by an Erlang process in 64 KiB chunks while Python loops on

@@ -1,6 +1,6 @@
 #!/usr/bin/env escript
 %%! +sbwt medium
-%% Serving benchmarks (issue 10, Erlang half): prints markdown for docs/benchmarks.md,
+%% Serving benchmarks: prints markdown for docs/benchmarks.md,
 %% "Serving from Erlang (py_request)". One VM, no HTTP:
 %%
 %%  (a) per request: a 1 KiB POST echoed by a WSGI app and by an ASGI app through

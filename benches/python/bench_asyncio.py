@@ -1,4 +1,4 @@
-"""py_buffer's asyncio benchmarks (issue 4): the three figures, each beside its baseline.
+"""py_buffer's asyncio benchmarks: the three figures, each beside its baseline.
 
     python benches/python/bench_asyncio.py           # full run, default loop then uvloop;
                                                      # updates docs/benchmarks.md
@@ -13,7 +13,7 @@
    Target: <= 1.0x the floor.
 3. The same latency vs the seed's recipe: poll `readable_amount()` with `asyncio.sleep(0.001)`.
    Target: >= 10x lower median latency.
-4. Awaitable writes (issue 10): `await w.awrite(chunk)` into a bounded buffer drained by a
+4. Awaitable writes: `await w.awrite(chunk)` into a bounded buffer drained by a
    reader thread, vs `asyncio.StreamWriter.write(chunk)` + `await drain()` into a socket pair
    drained by a reader thread (the same bound as its write-buffer high-water mark); per write,
    end to end (the time includes the reader taking the last byte). Small writes (100 B) and
@@ -341,7 +341,7 @@ def write_doc(tables: List[Tuple[str, List[Row]]]) -> None:
         "Measured by `python benches/python/bench_asyncio.py` (one process, each figure right after",
         "its baseline; per-call costs are the best of 5 runs, latencies medians of 5,000 wake-ups",
         f"interleaved with the floor's). Machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()},",
-        f"py_buffer {py_buffer.__version__}. The targets of issue 4 refer to the default asyncio loop; uvloop is shown",
+        f"py_buffer {py_buffer.__version__}. The targets refer to the default asyncio loop; uvloop is shown",
         "for information.",
     ]
     for loop_name, rows in tables:

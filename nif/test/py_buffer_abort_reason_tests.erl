@@ -1,4 +1,4 @@
-%% Abort reasons are stored once and bounded (issue 15, item 15): a huge `abort/2' reason or
+%% Abort reasons are stored once and bounded: a huge `abort/2' reason or
 %% owner exit reason neither stalls a scheduler when the body is aborted nor on every later
 %% `info/1', `read/2', `write/2'; Erlang gets the reason cut like `~P' (at most 4096 nodes,
 %% the rest `...'), Python a printed form of at most 4 KiB.

@@ -1,4 +1,4 @@
-%% Reads that need more than `max_buffered' bytes (issue 15, item 10).
+%% Reads that need more than `max_buffered' bytes complete.
 %%
 %% The deadlock they guard against: with `max_buffered', a read that needs more bytes than
 %% the bound (a `read_all/1' of a longer body, a `readline/1' of a longer line, Python's

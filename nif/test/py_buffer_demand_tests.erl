@@ -1,4 +1,4 @@
-%% The body's two application-side signals (issue 10, item 5):
+%% The body's two application-side signals:
 %% - `{py_buffer, Buf, demand}': a reader first had to wait for bytes that have not arrived
 %%   while the body was not complete (once per buffer), e.g. to answer
 %%   `Expect: 100-continue' only when the application reads the body;

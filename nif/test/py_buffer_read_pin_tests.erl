@@ -1,4 +1,4 @@
-%% A read result pins at most its own block (issue 15, item 17): a small result of a buffer
+%% A read result pins at most its own block: a small result of a buffer
 %% written with many large (kept) binaries must not keep those binaries alive once the
 %% buffer is gone.
 -module(py_buffer_read_pin_tests).

@@ -1,5 +1,5 @@
 %% Owner monitoring survives the watcher: when `py_buffer_owners' dies and is started again,
-%% it monitors every owner of an open buffer again (issue 15, item 13), so a later owner
+%% it monitors every owner of an open buffer again, so a later owner
 %% death still aborts the buffer, the subscriber gets `eof' and a blocked reader wakes.
 -module(py_buffer_rewatch_tests).
 

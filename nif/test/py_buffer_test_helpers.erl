@@ -1,8 +1,9 @@
 %% @doc Test support shared by the EUnit modules of nif/test (imported by them): the mailbox
-%% helpers, the Python context the `py' tests run on, and the setup that puts nif/test/python
-%% (the Python side of the tests, `pyt_helpers.py') on that context's `sys.path'.
+%% helpers, the Python context the `py' tests run on, the setup that puts nif/test/python
+%% (the Python side of the tests, `pyt_helpers.py') on that context's `sys.path', and a poll
+%% until a condition holds.
 -module(py_buffer_test_helpers).
--export([next/0, flush/0, ctx/0, setup/0]).
+-export([next/0, flush/0, ctx/0, setup/0, await/2]).
 
 %% @doc The next message, or `none' (a message that was sent is already in the mailbox when
 %% the call that sent it returns, so a zero timeout is exact, not a timing assumption).
@@ -25,3 +26,19 @@ ctx() ->
 setup() ->
     Dir = filename:join(filename:dirname(filename:dirname(code:which(?MODULE))), "python"),
     ok = py:exec(ctx(), ["import sys; sys.path.insert(0, ", io_lib:format("~p", [Dir]), ")"]).
+
+%% @doc Polls `Cond' until it holds (ok) or `Ms' pass (timeout).
+-spec await(fun(() -> boolean()), non_neg_integer()) -> ok | timeout.
+await(Cond, Ms) ->
+    Deadline = erlang:monotonic_time(millisecond) + Ms,
+    await_until(Cond, Deadline).
+
+await_until(Cond, Deadline) ->
+    case Cond() of
+        true -> ok;
+        false ->
+            case erlang:monotonic_time(millisecond) > Deadline of
+                true -> timeout;
+                false -> receive after 5 -> await_until(Cond, Deadline) end
+            end
+    end.

@@ -1,4 +1,4 @@
-%% Reduction accounting (issue 15, item 24): a copying NIF call charges its measured cost
+%% Reduction accounting: a copying NIF call charges its measured cost
 %% (nif/native/buffer/timeslice.rs: 1.25 ns per byte copied plus 300 ns; 1% of a timeslice,
 %% 40 reductions, per 10 µs), so a loop of copies is preempted every ~1 ms; and no call copies
 %% more than 256 KiB on a normal scheduler (the rest runs on a dirty one, uncharged there).

@@ -36,8 +36,10 @@ py_request_test_() ->
 
 whole_response_is_one_event() ->
     R = run(?W("echo"), #{method => <<"POST">>}, [<<"hello">>], #{content_length => 5}),
-    ?assertMatch(#{status := 200, body := <<"hello">>, last := done,
-                   events := [{end_body, ok}, response]}, R),
+    ?assertMatch(#{status := 200, body := <<"hello">>, last := done}, R),
+    %% `body_demand' comes too when the app happens to read before the body was written.
+    ?assertEqual([{end_body, ok}, response],
+                 [E || E <- maps:get(events, R), E =/= body_demand]),
     ?assertEqual(none, py_buffer_test_helpers:next()).
 
 request_head_reaches_the_app() ->

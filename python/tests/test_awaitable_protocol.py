@@ -1,4 +1,4 @@
-"""The awaitables behave like coroutines (issue 15 items 5, 6 and 9): awaited once; a second
+"""The awaitables behave like coroutines: awaited once; a second
 concurrent await or a hand-driven ``send()`` while a task awaits raises RuntimeError instead
 of stalling the task; awaiting a finished one raises ``RuntimeError("cannot reuse already
 awaited ...")``; ``throw()`` checks its argument as ``coroutine.throw`` does; re-entering an

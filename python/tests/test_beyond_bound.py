@@ -1,5 +1,5 @@
 """Reads that need more than ``max_buffered`` bytes complete, taking bytes as they arrive, as
-``io.BufferedReader`` over a pipe does (issue 15 item 1): ``read()``, ``read(n)``,
+``io.BufferedReader`` over a pipe does: ``read()``, ``read(n)``,
 ``readinto``, a line longer than the bound, ``readlines``, iteration, and the awaitable
 ``aread``, ``areadexactly``, ``areadinto``. A body that fails afterwards loses nothing: the
 bytes set aside for the read stay readable by ``read1``/``read_nonblock``/``peek``."""

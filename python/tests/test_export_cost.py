@@ -1,4 +1,4 @@
-"""``memoryview(buf)`` alternating with writes copies only the new bytes (issue 15 item 7).
+"""``memoryview(buf)`` alternating with writes copies only the new bytes.
 Measured by address, not time: each export's first byte is where the previous export's was
 (the merged memory is extended in place), except for the few rounds where it grows. Before,
 every export re-merged every unread byte into new memory (quadratic)."""

@@ -1,4 +1,4 @@
-"""File-object details (issue 15 items 9 and 10): weak references, ``settimeout(inf)``,
+"""File-object details: weak references, ``settimeout(inf)``,
 ``seek`` with a huge whence, ``flush()``, and wrapping a buffer in ``io.TextIOWrapper`` and
 ``io.BufferedReader``."""
 

@@ -1,4 +1,4 @@
-"""Ctrl-C in a child forked from a non-main thread (issue 15 item 8): the forking thread is
+"""Ctrl-C in a child forked from a non-main thread: the forking thread is
 the child's main thread, so a read blocked there must wake for signals and raise
 ``KeyboardInterrupt``. Before the fix the main-thread id was recorded once at import and the
 child's read waited in one piece, deaf to SIGINT."""

@@ -165,7 +165,7 @@ BufferVsBytesIO.TestCase.settings = settings(
 TestBufferVsBytesIO = BufferVsBytesIO.TestCase
 
 
-# -- reads larger than the bound (issue 15 item 1) --
+# -- reads larger than the bound --
 
 import threading  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""A writer whose reader is gone (issue 15 item 2): dropping the last ``PyBuffer`` closes the
+"""A writer whose reader is gone: dropping the last ``PyBuffer`` closes the
 reading side, so writes raise ``BrokenPipeError`` instead of blocking forever (bounded) or
 piling up bytes nothing can read (unbounded); a blocked writer wakes."""
 

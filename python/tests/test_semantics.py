@@ -1,4 +1,4 @@
-"""Contract §3.2 rules (docs/contract.md) and the errors of issue 3: exact sizes, exact types, failed bodies, bad
+"""Contract §3.2 rules (docs/contract.md) and their error cases: exact sizes, exact types, failed bodies, bad
 arguments, seeking, the buffer protocol, and io.BufferedIOBase behaviour."""
 
 from __future__ import annotations

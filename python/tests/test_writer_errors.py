@@ -1,4 +1,4 @@
-"""Writer argument checks and partial-write counts (issue 15 items 3 and 4): a bad timeout
+"""Writer argument checks and partial-write counts: a bad timeout
 raises before anything is written; every exception raised after part of a bounded write went
 in carries how much as ``characters_written`` (TimeoutError, BrokenPipeError, BodyAborted,
 and KeyboardInterrupt from a signal handler)."""

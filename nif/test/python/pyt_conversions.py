@@ -1,27 +1,5 @@
-"""Python side of py_defects_tests.erl."""
-import time
-
-interrupted = False
-
-
-def spin():
-    """Runs until interrupted; records the TimeoutError."""
-    global interrupted
-    try:
-        while True:
-            pass
-    except TimeoutError:
-        interrupted = True
-        raise
-
-
-def was_interrupted():
-    return interrupted
-
-
-def sleep(seconds):
-    time.sleep(seconds)
-    return "slept"
+"""Python side of py_conversion_tests.erl: containers mutated while they are converted, and
+shared parts."""
 
 
 class Mutator:

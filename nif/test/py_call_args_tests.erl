@@ -1,0 +1,76 @@
+%% @doc EUnit tests of the arguments of the calls of module `py': bad options raise badarg before
+%% anything is queued, contexts out of range and `any' for eval/exec are badarg, builtins.eval
+%% works in a call, and large arguments are copied without stalling a scheduler.
+-module(py_call_args_tests).
+-include_lib("eunit/include/eunit.hrl").
+
+-define(CTX, py:context(1)).
+
+call_args_test_() ->
+    {setup, fun py_buffer_test_helpers:setup/0, fun(_) -> ok end,
+     [fun bad_options_raise_badarg_before_queueing/0,
+      fun context_out_of_range_is_badarg/0,
+      fun eval_and_exec_refuse_any/0,
+      fun builtins_eval_works_in_a_call/0,
+      {timeout, 120, fun large_arguments_do_not_stall_a_scheduler/0}]}.
+
+bad_options_raise_badarg_before_queueing() ->
+    ?assertError(badarg, py:call(any, math, sqrt, [4], #{timeout => -1})),
+    ?assertError(badarg, py:call(any, math, sqrt, [4], #{timeout => foo})),
+    ?assertError(badarg, py:call(any, math, sqrt, [4], #{timeout => 1 bsl 32})),
+    ?assertError(badarg, py:call(any, math, sqrt, [4], #{bogus => 1})),
+    ?assertError(badarg, py:call(any, math, sqrt, [4], #{kwargs => #{{a} => 1}})),
+    ?assertError(badarg, py:call(any, math, sqrt, [4], #{kwargs => not_a_map})),
+    ?assertEqual({ok, 2.0}, py:call(any, math, sqrt, [4], #{timeout => 5000})),
+    receive {py_result, _, _} = Late -> ?assertEqual(no_late_message, Late) after 0 -> ok end.
+
+context_out_of_range_is_badarg() ->
+    ?assertError(badarg, py:context(1 bsl 64)),
+    ?assertError(badarg, py:context(0)),
+    ?assertError(badarg, py:context(foo)),
+    ?assertError(badarg, py:call({py_context, 1 bsl 64}, math, sqrt, [4])),
+    ?assertMatch({py_context, _}, py:context(16#FFFFFFFF)).
+
+eval_and_exec_refuse_any() ->
+    ?assertError(badarg, py:eval(any, <<"1">>)),
+    ?assertError(badarg, py:eval(any, <<"1">>, #{})),
+    ?assertError(badarg, py:exec(any, <<"x = 1">>)).
+
+builtins_eval_works_in_a_call() ->
+    ?assertEqual({ok, 2}, py:call(builtins, eval, [<<"1 + 1">>])),
+    ?assertEqual({ok, 3}, py:call(builtins, eval, [<<"x + 1">>, #{x => 2}])).
+
+%% Copying large arguments never holds a normal scheduler (long_schedule > 10 ms).
+large_arguments_do_not_stall_a_scheduler() ->
+    Self = self(),
+    Caller = spawn_link(fun() ->
+        List = lists:seq(1, 5000000),
+        Map = maps:from_list([{K, K} || K <- lists:seq(1, 1000000)]),
+        Tuple = list_to_tuple(lists:seq(1, 1000000)),
+        erlang:garbage_collect(),
+        Self ! {ready, self()},
+        receive go -> ok end,
+        R1 = py:call(builtins, len, [List]),
+        R2 = py:call(builtins, len, [Map]),
+        R3 = py:eval(?CTX, <<"len(m)">>, #{m => Map}),
+        R4 = py:call(builtins, len, [Tuple]),
+        Self ! {done, self(), [R1, R2, R3, R4]}
+    end),
+    receive {ready, Caller} -> ok end,
+    Previous = erlang:system_monitor(self(), [{long_schedule, 10}]),
+    Caller ! go,
+    Results = receive {done, Caller, Rs} -> Rs end,
+    restore_monitor(Previous),
+    ?assertEqual([{ok, 5000000}, {ok, 1000000}, {ok, 1000000}, {ok, 1000000}], Results),
+    Stalls = flush_long_schedules(Caller),
+    ?assertEqual([], Stalls).
+
+restore_monitor(undefined) -> erlang:system_monitor(undefined);
+restore_monitor({Pid, Opts}) -> erlang:system_monitor(Pid, Opts).
+
+flush_long_schedules(Pid) ->
+    receive
+        {monitor, Pid, long_schedule, Info} -> [Info | flush_long_schedules(Pid)];
+        {monitor, _, long_schedule, _} -> flush_long_schedules(Pid)
+    after 0 -> []
+    end.

@@ -1,0 +1,129 @@
+%% @doc EUnit tests of the interpreter's lifecycle under module `py': memory of a released
+%% buffer freed, concurrent first calls waiting for the import, exit statuses of subprocesses
+%% and ports, py:stop/0 running atexit (halt() alone skipping it), timed-out code interrupted,
+%% stuck workers counted and the pool answering overloaded. The Python side is
+%% nif/test/python/pyt_lifecycle.py.
+-module(py_lifecycle_tests).
+-include_lib("eunit/include/eunit.hrl").
+
+-import(py_buffer_test_helpers, [await/2]).
+
+-define(CTX, py:context(1)).
+
+lifecycle_test_() ->
+    {setup, fun py_buffer_test_helpers:setup/0, fun(_) -> ok end,
+     [{timeout, 60, fun released_buffer_frees_its_memory_without_another_call/0},
+      {timeout, 30, fun concurrent_first_calls_wait_for_the_import/0},
+      fun subprocess_exit_status_reaches_python/0,
+      fun port_programs_keep_their_exit_status/0,
+      {timeout, 60, fun stop_runs_atexit_and_flushes_files/0},
+      {timeout, 60, fun halt_without_stop_skips_atexit/0},
+      {timeout, 30, fun timed_out_code_is_interrupted/0},
+      {timeout, 60, fun stuck_workers_are_counted_and_the_pool_answers_overloaded/0}]}.
+
+%% A buffer that crossed into Python frees its bytes when Erlang drops it, with no
+%% later Python call.
+released_buffer_frees_its_memory_without_another_call() ->
+    Before = erlang:memory(binary),
+    Self = self(),
+    {Pid, Mon} = spawn_monitor(fun() ->
+        {ok, B} = py_buffer:new(),
+        [ok = py_buffer:write(B, binary:copy(<<N>>, 1 bsl 20)) || N <- lists:seq(1, 64)],
+        {ok, true} = py:eval(?CTX, <<"b is not None">>, #{b => B}),
+        Self ! {held, erlang:memory(binary)}
+    end),
+    Held = receive {held, H} -> H end,
+    receive {'DOWN', Mon, process, Pid, normal} -> ok end,
+    ?assert(Held - Before >= 64 bsl 20),
+    ?assertEqual(ok, await(fun() -> erlang:memory(binary) - Before < 16 bsl 20 end, 10000)).
+
+concurrent_first_calls_wait_for_the_import() ->
+    Self = self(),
+    Call = fun() -> Self ! {slow, self(), py:call(pyt_slowmod, f, [])} end,
+    First = spawn_link(Call),
+    %% The second call starts while the first is inside the module's body.
+    ok = await(fun() ->
+                       {ok, In} = py:eval(?CTX, <<"'pyt_slowmod' in __import__('sys').modules">>),
+                       In
+               end, 10000),
+    Second = spawn_link(Call),
+    ?assertEqual({ok, <<"done">>}, receive {slow, Second, R2} -> R2 end),
+    ?assertEqual({ok, <<"done">>}, receive {slow, First, R1} -> R1 end).
+
+subprocess_exit_status_reaches_python() ->
+    ?assertEqual({ok, 3}, py:eval(?CTX, <<"__import__('subprocess').run(['sh', '-c', 'exit 3']).returncode">>)),
+    ?assertEqual({ok, 1}, py:eval(?CTX, <<"__import__('subprocess').run(['false']).returncode">>)),
+    ?assertEqual({ok, 5}, py:eval(?CTX, <<"__import__('os').waitstatus_to_exitcode(__import__('os').system('exit 5'))">>)).
+
+port_programs_keep_their_exit_status() ->
+    {ok, _} = py:eval(?CTX, <<"__import__('subprocess').run(['true']).returncode">>),
+    ?assertEqual("hi\n", os:cmd("echo hi")),
+    Port = open_port({spawn, "sh -c 'exit 7'"}, [exit_status]),
+    ?assertEqual(7, receive {Port, {exit_status, S}} -> S end).
+
+%% py:stop/0 finalizes (atexit runs, buffered files are flushed); halt() alone does not.
+stop_runs_atexit_and_flushes_files() ->
+    Dir = scratch_dir("stop"),
+    Code = "ok = py:exec(py:context(1), <<\"import atexit\\n"
+           "f = open('" ++ Dir ++ "/buffered', 'w')\\n"
+           "f.write('buffered')\\n"
+           "atexit.register(lambda: open('" ++ Dir ++ "/atexit', 'w').write('atexit'))\">>), "
+           "ok = py:stop(), {error, stopped} = py:call(math, sqrt, [4]), "
+           "ok = py:stop(), init:stop().",
+    ?assertMatch({0, _}, run_vm(Code, [])),
+    ?assertEqual({ok, <<"atexit">>}, file:read_file(Dir ++ "/atexit")),
+    ?assertEqual({ok, <<"buffered">>}, file:read_file(Dir ++ "/buffered")).
+
+halt_without_stop_skips_atexit() ->
+    Dir = scratch_dir("halt"),
+    Code = "ok = py:exec(py:context(1), <<\"import atexit\\n"
+           "atexit.register(lambda: open('" ++ Dir ++ "/atexit', 'w').write('atexit'))\">>), "
+           "halt().",
+    ?assertMatch({0, _}, run_vm(Code, [])),
+    ?assertEqual({error, enoent}, file:read_file(Dir ++ "/atexit")).
+
+scratch_dir(Name) ->
+    Dir = filename:join(tmp_dir(), "py_lifecycle_" ++ Name ++ "_" ++ os:getpid()),
+    _ = file:del_dir_r(Dir),
+    ok = filelib:ensure_path(Dir),
+    Dir.
+
+tmp_dir() ->
+    case os:getenv("TMPDIR") of
+        false -> "/tmp";
+        Dir -> Dir
+    end.
+
+%% Runs `Code' in a fresh VM with the environment `Env'; {ExitStatus, Output}.
+run_vm(Code, Env) ->
+    Erl = os:find_executable("erl"),
+    Args = ["-noshell", "-pa", filename:dirname(code:which(py)),
+            "-pa", filename:dirname(code:which(?MODULE)), "-eval", Code],
+    Port = open_port({spawn_executable, Erl},
+                     [{args, Args}, {env, Env}, exit_status, stderr_to_stdout, binary]),
+    collect(Port, []).
+
+collect(Port, Acc) ->
+    receive
+        {Port, {data, D}} -> collect(Port, [Acc, D]);
+        {Port, {exit_status, S}} -> {S, iolist_to_binary(Acc)}
+    end.
+
+timed_out_code_is_interrupted() ->
+    ?assertEqual({error, timeout}, py:call(any, pyt_lifecycle, spin, [], #{timeout => 100})),
+    ?assertEqual(ok, await(fun() -> py:call(pyt_lifecycle, was_interrupted, []) =:= {ok, true} end, 10000)),
+    ?assertEqual(ok, await(fun() -> maps:get(stuck, py:info()) =:= 0 end, 10000)).
+
+stuck_workers_are_counted_and_the_pool_answers_overloaded() ->
+    Code = "{error, timeout} = py:call(any, time, sleep, [30], #{timeout => 50}), "
+           "{error, timeout} = py:call(any, time, sleep, [30], #{timeout => 50}), "
+           "#{stuck := 2} = py:info(), "
+           "{error, overloaded} = py:call(math, sqrt, [4]), "
+           "{ok, 2.0} = py:call(py:context(1), math, sqrt, [4]), "
+           "{error, timeout} = py:call(py:context(2), time, sleep, [30], #{timeout => 50}), "
+           "#{stuck := 3} = py:info(), "
+           "{error, overloaded} = py:call(py:context(2), math, sqrt, [4]), "
+           "{ok, 2.0} = py:call(py:context(1), math, sqrt, [4]), "
+           "io:format(\"fine\"), halt().",
+    ?assertMatch({0, <<"fine">>},
+                 run_vm(Code, [{"PY_BUFFER_MAX_WORKERS", "2"}, {"PY_BUFFER_CONTEXTS", "2"}])).
