@@ -8,7 +8,7 @@
 #   (make demo, in the root Makefile, runs examples/http/demo.py on build-serve)
 #   make bench-http    the HTTP benchmarks against gunicorn, uvicorn and Granian
 #                      (benches/http/bench.py; prints markdown, writes docs/benchmarks-http/*.png;
-#                      installs benches/http/requirements.txt, matplotlib, for the plots)
+#                      installs benches/requirements.txt, matplotlib, for the plots)
 #
 # serve/compat holds modules the server needs from the `py_buffer' application that are not
 # (yet) in nif/src; one that nif/src has is skipped, so nif/src always wins.
@@ -41,5 +41,5 @@ test-serve: build-serve dialyzer-serve
 	$(PYTHON) -m pytest -q -p no:cacheprovider serve/tests
 
 bench-http: build-serve
-	$(PYTHON) -m pip install -q -r benches/http/requirements.txt
+	$(PYTHON) -m pip install -q -r benches/requirements.txt
 	$(PYTHON) benches/http/bench.py

@@ -193,7 +193,7 @@ def plots(results):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("(matplotlib missing: no plots; pip install -r benches/http/requirements.txt)")
+        print("(matplotlib missing: no plots; pip install -r benches/requirements.txt)")
         return
     os.makedirs(PLOTS, exist_ok=True)
     labels = list(results)
