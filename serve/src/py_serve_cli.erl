@@ -80,9 +80,11 @@ usage() ->
 %% @doc The configuration the arguments give: `help', or `{error, Message}'.
 -spec parse([string()]) -> {ok, config()} | help | {error, string()}.
 parse(Args) ->
-    try options(Args, ?DEFAULTS) of
-        help -> help;
-        Opts -> finish(Opts)
+    try
+        case options(Args, ?DEFAULTS) of
+            help -> help;
+            Opts -> finish(Opts)
+        end
     catch
         throw:{usage, Message} -> {error, Message}
     end.
