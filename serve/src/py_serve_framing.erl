@@ -17,7 +17,7 @@
 %% but a lone `chunked').
 -module(py_serve_framing).
 
--export([body/1, expects_continue/1, wants_close/2]).
+-export([body/1, expects_continue/1, wants_close/2, lower/1]).
 -export_type([framing/0, error/0]).
 
 -type framing() :: {length, non_neg_integer()} | chunked.
@@ -50,9 +50,14 @@ wants_close(Version, Headers) ->
 
 %% The comma-separated, trimmed, lower-cased values of a header, over all its entries.
 values(Name, Headers) ->
-    [string:lowercase(V) || {N, Joined} <- Headers, N =:= Name,
+    [lower(V) || {N, Joined} <- Headers, N =:= Name,
                             V0 <- binary:split(Joined, <<",">>, [global]),
                             V <- [string:trim(V0)], V =/= <<>>].
+
+%% @doc ASCII lower case (header names and tokens are ASCII; other bytes stay as they are).
+-spec lower(binary()) -> binary().
+lower(Bin) ->
+    << <<(if C >= $A, C =< $Z -> C + 32; true -> C end)>> || <<C>> <= Bin >>.
 
 coding([<<"chunked">>]) -> {ok, chunked};
 coding(Codings) -> {error, {unknown_coding, iolist_to_binary(lists:join(<<", ">>, Codings))}}.

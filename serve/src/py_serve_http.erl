@@ -106,7 +106,7 @@ handle(MReq) ->
 
 head(MReq, Guard) ->
     Socket = mochiweb_request:get(socket, MReq),
-    Headers = [{string:lowercase(bin(K)), bin(V)}
+    Headers = [{py_serve_framing:lower(bin(K)), bin(V)}
                || {K, V} <- mochiweb_headers:to_list(mochiweb_request:get(headers, MReq))],
     {PeerAddr, Peer} = case inet:peername(Socket) of
                            {ok, {IP, Port} = Addr} ->

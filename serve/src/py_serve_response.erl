@@ -84,7 +84,7 @@ version(_) -> <<"HTTP/1.1 ">>.
 
 bodiless(Status) -> Status < 200 orelse Status =:= 204 orelse Status =:= 304.
 
-lower(Headers) -> [{string:lowercase(N), V} || {N, V} <- Headers].
+lower(Headers) -> [{py_serve_framing:lower(N), V} || {N, V} <- Headers].
 
 without(Names, Headers) ->
-    [H || {N, _} = H <- Headers, not lists:member(string:lowercase(N), Names)].
+    [H || {N, _} = H <- Headers, not lists:member(py_serve_framing:lower(N), Names)].
