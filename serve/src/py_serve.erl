@@ -7,6 +7,8 @@
 %% {@link main/0} spawns the server process, which: configures and starts the `py_buffer'
 %% application (`python_path': the app directory; `max_workers': `--workers'), imports the
 %% app and, for ASGI, runs its lifespan startup ({@link py_app:start/1}; a failure exits 1),
+%% with `--nodes N' starts N-1 local app nodes ({@link py_nodes:start_local/2}) and waits
+%% until they serve,
 %% starts the listener (`mochiweb_socket_server', connection loop {@link
 %% py_serve_http:loop/2}), prints `py-buffer-serve listening on http://HOST:PORT' (the real
 %% port when 0 was asked) on standard output and waits.
@@ -62,6 +64,7 @@ init(#{app := App, app_dir := AppDir, workers := Workers, log_level := Level,
         ok -> ok;
         {error, Reason} -> fail("cannot start the app ~s: ~s", [element(2, App), why(Reason)])
     end,
+    ok = app_nodes(Config),
     ok = py_serve_signal:install(self()),
     _ = mochiweb_clock:start(),
     case mochiweb_socket_server:start([{name, {local, ?LISTENER}}, {ip, IP}, {port, Port},
@@ -76,6 +79,24 @@ init(#{app := App, app_dir := AppDir, workers := Workers, log_level := Level,
     io:format("py-buffer-serve listening on http://~s:~b~n", [host(Host), RealPort]),
     wait(Config).
 
+%% `--nodes N': N-1 local app nodes, each starting the app; returns once they all serve.
+app_nodes(#{nodes := 1}) ->
+    ok;
+app_nodes(#{nodes := N, app := App}) ->
+    case py_nodes:start_local(N - 1, #{apps => [App]}) of
+        {ok, _Names} -> await_nodes(N, erlang:monotonic_time(millisecond) + 60000);
+        {error, Reason} -> fail("cannot start ~b app nodes: ~p", [N - 1, Reason])
+    end.
+
+await_nodes(N, Deadline) ->
+    case length(py_nodes:nodes()) >= N of
+        true -> ok;
+        false ->
+            erlang:monotonic_time(millisecond) < Deadline
+                orelse fail("the app nodes did not join within 60 s: ~p", [py_nodes:nodes()]),
+            receive after 100 -> await_nodes(N, Deadline) end
+    end.
+
 -spec wait(py_serve_cli:config()) -> no_return().
 wait(Config) ->
     receive
@@ -83,13 +104,18 @@ wait(Config) ->
     end.
 
 -spec shutdown(py_serve_cli:config()) -> no_return().
-shutdown(#{app := App, graceful_timeout := Grace}) ->
+shutdown(#{app := App, graceful_timeout := Grace, nodes := Nodes}) ->
     py_serve_log:event(info, "shutting down: ~b requests in flight",
                        [py_serve_stats:in_flight()]),
     py_serve_stats:drain(),
     ok = mochiweb_socket_server:stop(?LISTENER),
     Deadline = erlang:monotonic_time(millisecond) + Grace,
     await_idle(Deadline),
+    %% With app nodes, py_nodes:stop/0 runs the lifespan shutdown on every node (this one too).
+    ok = case Nodes > 1 of
+             true -> py_nodes:stop();
+             false -> ok
+         end,
     case py_app:stop(App) of
         ok -> ok;
         {error, Reason} -> py_serve_log:event(error, "lifespan shutdown: ~s", [why(Reason)])

@@ -2,7 +2,7 @@
 %% ```
 %% py-buffer-serve [--interface wsgi|asgi] [--bind HOST:PORT] [--app-dir DIR]
 %%                 [--max-body-size BYTES] [--body-timeout SECONDS] [--buffer-size BYTES]
-%%                 [--workers N] [--header-timeout SECONDS] [--graceful-timeout SECONDS]
+%%                 [--workers N] [--nodes N] [--header-timeout SECONDS] [--graceful-timeout SECONDS]
 %%                 [--log-level LEVEL] [--stats] MODULE:ATTR
 %% '''
 %% {@link parse/1} turns the arguments into a {@link config()}; sizes take a `K', `M' or
@@ -24,6 +24,7 @@
                     graceful_timeout := pos_integer(),
                     buffer_size := pos_integer(),
                     workers := pos_integer(),
+                    nodes := pos_integer(),
                     log_level := py_serve_log:level(),
                     stats := boolean()}.
 %% Times in milliseconds, sizes in bytes.
@@ -37,6 +38,7 @@
                     graceful_timeout => 30000,
                     buffer_size => 256 * 1024,
                     workers => 64,
+                    nodes => 1,
                     log_level => info,
                     stats => false}).
 
@@ -66,6 +68,11 @@ usage() ->
      "  --workers N               Python worker threads: at most N WSGI requests run at\n"
      "                            once (more wait for a thread); ASGI apps run on one\n"
      "                            event-loop thread (default: 64)\n"
+     "  --nodes N                 Python interpreters: this VM and N-1 local app nodes (BEAM\n"
+     "                            nodes started with `peer', each with its own CPython,\n"
+     "                            joined by Erlang distribution on loopback); each request\n"
+     "                            goes to the node with the fewest outstanding requests\n"
+     "                            (default: 1, no distribution)\n"
      "  --header-timeout SECONDS  a connection that does not complete a request head within\n"
      "                            this long (also an idle keep-alive one) is closed\n"
      "                            (default: 10)\n"
@@ -117,6 +124,7 @@ option("body-timeout", Value, Opts) -> Opts#{body_timeout => millis(Value)};
 option("header-timeout", Value, Opts) -> Opts#{header_timeout => millis(Value)};
 option("graceful-timeout", Value, Opts) -> Opts#{graceful_timeout => millis(Value)};
 option("workers", Value, Opts) -> Opts#{workers => size(Value, 1)};
+option("nodes", Value, Opts) -> Opts#{nodes => size(Value, 1)};
 option("log-level", Value, Opts) ->
     case lists:member(Value, ["debug", "info", "warning", "error", "none"]) of
         true -> Opts#{log_level => list_to_atom(Value)};

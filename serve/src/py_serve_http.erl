@@ -1,5 +1,8 @@
-%% @doc The HTTP handler joining mochiweb to the request API ({@link py_request}): one
-%% connection process per client (mochiweb's), one request at a time.
+%% @doc The HTTP handler joining mochiweb to the request API: one connection process per
+%% client (mochiweb's), one request at a time. Requests go through {@link py_remote}, which
+%% has the shape of {@link py_request}: with one node (the default, `--nodes 1') it is a plain
+%% local `py_request'; with `--nodes N' each request is served by the node with the fewest
+%% outstanding requests (this VM or a local app node, each with its own CPython).
 %%
 %% mochiweb parses the request line and headers and calls {@link handle/1}; from there this
 %% module checks the body framing ({@link py_serve_framing}), starts the request, streams the
@@ -141,7 +144,7 @@ serve(#s{headers = Headers, cfg = #{max_body := Max}} = S) ->
 
 start(#s{cfg = #{app := App, buffer_size := Buffer, max_body := Max}} = S, Framing) ->
     Length = case Framing of {length, N} -> N; chunked -> undefined end,
-    case py_request:start(App, request_head(S), #{content_length => Length, max_body => Max,
+    case py_remote:start(App, request_head(S), #{content_length => Length, max_body => Max,
                                                    body_buffer => Buffer,
                                                    response_buffer => Buffer}) of
         {ok, Req} ->
@@ -237,7 +240,7 @@ chunk({Size, Data}, S) ->
     end.
 
 end_body(#s{feed = app, req = Req} = S) ->
-    _ = py_request:end_body(Req),
+    _ = py_remote:end_body(Req),
     S;
 end_body(S) ->
     S.
@@ -272,7 +275,7 @@ await_continue(S) ->
     S.
 
 feed(#s{feed = app, req = Req} = S, Data) ->
-    case py_request:write_body(Req, Data) of
+    case py_remote:write_body(Req, Data) of
         ok -> S;
         {partial, Rest} -> wait_writable(S#s{parked = Rest, writable = false});
         {error, reader_closed} -> discard(S#s{feed = discard}, Data);
@@ -303,7 +306,7 @@ wait_writable(S) ->
 %% The body broke off: the app sees it aborted; the client gets `Status' if no response
 %% started; the connection closes.
 broken_body(#s{req = Req} = S, Why, Status) ->
-    Req1 = py_request:abort(Req, Why),
+    Req1 = py_remote:abort(Req, Why),
     S1 = S#s{req = Req1, feed = stop, close = true, note = io_lib:format("~p", [Why])},
     case S1#s.resp of
         none -> (ours(S1, Status))#s{resp = ours};
@@ -311,7 +314,7 @@ broken_body(#s{req = Req} = S, Why, Status) ->
     end.
 
 client_gone(#s{req = Req} = S) ->
-    S#s{req = py_request:abort(Req, client_closed), feed = stop, close = true, gone = true,
+    S#s{req = py_remote:abort(Req, client_closed), feed = stop, close = true, gone = true,
         note = "client gone"}.
 
 %% The most bytes read from the socket (or the response buffer) at a time: 256 KiB, or the
@@ -335,7 +338,7 @@ wait_end(S) ->
 pump(#s{req = Req} = S) ->
     receive
         Msg ->
-            case py_request:handle(Msg, Req) of
+            case py_remote:handle(Msg, Req) of
                 {ok, Events, Req1} -> events(Events, S#s{req = Req1});
                 unknown -> S
             end
@@ -344,7 +347,7 @@ pump(#s{req = Req} = S) ->
 pump_nowait(#s{req = Req} = S) ->
     receive
         Msg ->
-            case py_request:handle(Msg, Req) of
+            case py_remote:handle(Msg, Req) of
                 {ok, Events, Req1} -> pump_nowait(events(Events, S#s{req = Req1}));
                 unknown -> pump_nowait(S)
             end
@@ -381,16 +384,21 @@ event({failed, Reason}, #s{resp = Resp} = S) ->
     S1 = S#s{ended = {failed, Reason}, close = true},
     case Resp of
         none when not S#s.gone ->
-            ours(S1#s{note = io_lib:format("failed: ~P", [Reason, 8])}, 500);
+            ours(S1#s{note = io_lib:format("failed: ~P", [Reason, 8])}, failure_status(Reason));
         {streaming, _} -> S1#s{resp = broken, note = "response broke off"};
         _ -> S1
     end;
 event(_Event, S) ->
     S.
 
+%% An app node that went away: 502 (bad gateway); anything else: 500.
+failure_status({node_down, _}) -> 502;
+failure_status({proxy_down, _}) -> 502;
+failure_status(_) -> 500.
+
 %% Reads the response buffer until it would wait, sending what it reads.
 stream(#s{req = Req} = S) ->
-    case py_request:read_response(Req, piece(S)) of
+    case py_remote:read_response(Req, piece(S)) of
         {ok, Data} ->
             case S#s.resp of
                 {streaming, Framing} when not S#s.gone ->

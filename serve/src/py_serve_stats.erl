@@ -46,7 +46,8 @@ draining() ->
 %% (request and response bodies not yet freed; counted after a Python `gc.collect()', since
 %% an exception's traceback cycle may hold the last reference to a request's buffers until
 %% the cyclic collector runs), the Python pool (`py:info/0': `workers' as
-%% `{Threads, Idle}', `stuck'), and the VM's memory in bytes.
+%% `{Threads, Idle}', `stuck'), the nodes serving (`--nodes'; 0 without distribution) and the
+%% VM's memory in bytes.
 -spec snapshot() -> #{atom() => term()}.
 snapshot() ->
     _ = py:call(any, gc, collect, [], #{timeout => 5000}),
@@ -57,6 +58,7 @@ snapshot() ->
       python_threads => Threads,
       python_idle => Idle,
       python_stuck => maps:get(stuck, Info, 0),
+      nodes => length(py_nodes:nodes()),
       memory => erlang:memory(total)}.
 
 ref() ->

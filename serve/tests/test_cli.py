@@ -47,3 +47,21 @@ def test_listening_line_and_sizes(tmp_path):
         assert httpx.post(srv.url + "/upload", content=b"x" * 1024).json()["bytes"] == 1024
     finally:
         assert srv.stop() == 0
+
+
+def test_nodes_2_serves_and_stops(tmp_path):
+    """--nodes 2: a second interpreter in a local app node; requests are served, uploads
+    arrive whole, SIGTERM stops both."""
+    import hashlib
+    import os
+    srv = Server("serve_apps:asgi", interface="asgi", tmp=str(tmp_path),
+                 args=["--nodes", "2", "--log-level", "warning"])
+    try:
+        assert httpx.get(srv.url + "/.py-buffer-serve/stats").json()["nodes"] == 2
+        data = os.urandom(3 << 20)
+        with httpx.Client() as client:
+            for _ in range(6):
+                r = client.post(srv.url + "/upload", content=data)
+                assert r.json() == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    finally:
+        assert srv.stop() == 0, srv.log()
