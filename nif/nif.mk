@@ -14,7 +14,7 @@
 #                    3.10-3.13 whose virtualenv `make test-python` made (scripts/test-nif-pythons)
 #   make dialyzer    dialyzer on nif/ebin, zero warnings allowed; the PLT (erts, kernel,
 #                    stdlib) is built once into nif/_build/py_buffer.plt
-#   make build-examples  build-nif, then examples/erlang into examples/ebin (`make demo')
+#   make build-examples  build-nif, then examples/erlang into examples/ebin (`make demo-vm')
 #   make bench-py    the Erlang -> Python benchmarks (benches/erlang/py_*.escript)
 #   make bench-serve the serving benchmarks (benches/erlang/serve_bench.escript): a 1 KiB POST
 #                    through a WSGI and an ASGI app per request vs a py:call no-op, and
