@@ -7,6 +7,9 @@ same apps (bench_apps.py) and the same clients for every server, each load bound
   server's process tree, sampled every 20 ms, minus the sum before the load).
 - download: 64 MiB streamed from /download, curl, 1 client: MB/s (best of 3).
 
+py-buffer-serve runs with one node (one CPython) and with `--nodes 2` (a second CPython in a
+local app node, requests routed to the least busy).
+
 Prints markdown tables and writes PNG plots to docs/benchmarks-http/. Options: --quick
 (shorter loads), --only NAME[,NAME] (servers by label).
 """
@@ -67,6 +70,12 @@ SERVERS = {
     "py-buffer-serve asgi": ("asgi", lambda port: [
         SERVE, "--interface", "asgi", "--bind", f"127.0.0.1:{port}", "--app-dir", HERE,
         "--log-level", "warning", "--max-body-size", "2G", "bench_apps:asgi"]),
+    "py-buffer-serve wsgi --nodes 2": ("wsgi", lambda port: [
+        SERVE, "--interface", "wsgi", "--bind", f"127.0.0.1:{port}", "--app-dir", HERE,
+        "--log-level", "warning", "--max-body-size", "2G", "--nodes", "2", "bench_apps:wsgi"]),
+    "py-buffer-serve asgi --nodes 2": ("asgi", lambda port: [
+        SERVE, "--interface", "asgi", "--bind", f"127.0.0.1:{port}", "--app-dir", HERE,
+        "--log-level", "warning", "--max-body-size", "2G", "--nodes", "2", "bench_apps:asgi"]),
     "gunicorn gthread 2x8": ("wsgi", lambda port: [
         sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "--chdir", HERE,
         "-k", "gthread", "-w", "2", "--threads", "8", "--log-level", "warning",
@@ -94,7 +103,7 @@ class Running:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(command(self.port), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, cwd=HERE)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while True:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
@@ -280,6 +289,9 @@ def report(results, upload_size):
     for ours, peer, target, key, sub in [
             ("py-buffer-serve wsgi", "gunicorn gthread 2x8", "≥ 1.5", "echo", "rps"),
             ("py-buffer-serve wsgi", "granian wsgi 2w", "-", "echo", "rps"),
+            ("py-buffer-serve wsgi --nodes 2", "gunicorn gthread 2x8", "≥ 1.5", "echo", "rps"),
+            ("py-buffer-serve asgi --nodes 2", "uvicorn 2w httptools uvloop", "≥ 0.6", "echo",
+             "rps"),
             ("py-buffer-serve asgi", "uvicorn 2w httptools uvloop", "≥ 0.6", "echo", "rps"),
             ("py-buffer-serve asgi", "granian asgi 2w", "-", "echo", "rps"),
             ("py-buffer-serve asgi", "uvicorn 2w httptools uvloop", "≥ 2", "upload1", "mbps"),
@@ -294,7 +306,8 @@ def report(results, upload_size):
                        target))
     print("\n### Ratios\n")
     print(table(["servers", "measure", "ratio", "target"], ratios))
-    for label in ("py-buffer-serve wsgi", "py-buffer-serve asgi"):
+    for label in ("py-buffer-serve wsgi", "py-buffer-serve asgi",
+                  "py-buffer-serve wsgi --nodes 2", "py-buffer-serve asgi --nodes 2"):
         if label in results:
             bound = 16 * BUFFER / 2**20 + 64
             growth = results[label]["upload16"]["peak_growth_mib"]
