@@ -7,6 +7,7 @@
 //! holds them their memory is reused for new writes, so steady streaming touches no new pages.
 
 use std::collections::VecDeque;
+use std::ops::ControlFlow;
 
 use bytes::{Bytes, BytesMut};
 use memchr::memmem;
@@ -314,27 +315,43 @@ impl Storage {
     /// # Panics
     /// If the range is not held (a caller bug: positions are checked against `first`/`end`).
     pub(crate) fn for_each_slice(&self, start: u64, len: usize, mut f: impl FnMut(&[u8])) {
+        let _ = self.try_for_each_slice(start, len, |piece| {
+            f(piece);
+            ControlFlow::<()>::Continue(())
+        });
+    }
+
+    /// As [`Storage::for_each_slice`], stopping at the first piece for which `f` breaks: a
+    /// search that found what it looks for does not walk the remaining blocks (a body kept as
+    /// a thousand 64 KiB blocks would otherwise cost a thousand steps per `readline`).
+    pub(crate) fn try_for_each_slice<B>(
+        &self,
+        start: u64,
+        len: usize,
+        mut f: impl FnMut(&[u8]) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
         let end = start + len as u64;
         assert!(start >= self.first() && end <= self.end(), "range not held");
         if len == 0 {
-            return;
+            return ControlFlow::Continue(());
         }
         let mut at = start;
         let first_index = self.sealed.partition_point(|s| s.end() <= at);
         for segment in self.sealed.range(first_index..) {
             if at >= end {
-                return;
+                return ControlFlow::Continue(());
             }
             let from = (at - segment.start) as usize;
             let to = (end.min(segment.end()) - segment.start) as usize;
-            f(&segment.bytes[from..to]);
+            f(&segment.bytes[from..to])?;
             at = segment.start + to as u64;
         }
         if at < end {
             let from = (at - self.tail_start) as usize;
             let to = (end - self.tail_start) as usize;
-            f(&self.tail[from..to]);
+            f(&self.tail[from..to])?;
         }
+        ControlFlow::Continue(())
     }
 
     /// The bytes of `[start, start + len)` as one `Bytes`: a shared slice when they lie in one
@@ -389,16 +406,17 @@ impl Storage {
     /// The offset of the first `byte` in `[start, end)`, if any.
     pub(crate) fn find_byte(&self, byte: u8, start: u64, end: u64) -> Option<u64> {
         let mut at = start;
-        let mut found = None;
-        self.for_each_slice(start, (end - start) as usize, |piece| {
-            if found.is_none() {
-                if let Some(i) = memchr::memchr(byte, piece) {
-                    found = Some(at + i as u64);
-                }
-                at += piece.len() as u64;
+        let found = self.try_for_each_slice(start, (end - start) as usize, |piece| {
+            if let Some(i) = memchr::memchr(byte, piece) {
+                return ControlFlow::Break(at + i as u64);
             }
+            at += piece.len() as u64;
+            ControlFlow::Continue(())
         });
-        found
+        match found {
+            ControlFlow::Break(at) => Some(at),
+            ControlFlow::Continue(()) => None,
+        }
     }
 
     /// The offset of the first occurrence of `needle` lying wholly inside `[start, end)`.
@@ -416,23 +434,17 @@ impl Storage {
         // The last `overlap` bytes seen, to catch a needle split across two pieces.
         let mut carry: Vec<u8> = Vec::with_capacity(2 * overlap);
         let mut at = start;
-        let mut found = None;
-        self.for_each_slice(start, (end - start) as usize, |piece| {
-            if found.is_some() {
-                return;
-            }
+        let found = self.try_for_each_slice(start, (end - start) as usize, |piece| {
             if !carry.is_empty() {
                 let carried = carry.len();
                 carry.extend_from_slice(&piece[..piece.len().min(overlap)]);
                 if let Some(i) = finder.find_iter(&carry).find(|&i| i < carried) {
-                    found = Some(at - carried as u64 + i as u64);
-                    return;
+                    return ControlFlow::Break(at - carried as u64 + i as u64);
                 }
                 carry.truncate(carried);
             }
             if let Some(i) = finder.find(piece) {
-                found = Some(at + i as u64);
-                return;
+                return ControlFlow::Break(at + i as u64);
             }
             if piece.len() >= overlap {
                 carry.clear();
@@ -443,8 +455,12 @@ impl Storage {
                 carry.drain(..excess);
             }
             at += piece.len() as u64;
+            ControlFlow::Continue(())
         });
-        found
+        match found {
+            ControlFlow::Break(at) => Some(at),
+            ControlFlow::Continue(()) => None,
+        }
     }
 }
 
