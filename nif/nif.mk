@@ -16,6 +16,9 @@
 #                    stdlib) is built once into nif/_build/py_buffer.plt
 #   make build-examples  build-nif, then examples/erlang into examples/ebin (`make demo-vm')
 #   make bench-py    the Erlang -> Python benchmarks (benches/erlang/py_*.escript)
+#   make bench-seed  ours against the seed's C implementation, side by side
+#                    (benches/erlang/seed_compare.escript; SEED_DIR=the seed's application
+#                    directory, built outside the repo as docs/benchmarks.md describes)
 #   make bench-serve the serving benchmarks (benches/erlang/serve_bench.escript): a 1 KiB POST
 #                    through a WSGI and an ASGI app per request vs a py:call no-op, and
 #                    64 MiB up and down through an app vs memcpy (py_request, one VM, no HTTP)
@@ -43,7 +46,7 @@ NIF_TEST_LIST = $(subst $(nif_space),$(nif_comma),$(strip $(NIF_TEST_MODULES)))
 BUILD_PARTS += build-nif
 TEST_PARTS += test-nif test-nif-pythons
 
-.PHONY: build-nif nif-native nif-ebin dialyzer test-nif test-nif-pythons bench-nif build-examples bench-py bench-serve bench-scale
+.PHONY: build-nif nif-native nif-ebin dialyzer test-nif test-nif-pythons bench-nif build-examples bench-py bench-serve bench-scale bench-seed
 
 build-nif: nif-native nif-ebin
 
@@ -101,3 +104,11 @@ bench-serve: build-nif
 bench-scale: build-nif
 	escript benches/erlang/scale_bench.escript
 	$(PYTHON) benches/erlang/scale_plot.py || echo "no plot: pip install -r benches/requirements.txt"
+
+# Ours against the seed's C build: one markdown table (docs/benchmarks.md, "Against the
+# seed's C implementation"). `quick' and `runs N' via BENCH_SEED_ARGS.
+SEED_DIR ?=
+BENCH_SEED_ARGS ?=
+bench-seed: build-nif
+	@test -n "$(SEED_DIR)" || { echo "make bench-seed SEED_DIR=DIR: DIR is the seed's erlang_python build (docs/benchmarks.md says how to make it)"; exit 2; }
+	SEED_DIR=$(SEED_DIR) escript benches/erlang/seed_compare.escript $(BENCH_SEED_ARGS)

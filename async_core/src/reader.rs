@@ -176,6 +176,24 @@ impl Reader {
         )
     }
 
+    /// `readline()`'s fast path for bindings that read line by line: if the next line (through
+    /// `delim`, no limit) is already there inside one block of an unbounded buffer, passes it
+    /// to `consume` under one short lock hold and returns `consume`'s result. `None` when that
+    /// does not hold (the line spans blocks or has not fully arrived, EOF, an error, bounded
+    /// mode): then [`Reader::try_read_with`] with [`ReadKind::Until`] decides, as it would have
+    /// anyway; nothing was taken.
+    ///
+    /// ```
+    /// # if py_buffer_core::__built_for_loom() { return; } // loom locks need a loom model
+    /// let (writer, reader) = py_buffer_core::channel(Default::default());
+    /// writer.try_write(b"a\nb").unwrap();
+    /// assert_eq!(reader.try_line_in_block(b'\n', |line| line.to_vec()), Some(b"a\n".to_vec()));
+    /// assert_eq!(reader.try_line_in_block(b'\n', |line| line.to_vec()), None); // "b" is not a line yet
+    /// ```
+    pub fn try_line_in_block<T>(&self, delim: u8, consume: impl FnOnce(&[u8]) -> T) -> Option<T> {
+        self.shared.lock().take_line_in_block(delim, consume)
+    }
+
     /// Resolves once a read of `kind` could complete or fail, without taking anything.
     pub fn ready(&self, kind: ReadKind) -> Op<Ready<'_>> {
         Ready::op(&self.shared, kind)

@@ -364,6 +364,27 @@ impl State {
         out
     }
 
+    /// The fast path of a delimited read with no limit (`readline()`, line iteration): when the
+    /// next `delim` lies in the block holding the read position and taking bytes has no
+    /// effects (an unbounded buffer: nothing is released, no writer waits for room), passes
+    /// the line, delimiter included, to `consume` and moves past it. `None` when either does
+    /// not hold: the caller takes the general path ([`crate::read_kind::ReadKind::Until`]),
+    /// which decides the same way and also handles lines across blocks, waiting and EOF.
+    pub(crate) fn take_line_in_block<T>(
+        &mut self,
+        delim: u8,
+        consume: impl FnOnce(&[u8]) -> T,
+    ) -> Option<T> {
+        if self.max_buffered.is_some() {
+            return None;
+        }
+        let piece = self.store.piece_at(self.pos);
+        let n = memchr::memchr(delim, piece)? + 1;
+        let out = consume(&piece[..n]);
+        self.pos += n as u64;
+        Some(out)
+    }
+
     /// Moves the read position forward by `n` bytes already known to be written.
     pub(crate) fn advance(&mut self, n: u64, fx: &mut Effects) {
         if n == 0 {

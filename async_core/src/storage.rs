@@ -7,6 +7,8 @@
 //! holds them their memory is reused for new writes, so steady streaming touches no new pages.
 
 use std::collections::VecDeque;
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use memchr::memmem;
@@ -55,6 +57,12 @@ pub(crate) struct Storage {
     spare_limit: usize,
     /// Where the last snapshot merged its blocks, kept so the next one copies only new bytes.
     merge: Option<Merge>,
+    /// The index in `sealed` of the block the last lookup landed in: reads move forward
+    /// through the blocks, so the next lookup is almost always this block or the next one,
+    /// found without a binary search. Only a hint, checked before use (indices shift when
+    /// blocks are released). An atomic only so `Storage` stays `Sync` (it is read and written
+    /// under the buffer's lock, relaxed: no ordering is needed).
+    hint: AtomicUsize,
 }
 
 impl Storage {
@@ -75,6 +83,7 @@ impl Storage {
                     pending: VecDeque::new(),
                     spare_limit: max.div_ceil(block) + 2,
                     merge: None,
+                    hint: AtomicUsize::new(0),
                 }
             }
             None => {
@@ -94,8 +103,46 @@ impl Storage {
                     pending: VecDeque::new(),
                     spare_limit: 0,
                     merge: None,
+                    hint: AtomicUsize::new(0),
                 }
             }
+        }
+    }
+
+    /// The index of the first frozen block ending after `at` (`sealed.len()` if none): the
+    /// block holding `at`, when a frozen one does.
+    fn segment_index(&self, at: u64) -> usize {
+        let hint = self.hint.load(Ordering::Relaxed);
+        if let Some(s) = self.sealed.get(hint) {
+            if s.start <= at {
+                if at < s.end() {
+                    return hint;
+                }
+                if self
+                    .sealed
+                    .get(hint + 1)
+                    .is_some_and(|next| at < next.end())
+                {
+                    self.hint.store(hint + 1, Ordering::Relaxed);
+                    return hint + 1;
+                }
+            }
+        }
+        let index = self.sealed.partition_point(|s| s.end() <= at);
+        self.hint.store(index, Ordering::Relaxed);
+        index
+    }
+
+    /// The held bytes from `at` to the end of the block holding `at`; empty at `end()` and
+    /// for positions not held (callers then take their general path, which checks).
+    pub(crate) fn piece_at(&self, at: u64) -> &[u8] {
+        if at >= self.tail_start {
+            let from = ((at - self.tail_start) as usize).min(self.tail.len());
+            return &self.tail[from..];
+        }
+        match self.sealed.get(self.segment_index(at)) {
+            Some(segment) if segment.start <= at => &segment.bytes[(at - segment.start) as usize..],
+            _ => &[],
         }
     }
 
@@ -296,7 +343,7 @@ impl Storage {
         }
         let mut out: [Bytes; N] = std::array::from_fn(|_| Bytes::new());
         let mut at = start;
-        let first_index = self.sealed.partition_point(|s| s.end() <= at);
+        let first_index = self.segment_index(at);
         for (slot, segment) in out.iter_mut().zip(self.sealed.range(first_index..)) {
             let from = (at - segment.start) as usize;
             let to = (end.min(segment.end()) - segment.start) as usize;
@@ -314,27 +361,48 @@ impl Storage {
     /// # Panics
     /// If the range is not held (a caller bug: positions are checked against `first`/`end`).
     pub(crate) fn for_each_slice(&self, start: u64, len: usize, mut f: impl FnMut(&[u8])) {
+        let _ = self.try_for_each_slice(start, len, |piece| {
+            f(piece);
+            ControlFlow::<()>::Continue(())
+        });
+    }
+
+    /// As [`Storage::for_each_slice`], stopping at the first piece for which `f` breaks: a
+    /// search that found what it looks for does not walk the remaining blocks (a body kept as
+    /// a thousand 64 KiB blocks would otherwise cost a thousand steps per `readline`).
+    pub(crate) fn try_for_each_slice<B>(
+        &self,
+        start: u64,
+        len: usize,
+        mut f: impl FnMut(&[u8]) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
         let end = start + len as u64;
         assert!(start >= self.first() && end <= self.end(), "range not held");
         if len == 0 {
-            return;
+            return ControlFlow::Continue(());
+        }
+        // The common case (a line, a small read): the range lies in one block.
+        let piece = self.piece_at(start);
+        if piece.len() >= len {
+            return f(&piece[..len]);
         }
         let mut at = start;
-        let first_index = self.sealed.partition_point(|s| s.end() <= at);
+        let first_index = self.segment_index(at);
         for segment in self.sealed.range(first_index..) {
             if at >= end {
-                return;
+                return ControlFlow::Continue(());
             }
             let from = (at - segment.start) as usize;
             let to = (end.min(segment.end()) - segment.start) as usize;
-            f(&segment.bytes[from..to]);
+            f(&segment.bytes[from..to])?;
             at = segment.start + to as u64;
         }
         if at < end {
             let from = (at - self.tail_start) as usize;
             let to = (end - self.tail_start) as usize;
-            f(&self.tail[from..to]);
+            f(&self.tail[from..to])?;
         }
+        ControlFlow::Continue(())
     }
 
     /// The bytes of `[start, start + len)` as one `Bytes`: a shared slice when they lie in one
@@ -343,7 +411,7 @@ impl Storage {
         if len == 0 {
             return Bytes::new();
         }
-        let index = self.sealed.partition_point(|s| s.end() <= start);
+        let index = self.segment_index(start);
         if let Some(segment) = self.sealed.get(index) {
             if segment.start <= start && start + len as u64 <= segment.end() {
                 let from = (start - segment.start) as usize;
@@ -365,7 +433,7 @@ impl Storage {
             return Bytes::new();
         }
         self.seal_tail_prefix();
-        let first_index = self.sealed.partition_point(|s| s.end() <= start);
+        let first_index = self.segment_index(start);
         if self.sealed.len() - first_index > 1 {
             let merged_start = self.sealed[first_index].start;
             let mut merge = match self.merge.take() {
@@ -388,17 +456,31 @@ impl Storage {
 
     /// The offset of the first `byte` in `[start, end)`, if any.
     pub(crate) fn find_byte(&self, byte: u8, start: u64, end: u64) -> Option<u64> {
+        if start >= end {
+            return None;
+        }
+        // The common case (the next line ends in the block holding `start`): one search.
+        let piece = self.piece_at(start);
+        let first = &piece[..piece.len().min((end - start) as usize)];
+        if let Some(i) = memchr::memchr(byte, first) {
+            return Some(start + i as u64);
+        }
+        let start = start + first.len() as u64;
+        if start >= end {
+            return None;
+        }
         let mut at = start;
-        let mut found = None;
-        self.for_each_slice(start, (end - start) as usize, |piece| {
-            if found.is_none() {
-                if let Some(i) = memchr::memchr(byte, piece) {
-                    found = Some(at + i as u64);
-                }
-                at += piece.len() as u64;
+        let found = self.try_for_each_slice(start, (end - start) as usize, |piece| {
+            if let Some(i) = memchr::memchr(byte, piece) {
+                return ControlFlow::Break(at + i as u64);
             }
+            at += piece.len() as u64;
+            ControlFlow::Continue(())
         });
-        found
+        match found {
+            ControlFlow::Break(at) => Some(at),
+            ControlFlow::Continue(()) => None,
+        }
     }
 
     /// The offset of the first occurrence of `needle` lying wholly inside `[start, end)`.
@@ -416,23 +498,17 @@ impl Storage {
         // The last `overlap` bytes seen, to catch a needle split across two pieces.
         let mut carry: Vec<u8> = Vec::with_capacity(2 * overlap);
         let mut at = start;
-        let mut found = None;
-        self.for_each_slice(start, (end - start) as usize, |piece| {
-            if found.is_some() {
-                return;
-            }
+        let found = self.try_for_each_slice(start, (end - start) as usize, |piece| {
             if !carry.is_empty() {
                 let carried = carry.len();
                 carry.extend_from_slice(&piece[..piece.len().min(overlap)]);
                 if let Some(i) = finder.find_iter(&carry).find(|&i| i < carried) {
-                    found = Some(at - carried as u64 + i as u64);
-                    return;
+                    return ControlFlow::Break(at - carried as u64 + i as u64);
                 }
                 carry.truncate(carried);
             }
             if let Some(i) = finder.find(piece) {
-                found = Some(at + i as u64);
-                return;
+                return ControlFlow::Break(at + i as u64);
             }
             if piece.len() >= overlap {
                 carry.clear();
@@ -443,8 +519,12 @@ impl Storage {
                 carry.drain(..excess);
             }
             at += piece.len() as u64;
+            ControlFlow::Continue(())
         });
-        found
+        match found {
+            ControlFlow::Break(at) => Some(at),
+            ControlFlow::Continue(()) => None,
+        }
     }
 }
 

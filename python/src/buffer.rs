@@ -118,6 +118,25 @@ impl PyBuffer {
         self.blocking_read(py, kind, what, |slices| bytes_from_slices(py, &slices))
     }
 
+    /// The next line for iteration: `None` at EOF (an empty read).
+    pub(crate) fn next_line<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        if let Some(line) = self
+            .reader
+            .try_line_in_block(b'\n', |line| bytes_from_slice(py, line))
+        {
+            return Ok(Some(line));
+        }
+        let line = self.read_bytes(
+            py,
+            ReadKind::Until {
+                delim: b'\n',
+                limit: None,
+            },
+            "readline()",
+        )?;
+        Ok((!line.as_bytes().is_empty()).then_some(line))
+    }
+
     fn read_into(&self, py: Python<'_>, b: &Bound<'_, PyAny>, exact: bool) -> PyResult<usize> {
         // SAFETY: an all-zero `Py_buffer` is a valid value (null pointers, zero sizes) for
         // `PyObject_GetBuffer` to fill.
@@ -258,6 +277,14 @@ impl PyBuffer {
     #[pyo3(signature = (size=-1), text_signature = "($self, size=-1)")]
     fn readline<'py>(&self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
         let limit = args::size(size, "size")?;
+        if limit.is_none() {
+            if let Some(line) = self
+                .reader
+                .try_line_in_block(b'\n', |line| bytes_from_slice(py, line))
+            {
+                return Ok(line);
+            }
+        }
         self.read_bytes(
             py,
             ReadKind::Until {
@@ -428,16 +455,10 @@ impl PyBuffer {
         slf
     }
 
+    /// The next line; the type's `tp_iternext` is [`crate::lines`]'s, which reads the same
+    /// way without PyO3's trampoline.
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let line = self.read_bytes(
-            py,
-            ReadKind::Until {
-                delim: b'\n',
-                limit: None,
-            },
-            "readline()",
-        )?;
-        Ok((!line.as_bytes().is_empty()).then_some(line))
+        self.next_line(py)
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {

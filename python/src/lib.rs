@@ -11,6 +11,7 @@ mod args;
 mod buffer;
 mod copy;
 mod errors;
+mod lines;
 mod wait;
 mod writer;
 
@@ -28,6 +29,7 @@ pub fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyBuffer>()?;
     m.add_class::<BufferWriter>()?;
     aio::done::install_fast_next(py);
+    lines::install_fast_next(py);
     m.add("BodyTruncated", py.get_type::<BodyTruncated>())?;
     m.add("BodyAborted", py.get_type::<BodyAborted>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
