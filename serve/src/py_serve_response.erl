@@ -6,7 +6,8 @@
 %% <li>a streamed body with the app's `Content-Length': sent as is (`identity');</li>
 %% <li>a streamed body without: `Transfer-Encoding: chunked' for HTTP/1.1 clients, else the
 %%     body ends with the connection (`close_delimited');</li>
-%% <li>no body for `HEAD', 1xx, 204 and 304 (`none'; the app's body is read and dropped).</li>
+%% <li>no body for `HEAD', 1xx, 204 and 304 (`none'; the app's body is read and dropped); a
+%%     `HEAD' answer keeps the app's `Content-Length' (that of the GET).</li>
 %% </ul>
 %% `Connection: close' is added when the connection closes after this response.
 -module(py_serve_response).
@@ -21,6 +22,15 @@
 %% @doc The whole response (head and body) for `Method' and `Version'; `Close': the
 %% connection closes after it.
 -spec whole(binary(), version(), 100..999, headers(), {binary(), boolean()}) -> iodata().
+whole(<<"HEAD">>, Version, Status, Headers, {Body, Close}) ->
+    %% The app's own Content-Length stands (a HEAD answer describes the GET's body); else
+    %% the length of what it gave.
+    Clean = without([<<"transfer-encoding">>], Headers),
+    case lists:keymember(<<"content-length">>, 1, lower(Clean)) orelse bodiless(Status) of
+        true -> head(Version, Status, Clean, Close);
+        false -> head(Version, Status, Clean ++ [{<<"content-length">>,
+                                                  integer_to_binary(byte_size(Body))}], Close)
+    end;
 whole(Method, Version, Status, Headers, {Body, Close}) ->
     Clean = without([<<"content-length">>, <<"transfer-encoding">>], Headers),
     case bodiless(Status) of
