@@ -14,20 +14,28 @@
 %%     (armed with `Ms', `headers_timeout'). One message each, so a request costs the guard
 %%     two messages.</li>
 %% </ul>
-%% On a timeout the guard logs it and exits the connection process with `{shutdown, Why}':
-%% its socket closes, and the buffers it owns are aborted with
-%% `{owner_down, {shutdown, Why}}', so the app sees its body aborted. The guard ends with
-%% the connection process (it monitors it).
+%% On a timeout the guard sends the connection process `{py_serve_guard, timeout, Why}' and
+%% closes its socket (`gen_tcp:close/1' works from any process): a connection waiting for a
+%% head ends (mochiweb sees the socket closed); one waiting for body bytes sees its read fail,
+%% finds the message, and aborts the body with `Why' (the app sees its body aborted), waits
+%% for the app to end and logs the request. The guard ends with the connection process (it
+%% monitors it).
 -module(py_serve_guard).
 
--export([start/0, arm/3, disarm/1, busy/1, idle/2]).
+-export([start/1, timed_out/0, arm/3, disarm/1, busy/1, idle/2]).
 -export([init/1]).
 
-%% @doc Starts the guard of the calling connection process.
--spec start() -> pid().
-start() ->
+%% @doc Starts the guard of the calling connection process and its socket.
+-spec start(gen_tcp:socket()) -> pid().
+start(Socket) ->
     Conn = self(),
-    spawn(?MODULE, init, [Conn]).
+    spawn(?MODULE, init, [{Conn, Socket}]).
+
+%% @doc In the connection process, after a failed read: `{true, Why}' if the guard closed the
+%% socket (the message is taken from the mailbox), else `false'.
+-spec timed_out() -> {true, headers_timeout | body_timeout} | false.
+timed_out() ->
+    receive {py_serve_guard, timeout, Why} -> {true, Why} after 0 -> false end.
 
 %% @doc End the connection if the guard hears nothing more within `Ms' milliseconds.
 -spec arm(pid(), pos_integer(), headers_timeout | body_timeout) -> ok.
@@ -55,9 +63,10 @@ idle(Guard, Ms) ->
     ok.
 
 %% @private
--spec init(pid()) -> no_return().
-init(Conn) ->
+-spec init({pid(), gen_tcp:socket()}) -> no_return().
+init({Conn, Socket}) ->
     Mon = monitor(process, Conn),
+    put(socket, Socket),
     loop(Conn, Mon, undefined, false).
 
 loop(Conn, Mon, Timer, Busy) ->
@@ -79,7 +88,8 @@ loop(Conn, Mon, Timer, Busy) ->
                  false);
         {timeout, Ref, Why} when element(1, Timer) =:= Ref ->
             py_serve_log:event(info, "connection ~p dropped: ~s", [Conn, Why]),
-            exit(Conn, {shutdown, Why}),
+            Conn ! {py_serve_guard, timeout, Why},
+            _ = gen_tcp:close(get(socket)),
             loop(Conn, Mon, undefined, Busy);
         {timeout, _Stale, _} ->
             loop(Conn, Mon, Timer, Busy);

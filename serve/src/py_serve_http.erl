@@ -35,10 +35,10 @@
 %% <li>A body the app did not read (`body_unread'): the rest is read and dropped up to 1 MiB
 %%     (keep-alive), else the connection closes.</li>
 %% <li>Body timeout: while waiting for body bytes (not while the app is slow) the guard
-%%     ({@link py_serve_guard}) is armed with `--body-timeout'; a read unit that does not
-%%     arrive in time ends the connection (the body is
-%%     aborted with `{owner_down, {shutdown, body_timeout}}'; a read unit is 256 KiB or
-%%     `--buffer-size', or the rest of the body). Head timeout: a connection
+%%     ({@link py_serve_guard}) is armed with `--body-timeout'; a read unit (256 KiB or
+%%     `--buffer-size', or the rest of the body) that does not arrive in time makes the guard
+%%     close the socket: the body is aborted with `body_timeout' and the connection ends once
+%%     the app did. Head timeout: a connection
 %%     that does not complete a request head within `--header-timeout' is closed.</li>
 %% </ul>
 %% The configuration is a {@link py_serve_cli:config()} in `persistent_term' (key
@@ -88,7 +88,7 @@
 loop(Socket, Opts) ->
     #{header_timeout := HeaderTimeout, body_timeout := BodyTimeout} = cfg(),
     _ = inet:setopts(Socket, [{send_timeout, BodyTimeout}, {send_timeout_close, true}]),
-    Guard = py_serve_guard:start(),
+    Guard = py_serve_guard:start(Socket),
     put(py_serve_guard, Guard),
     ok = py_serve_guard:arm(Guard, HeaderTimeout, headers_timeout),
     mochiweb_http:loop(Socket, Opts, {?MODULE, handle}).
@@ -221,9 +221,10 @@ body(#s{mreq = MReq, sock = Socket} = S, chunked) ->
                 _:_ ->
                     S2 = get(py_serve_state),
                     disarm(S2),
-                    case gen_tcp:recv(Socket, 0, 0) of
-                        {error, closed} -> client_gone(S2);
-                        _ -> broken_body(S2, bad_chunk, 400)
+                    case {py_serve_guard:timed_out(), gen_tcp:recv(Socket, 0, 0)} of
+                        {{true, Why}, _} -> broken_body(S2, Why, none);
+                        {false, {error, closed}} -> client_gone(S2);
+                        {false, _} -> broken_body(S2, bad_chunk, 400)
                     end
             end
     end.
@@ -261,7 +262,10 @@ read_length(S0, Remaining) ->
                     read_length(feed(S#s{received = S#s.received + Size}, Data),
                                 Remaining - Size);
                 {error, _} ->
-                    client_gone(S)
+                    case py_serve_guard:timed_out() of
+                        {true, Why} -> broken_body(S, Why, none);
+                        false -> client_gone(S)
+                    end
             end
     end.
 
@@ -304,12 +308,13 @@ wait_writable(S) ->
     S#s{parked = none}.
 
 %% The body broke off: the app sees it aborted; the client gets `Status' if no response
-%% started; the connection closes.
+%% started (`none': the socket is gone, e.g. closed by the guard); the connection closes.
 broken_body(#s{req = Req} = S, Why, Status) ->
     Req1 = py_remote:abort(Req, Why),
     S1 = S#s{req = Req1, feed = stop, close = true, note = io_lib:format("~p", [Why])},
-    case S1#s.resp of
-        none -> (ours(S1, Status))#s{resp = ours};
+    case {S1#s.resp, Status} of
+        {_, none} -> S1#s{gone = true};
+        {none, _} -> (ours(S1, Status))#s{resp = ours};
         _ -> S1
     end.
 

@@ -43,14 +43,12 @@ draining() ->
     atomics:get(ref(), ?DRAINING) =:= 1.
 
 %% @doc What the introspection endpoint reports: requests in flight, live `py_buffer' buffers
-%% (request and response bodies not yet freed; counted after a Python `gc.collect()', since
-%% an exception's traceback cycle may hold the last reference to a request's buffers until
-%% the cyclic collector runs), the Python pool (`py:info/0': `workers' as
+%% (request and response bodies not yet freed), the Python pool (`py:info/0': `workers' as
 %% `{Threads, Idle}', `stuck'), the nodes serving (`--nodes'; 0 without distribution) and the
 %% VM's memory in bytes.
 -spec snapshot() -> #{atom() => term()}.
 snapshot() ->
-    _ = py:call(any, gc, collect, [], #{timeout => 5000}),
+    settle(),
     Info = py:info(),
     {Threads, Idle} = maps:get(workers, Info, {0, 0}),
     #{in_flight => in_flight(),
@@ -63,3 +61,14 @@ snapshot() ->
 
 ref() ->
     persistent_term:get(?KEY).
+
+%% Lets Python let go of what it no longer uses before buffers are counted: a `gc.collect()'
+%% (an exception's traceback cycle may hold a request's buffers), then 1024 no-op calls. The
+%% NIF keeps a buffer that crossed into Python registered until a sweep finds Python holds
+%% it no more: at the end of the job that passed it (not yet over when an ASGI request or a
+%% traceback outlives its call) or in the full sweep every 1024 jobs
+%% (`nif/native/py/python_face.rs'); 1024 jobs make sure one full sweep runs.
+settle() ->
+    _ = py:call(any, gc, collect, [], #{timeout => 5000}),
+    lists:foreach(fun(_) -> _ = py:call(any, builtins, id, [0], #{timeout => 5000}) end,
+                  lists:seq(1, 1024)).

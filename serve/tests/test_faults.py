@@ -69,21 +69,13 @@ def test_100_clients_leave_mid_upload(fault_server):
     assert max(lags) < 0.1, sorted(lags)[-5:]
     # No worker left blocked, every buffer freed.
     assert wait_for(lambda: active(srv) == 0)
-    final = wait_for(lambda: (lambda st: st if st["in_flight"] == 0
+    final = wait_for(lambda: (lambda st: st if st["in_flight"] == 0 and st["live_buffers"] == 0
                               and st["python_idle"] >= st["python_threads"] - 1
                               else None)(stats(srv)))
-    assert final, stats(srv)  # (one thread may still be returning from the stats' gc call)
+    assert final, stats(srv)  # (one thread may still be returning from the stats' calls)
     assert final["python_stuck"] == 0
-    srv.leak_check = final["live_buffers"]
 
 
-LEAK = ("py_buffer leaks the two buffers of a request whose Python side ended by an "
-        "exception (WSGI) or on the event loop (ASGI, every request): no Python object "
-        "refers to them after gc.collect(), so a native reference holds them (reported; "
-        "not fixed in this branch)")
-
-
-@pytest.mark.xfail(strict=True, reason=LEAK)
 def test_live_buffers_back_to_zero_after_aborts(fault_server):
     srv = fault_server
     for i in range(10):
@@ -137,7 +129,8 @@ def test_200_trickling_bodies_time_out_while_others_are_served(fault_server):
         except ConnectionResetError:
             pass
         s.close()
-    assert wait_for(lambda: stats(srv)["in_flight"] == 0), stats(srv)
+    assert wait_for(lambda: (lambda st: st["in_flight"] == 0 and st["live_buffers"] == 0)(
+        stats(srv))), stats(srv)
 
 
 def test_slow_downloader_of_1gib_bounded_memory(fault_server):
