@@ -83,7 +83,10 @@ init(#{app := App, app_dir := AppDir, workers := Workers, log_level := Level,
 app_nodes(#{nodes := 1}) ->
     ok;
 app_nodes(#{nodes := N, app := App}) ->
-    case py_nodes:start_local(N - 1, #{apps => [App]}) of
+    %% Our own random cookie, hex after a letter: py_dist's base64url one starts with `-' one
+    %% time in 64, which `erl -setcookie' then takes for a flag (the app node never joins).
+    Cookie = list_to_atom("c" ++ binary_to_list(binary:encode_hex(crypto:strong_rand_bytes(24)))),
+    case py_nodes:start_local(N - 1, #{apps => [App], cookie => Cookie}) of
         {ok, _Names} -> await_nodes(N, erlang:monotonic_time(millisecond) + 60000);
         {error, Reason} -> fail("cannot start ~b app nodes: ~p", [N - 1, Reason])
     end.
