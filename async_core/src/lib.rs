@@ -47,6 +47,8 @@ mod slices;
 mod state;
 mod storage;
 mod sync;
+#[cfg(not(loom))]
+mod weak;
 mod writer;
 mod writer_io;
 
@@ -63,6 +65,8 @@ pub use read_kind::ReadKind;
 pub use reader::Reader;
 pub use slices::Slices;
 pub use state::Info;
+#[cfg(not(loom))]
+pub use weak::{WeakReader, WeakWriter};
 pub use writer::Writer;
 
 /// True when the crate was built with `--cfg loom` for the loom models.
