@@ -2,10 +2,11 @@
 #
 #   make sanitize   ASan + LeakSanitizer over the Rust suites (core, sync facade, umbrella
 #                   crate with tests/ and examples; doctests included) on nightly
-#   make tsan       ThreadSanitizer over the threaded stress tests (std uninstrumented unless
-#                   rust-src is installed: see docs/reliability.md)
+#   make tsan       ThreadSanitizer over the threaded tests, std instrumented too
+#                   (-Zbuild-std: needs rust-src; skipped without it, docs/reliability.md)
 #   make fuzz       every cargo-fuzz target for FUZZ_SECONDS each (default 600)
-#   make memcheck   the Python suite under Valgrind memcheck (MEMCHECK_TESTS picks tests)
+#   make memcheck   a subset of the Python suite under Valgrind memcheck (MEMCHECK_TESTS picks
+#                   the files); make memcheck-full: the whole suite
 #   make test-reliability   the bounded runs `make test` adds: sanitize, a 60 s fuzz smoke
 #                   (30 s per target), the memcheck subset
 #
@@ -28,11 +29,13 @@ MEMCHECK_SUBSET := python/tests/test_seed_api.py python/tests/test_writer.py \
 	python/tests/test_awaitable_protocol.py python/tests/test_threads.py \
 	python/tests/test_reader_gone.py python/tests/test_beyond_bound.py \
 	python/tests/test_asgi.py python/tests/test_memcheck_coverage.py
-MEMCHECK_SUBSET_ARGS := -k "not uvloop and not idle and not streamed_bytes_are_exact"
-# Fails on CPython >= 3.12 without valgrind too (a test bug, not a memory error; reported):
-# `areadinto` calls the target's __buffer__ before the test has bound `aw`.
-MEMCHECK_DESELECT := --deselect \
-	python/tests/test_awaitable_protocol.py::test_reentering_from_a_readinto_targets_buffer_raises_runtime_error
+# Not run: test_reentering_from_a_readinto_targets_buffer_raises_runtime_error fails on CPython
+# >= 3.12 without valgrind too (a test bug, not a memory error; reported): `areadinto` calls
+# the target's __buffer__ before the test has bound `aw`.
+MEMCHECK_KNOWN_FAILING := test_reentering_from_a_readinto_targets_buffer_raises_runtime_error
+MEMCHECK_SUBSET_ARGS := -k "not uvloop and not idle and not streamed_bytes_are_exact \
+	and not $(MEMCHECK_KNOWN_FAILING)"
+MEMCHECK_FULL_ARGS := -k "not $(MEMCHECK_KNOWN_FAILING)"
 
 .PHONY: sanitize tsan fuzz fuzz-smoke memcheck memcheck-full test-reliability
 
@@ -49,11 +52,11 @@ fuzz-smoke:
 	@CARGO="$(NIGHTLY)" bash scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
 
 memcheck:
-	@VENV="$(MEMCHECK_VENV)" MEMCHECK_PYTEST_ARGS='$(MEMCHECK_SUBSET_ARGS) $(MEMCHECK_DESELECT)' \
+	@VENV="$(MEMCHECK_VENV)" MEMCHECK_PYTEST_ARGS='$(MEMCHECK_SUBSET_ARGS)' \
 		bash scripts/memcheck.sh $(MEMCHECK_TESTS)
 
 memcheck-full:
-	@VENV="$(MEMCHECK_VENV)" MEMCHECK_PYTEST_ARGS='$(MEMCHECK_DESELECT)' \
+	@VENV="$(MEMCHECK_VENV)" MEMCHECK_PYTEST_ARGS='$(MEMCHECK_FULL_ARGS)' \
 		bash scripts/memcheck.sh python/tests
 
 test-reliability: sanitize fuzz-smoke memcheck
