@@ -3,8 +3,9 @@
 # `make fuzz` (FUZZ_SECONDS) and the smoke run of `make test`; docs/reliability.md.
 #
 # A crash leaves its input in fuzz/artifacts/<target>/ and fails; reproduce it with
-# `cargo +nightly fuzz run <target> <file>` and turn it into a regression test (see
-# async_core/tests/fuzz_regressions.rs). Corpora grow in fuzz/corpus/ (not in git).
+# `cargo +nightly fuzz run <target> <file>`; the panic prints the decoded case, which pastes
+# into a `py_buffer_model::check` call in async_core/tests/ as the regression test. Corpora
+# grow in fuzz/corpus/ (not in git).
 set -euo pipefail
 seconds=${1:?usage: fuzz.sh SECONDS}
 CARGO=${CARGO:-cargo +nightly}
