@@ -55,12 +55,14 @@ PYTHONMALLOC=malloc PY_BUFFER_SPIN_US=0 valgrind --tool=memcheck --error-exitcod
 	--leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=none \
 	--num-callers=50 --suppressions=scripts/valgrind-python.supp --log-file="$log" \
 	"$py" -m pytest -q -p no:cacheprovider -o timeout=0 "${extra[@]}" "$@" \
-	| tail -n 3 || status=$?
+	>"$log.pytest" 2>&1 || status=$?
+# The summary; on a failure, the failures too.
+tail -n "$([ "$status" -eq 0 ] && echo 2 || echo 80)" "$log.pytest"
 grep -E 'ERROR SUMMARY' "$log" | sed 's/^==[0-9]*== /valgrind: /' || true
 python3 scripts/memcheck_leaks.py "$log" || status=1
 if [ "$status" -ne 0 ]; then
 	echo "memcheck: failed (status $status); valgrind's log: $log"
 	exit 1
 fi
-rm -f "$log"
+rm -f "$log" "$log.pytest"
 echo "memcheck: clean in $((SECONDS - start)) s ($*)"
