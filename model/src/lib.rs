@@ -35,6 +35,9 @@ pub fn check(
     let (w, r) = channel(opts);
     let mut real = Real::new(w, r);
     let mut model = Model::new(content_length, max_buffered);
+    // The furthest read position so far: bytes before it were read once, so a seek back that
+    // makes them unread again adds no memory (see `within_the_bound`).
+    let mut furthest = 0;
     for (i, op) in ops.iter().enumerate() {
         // The retained window is the storage's business (block sizes); the model takes its
         // start from the buffer but checks it never cuts into unread bytes.
@@ -62,9 +65,29 @@ pub fn check(
             Some(info) if info.position != model.pos() as u64 => {
                 return Err(format!("position after op {i} {op:?}"));
             }
+            Some(info) => {
+                furthest = furthest.max(info.position);
+                if !within_the_bound(&info, furthest) {
+                    return Err(format!("over the bound after op {i} {op:?}: {info:?}"));
+                }
+            }
             None if model.alive() => return Err(format!("no handle left after op {i}")),
-            _ => {}
+            None => {}
         }
     }
     real.check_snapshots()
+}
+
+/// Bounded mode holds at most `max_buffered` bytes that were never read, not counting bytes set
+/// aside for a read larger than the bound. (Unread bytes can exceed the bound after a seek
+/// back: those were read once and are still held, so the seek adds no memory; writers then
+/// wait until the reader is past them again.)
+fn within_the_bound(info: &py_buffer_core::Info, furthest: u64) -> bool {
+    match info.max_buffered {
+        Some(max) => {
+            let uncounted_to = furthest.max(info.position + info.set_aside);
+            info.written.saturating_sub(uncounted_to) <= max as u64
+        }
+        None => true,
+    }
 }
