@@ -29,15 +29,10 @@ MEMCHECK_SUBSET := python/tests/test_seed_api.py python/tests/test_writer.py \
 	python/tests/test_awaitable_protocol.py python/tests/test_threads.py \
 	python/tests/test_reader_gone.py python/tests/test_beyond_bound.py \
 	python/tests/test_asgi.py python/tests/test_memcheck_coverage.py
-# Not run: test_reentering_from_a_readinto_targets_buffer_raises_runtime_error fails on CPython
-# >= 3.12 without valgrind too (a test bug, not a memory error; reported): `areadinto` calls
-# the target's __buffer__ before the test has bound `aw`.
-MEMCHECK_KNOWN_FAILING := test_reentering_from_a_readinto_targets_buffer_raises_runtime_error
-MEMCHECK_SUBSET_ARGS := -k "not uvloop and not idle and not streamed_bytes_are_exact \
-	and not $(MEMCHECK_KNOWN_FAILING)"
+MEMCHECK_SUBSET_ARGS := -k "not uvloop and not idle and not streamed_bytes_are_exact"
 # test_idle_check_catches_polling expects a loop polling every 1 ms to wake its thread over 200
 # times a second; valgrind's slow, serialised threads cannot (2 failures, 0 memory errors).
-MEMCHECK_FULL_ARGS := -k "not $(MEMCHECK_KNOWN_FAILING) and not idle_check_catches_polling"
+MEMCHECK_FULL_ARGS := -k "not idle_check_catches_polling"
 
 .PHONY: sanitize tsan fuzz fuzz-smoke memcheck memcheck-full test-reliability
 
