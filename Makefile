@@ -13,9 +13,13 @@
 #               the HTTP server in serve/ebin)
 #   make setup  install what a fresh Debian 12 machine lacks (scripts/setup; demo and test
 #               run it first, and it does nothing once everything is there)
+#   make sanitize / tsan / fuzz / memcheck   ASan+LSan, ThreadSanitizer, cargo-fuzz (long runs,
+#               FUZZ_SECONDS=N), Valgrind on the Python binding (reliability.mk,
+#               docs/reliability.md); `make test` runs bounded versions of sanitize, fuzz and
+#               memcheck
 #
 # Language parts add themselves through python/python.mk, nif/nif.mk and serve/serve.mk, which
-# append their targets to BUILD_PARTS / TEST_PARTS.
+# append their targets to BUILD_PARTS / TEST_PARTS; so do the reliability checks (reliability.mk).
 
 CARGO ?= cargo
 PYTHON ?= python3
@@ -32,6 +36,7 @@ setup:
 -include python/python.mk
 -include nif/nif.mk
 -include serve/serve.mk
+-include reliability.mk
 
 build: build-rust $(BUILD_PARTS)
 

@@ -46,6 +46,20 @@ impl Edge {
 ///
 /// Called on the thread that caused the edge, without the buffer's lock held. Keep it short:
 /// it runs inside a writer's or reader's call.
+///
+/// # Leaks
+/// The buffer owns its observer. An observer that captures a counted handle of its own buffer
+/// (a [`crate::Reader`] or [`crate::Writer`]) makes a reference cycle: the buffer is never
+/// freed, and the handle it holds also keeps the last-reader close (a bounded writer then
+/// waits forever) or the last-writer abort (a reader then waits forever) from happening.
+/// Capture a weak handle instead ([`crate::Reader::downgrade`], [`crate::Writer::downgrade`])
+/// and upgrade it inside the call.
+///
+/// The buffer releases its observer as soon as no edge can come any more: once the reading
+/// side closed ([`Edge::ReaderClosed`]) and the end of the body was announced
+/// ([`Edge::Eof`]). That breaks a cycle whose body is ended on both sides explicitly, but not
+/// one whose handles are merely dropped. A leak shows up under LeakSanitizer (`make
+/// sanitize`, docs/reliability.md).
 pub trait Observer: Send + Sync + 'static {
     /// Called once per edge.
     fn on_edge(&self, edge: Edge);

@@ -48,6 +48,8 @@ mod slices;
 mod state;
 mod storage;
 mod sync;
+#[cfg(not(loom))]
+mod weak;
 mod writer;
 mod writer_io;
 
@@ -65,6 +67,8 @@ pub use reader::Reader;
 pub use sizes::{DEFAULT_CHUNK_SIZE, KEEP_WITHOUT_COPY_MIN};
 pub use slices::Slices;
 pub use state::Info;
+#[cfg(not(loom))]
+pub use weak::{WeakReader, WeakWriter};
 pub use writer::Writer;
 
 /// True when the crate was built with `--cfg loom` for the loom models.

@@ -302,8 +302,35 @@ impl Reader {
     }
 
     /// Registers (or with `None` removes) the observer told about readiness edges.
+    ///
+    /// # Leaks
+    /// The buffer owns its observer: an observer that captures a [`Reader`] or [`Writer`] of
+    /// the same buffer is a reference cycle. Capture [`Reader::downgrade`] /
+    /// [`Writer::downgrade`] instead. See [`Observer`] for when the buffer releases it.
     pub fn set_observer(&self, observer: Option<std::sync::Arc<dyn Observer>>) {
         self.shared.set_observer(observer);
+    }
+
+    /// A handle that is not counted as a reader and does not keep the buffer alive: what an
+    /// [`Observer`] should capture to call back into its buffer.
+    ///
+    /// ```
+    /// # if py_buffer_core::__built_for_loom() { return; } // loom locks need a loom model
+    /// use std::sync::Arc;
+    /// use py_buffer_core::{channel, Edge, Options};
+    ///
+    /// let (writer, reader) = channel(Options::new());
+    /// let weak = reader.downgrade();
+    /// reader.set_observer(Some(Arc::new(move |edge: Edge| {
+    ///     if let Some(reader) = weak.upgrade() {
+    ///         let _unread = reader.info().unread;
+    ///     }
+    /// })));
+    /// writer.try_write(b"x").unwrap();
+    /// ```
+    #[cfg(not(loom))]
+    pub fn downgrade(&self) -> crate::WeakReader {
+        crate::WeakReader(Shared::downgrade(&self.shared))
     }
 }
 

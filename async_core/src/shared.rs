@@ -57,7 +57,11 @@ impl Shared {
         let (result, observer) = {
             let mut state = self.lock();
             let result = transition(&mut state, &mut effects);
-            let observer = if effects.edges.is_empty() {
+            let observer = if state.finished() {
+                // No edge can follow: release the observer (and any handle it captured, which
+                // may be what keeps this buffer alive). It is dropped below, outside the lock.
+                state.observer.take()
+            } else if effects.edges.is_empty() {
                 None
             } else {
                 state.observer.clone()
@@ -100,8 +104,24 @@ impl Shared {
         }
     }
 
+    /// Replaces the observer. The old one (or the new one, if the buffer is already finished
+    /// and no edge can come) is dropped after the lock is released: it may hold the last
+    /// handle of this buffer, whose drop takes the lock.
     pub(crate) fn set_observer(&self, observer: Option<std::sync::Arc<dyn Observer>>) {
-        self.lock().observer = observer;
+        let _dropped_unlocked = {
+            let mut state = self.lock();
+            if state.finished() {
+                observer
+            } else {
+                std::mem::replace(&mut state.observer, observer)
+            }
+        };
+    }
+
+    /// A handle that does not keep the buffer alive (see [`crate::WeakReader`]).
+    #[cfg(not(loom))]
+    pub(crate) fn downgrade(this: &Arc<Self>) -> std::sync::Weak<Self> {
+        Arc::downgrade(this)
     }
 
     pub(crate) fn add_writer(&self) {

@@ -132,6 +132,12 @@ impl State {
         self.reader_closed || self.end != End::Open || self.length_reached()
     }
 
+    /// True once no edge can come any more: the reading side closed and the end of the body
+    /// was announced. The observer is released then (see [`crate::Observer`], "Leaks").
+    pub(crate) fn finished(&self) -> bool {
+        self.reader_closed && self.eof_announced
+    }
+
     /// True once the reader closed or the producer aborted: the exchange is over, whatever
     /// was or was not read (ASGI's "disconnect").
     pub(crate) fn hung_up(&self) -> bool {

@@ -95,8 +95,20 @@ impl Writer {
     }
 
     /// Registers (or with `None` removes) the observer told about readiness edges.
+    ///
+    /// # Leaks
+    /// The buffer owns its observer: an observer that captures a [`Writer`] or [`Reader`] of
+    /// the same buffer is a reference cycle. Capture [`Writer::downgrade`] /
+    /// [`Reader::downgrade`] instead. See [`Observer`] for when the buffer releases it.
     pub fn set_observer(&self, observer: Option<std::sync::Arc<dyn Observer>>) {
         self.shared.set_observer(observer);
+    }
+
+    /// A handle that is not counted as a writer and does not keep the buffer alive: what an
+    /// [`Observer`] should capture to write from its callback ([`crate::WeakWriter::upgrade`]).
+    #[cfg(not(loom))]
+    pub fn downgrade(&self) -> crate::WeakWriter {
+        crate::WeakWriter(Shared::downgrade(&self.shared))
     }
 }
 

@@ -1,6 +1,8 @@
 //! The readiness hook: exact edge sequences (Readable / Writable / Eof / ReaderClosed), and
 //! observers that call back into the buffer — which must not deadlock, because edges are
-//! delivered after the lock is released.
+//! delivered after the lock is released. Observers that call back hold weak handles: a
+//! counted handle inside the observer is a reference cycle (see `Observer`, "Leaks"), and
+//! the buffer releases its observer once no edge can come.
 // Loom builds (`--cfg loom`) run only `tests/loom.rs`: the core's locks are loom's there.
 #![cfg(not(loom))]
 
@@ -82,13 +84,15 @@ fn removing_the_observer_stops_the_calls() {
 fn an_observer_may_call_back_into_the_buffer() {
     let (w, r) = channel(Options::new().max_buffered(4));
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let (sink, handle, writer) = (Arc::clone(&seen), r.clone(), w.clone());
+    let (sink, handle, writer) = (Arc::clone(&seen), r.downgrade(), w.downgrade());
     r.set_observer(Some(Arc::new(move |e: Edge| {
+        let handle = handle.upgrade().expect("the test holds the buffer");
         // Every call takes the buffer's lock; holding it here would deadlock.
         let info = handle.info();
         let peeked = handle.peek(16);
         if e == Edge::Writable {
             // Writing from inside the observer: a nested edge, delivered in turn.
+            let writer = writer.upgrade().expect("the test holds the buffer");
             writer.try_write(b"!").unwrap();
         }
         sink.lock().unwrap().push((e, info.unread, peeked));
@@ -115,9 +119,12 @@ fn an_observer_may_call_back_into_the_buffer() {
 fn observers_on_other_threads_see_the_change_they_announce() {
     let (w, r) = channel(Options::new());
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let (sink, handle) = (Arc::clone(&seen), r.clone());
+    // A weak handle: a `Reader` captured here would keep the buffer alive through its own
+    // observer (LeakSanitizer reported this test before).
+    let (sink, handle) = (Arc::clone(&seen), r.downgrade());
     r.set_observer(Some(Arc::new(move |e: Edge| {
         if e == Edge::Readable {
+            let handle = handle.upgrade().expect("the test holds the buffer");
             sink.lock().unwrap().push(handle.info().written);
         }
     })));
@@ -136,4 +143,83 @@ fn observers_on_other_threads_see_the_change_they_announce() {
         "never before the bytes are there"
     );
     assert!(seen.windows(2).all(|p| p[0] <= p[1]));
+}
+
+/// Counts the observers alive, to see when the buffer releases one.
+struct Tracked {
+    _alive: Arc<()>,
+}
+
+impl py_buffer_core::Observer for Tracked {
+    fn on_edge(&self, _: Edge) {}
+}
+
+#[test]
+fn the_observer_is_released_once_no_edge_can_come() {
+    let alive = Arc::new(());
+    let (w, r) = channel(Options::new());
+    w.set_observer(Some(Arc::new(Tracked {
+        _alive: Arc::clone(&alive),
+    })));
+    w.close().unwrap();
+    assert_eq!(
+        Arc::strong_count(&alive),
+        2,
+        "the reader may still close: kept"
+    );
+    r.close();
+    assert_eq!(Arc::strong_count(&alive), 1, "both sides ended: released");
+    w.set_observer(Some(Arc::new(Tracked {
+        _alive: Arc::clone(&alive),
+    })));
+    assert_eq!(
+        Arc::strong_count(&alive),
+        1,
+        "a finished buffer keeps no new observer"
+    );
+}
+
+#[test]
+fn an_observer_holding_counted_handles_is_freed_when_both_sides_end() {
+    // The cycle the `Leaks` docs warn about, broken by ending the body on both sides.
+    let alive = Arc::new(());
+    let (w, r) = channel(Options::new());
+    let (reader, writer, token) = (r.clone(), w.clone(), Arc::clone(&alive));
+    w.set_observer(Some(Arc::new(move |_: Edge| {
+        let _ = (reader.info(), writer.info(), &token);
+    })));
+    w.close().unwrap();
+    r.close();
+    drop((w, r));
+    assert_eq!(Arc::strong_count(&alive), 1, "observer and buffer freed");
+}
+
+#[test]
+fn removing_an_observer_that_holds_the_last_reader_closes_without_deadlock() {
+    let (w, r) = channel(Options::new());
+    w.set_observer(Some(Arc::new(move |_: Edge| {
+        let _ = r.info();
+    })));
+    // The observer's drop drops the last reader, which takes the lock: it must not be held.
+    w.set_observer(None);
+    assert!(matches!(
+        w.try_write(b"x"),
+        Err(py_buffer_core::Error::ReaderClosed)
+    ));
+}
+
+#[test]
+fn weak_handles_do_not_keep_the_buffer_alive() {
+    let (w, r) = channel(Options::new());
+    let (weak_r, weak_w) = (r.downgrade(), w.downgrade());
+    let upgraded = weak_w.upgrade().unwrap();
+    drop(w);
+    upgraded.try_write(b"a").unwrap();
+    drop(upgraded);
+    assert!(
+        r.info().aborted.is_some(),
+        "the upgraded writer was the last one"
+    );
+    drop(r);
+    assert!(weak_r.upgrade().is_none() && weak_w.upgrade().is_none());
 }

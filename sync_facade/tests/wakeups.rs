@@ -135,14 +135,17 @@ fn blocked_then(
 #[test]
 fn every_blocking_read_wakes_on_data() {
     for op in ALL_OPS {
+        let mut kept = None;
         let (out, reader) = blocked_then(op, Options::new(), None, |w| {
             w.write_all(b"data\n").unwrap();
             if matches!(op, BlockingOp::ReadAll) {
                 w.close().unwrap(); // read_all wants the whole body
             }
-            // Keep the writer alive: only the data may wake the reader.
-            std::mem::forget(w);
+            // Keep the writer alive until the read is done: only the data may wake the
+            // reader. (It was `mem::forget`, which LeakSanitizer reported as a leak.)
+            kept = Some(w);
         });
+        drop(kept);
         assert_eq!(out.as_deref(), Ok(&b"data\n"[..]), "{op:?}");
         let left = if op.peeks() { 5 } else { 0 };
         assert_eq!(reader.readable_amount(), left, "{op:?}");
