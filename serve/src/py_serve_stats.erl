@@ -48,8 +48,8 @@ draining() ->
 %% VM's memory in bytes.
 -spec snapshot() -> #{atom() => term()}.
 snapshot() ->
+    Info = py:info(),  % before settle/0's own calls pass through the pool
     settle(),
-    Info = py:info(),
     {Threads, Idle} = maps:get(workers, Info, {0, 0}),
     #{in_flight => in_flight(),
       live_buffers => py_buffer:live_buffers(),

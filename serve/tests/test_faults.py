@@ -70,9 +70,10 @@ def test_100_clients_leave_mid_upload(fault_server):
     # No worker left blocked, every buffer freed.
     assert wait_for(lambda: active(srv) == 0)
     final = wait_for(lambda: (lambda st: st if st["in_flight"] == 0 and st["live_buffers"] == 0
-                              and st["python_idle"] >= st["python_threads"] - 1
+                              and st["python_idle"] >= st["python_threads"] - 2
                               else None)(stats(srv)))
-    assert final, stats(srv)  # (one thread may still be returning from the stats' calls)
+    # (a thread or two may still be on their way back from the last /active or stats calls)
+    assert final, stats(srv)
     assert final["python_stuck"] == 0
 
 
