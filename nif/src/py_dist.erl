@@ -70,12 +70,11 @@ cookie(#{cookie := Cookie}) -> to_atom(Cookie);
 cookie(#{name := _}) -> default;        % a named node of a cluster: ~/.erlang.cookie
 cookie(_Opts) -> cookie().
 
-%% @doc A fresh random cookie (24 bytes of `crypto:strong_rand_bytes/1', base64url).
+%% @doc A fresh random cookie: 24 bytes of `crypto:strong_rand_bytes/1' in hexadecimal (never
+%% starts with `-', which `erl -setcookie' would take for a flag).
 -spec cookie() -> atom().
 cookie() ->
-    B64 = base64:encode(crypto:strong_rand_bytes(24)),
-    Url = << <<(case C of $+ -> $-; $/ -> $_; _ -> C end)>> || <<C>> <= B64, C =/= $= >>,
-    binary_to_atom(Url).
+    binary_to_atom(binary:encode_hex(crypto:strong_rand_bytes(24))).
 
 %% @doc The tick time in seconds the options ask for (default 4).
 -spec ticktime(options()) -> pos_integer().
