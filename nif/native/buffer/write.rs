@@ -18,6 +18,7 @@ use crate::atoms;
 use crate::buffer::errors;
 use crate::buffer::notify;
 use crate::buffer::owner;
+use crate::buffer::resource;
 use crate::buffer::stored_reason::StoredReason;
 use crate::buffer::timeslice;
 use crate::buffer::Buffer;
@@ -86,15 +87,52 @@ fn write_with<'a>(
 
 /// `write_nif(Buf, Binary)`: the `write/2` fast path; returns `dirty` when the write must be
 /// redone on a dirty scheduler (`write_dirty_nif/2`).
-#[rustler::nif]
+///
+/// Registered by hand ([`raw_write_nif`]) rather than with `#[rustler::nif]`: rustler's
+/// generated wrapper collects the arguments into a fresh `Vec` on every call, a `malloc` and a
+/// `free` that were a tenth of a 64-byte write (`docs/decisions.md`, "Erlang NIF").
 fn write_nif<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> NifResult<Term<'a>> {
-    let buf: &Buffer = buf_term.decode()?;
+    let buf = resource::decode(buf_term)?;
     let binary: Binary = data.decode()?;
     match choose(buf, binary.len()) {
         Mode::Dirty => Ok(atoms::dirty().encode(env)),
         mode => write_with(env, buf, buf_term, (data, binary), mode, false),
     }
 }
+
+/// The C entry point of `write_nif/2`: what `#[rustler::nif]` generates, minus the argument
+/// `Vec` and the generic handling of a successful result. Panics are caught and errors mapped
+/// exactly as rustler does (`handle_nif_result`).
+unsafe extern "C" fn raw_write_nif(
+    nif_env: *mut rustler::sys::ErlNifEnv,
+    argc: std::ffi::c_int,
+    argv: *const rustler::sys::ErlNifTerm,
+) -> rustler::sys::ErlNifTerm {
+    let lifetime = ();
+    // SAFETY: the BEAM calls this function as a NIF: `nif_env` is the calling process's env,
+    // valid for this call, which `lifetime` (a local) bounds.
+    let env = unsafe { Env::new(&lifetime, nif_env) };
+    if argc != 2 || argv.is_null() {
+        // Never happens: registered with arity 2.
+        // SAFETY: `nif_env` is the env of this NIF call.
+        return unsafe { rustler::sys::enif_make_badarg(nif_env) };
+    }
+    // SAFETY: the BEAM passes `argc` (2, checked above) valid terms of `env` at `argv`.
+    let (buf_term, data) = unsafe { (Term::new(env, *argv), Term::new(env, *argv.add(1))) };
+    match std::panic::catch_unwind(move || write_nif(env, buf_term, data)) {
+        // The common case, without rustler's generic result handling.
+        Ok(Ok(term)) => term.as_c_arg(),
+        // SAFETY: `env` is the env of this NIF call (what the generated wrapper passes too).
+        other => unsafe { rustler::codegen_runtime::handle_nif_result(other, env).apply(env) },
+    }
+}
+
+rustler::codegen_runtime::inventory::submit!(rustler::Nif {
+    name: c"write_nif".as_ptr(),
+    arity: 2,
+    flags: rustler::SchedulerFlags::Normal as std::ffi::c_uint,
+    raw_func: raw_write_nif,
+});
 
 /// `write_dirty_nif(Buf, Binary)`: a large copying write, on a dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
