@@ -28,7 +28,14 @@ pub(crate) struct Shared {
     writable: Event,
     writers: AtomicUsize,
     readers: AtomicUsize,
+    /// Which events ever had a listener ([`READABLE_LISTENED`], [`WRITABLE_LISTENED`]).
+    listening: AtomicUsize,
 }
+
+/// `Shared::listening`: `readable` had a listener.
+const READABLE_LISTENED: usize = 1;
+/// `Shared::listening`: `writable` had a listener.
+const WRITABLE_LISTENED: usize = 2;
 
 impl Shared {
     pub(crate) fn new(options: &Options) -> Arc<Self> {
@@ -39,6 +46,7 @@ impl Shared {
             writers: AtomicUsize::new(1),
             // The first reader counts itself in `Reader::from_shared`.
             readers: AtomicUsize::new(0),
+            listening: AtomicUsize::new(0),
         })
     }
 
@@ -54,23 +62,30 @@ impl Shared {
     /// Runs `transition` under the lock, then wakes whoever it asked for.
     pub(crate) fn update<R>(&self, transition: impl FnOnce(&mut State, &mut Effects) -> R) -> R {
         let mut effects = Effects::default();
-        let (result, observer) = {
+        let (result, observer, listening) = {
             let mut state = self.lock();
             let result = transition(&mut state, &mut effects);
-            let observer = if effects.edges.is_empty() {
-                None
-            } else {
-                state.observer.clone()
+            let observer = match &state.observer {
+                Some(observer)
+                    if !effects.edges.is_empty()
+                        && effects.edges.iter().any(|edge| observer.wants(edge)) =>
+                {
+                    Some(std::sync::Arc::clone(observer))
+                }
+                _ => None,
             };
-            (result, observer)
+            // Read under the lock: see `listen`.
+            (result, observer, self.listening.load(Ordering::Relaxed))
         };
         // Relaxed: no fence needed. A waiter registers its listener before it re-checks the
         // state under the lock, so either that re-check sees this change, or the registration
-        // happened before our unlock and is visible to `notify` through the lock.
-        if effects.wake_readers {
+        // happened before our unlock and is visible to `notify` through the lock. The same
+        // goes for `listening`: a waiter sets it before registering, so an event nobody ever
+        // listened to is not notified at all (`Event::notify` takes the event's own lock).
+        if effects.wake_readers && listening & READABLE_LISTENED != 0 {
             self.readable.notify(usize::MAX.relaxed());
         }
-        if effects.wake_writers {
+        if effects.wake_writers && listening & WRITABLE_LISTENED != 0 {
             self.writable.notify(usize::MAX.relaxed());
         }
         if let Some(observer) = observer {
@@ -93,7 +108,18 @@ impl Shared {
         }
     }
 
+    /// A listener for `interest`. Marks the event as listened to first (for good): `update`
+    /// reads the mark under the lock, and every waiter re-checks the state under the lock
+    /// after registering, so either that re-check sees a change or the change's `update` sees
+    /// the mark and notifies.
     pub(crate) fn listen(&self, interest: Interest) -> EventListener {
+        let mark = match interest {
+            Interest::Readable => READABLE_LISTENED,
+            Interest::Writable => WRITABLE_LISTENED,
+        };
+        if self.listening.load(Ordering::Relaxed) & mark == 0 {
+            self.listening.fetch_or(mark, Ordering::Relaxed);
+        }
         match interest {
             Interest::Readable => self.readable.listen(),
             Interest::Writable => self.writable.listen(),

@@ -61,7 +61,7 @@ fn write_with<'a>(
     on_dirty: bool,
 ) -> NifResult<Term<'a>> {
     let len = binary.len();
-    let result = notify::run(env, Some((buf.notifier(), buf_term)), || match mode {
+    let append = || match mode {
         Mode::Keep => match buf.keeper().keep(data) {
             Some(mut bytes) => {
                 let result = buf.writer().try_write_bytes(&mut bytes);
@@ -73,7 +73,16 @@ fn write_with<'a>(
             None => buf.writer().try_write(binary.as_slice()),
         },
         _ => buf.writer().try_write(binary.as_slice()),
-    });
+    };
+    // A write raises only `readable` and `eof`; when neither is armed (nobody subscribed, or
+    // both already sent) no message can follow, and the edge capture is skipped. An
+    // `activate` racing this check is still told: the core asks the subscription under its
+    // lock, and an edge that finds no capture is sent from another thread.
+    let result = if buf.notifier().may_tell_of_write() {
+        notify::run(env, Some((buf.notifier(), buf_term)), append)
+    } else {
+        append()
+    };
     if !on_dirty {
         let copied = if mode == Mode::Copy { len } else { 0 };
         timeslice::charge(env, timeslice::cost(WRITE_NS, copied));
