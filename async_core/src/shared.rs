@@ -10,7 +10,7 @@ use event_listener::{Event, EventListener, IntoNotification};
 use crate::edge::Observer;
 use crate::error::AbortReason;
 use crate::options::Options;
-use crate::state::{Effects, State, WriteStart};
+use crate::state::{Effects, State, WriteStart, COPY_OUTSIDE_MIN};
 use crate::sync::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering};
 
 /// Which event a waiter listens to.
@@ -99,6 +99,11 @@ impl Shared {
     /// Appends as much of `data` as fits now (see [`State::write_start`]); a large write in
     /// bounded mode copies into its block between two short lock holds.
     pub(crate) fn write(&self, data: &[u8]) -> crate::error::Result<usize> {
+        if data.len() < COPY_OUTSIDE_MIN {
+            // Copied under the lock whatever the mode: a smaller result to move around than
+            // `WriteStart` (measured: the moves of the larger one stalled on the stack).
+            return self.update(|state, fx| state.write_small(data, fx));
+        }
         match self.update(|state, fx| state.write_start(data, fx))? {
             WriteStart::Done(n) => Ok(n),
             WriteStart::Reserved(n, mut block) => {
