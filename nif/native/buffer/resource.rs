@@ -283,6 +283,30 @@ pub fn decode<'a>(term: Term<'a>) -> NifResult<&'a Buffer> {
     Ok(buf)
 }
 
+/// The fast half of [`decode`] on a raw term: `None` until the type is learnt, or when `term`
+/// is not a buffer (the caller then takes the general path, which raises `badarg`).
+///
+/// # Safety
+/// `env` is the env of the current NIF call and `term` a term of it; the `Buffer` returned
+/// lives as long as `term` does (this call).
+#[inline(always)]
+pub unsafe fn decode_known<'a>(
+    env: *mut rustler::sys::ErlNifEnv,
+    term: rustler::sys::ErlNifTerm,
+) -> Option<&'a Buffer> {
+    let typ = BUFFER_TYPE.load(Ordering::Acquire);
+    if typ.is_null() {
+        return None;
+    }
+    let mut obj: *const c_void = std::ptr::null();
+    // SAFETY: the caller's contract; `typ` is `Buffer`'s type (see `decode`).
+    if unsafe { enif_get_resource(env, term, typ, &mut obj) } == 0 {
+        return None;
+    }
+    // SAFETY: as in `decode`.
+    Some(unsafe { &*aligned(obj) })
+}
+
 /// Where rustler places the `T` in a resource object (`align_alloced_mem_for_struct`, private
 /// to rustler: `align_of::<T>()` minus the misalignment, so 1..=align bytes in).
 fn aligned(obj: *const c_void) -> *const Buffer {

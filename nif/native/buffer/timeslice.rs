@@ -54,3 +54,18 @@ pub fn charge(env: Env<'_>, ns: u64) {
     // `percent` is at most 100, so the conversion cannot fail.
     let _ = rustler::schedule::consume_timeslice(env, i32::try_from(percent).unwrap_or(100));
 }
+
+/// [`charge`] for callers holding the raw env of the current NIF call.
+pub fn charge_raw(env: *mut rustler::sys::ErlNifEnv, ns: u64) {
+    let debt = DEBT_NS.with(Cell::get).saturating_add(ns);
+    if debt < PERCENT_NS {
+        DEBT_NS.with(|d| d.set(debt));
+        return;
+    }
+    let percent = (debt / PERCENT_NS).min(100);
+    DEBT_NS.with(|d| d.set(debt - percent * PERCENT_NS));
+    // SAFETY: `env` is the env of the NIF call running on this scheduler (the contract of
+    // the caller, `write::write_small`); `percent` is 1..=100, as the call requires.
+    let _ =
+        unsafe { rustler::sys::enif_consume_timeslice(env, i32::try_from(percent).unwrap_or(100)) };
+}

@@ -52,6 +52,7 @@ fn choose(buf: &Buffer, len: usize) -> Mode {
     }
 }
 
+#[inline(always)]
 fn write_with<'a>(
     env: Env<'a>,
     buf: &Buffer,
@@ -99,18 +100,78 @@ fn write_with<'a>(
 ///
 /// Registered by hand ([`raw_write_nif`]) rather than with `#[rustler::nif]`: rustler's
 /// generated wrapper collects the arguments into a fresh `Vec` on every call, a `malloc` and a
-/// `free` that were a tenth of a 64-byte write (`docs/decisions.md`, "Erlang NIF").
-fn write_nif<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> NifResult<Term<'a>> {
-    let buf = resource::decode(buf_term)?;
-    let binary: Binary = data.decode()?;
+/// `free` that were a tenth of a 64-byte write (`docs/decisions.md`, "Erlang NIF"). It
+/// returns the raw term (`badarg` made here): a `NifResult<Term>` is a three-word value whose
+/// moves between the layers stalled on partial stack stores (perf).
+#[inline(always)]
+fn write_raw<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> rustler::sys::ErlNifTerm {
+    let (Ok(buf), Ok(binary)) = (resource::decode(buf_term), Binary::from_term(data)) else {
+        // SAFETY: `env` is the env of this NIF call.
+        return unsafe { rustler::sys::enif_make_badarg(env.as_c_arg()) };
+    };
     match choose(buf, binary.len()) {
-        Mode::Dirty => Ok(atoms::dirty().encode(env)),
-        mode => write_with(env, buf, buf_term, (data, binary), mode, false),
+        Mode::Dirty => atoms::dirty().as_c_arg(),
+        mode => match write_with(env, buf, buf_term, (data, binary), mode, false) {
+            Ok(term) => term.as_c_arg(),
+            // SAFETY: as above (the only error is `BadArg`, as rustler would raise it).
+            Err(_) => unsafe { rustler::sys::enif_make_badarg(env.as_c_arg()) },
+        },
+    }
+}
+
+/// The common write, on raw terms: a small binary (copied) into a buffer whose type is known
+/// and whose subscriber (if any) waits for neither `readable` nor `eof`, accepted whole.
+/// `None` (nothing written) sends every other case to [`write_raw`]. rustler's `Env` and
+/// `Term` are not built on this path: each copy of a freshly built `Env` re-read its one-byte
+/// field as a word, a store-forwarding stall (perf: a tenth of the call).
+///
+/// # Safety
+/// `nif_env` is the env of the current NIF call and `buf`, `data` are terms of it.
+#[inline(always)]
+unsafe fn write_small(
+    nif_env: *mut rustler::sys::ErlNifEnv,
+    buf: rustler::sys::ErlNifTerm,
+    data: rustler::sys::ErlNifTerm,
+) -> Option<rustler::sys::ErlNifTerm> {
+    // SAFETY: the caller's contract.
+    let buf = unsafe { resource::decode_known(nif_env, buf) }?;
+    let mut binary = std::mem::MaybeUninit::<rustler::sys::ErlNifBinary>::uninit();
+    // SAFETY: as above; ERTS fills `binary` when it returns non-zero.
+    if unsafe { rustler::sys::enif_inspect_binary(nif_env, data, binary.as_mut_ptr()) } == 0 {
+        return None;
+    }
+    // SAFETY: initialised by the successful call above.
+    let binary = unsafe { binary.assume_init() };
+    let len = binary.size;
+    if len >= KEEP_MIN || buf.notifier().may_tell_of_write() {
+        return None;
+    }
+    let bytes = if len == 0 {
+        &[][..]
+    } else {
+        // SAFETY: ERTS describes the binary's `size` bytes at `data`, alive while `data` is
+        // (this call).
+        unsafe { std::slice::from_raw_parts(binary.data, len) }
+    };
+    // A short, partial or failed write needs the general path's terms: checked first (the
+    // state cannot change to make a write shorter than asked except in bounded mode, and
+    // failures are rare), so this path only commits to writes it can finish.
+    if buf.is_bounded() {
+        return None;
+    }
+    match buf.writer().try_write(bytes) {
+        Ok(n) if n == len => {
+            timeslice::charge_raw(nif_env, timeslice::cost(WRITE_NS, len));
+            Some(atoms::ok().as_c_arg())
+        }
+        // Unbounded: a write is whole or fails, writing nothing, so the general path redoes
+        // it and makes the error term.
+        _ => None,
     }
 }
 
 /// The C entry point of `write_nif/2`: what `#[rustler::nif]` generates, minus the argument
-/// `Vec` and the generic handling of a successful result. Panics are caught and errors mapped
+/// `Vec` and the generic handling of the result. Panics are caught and errors mapped
 /// exactly as rustler does (`handle_nif_result`).
 unsafe extern "C" fn raw_write_nif(
     nif_env: *mut rustler::sys::ErlNifEnv,
@@ -127,12 +188,23 @@ unsafe extern "C" fn raw_write_nif(
         return unsafe { rustler::sys::enif_make_badarg(nif_env) };
     }
     // SAFETY: the BEAM passes `argc` (2, checked above) valid terms of `env` at `argv`.
-    let (buf_term, data) = unsafe { (Term::new(env, *argv), Term::new(env, *argv.add(1))) };
-    match std::panic::catch_unwind(move || write_nif(env, buf_term, data)) {
-        // The common case, without rustler's generic result handling.
-        Ok(Ok(term)) => term.as_c_arg(),
+    let (buf_raw, data_raw) = unsafe { (*argv, *argv.add(1)) };
+    let write = move || {
+        // SAFETY: as above.
+        match unsafe { write_small(nif_env, buf_raw, data_raw) } {
+            Some(term) => term,
+            // SAFETY: as above.
+            None => write_raw(env, unsafe { Term::new(env, buf_raw) }, unsafe {
+                Term::new(env, data_raw)
+            }),
+        }
+    };
+    match std::panic::catch_unwind(write) {
+        Ok(term) => term,
         // SAFETY: `env` is the env of this NIF call (what the generated wrapper passes too).
-        other => unsafe { rustler::codegen_runtime::handle_nif_result(other, env).apply(env) },
+        Err(panic) => unsafe {
+            rustler::codegen_runtime::handle_nif_result::<Term>(Err(panic), env).apply(env)
+        },
     }
 }
 
