@@ -62,21 +62,21 @@ impl Shared {
     /// Runs `transition` under the lock, then wakes whoever it asked for.
     pub(crate) fn update<R>(&self, transition: impl FnOnce(&mut State, &mut Effects) -> R) -> R {
         let mut effects = Effects::default();
-        let (result, observer, listening) = {
-            let mut state = self.lock();
-            let result = transition(&mut state, &mut effects);
-            let observer = match &state.observer {
-                Some(observer)
-                    if !effects.edges.is_empty()
-                        && effects.edges.iter().any(|edge| observer.wants(edge)) =>
-                {
-                    Some(std::sync::Arc::clone(observer))
-                }
-                _ => None,
-            };
-            // Read under the lock: see `listen`.
-            (result, observer, self.listening.load(Ordering::Relaxed))
+        let mut state = self.lock();
+        let result = transition(&mut state, &mut effects);
+        let observer = match &state.observer {
+            Some(observer)
+                if !effects.edges.is_empty()
+                    && effects.edges.iter().any(|edge| observer.wants(edge)) =>
+            {
+                Some(std::sync::Arc::clone(observer))
+            }
+            _ => None,
         };
+        // Read under the lock: see `listen`.
+        let listening = self.listening.load(Ordering::Relaxed);
+        // Not a block returning a tuple: moving the result out of one stalled (perf).
+        drop(state);
         // Relaxed: no fence needed. A waiter registers its listener before it re-checks the
         // state under the lock, so either that re-check sees this change, or the registration
         // happened before our unlock and is visible to `notify` through the lock. The same
@@ -117,6 +117,15 @@ impl Shared {
     /// reads the mark under the lock, and every waiter re-checks the state under the lock
     /// after registering, so either that re-check sees a change or the change's `update` sees
     /// the mark and notifies.
+    /// [`Shared::write`] without the error (see [`crate::Writer::try_write_quiet`]).
+    pub(crate) fn write_quiet(&self, data: &[u8]) -> Option<usize> {
+        if data.len() < COPY_OUTSIDE_MIN {
+            self.update(|state, fx| state.write_small(data, fx).ok())
+        } else {
+            self.write(data).ok()
+        }
+    }
+
     pub(crate) fn listen(&self, interest: Interest) -> EventListener {
         let mark = match interest {
             Interest::Readable => READABLE_LISTENED,

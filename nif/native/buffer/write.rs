@@ -153,21 +153,16 @@ unsafe fn write_small(
         // (this call).
         unsafe { std::slice::from_raw_parts(binary.data, len) }
     };
-    // A short, partial or failed write needs the general path's terms: checked first (the
-    // state cannot change to make a write shorter than asked except in bounded mode, and
-    // failures are rare), so this path only commits to writes it can finish.
+    // Only unbounded buffers: there a write is whole or fails, writing nothing (failures are
+    // final), so a failure is redone by the general path, which makes the error term; a
+    // bounded buffer may take part of a write, which needs `{partial, Rest}`.
     if buf.is_bounded() {
         return None;
     }
-    match buf.writer().try_write(bytes) {
-        Ok(n) if n == len => {
-            timeslice::charge_raw(nif_env, timeslice::cost(WRITE_NS, len));
-            Some(atoms::ok().as_c_arg())
-        }
-        // Unbounded: a write is whole or fails, writing nothing, so the general path redoes
-        // it and makes the error term.
-        _ => None,
-    }
+    let written = buf.writer().try_write_quiet(bytes)?;
+    debug_assert_eq!(written, len, "unbounded writes are whole");
+    timeslice::charge_raw(nif_env, timeslice::cost(WRITE_NS, len));
+    Some(atoms::ok().as_c_arg())
 }
 
 /// The C entry point of `write_nif/2`: what `#[rustler::nif]` generates, minus the argument
