@@ -63,6 +63,16 @@ impl Edge {
 pub trait Observer: Send + Sync + 'static {
     /// Called once per edge.
     fn on_edge(&self, edge: Edge);
+
+    /// Whether `edge` may need [`Observer::on_edge`] at all: asked with the buffer's lock held,
+    /// right after the state change that raised it, so an observer that arms itself and then
+    /// reads the buffer's state (which takes the lock) either sees that change or is seen
+    /// armed here. `false` skips the call (and the reference count traffic of delivering it
+    /// after the lock). Must be quick and must not touch the buffer. The default is `true`.
+    fn wants(&self, edge: Edge) -> bool {
+        let _ = edge;
+        true
+    }
 }
 
 impl<F> Observer for F

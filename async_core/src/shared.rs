@@ -10,7 +10,7 @@ use event_listener::{Event, EventListener, IntoNotification};
 use crate::edge::Observer;
 use crate::error::AbortReason;
 use crate::options::Options;
-use crate::state::{Effects, State, WriteStart};
+use crate::state::{Effects, State, WriteStart, COPY_OUTSIDE_MIN};
 use crate::sync::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering};
 
 /// Which event a waiter listens to.
@@ -28,7 +28,14 @@ pub(crate) struct Shared {
     writable: Event,
     writers: AtomicUsize,
     readers: AtomicUsize,
+    /// Which events ever had a listener ([`READABLE_LISTENED`], [`WRITABLE_LISTENED`]).
+    listening: AtomicUsize,
 }
+
+/// `Shared::listening`: `readable` had a listener.
+const READABLE_LISTENED: usize = 1;
+/// `Shared::listening`: `writable` had a listener.
+const WRITABLE_LISTENED: usize = 2;
 
 impl Shared {
     pub(crate) fn new(options: &Options) -> Arc<Self> {
@@ -39,6 +46,7 @@ impl Shared {
             writers: AtomicUsize::new(1),
             // The first reader counts itself in `Reader::from_shared`.
             readers: AtomicUsize::new(0),
+            listening: AtomicUsize::new(0),
         })
     }
 
@@ -54,27 +62,37 @@ impl Shared {
     /// Runs `transition` under the lock, then wakes whoever it asked for.
     pub(crate) fn update<R>(&self, transition: impl FnOnce(&mut State, &mut Effects) -> R) -> R {
         let mut effects = Effects::default();
-        let (result, observer) = {
-            let mut state = self.lock();
-            let result = transition(&mut state, &mut effects);
-            let observer = if state.finished() {
-                // No edge can follow: release the observer (and any handle it captured, which
-                // may be what keeps this buffer alive). It is dropped below, outside the lock.
-                state.observer.take()
-            } else if effects.edges.is_empty() {
-                None
-            } else {
-                state.observer.clone()
-            };
-            (result, observer)
+        let mut state = self.lock();
+        let result = transition(&mut state, &mut effects);
+        let observer = if state.finished() {
+            // No edge can follow: release the observer (and any handle it captured, which may
+            // be what keeps this buffer alive). It gets the last edges, then is dropped below,
+            // outside the lock.
+            state.observer.take()
+        } else {
+            match &state.observer {
+                Some(observer)
+                    if !effects.edges.is_empty()
+                        && effects.edges.iter().any(|edge| observer.wants(edge)) =>
+                {
+                    Some(std::sync::Arc::clone(observer))
+                }
+                _ => None,
+            }
         };
+        // Read under the lock: see `listen`.
+        let listening = self.listening.load(Ordering::Relaxed);
+        // Not a block returning a tuple: moving the result out of one stalled (perf).
+        drop(state);
         // Relaxed: no fence needed. A waiter registers its listener before it re-checks the
         // state under the lock, so either that re-check sees this change, or the registration
-        // happened before our unlock and is visible to `notify` through the lock.
-        if effects.wake_readers {
+        // happened before our unlock and is visible to `notify` through the lock. The same
+        // goes for `listening`: a waiter sets it before registering, so an event nobody ever
+        // listened to is not notified at all (`Event::notify` takes the event's own lock).
+        if effects.wake_readers && listening & READABLE_LISTENED != 0 {
             self.readable.notify(usize::MAX.relaxed());
         }
-        if effects.wake_writers {
+        if effects.wake_writers && listening & WRITABLE_LISTENED != 0 {
             self.writable.notify(usize::MAX.relaxed());
         }
         if let Some(observer) = observer {
@@ -88,6 +106,11 @@ impl Shared {
     /// Appends as much of `data` as fits now (see [`State::write_start`]); a large write in
     /// bounded mode copies into its block between two short lock holds.
     pub(crate) fn write(&self, data: &[u8]) -> crate::error::Result<usize> {
+        if data.len() < COPY_OUTSIDE_MIN {
+            // Copied under the lock whatever the mode: a smaller result to move around than
+            // `WriteStart` (measured: the moves of the larger one stalled on the stack).
+            return self.update(|state, fx| state.write_small(data, fx));
+        }
         match self.update(|state, fx| state.write_start(data, fx))? {
             WriteStart::Done(n) => Ok(n),
             WriteStart::Reserved(n, mut block) => {
@@ -97,7 +120,27 @@ impl Shared {
         }
     }
 
+    /// A listener for `interest`. Marks the event as listened to first (for good): `update`
+    /// reads the mark under the lock, and every waiter re-checks the state under the lock
+    /// after registering, so either that re-check sees a change or the change's `update` sees
+    /// the mark and notifies.
+    /// [`Shared::write`] without the error (see [`crate::Writer::try_write_quiet`]).
+    pub(crate) fn write_quiet(&self, data: &[u8]) -> Option<usize> {
+        if data.len() < COPY_OUTSIDE_MIN {
+            self.update(|state, fx| state.write_small(data, fx).ok())
+        } else {
+            self.write(data).ok()
+        }
+    }
+
     pub(crate) fn listen(&self, interest: Interest) -> EventListener {
+        let mark = match interest {
+            Interest::Readable => READABLE_LISTENED,
+            Interest::Writable => WRITABLE_LISTENED,
+        };
+        if self.listening.load(Ordering::Relaxed) & mark == 0 {
+            self.listening.fetch_or(mark, Ordering::Relaxed);
+        }
         match interest {
             Interest::Readable => self.readable.listen(),
             Interest::Writable => self.writable.listen(),

@@ -269,6 +269,9 @@ impl State {
     /// room and gets a block to fill after the lock is released, so the copy overlaps with
     /// readers (finish with [`State::write_finish`]).
     pub(crate) fn write_start(&mut self, data: &[u8], fx: &mut Effects) -> Result<WriteStart> {
+        if data.len() < COPY_OUTSIDE_MIN {
+            return self.write_small(data, fx).map(WriteStart::Done);
+        }
         let n = self.accept(data.len(), true)?;
         if n < COPY_OUTSIDE_MIN || self.max_buffered.is_none() {
             self.store.append(&data[..n]);
@@ -277,6 +280,15 @@ impl State {
         }
         self.reserved += n as u64;
         Ok(WriteStart::Reserved(n, self.store.take_block(n)))
+    }
+
+    /// [`State::write_start`] for writes shorter than [`COPY_OUTSIDE_MIN`], which are always
+    /// copied at once.
+    pub(crate) fn write_small(&mut self, data: &[u8], fx: &mut Effects) -> Result<usize> {
+        let n = self.accept(data.len(), true)?;
+        self.store.append(&data[..n]);
+        self.appended(n, fx);
+        Ok(n)
     }
 
     /// Lands a block filled outside the lock; fails (writing nothing) if the body ended or

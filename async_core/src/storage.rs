@@ -163,6 +163,11 @@ impl Storage {
 
     /// Appends a copy of `data`.
     pub(crate) fn append(&mut self, mut data: &[u8]) {
+        if data.len() <= self.tail.capacity() - self.tail.len() {
+            // The common case (a small write into a block with room): one copy, no loop.
+            self.tail.extend_from_slice(data);
+            return;
+        }
         while !data.is_empty() {
             let room = self.tail.capacity() - self.tail.len();
             if room == 0 {

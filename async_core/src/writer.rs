@@ -48,6 +48,14 @@ impl Writer {
         self.shared.write(data)
     }
 
+    /// [`Writer::try_write`] without the error: `None` when it fails, having written nothing.
+    /// Failures are final (the body ended, the reader closed, or `data` would exceed the
+    /// content length, which only grows closer), so `try_write` of the same `data` then says
+    /// why. For hot paths: the small result is returned in registers.
+    pub fn try_write_quiet(&self, data: &[u8]) -> Option<usize> {
+        self.shared.write_quiet(data)
+    }
+
     /// Like [`Writer::try_write`] for owned bytes, which large writes keep without copying;
     /// the accepted bytes are split off the front of `data`.
     pub fn try_write_bytes(&self, data: &mut Bytes) -> Result<usize> {

@@ -207,3 +207,50 @@ fn a_read_larger_than_the_bound_sets_bytes_aside_and_completes() {
         producer.join().unwrap();
     });
 }
+
+/// An observer that arms itself and then reads the state (as the Erlang subscription's
+/// `activate` does) never misses an edge its `wants` (asked under the buffer's lock) skipped:
+/// either the state it reads shows the write, or the write found it armed and delivered.
+#[test]
+fn an_observer_arming_while_a_write_lands_misses_nothing() {
+    use loom::sync::atomic::{AtomicBool, Ordering};
+    use py_buffer_core::{Edge, Observer};
+    use std::sync::Arc as StdArc;
+
+    struct Armed {
+        armed: AtomicBool,
+        told: AtomicBool,
+    }
+    struct Sink(loom::sync::Arc<Armed>);
+    impl Observer for Sink {
+        fn wants(&self, _edge: Edge) -> bool {
+            self.0.armed.load(Ordering::Relaxed)
+        }
+        fn on_edge(&self, edge: Edge) {
+            if edge == Edge::Readable && self.0.armed.load(Ordering::SeqCst) {
+                self.0.told.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    model(|| {
+        let (w, r) = channel(Options::new());
+        let flags = loom::sync::Arc::new(Armed {
+            armed: AtomicBool::new(false),
+            told: AtomicBool::new(false),
+        });
+        w.set_observer(Some(StdArc::new(Sink(flags.clone()))));
+        let producer = thread::spawn(move || {
+            w.try_write(b"a").unwrap();
+            w
+        });
+        flags.armed.store(true, Ordering::SeqCst);
+        let seen = r.info().unread > 0;
+        let w = producer.join().unwrap();
+        assert!(
+            seen || flags.told.load(Ordering::SeqCst),
+            "the edge was lost"
+        );
+        drop(w);
+    });
+}

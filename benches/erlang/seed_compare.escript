@@ -3,7 +3,10 @@
 %% Ours against the seed's C implementation, side by side (issue 12). Prints one markdown
 %% table with the median of each figure over N fresh VMs per implementation and the ratio.
 %%
-%%   SEED_DIR=/path/to/erlang_python escript benches/erlang/seed_compare.escript [quick] [runs N]
+%%   SEED_DIR=/path/to/erlang_python escript benches/erlang/seed_compare.escript [quick] [writes] [runs N]
+%%   `writes': only the `write/2' rows (no Python). BEFORE_DIR=/dir (holding ebin/ and priv/ of
+%%   another build of ours, e.g. the commit before a change) adds it as a third implementation,
+%%   alternated with the other two, for before/after tables from one run.
 %%   (or `make bench-seed SEED_DIR=...`; SEED_DIR is the seed's application directory, the one
 %%   holding ebin/ and priv/; docs/benchmarks.md says how to build it outside the repo)
 %%
@@ -20,7 +23,7 @@
 -define(MiB, 1048576).
 
 main(["measure", Impl, Ebin | Rest]) ->
-    measure(list_to_atom(Impl), Ebin, Rest =:= ["quick"]);
+    measure(list_to_atom(Impl), Ebin, lists:member("quick", Rest), lists:member("writes", Rest));
 main(Args) ->
     drive(Args).
 
@@ -40,25 +43,37 @@ drive(Args) ->
     SeedEbin = filename:join(SeedDir, "ebin"),
     OursEbin = filename:join([root(), "nif", "ebin"]),
     true = filelib:is_dir(SeedEbin) orelse error({no_seed_ebin, SeedEbin}),
-    Impls = [{seed, SeedEbin}, {ours, OursEbin}],
+    Before = case os:getenv("BEFORE_DIR") of
+                 false -> [];
+                 "" -> [];
+                 B -> [{before, filename:join(B, "ebin")}]
+             end,
+    WritesOnly = lists:member("writes", Args),
+    Impls = [{seed, SeedEbin}] ++ Before ++ [{ours, OursEbin}],
     Results = lists:foldl(
                 fun(I, Acc) ->
-                        Order = case I rem 2 of 1 -> Impls; 0 -> lists:reverse(Impls) end,
+                        Order = rotate(I, Impls),
                         lists:foldl(fun({Impl, Ebin}, A) ->
                                             io:format(standard_error, "run ~b/~b: ~s~n", [I, Runs, Impl]),
-                                            R = run_one(Impl, Ebin, Quick),
+                                            R = run_one(Impl, Ebin, Quick, WritesOnly),
                                             maps:update_with(Impl, fun(L) -> [R | L] end, [R], A)
                                     end, Acc, Order)
                 end, #{}, lists:seq(1, Runs)),
-    table(Results, Runs, SeedDir).
+    table(Results, Runs, SeedDir, WritesOnly).
+
+%% Every implementation runs first, in turn (with two: the order flips every round).
+rotate(I, Impls) ->
+    {A, B} = lists:split(I rem length(Impls), Impls),
+    B ++ A.
 
 runs(["runs", N | _], _) -> list_to_integer(N);
 runs([_ | Rest], D) -> runs(Rest, D);
 runs([], D) -> D.
 
-run_one(Impl, Ebin, Quick) ->
-    Cmd = io_lib:format("escript ~s measure ~s ~s ~s 2>&1",
-                        [escript:script_name(), Impl, Ebin, case Quick of true -> "quick"; false -> "" end]),
+run_one(Impl, Ebin, Quick, WritesOnly) ->
+    Cmd = io_lib:format("escript ~s measure ~s ~s ~s ~s 2>&1",
+                        [escript:script_name(), Impl, Ebin, case Quick of true -> "quick"; false -> "" end,
+                         case WritesOnly of true -> "writes"; false -> "" end]),
     Out = os:cmd(lists:flatten(Cmd)),
     Marker = "RESULT ",
     case string:find(Out, Marker, trailing) of
@@ -84,12 +99,13 @@ rows() ->
         {wake_p50, "wake latency Erlang -> Python `read(8)`, median", "us", lower},
         {wake_p99, "wake latency Erlang -> Python `read(8)`, p99", "us", lower}].
 
-table(Results, Runs, SeedDir) ->
+table(Results, Runs, SeedDir, WritesOnly) ->
     io:format("Seed: ~s. Median over ~b fresh VMs per implementation, run alternately; "
               "\"ours vs seed\" > 1 means ours is better (faster or lower).~n~n", [SeedDir, Runs]),
     io:format("| figure | seed (C) | ours | ours vs seed | ours, min-max |~n|---|---|---|---|---|~n"),
     Seed = maps:get(seed, Results),
     Ours = maps:get(ours, Results),
+    Rows = [Row || {Key, _, _, _} = Row <- rows(), not WritesOnly orelse element(1, Key) =:= write],
     [begin
          S = median([maps:get(Key, R) || R <- Seed]),
          OL = [maps:get(Key, R) || R <- Ours],
@@ -97,7 +113,26 @@ table(Results, Runs, SeedDir) ->
          Ratio = case Better of higher -> O / S; lower -> S / O end,
          io:format("| ~s | ~s ~s | ~s ~s | ~.2fx | ~s-~s |~n",
                    [Label, num(S), Unit, num(O), Unit, Ratio, num(lists:min(OL)), num(lists:max(OL))])
-     end || {Key, Label, Unit, Better} <- rows()],
+     end || {Key, Label, Unit, Better} <- Rows],
+    before_table(maps:get(before, Results, none), Seed, Ours, Rows),
+    WritesOnly orelse lines_summary(Seed, Ours).
+
+%% Before (BEFORE_DIR) and after, both against the seed of the same run.
+before_table(none, _, _, _) -> ok;
+before_table(Before, Seed, Ours, Rows) ->
+    io:format("~n| figure | seed (C) | before | before vs seed | after | after vs seed | after vs before |~n"
+              "|---|---|---|---|---|---|---|~n"),
+    [begin
+         S = median([maps:get(Key, R) || R <- Seed]),
+         B = median([maps:get(Key, R) || R <- Before]),
+         O = median([maps:get(Key, R) || R <- Ours]),
+         Q = fun(X, Y) -> case Better of higher -> X / Y; lower -> Y / X end end,
+         io:format("| ~s | ~s ~s | ~s ~s | ~.2fx | ~s ~s | ~.2fx | ~.2fx |~n",
+                   [Label, num(S), Unit, num(B), Unit, Q(B, S), num(O), Unit, Q(O, S), Q(O, B)])
+     end || {Key, Label, Unit, Better} <- Rows],
+    ok.
+
+lines_summary(Seed, Ours) ->
     LinesVsBytesIO = fun(Rs) -> median([maps:get(lines, R) / maps:get(bytesio_lines, R) || R <- Rs]) end,
     RlVsBytesIO = fun(Rs) -> median([maps:get(readline, R) / maps:get(bytesio_readline, R) || R <- Rs]) end,
     io:format("~nLine iteration vs io.BytesIO (same VM): seed ~.2fx, ours ~.2fx (throughput ratio).~n",
@@ -129,11 +164,20 @@ start(seed) ->
     {ok, _} = application:ensure_all_started(erlang_python),
     _ = py:start_contexts(),
     ok;
+start(before) ->
+    start(ours);
 start(ours) ->
     {module, py_buffer} = code:ensure_loaded(py_buffer),
     ok.
 
-measure(Impl, Ebin, Quick) ->
+measure(Impl, Ebin, Quick, true) ->
+    true = code:add_patha(Ebin),
+    ok = start(Impl),
+    Rounds = case Quick of true -> 3; false -> 5 end,
+    Writes = [{{write, S}, med(Rounds, fun() -> write_cost(S, Quick) end)} || S <- write_sizes()],
+    io:format("RESULT ~p.~n", [Writes]),
+    halt(0);
+measure(Impl, Ebin, Quick, false) ->
     true = code:add_patha(Ebin),
     ok = start(Impl),
     Ctx = py:context(1),

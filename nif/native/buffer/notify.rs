@@ -100,6 +100,14 @@ pub fn body_over(info: &Info) -> bool {
 struct Sink(Arc<Notifier>);
 
 impl Observer for Sink {
+    /// Asked under the buffer's lock: `activate` arms, then reads the state under that lock,
+    /// so either it sees the change or this load sees the armed bit (a bit cleared since then
+    /// was cleared by the message it armed for).
+    fn wants(&self, edge: Edge) -> bool {
+        matches!(edge, Edge::Writable | Edge::Demand)
+            || self.0.armed.load(Ordering::Relaxed) & bit(edge) != 0
+    }
+
     fn on_edge(&self, edge: Edge) {
         // `writable` and `demand` are remembered while disarmed (see `decide`), so they always
         // go on; both are rare (once per refused write, once per buffer).
@@ -343,6 +351,12 @@ impl Notifier {
             }
         }
         info
+    }
+
+    /// Whether a write may produce a message now (`readable` or `eof` armed); a hint read
+    /// without the lock (see `write_with`).
+    pub fn may_tell_of_write(&self) -> bool {
+        self.armed.load(Ordering::Relaxed) & (bit(Edge::Readable) | bit(Edge::Eof)) != 0
     }
 
     /// The subscriber, if any.

@@ -43,14 +43,33 @@ pub fn cost(base_ns: u32, copied: usize) -> u64 {
 
 /// Charges `ns` to the calling process (a NIF call on a normal scheduler).
 pub fn charge(env: Env<'_>, ns: u64) {
-    let debt = DEBT_NS.with(Cell::get).saturating_add(ns);
-    if debt < PERCENT_NS {
-        DEBT_NS.with(|d| d.set(debt));
-        return;
+    if let Some(percent) = owed(ns) {
+        // The result (timeslice exhausted) matters only to NIFs that reschedule themselves.
+        let _ = rustler::schedule::consume_timeslice(env, percent);
     }
-    let percent = (debt / PERCENT_NS).min(100);
-    DEBT_NS.with(|d| d.set(debt - percent * PERCENT_NS));
-    // The result (timeslice exhausted) matters only to NIFs that reschedule themselves.
-    // `percent` is at most 100, so the conversion cannot fail.
-    let _ = rustler::schedule::consume_timeslice(env, i32::try_from(percent).unwrap_or(100));
+}
+
+/// [`charge`] for callers holding the raw env of the current NIF call.
+pub fn charge_raw(env: *mut rustler::sys::ErlNifEnv, ns: u64) {
+    if let Some(percent) = owed(ns) {
+        // SAFETY: `env` is the env of the NIF call running on this scheduler (the contract
+        // of the caller, `write::write_small`); `percent` is 1..=100, as the call requires.
+        let _ = unsafe { rustler::sys::enif_consume_timeslice(env, percent) };
+    }
+}
+
+/// Adds `ns` to this scheduler's debt and takes the whole percents out of it, in one
+/// thread-local access (in a `cdylib` each is a call to `__tls_get_addr`).
+fn owed(ns: u64) -> Option<i32> {
+    DEBT_NS.with(|d| {
+        let debt = d.get().saturating_add(ns);
+        if debt < PERCENT_NS {
+            d.set(debt);
+            return None;
+        }
+        let percent = (debt / PERCENT_NS).min(100);
+        d.set(debt - percent * PERCENT_NS);
+        // `percent` is 1..=100, so the conversion cannot fail.
+        Some(i32::try_from(percent).unwrap_or(100))
+    })
 }

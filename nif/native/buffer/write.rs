@@ -18,6 +18,7 @@ use crate::atoms;
 use crate::buffer::errors;
 use crate::buffer::notify;
 use crate::buffer::owner;
+use crate::buffer::resource;
 use crate::buffer::stored_reason::StoredReason;
 use crate::buffer::timeslice;
 use crate::buffer::Buffer;
@@ -51,6 +52,7 @@ fn choose(buf: &Buffer, len: usize) -> Mode {
     }
 }
 
+#[inline(always)]
 fn write_with<'a>(
     env: Env<'a>,
     buf: &Buffer,
@@ -60,7 +62,7 @@ fn write_with<'a>(
     on_dirty: bool,
 ) -> NifResult<Term<'a>> {
     let len = binary.len();
-    let result = notify::run(env, Some((buf.notifier(), buf_term)), || match mode {
+    let append = || match mode {
         Mode::Keep => match buf.keeper().keep(data) {
             Some(mut bytes) => {
                 let result = buf.writer().try_write_bytes(&mut bytes);
@@ -72,7 +74,16 @@ fn write_with<'a>(
             None => buf.writer().try_write(binary.as_slice()),
         },
         _ => buf.writer().try_write(binary.as_slice()),
-    });
+    };
+    // A write raises only `readable` and `eof`; when neither is armed (nobody subscribed, or
+    // both already sent) no message can follow, and the edge capture is skipped. An
+    // `activate` racing this check is still told: the core asks the subscription under its
+    // lock, and an edge that finds no capture is sent from another thread.
+    let result = if buf.notifier().may_tell_of_write() {
+        notify::run(env, Some((buf.notifier(), buf_term)), append)
+    } else {
+        append()
+    };
     if !on_dirty {
         let copied = if mode == Mode::Copy { len } else { 0 };
         timeslice::charge(env, timeslice::cost(WRITE_NS, copied));
@@ -86,15 +97,118 @@ fn write_with<'a>(
 
 /// `write_nif(Buf, Binary)`: the `write/2` fast path; returns `dirty` when the write must be
 /// redone on a dirty scheduler (`write_dirty_nif/2`).
-#[rustler::nif]
-fn write_nif<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> NifResult<Term<'a>> {
-    let buf: &Buffer = buf_term.decode()?;
-    let binary: Binary = data.decode()?;
+///
+/// Registered by hand ([`raw_write_nif`]) rather than with `#[rustler::nif]`: rustler's
+/// generated wrapper collects the arguments into a fresh `Vec` on every call, a `malloc` and a
+/// `free` that were a tenth of a 64-byte write (`docs/decisions.md`, "Erlang NIF"). It
+/// returns the raw term (`badarg` made here): a `NifResult<Term>` is a three-word value whose
+/// moves between the layers stalled on partial stack stores (perf).
+#[inline(always)]
+fn write_raw<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> rustler::sys::ErlNifTerm {
+    let (Ok(buf), Ok(binary)) = (resource::decode(buf_term), Binary::from_term(data)) else {
+        // SAFETY: `env` is the env of this NIF call.
+        return unsafe { rustler::sys::enif_make_badarg(env.as_c_arg()) };
+    };
     match choose(buf, binary.len()) {
-        Mode::Dirty => Ok(atoms::dirty().encode(env)),
-        mode => write_with(env, buf, buf_term, (data, binary), mode, false),
+        Mode::Dirty => atoms::dirty().as_c_arg(),
+        mode => match write_with(env, buf, buf_term, (data, binary), mode, false) {
+            Ok(term) => term.as_c_arg(),
+            // SAFETY: as above (the only error is `BadArg`, as rustler would raise it).
+            Err(_) => unsafe { rustler::sys::enif_make_badarg(env.as_c_arg()) },
+        },
     }
 }
+
+/// The common write, on raw terms: a small binary (copied) into a buffer whose type is known
+/// and whose subscriber (if any) waits for neither `readable` nor `eof`, accepted whole.
+/// `None` (nothing written) sends every other case to [`write_raw`]. rustler's `Env` and
+/// `Term` are not built on this path: each copy of a freshly built `Env` re-read its one-byte
+/// field as a word, a store-forwarding stall (perf: a tenth of the call).
+///
+/// # Safety
+/// `nif_env` is the env of the current NIF call and `buf`, `data` are terms of it.
+#[inline(always)]
+unsafe fn write_small(
+    nif_env: *mut rustler::sys::ErlNifEnv,
+    buf: rustler::sys::ErlNifTerm,
+    data: rustler::sys::ErlNifTerm,
+) -> Option<rustler::sys::ErlNifTerm> {
+    // SAFETY: the caller's contract.
+    let buf = unsafe { resource::decode_known(nif_env, buf) }?;
+    let mut binary = std::mem::MaybeUninit::<rustler::sys::ErlNifBinary>::uninit();
+    // SAFETY: as above; ERTS fills `binary` when it returns non-zero.
+    if unsafe { rustler::sys::enif_inspect_binary(nif_env, data, binary.as_mut_ptr()) } == 0 {
+        return None;
+    }
+    // SAFETY: initialised by the successful call above.
+    let binary = unsafe { binary.assume_init() };
+    let len = binary.size;
+    if len >= KEEP_MIN || buf.notifier().may_tell_of_write() {
+        return None;
+    }
+    let bytes = if len == 0 {
+        &[][..]
+    } else {
+        // SAFETY: ERTS describes the binary's `size` bytes at `data`, alive while `data` is
+        // (this call).
+        unsafe { std::slice::from_raw_parts(binary.data, len) }
+    };
+    // Only unbounded buffers: there a write is whole or fails, writing nothing (failures are
+    // final), so a failure is redone by the general path, which makes the error term; a
+    // bounded buffer may take part of a write, which needs `{partial, Rest}`.
+    if buf.is_bounded() {
+        return None;
+    }
+    let written = buf.writer().try_write_quiet(bytes)?;
+    debug_assert_eq!(written, len, "unbounded writes are whole");
+    timeslice::charge_raw(nif_env, timeslice::cost(WRITE_NS, len));
+    Some(atoms::ok().as_c_arg())
+}
+
+/// The C entry point of `write_nif/2`: what `#[rustler::nif]` generates, minus the argument
+/// `Vec` and the generic handling of the result. Panics are caught and errors mapped
+/// exactly as rustler does (`handle_nif_result`).
+unsafe extern "C" fn raw_write_nif(
+    nif_env: *mut rustler::sys::ErlNifEnv,
+    argc: std::ffi::c_int,
+    argv: *const rustler::sys::ErlNifTerm,
+) -> rustler::sys::ErlNifTerm {
+    let lifetime = ();
+    // SAFETY: the BEAM calls this function as a NIF: `nif_env` is the calling process's env,
+    // valid for this call, which `lifetime` (a local) bounds.
+    let env = unsafe { Env::new(&lifetime, nif_env) };
+    if argc != 2 || argv.is_null() {
+        // Never happens: registered with arity 2.
+        // SAFETY: `nif_env` is the env of this NIF call.
+        return unsafe { rustler::sys::enif_make_badarg(nif_env) };
+    }
+    // SAFETY: the BEAM passes `argc` (2, checked above) valid terms of `env` at `argv`.
+    let (buf_raw, data_raw) = unsafe { (*argv, *argv.add(1)) };
+    let write = move || {
+        // SAFETY: as above.
+        match unsafe { write_small(nif_env, buf_raw, data_raw) } {
+            Some(term) => term,
+            // SAFETY: as above.
+            None => write_raw(env, unsafe { Term::new(env, buf_raw) }, unsafe {
+                Term::new(env, data_raw)
+            }),
+        }
+    };
+    match std::panic::catch_unwind(write) {
+        Ok(term) => term,
+        // SAFETY: `env` is the env of this NIF call (what the generated wrapper passes too).
+        Err(panic) => unsafe {
+            rustler::codegen_runtime::handle_nif_result::<Term>(Err(panic), env).apply(env)
+        },
+    }
+}
+
+rustler::codegen_runtime::inventory::submit!(rustler::Nif {
+    name: c"write_nif".as_ptr(),
+    arity: 2,
+    flags: rustler::SchedulerFlags::Normal as std::ffi::c_uint,
+    raw_func: raw_write_nif,
+});
 
 /// `write_dirty_nif(Buf, Binary)`: a large copying write, on a dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
