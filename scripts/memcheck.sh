@@ -4,7 +4,8 @@
 #
 #   VENV     the venv (created and filled from .ci/requirements.txt when missing)
 #   PYTHON   the interpreter for a new venv; by default the first of python3.13,
-#            python3.12, python3 that is 3.12 or newer. CPython 3.11 is not used: its
+#            python3.12, python3 on PATH, then pyenv's 3.13/3.12, that is 3.12 or newer.
+#            CPython 3.11 is not used: its
 #            `_PyLong_New` leaves the digit of a zero int uninitialised and memcheck reports
 #            every use of that int (in the interpreter loop, anywhere), with or without our
 #            module loaded (docs/reliability.md), which no narrow suppression can cover.
@@ -25,7 +26,9 @@ fi
 [ "$#" -gt 0 ] || set -- python/tests
 if [ ! -x "$VENV/bin/python" ]; then
 	if [ -z "${PYTHON:-}" ]; then
-		for candidate in python3.13 python3.12 python3; do
+		pyenv_root="$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")"
+		for candidate in python3.13 python3.12 python3 \
+			$(ls -d "$pyenv_root"/versions/3.1[23].*/bin/python3 2>/dev/null | sort -V -r); do
 			if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
 				PYTHON=$candidate
 				break
