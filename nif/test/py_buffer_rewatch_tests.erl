@@ -5,14 +5,9 @@
 
 -include_lib("eunit/include/eunit.hrl").
 
-%% The next message tagged `Pattern', skipping `demand' (a blocked reader on another
-%% thread sends it at a moment of its own; py_buffer_demand_tests covers it).
+%% The next message tagged `Pattern' (`demand' skipped, see the helper).
 wait(Pattern) ->
-    receive
-        {py_buffer, _, demand} -> wait(Pattern);
-        M when element(1, M) =:= Pattern; M =:= Pattern -> M
-    after 3000 -> erlang:error({no_message, Pattern})
-    end.
+    py_buffer_test_helpers:wait_event(Pattern, 3000).
 
 %% Waits for exactly `Message'.
 expect(Message) ->

@@ -3,7 +3,7 @@
 %% (the Python side of the tests, `pyt_helpers.py') on that context's `sys.path', and a poll
 %% until a condition holds.
 -module(py_buffer_test_helpers).
--export([next/0, flush/0, ctx/0, setup/0, await/2]).
+-export([next/0, flush/0, ctx/0, setup/0, await/2, wait_event/2]).
 
 %% @doc The next message, or `none' (a message that was sent is already in the mailbox when
 %% the call that sent it returns, so a zero timeout is exact, not a timing assumption).
@@ -41,4 +41,15 @@ await_until(Cond, Deadline) ->
                 true -> timeout;
                 false -> receive after 5 -> await_until(Cond, Deadline) end
             end
+    end.
+
+%% @doc The next message tagged `Pattern' (a `{Pattern, ...}' tuple or `Pattern' itself) within
+%% `Timeout' ms, skipping `{py_buffer, _, demand}' (a reader blocked on another thread sends it
+%% at a moment of its own; py_buffer_demand_tests covers it); fails with `{no_message, Pattern}'.
+-spec wait_event(term(), timeout()) -> term().
+wait_event(Pattern, Timeout) ->
+    receive
+        {py_buffer, _, demand} -> wait_event(Pattern, Timeout);
+        M when element(1, M) =:= Pattern; M =:= Pattern -> M
+    after Timeout -> erlang:error({no_message, Pattern})
     end.
