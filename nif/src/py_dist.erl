@@ -14,7 +14,8 @@
 %% <li>`cookie': an atom or string (default: with a `name', Erlang's own default, the
 %%     cookie in `~/.erlang.cookie' (created with a random one if missing): the cookie the
 %%     nodes of a cluster share; without a `name', 24 bytes from
-%%     `crypto:strong_rand_bytes/1', base64url: only the nodes this VM starts know it);</li>
+%%     `crypto:strong_rand_bytes/1' in hexadecimal ({@link cookie/0}): only the nodes this VM
+%%     starts know it);</li>
 %% <li>`ticktime': `net_ticktime' in seconds (default 4: an unreachable node is declared down
 %%     within 1.25 × 4 = 5 s; every node of a cluster must use the same value).</li>
 %% </ul>
