@@ -1,6 +1,6 @@
 %% @doc Test support shared by the EUnit modules of nif/test (imported by them): the mailbox
 %% helpers, the Python context the `py' tests run on, the setup that puts nif/test/python
-%% (the Python side of the tests, `pyt_helpers.py') on that context's `sys.path', and a poll
+%% (the Python side of the tests, `pyt_helpers.py') and tests/frameworks on `sys.path', and a poll
 %% until a condition holds.
 -module(py_buffer_test_helpers).
 -export([next/0, flush/0, ctx/0, setup/0, await/2, wait_event/2]).
@@ -21,11 +21,14 @@ flush() ->
 ctx() ->
     py:context(1).
 
-%% @doc Puts nif/test/python on `sys.path' of {@link ctx/0}.
+%% @doc Puts nif/test/python and tests/frameworks (the framework apps the HTTP tests of
+%% py-buffer-serve use too) on `sys.path' of {@link ctx/0}.
 -spec setup() -> ok.
 setup() ->
-    Dir = filename:join(filename:dirname(filename:dirname(code:which(?MODULE))), "python"),
-    ok = py:exec(ctx(), ["import sys; sys.path.insert(0, ", io_lib:format("~p", [Dir]), ")"]).
+    TestDir = filename:dirname(filename:dirname(code:which(?MODULE))),
+    Root = filename:dirname(filename:dirname(TestDir)),
+    Dirs = [filename:join(Root, "tests/frameworks"), filename:join(TestDir, "python")],
+    ok = py:exec(ctx(), ["import sys; sys.path[0:0] = ", io_lib:format("~p", [Dirs])]).
 
 %% @doc Polls `Cond' until it holds (ok) or `Ms' pass (timeout).
 -spec await(fun(() -> boolean()), non_neg_integer()) -> ok | timeout.

@@ -1,5 +1,5 @@
 %% @doc EUnit tests of `py_request' with unmodified framework apps (Flask, Django, Starlette,
-%% FastAPI; nif/test/python/pyt_serve_flask.py, pyt_serve_django.py, pyt_serve_starlette.py):
+%% FastAPI; tests/frameworks/fw_*.py, shared with the HTTP tests of py-buffer-serve):
 %% a multipart form upload read through the framework's own parser, and a streamed response.
 -module(py_request_frameworks_tests).
 -include_lib("eunit/include/eunit.hrl").
@@ -8,23 +8,23 @@
 
 frameworks_test_() ->
     {setup, fun py_buffer_test_helpers:setup/0, fun(_) -> ok end,
-     [{"flask upload (request.files)", fun() -> upload({wsgi, <<"pyt_serve_flask:app">>}) end},
+     [{"flask upload (request.files)", fun() -> upload({wsgi, <<"fw_flask:app">>}) end},
       %% Django reads a body only up to CONTENT_LENGTH (none for a chunked body: an empty
       %% body), so it gets the framings with a length only.
       {"django upload (request.POST/FILES)",
-       fun() -> upload({wsgi, <<"pyt_serve_django:app">>}, length) end},
+       fun() -> upload({wsgi, <<"fw_django:application">>}, length) end},
       {"starlette upload (UploadFile, lifespan state)",
-       fun() -> upload({asgi, <<"pyt_serve_starlette:starlette_app">>}) end},
+       fun() -> upload({asgi, <<"fw_starlette:app">>}) end},
       {"fastapi upload (UploadFile)",
-       fun() -> upload({asgi, <<"pyt_serve_starlette:fastapi_app">>}) end},
+       fun() -> upload({asgi, <<"fw_fastapi:app">>}) end},
       {"flask stream (generator)",
-       fun() -> stream({wsgi, <<"pyt_serve_flask:app">>}, <<"line ">>, 1000) end},
+       fun() -> stream({wsgi, <<"fw_flask:app">>}, <<"line ">>, 1000) end},
       {"django stream (StreamingHttpResponse)",
-       fun() -> stream({wsgi, <<"pyt_serve_django:app">>}, <<"row ">>, 500) end},
+       fun() -> stream({wsgi, <<"fw_django:application">>}, <<"row ">>, 500) end},
       {"starlette stream (StreamingResponse)",
-       fun() -> stream({asgi, <<"pyt_serve_starlette:starlette_app">>}, <<"chunk ">>, 700) end},
+       fun() -> stream({asgi, <<"fw_starlette:app">>}, <<"chunk ">>, 700) end},
       {"fastapi stream (StreamingResponse)",
-       fun() -> stream({asgi, <<"pyt_serve_starlette:fastapi_app">>}, <<"item ">>, 700) end},
+       fun() -> stream({asgi, <<"fw_fastapi:app">>}, <<"item ">>, 700) end},
       fun lifespan_state_stops/0]}.
 
 %% The same upload in one piece, in 1 KiB chunks, in odd chunks, chunked (no length; `Framing'
@@ -71,8 +71,8 @@ stream(App, Word, Repeat) ->
     ?assert(maps:get(max_buffered_seen, R) =< 8192).
 
 lifespan_state_stops() ->
-    ?assertEqual(ok, py_app:stop({asgi, <<"pyt_serve_starlette:starlette_app">>})),
-    ?assertEqual(ok, py_app:stop({asgi, <<"pyt_serve_starlette:fastapi_app">>})).
+    ?assertEqual(ok, py_app:stop({asgi, <<"fw_starlette:app">>})),
+    ?assertEqual(ok, py_app:stop({asgi, <<"fw_fastapi:app">>})).
 
 split(Bin, N) when byte_size(Bin) =< N -> [Bin];
 split(Bin, N) -> <<C:N/binary, Rest/binary>> = Bin, [C | split(Rest, N)].

@@ -14,6 +14,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SERVE = os.path.join(ROOT, "bin", "py-buffer-serve")
 TESTS = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = os.path.join(ROOT, "examples", "python")
+# Framework apps shared with the EUnit tests of py_request (nif/test).
+FRAMEWORKS = os.path.join(ROOT, "tests", "frameworks")
 
 
 class Server:

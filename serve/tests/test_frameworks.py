@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from conftest import EXAMPLES, TESTS, Server
+from conftest import EXAMPLES, FRAMEWORKS, Server
 
 DATA = os.urandom((3 << 20) + 5)
 
@@ -50,9 +50,9 @@ class Peer:
 
 APPS = {
     "flask": ("wsgi", "http_flask:app", EXAMPLES),
-    "django": ("wsgi", "fw_django:application", TESTS),
+    "django": ("wsgi", "fw_django:application", FRAMEWORKS),
     "starlette": ("asgi", "http_starlette:app", EXAMPLES),
-    "fastapi": ("asgi", "fw_fastapi:app", TESTS),
+    "fastapi": ("asgi", "fw_fastapi:app", FRAMEWORKS),
 }
 
 
@@ -81,7 +81,7 @@ REQUESTS = {
                   ("POST", "/echo", {"content": DATA[:200_000]}),
                   ("GET", "/download?size=3145733", {})],
     "fastapi": [("POST", "/upload", "multipart"),
-                ("GET", "/stream?size=3145733", {})],
+                ("GET", "/download?size=3145733", {})],
 }
 
 

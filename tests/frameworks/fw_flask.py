@@ -1,4 +1,5 @@
-"""An unmodified Flask app: a form upload (request.files) and a generator response."""
+"""An unmodified Flask app: a form upload (``request.files``) and a generator response. Used
+by the EUnit tests of ``py_request`` (nif/test/py_request_frameworks_tests.erl)."""
 import hashlib
 
 from flask import Flask, Response, request

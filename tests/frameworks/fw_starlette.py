@@ -1,8 +1,9 @@
-"""Unmodified Starlette and FastAPI apps: UploadFile, StreamingResponse, lifespan state."""
+"""An unmodified Starlette app (``app``): a form upload (``request.form()``), a
+``StreamingResponse`` and lifespan state. Used by the EUnit tests of ``py_request``
+(nif/test/py_request_frameworks_tests.erl)."""
 import contextlib
 import hashlib
 
-from fastapi import FastAPI, File, Form, UploadFile
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
@@ -32,23 +33,5 @@ async def _lifespan(app):
     yield {"greeting": "started"}
 
 
-starlette_app = Starlette(routes=[Route("/upload", _upload, methods=["POST"]),
-                                  Route("/stream", _stream)],
-                          lifespan=_lifespan)
-
-fastapi_app = FastAPI()
-
-
-@fastapi_app.post("/upload")
-async def fastapi_upload(title: str = Form(...), file: UploadFile = File(...)):
-    data = await file.read()
-    return {"title": title, "filename": file.filename, "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest()}
-
-
-@fastapi_app.get("/stream")
-async def fastapi_stream(n: int = 8):
-    async def gen():
-        for i in range(n):
-            yield ("item %d\n" % i).encode() * 700
-    return StreamingResponse(gen(), media_type="text/plain")
+app = Starlette(routes=[Route("/upload", _upload, methods=["POST"]), Route("/stream", _stream)],
+                lifespan=_lifespan)
