@@ -4,10 +4,12 @@ import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
 
+import httpx
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -86,6 +88,38 @@ def proc_kib(pid, field):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     raise KeyError(field)
+
+
+def wait_for(predicate, timeout=5.0):
+    """Polls `predicate` until it returns something true (returned) or `timeout` seconds
+    pass (then its last value)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    return predicate()
+
+
+def events(server):
+    """The test app's event log (serve_apps.py, GET /events)."""
+    return httpx.get(server.url + "/events").json()
+
+
+def read_until_closed(sock):
+    """Everything `sock` receives until the server closes it (a reset counts as closed) or
+    the socket's timeout passes."""
+    out = b""
+    try:
+        while True:
+            got = sock.recv(65536)
+            if not got:
+                break
+            out += got
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return out
 
 
 @pytest.fixture(scope="module")

@@ -11,25 +11,12 @@ import time
 import httpx
 import pytest
 
+from conftest import events, read_until_closed, wait_for
 from serve_apps import BLOCK
-
-
-def events(server):
-    return httpx.get(server.url + "/events").json()
 
 
 def ids(server, kind):
     return {e["id"] for e in events(server) if e["kind"] == kind and e.get("id")}
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    return predicate()
 
 
 def raw(server, data, read=True, timeout=5):
@@ -38,16 +25,7 @@ def raw(server, data, read=True, timeout=5):
     s = socket.create_connection(("127.0.0.1", server.port))
     s.settimeout(timeout)
     s.sendall(data)
-    out = b""
-    if read:
-        try:
-            while True:
-                got = s.recv(65536)
-                if not got:
-                    break
-                out += got
-        except (socket.timeout, ConnectionResetError):
-            pass
+    out = read_until_closed(s) if read else b""
     s.close()
     return out
 
@@ -122,21 +100,13 @@ def test_chunked_too_large(server):
     s = socket.create_connection(("127.0.0.1", server.port))
     s.sendall(b"POST /upload?id=bigchunked HTTP/1.1\r\nHost: x\r\n"
               b"Transfer-Encoding: chunked\r\n\r\n")
-    out = b""
     try:
         for _ in range(20):
             s.sendall(chunk)
     except (BrokenPipeError, ConnectionResetError):
         pass
     s.settimeout(5)
-    try:
-        while True:
-            got = s.recv(65536)
-            if not got:
-                break
-            out += got
-    except (socket.timeout, ConnectionResetError):
-        pass
+    out = read_until_closed(s)
     s.close()
     assert out.startswith(b"HTTP/1.1 413 "), out[:200]
     assert wait_for(lambda: "bigchunked" in ids(server, "aborted"))
@@ -227,15 +197,7 @@ def test_unread_large_body_closes(server):
             s.sendall(b"y" * 1_000_000)
     except (BrokenPipeError, ConnectionResetError):
         pass
-    out = b""
-    try:
-        while True:
-            got = s.recv(65536)
-            if not got:
-                break
-            out += got
-    except (socket.timeout, ConnectionResetError):
-        pass
+    out = read_until_closed(s)
     assert out.startswith(b"HTTP/1.1 200 ")
     assert out.endswith(b"did not read\n")  # then the server closed the connection
 
