@@ -127,10 +127,17 @@ head(MReq, Guard) ->
            orelse py_serve_framing:wants_close(mochiweb_request:get(version, MReq), Headers)}.
 
 stats(S) ->
-    Json = [${, lists:join(", ", [io_lib:format("\"~s\": ~p", [K, V])
-                                  || {K, V} <- maps:to_list(py_serve_stats:snapshot()),
-                                     is_integer(V)]), $}],
+    Json = json_object(py_serve_stats:snapshot()),
     reply(S, 200, [{<<"content-type">>, <<"application/json">>}], iolist_to_binary(Json)).
+
+%% The stats as JSON: atom keys (names without quotes or backslashes), integer values or
+%% such objects.
+json_object(Map) ->
+    [${, lists:join(", ", [[$", atom_to_list(K), "\": ", json_value(V)]
+                           || {K, V} <- lists:sort(maps:to_list(Map))]), $}].
+
+json_value(V) when is_integer(V) -> integer_to_list(V);
+json_value(V) when is_map(V) -> json_object(V).
 
 serve(#s{headers = Headers, cfg = #{max_body := Max}} = S) ->
     case py_serve_framing:body(Headers) of
