@@ -274,3 +274,23 @@ def test_app_node_stopped_mid_upload_then_continued(cluster):
     served_by(front, app.beam_pid)
     assert front.stop() == 0, front.log()
     assert app.stop() == 0, app.log()
+
+
+def test_app_node_sigterm_finishes_its_requests(cluster):
+    """SIGTERM on the app node: the fronts route no new requests there, its upload in
+    flight completes whole, it exits 0; the front serves on alone."""
+    app = cluster.app()
+    front = cluster.front(app)
+    body, uploads = two_uploads_one_each(front, app, 4 << 20)
+    app.proc.send_signal(15)
+    await_condition(lambda: app.node not in routes(front), 10, "the leaving node unrouted")
+    results = [u.response(60) for u in uploads]
+    digest = {"bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+    assert sorted((status, json.loads(got)["pid"]) for status, got, _ in results) == \
+        sorted([(200, front.beam_pid), (200, app.beam_pid)])
+    assert [dict(json.loads(got), pid=0) for _, got, _ in results] == [dict(digest, pid=0)] * 2
+    assert app.proc.wait(60) == 0, app.log()
+    assert [pid_of_next(front) for _ in range(5)] == [front.beam_pid] * 5
+    for u in uploads:
+        u.close()
+    assert front.stop() == 0, front.log()
