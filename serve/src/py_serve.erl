@@ -33,17 +33,13 @@
 %% the lifespan shutdown and stops: exit status 0.
 %%
 %% == The cookie ==
-%% Read from the cookie file (`--cookie-file', default `~/.erlang.cookie'): one line (blanks
-%% around it dropped), not empty, not readable or writable by group or others (as Erlang
-%% itself requires of `~/.erlang.cookie'); anything else exits 1 with the reason. It is set
-%% at run time ({@link py_dist}) and never appears on a command line, the local app nodes'
-%% included.
+%% Read from the cookie file ({@link py_serve_cookie}; a file it cannot use exits 1 with the
+%% reason), set at run time ({@link py_dist}); it never appears on a command line, the local
+%% app nodes' included.
 -module(py_serve).
 
 -export([main/0, stop/0]).
 -export([init/1, app_role/1]).
-
--include_lib("kernel/include/file.hrl").
 
 -define(LISTENER, py_serve_listener).
 
@@ -147,39 +143,11 @@ dist_options(#{dist_interface := Interface, dist_ticktime := Tick, name := Name}
 cookie_source(#{cookie := random}) -> "random, for the local app nodes only";
 cookie_source(#{cookie := {file, Path}}) -> Path.
 
-%% The cookie file's one line; exits 1 (with the reason) if it is missing, empty or open to
-%% others.
+%% The cookie file's one line; exits 1 (with the reason) if it cannot be used.
 read_cookie(Path) ->
-    File = case Path of
-               "~/" ++ Rest ->
-                   case os:getenv("HOME") of
-                       false -> fail("no HOME for the cookie file ~s: give --cookie-file", [Path]);
-                       Home -> filename:join(Home, Rest)
-                   end;
-               _ -> Path
-           end,
-    case file:read_file_info(File) of
-        {ok, #file_info{type = regular, mode = Mode}} when Mode band 8#077 =/= 0 ->
-            fail("the cookie file ~s is open to group or others (mode ~.8B): chmod 600 ~s",
-                 [File, Mode band 8#777, File]);
-        {ok, #file_info{type = regular}} ->
-            ok;
-        {ok, #file_info{type = Type}} ->
-            fail("the cookie file ~s is not a regular file (~s)", [File, Type]);
-        {error, Why} ->
-            fail("cannot read the cookie file ~s: ~s", [File, file:format_error(Why)])
-    end,
-    case file:read_file(File) of
-        {ok, Bin} ->
-            case string:trim(binary_to_list(Bin)) of
-                "" -> fail("the cookie file ~s is empty", [File]);
-                Cookie ->
-                    lists:member($\n, Cookie)
-                        andalso fail("the cookie file ~s has more than one line", [File]),
-                    list_to_atom(Cookie)
-            end;
-        {error, Why2} ->
-            fail("cannot read the cookie file ~s: ~s", [File, file:format_error(Why2)])
+    case py_serve_cookie:read(Path) of
+        {ok, Cookie} -> Cookie;
+        {error, Message} -> fail("~s", [Message])
     end.
 
 await_nodes(N, Deadline) ->
