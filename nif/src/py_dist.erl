@@ -22,9 +22,13 @@
 %% epmd (the port mapper) must run: if it does not, it is started listening on the same
 %% interface (`ERL_EPMD_ADDRESS'). TLS distribution (`-proto_dist inet_tls') is chosen on the
 %% command line and is kept: see README, "Scaling out".
+%%
+%% A local app node ({@link start_peer/1}) never gets the cookie on its command line (where
+%% `ps' shows it to every local user): `peer' controls it over its standard input and output,
+%% the cookie is set there after boot, then this node connects to it.
 -module(py_dist).
 
--export([ensure/1, peer_args/1, cookie/0, ticktime/1]).
+-export([ensure/1, peer_args/1, start_peer/1, cookie/0, ticktime/1]).
 -export_type([options/0]).
 
 -define(TICKTIME, 4).
@@ -82,17 +86,38 @@ cookie() ->
 ticktime(Opts) ->
     maps:get(ticktime, Opts, ?TICKTIME).
 
-%% @doc The `erl' arguments of a local app node of this (distributed) VM: its cookie, the
-%% interface it listens on, the tick time and the code path `Dirs'.
+%% @doc The `erl' arguments of a local app node of this (distributed) VM: the interface it
+%% listens on, the tick time and the code path `Dirs' (not the cookie: {@link start_peer/1}
+%% sets it after boot).
 -spec peer_args(#{code_path := [file:filename()], _ => _}) -> [string()].
 peer_args(#{code_path := Dirs} = Opts) ->
     Interface = case application:get_env(kernel, inet_dist_use_interface) of
                     {ok, IP} -> ["-kernel", "inet_dist_use_interface", term(IP)];
                     undefined -> []
                 end,
-    ["-setcookie", atom_to_list(erlang:get_cookie()), "-connect_all", "false",
+    ["-connect_all", "false",
      "-kernel", "net_ticktime", integer_to_list(net_kernel:get_net_ticktime())
      | Interface] ++ ["-pa" | Dirs] ++ maps:get(extra_args, Opts, []).
+
+%% @doc Starts a local app node with `peer' (`PeerOpts': `name', `host', `args' from
+%% {@link peer_args/1}, ...), controlled over its standard input and output (it halts when
+%% this VM goes), gives it this node's cookie there and connects to it: `{ok, Peer, Node}'.
+-spec start_peer(peer:start_options()) -> {ok, pid(), node()} | {error, term()}.
+start_peer(PeerOpts) ->
+    case catch peer:start(PeerOpts#{connection => standard_io}) of
+        {ok, Peer, Node} ->
+            try
+                true = peer:call(Peer, erlang, set_cookie, [erlang:get_cookie()]),
+                true = net_kernel:connect_node(Node),
+                {ok, Peer, Node}
+            catch
+                Class:Reason ->
+                    catch peer:stop(Peer),
+                    {error, {peer_setup, Class, Reason}}
+            end;
+        Other ->
+            {error, {peer, Other}}
+    end.
 
 term(T) ->
     lists:flatten(io_lib:format("~w", [T])).

@@ -7,17 +7,19 @@
 %% <ul>
 %% <li>front: the VM with the HTTP server. {@link start_local/2} makes it a distributed node
 %%     ({@link py_dist}: loopback, random cookie, unless told otherwise) and starts `N' local
-%%     app nodes with the `peer' module (`erl -name py_app<i>_<suffix>@127.0.0.1 -setcookie
-%%     ... -pa <this VM's non-OTP code path>'), each with this VM's `py_buffer' application
+%%     app nodes with the `peer' module (`erl -name py_app<i>_<suffix>@127.0.0.1 -pa <this
+%%     VM's non-OTP code path>'; the cookie is set after boot, never on a command line: see
+%%     {@link py_dist:start_peer/1}), each with this VM's `py_buffer' application
 %%     environment (`python', `python_path', ...; option `env' adds to it). They are
 %%     supervised here: one that dies is started again (same name, after 0.5 s) and peers
-%%     stop with the front (they halt when its connection goes). {@link connect/1} joins an
+%%     stop with the front (they halt when it goes). {@link connect/1} joins an
 %%     app node started elsewhere (same cookie) and reconnects every second after it went
 %%     down. By default the front serves requests too (option `serve_local', default `true';
-%%     `false': only app nodes serve, the `--role front' of the CLI).</li>
+%%     `false': only app nodes serve).</li>
 %% <li>app: {@link serve_app/1} makes a VM a distributed node with the given name and starts
 %%     the `py_buffer' application; the front drives everything else (requests come as
-%%     {@link py_remote_proxy} processes).</li>
+%%     {@link py_remote_proxy} processes). {@link leave/0}, before it stops, tells the fronts
+%%     to route no new requests to it.</li>
 %% </ul>
 %%
 %% == Joining ==
@@ -29,11 +31,13 @@
 %%
 %% == Messages ==
 %% Besides calls: `{py_nodes, release, Key}' from an app node's proxy whose front process died
-%% (the request's routing count, see {@link py_route:release/1}).
+%% (the request's routing count, see {@link py_route:release/1}); `{py_nodes, leaving, Node}'
+%% from an app node that stops ({@link leave/0}): no new requests go there, those in flight
+%% go on, and once it is down it is reconnected like any node that went down.
 -module(py_nodes).
 -behaviour(gen_server).
 
--export([start_local/2, connect/1, serve_app/1, nodes/0, stop/0]).
+-export([start_local/2, connect/1, serve_app/1, leave/0, nodes/0, stop/0]).
 -export([start_link/1, init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 -export_type([options/0]).
 
@@ -55,7 +59,7 @@
 %% app node that died is started again (default 500).
 
 -record(node, {kind :: local | remote,
-               state = joining :: joining | up | down,
+               state = joining :: joining | up | leaving | down,
                peer :: pid() | undefined}).
 
 -record(st, {opts :: options(),
@@ -97,14 +101,24 @@ serve_app(Opts) ->
             Error
     end.
 
+%% @doc On an app node that is about to stop: every front connected to it routes no new
+%% requests here (their requests in flight go on). Returns the fronts told.
+-spec leave() -> [node()].
+leave() ->
+    Fronts = erlang:nodes(),
+    _ = [erlang:send({?MODULE, Front}, {?MODULE, leaving, node()}, [noconnect])
+         || Front <- Fronts],
+    Fronts.
+
 %% @doc The nodes that serve and their outstanding requests.
 -spec nodes() -> [{node(), non_neg_integer()}].
 nodes() ->
     py_route:outstanding().
 
-%% @doc Stops routing: the apps' lifespan shutdown runs on every node that serves
-%% ({@link py_app:stop/1}), local app nodes stop, the routing table goes (requests are then
-%% local again).
+%% @doc Stops routing: the apps' lifespan shutdown runs on every local app node that serves
+%% ({@link py_app:stop/1}; not on the nodes joined with {@link connect/1}, which may serve
+%% other fronts), local app nodes stop, the routing table goes (requests are then local
+%% again).
 -spec stop() -> ok.
 stop() ->
     _ = supervisor:terminate_child(py_buffer_sup, ?MODULE),
@@ -188,6 +202,14 @@ handle_cast(_Msg, St) ->
 handle_info({py_nodes, release, Key}, St) ->
     ok = py_route:release(Key),
     {noreply, St};
+handle_info({py_nodes, leaving, Node}, #st{nodes = Nodes} = St) ->
+    case maps:find(Node, Nodes) of
+        {ok, #node{state = up} = Rec} ->
+            ok = py_route:remove(Node),
+            {noreply, St#st{nodes = Nodes#{Node => Rec#node{state = leaving}}}};
+        _ ->
+            {noreply, St}
+    end;
 handle_info({nodedown, Node}, St) ->
     {noreply, down(Node, St)};
 handle_info({'EXIT', Pid, _Reason}, #st{nodes = Nodes} = St) ->
@@ -211,8 +233,9 @@ handle_info(_Msg, St) ->
 %% @private
 -spec terminate(term(), #st{}) -> ok.
 terminate(_Reason, #st{nodes = Nodes, opts = Opts}) ->
-    %% The apps' lifespan shutdown on every node that serves, then the local nodes stop.
-    Up = [N || {N, #node{state = up}} <- maps:to_list(Nodes)],
+    %% The apps' lifespan shutdown on every local node that serves, then they stop. Remote
+    %% app nodes keep their apps (other fronts may use them; they shut down when stopped).
+    Up = [N || {N, #node{state = up, kind = local}} <- maps:to_list(Nodes)],
     _ = [catch erpc:call(N, py_app, stop, [App], 10000)
          || N <- Up, App <- maps:get(apps, Opts, []), not is_module_app(App)],
     _ = [catch peer:stop(P) || #node{peer = P} <- maps:values(Nodes), is_pid(P)],
@@ -249,7 +272,7 @@ join({local, Node}, Opts) ->
                                                                || D <- Dirs]}),
                  env => epmd_env(),
                  wait_boot => ?JOIN_TIMEOUT},
-    case catch peer:start(PeerOpts) of
+    case py_dist:start_peer(PeerOpts) of
         {ok, Peer, Node} ->
             Env = maps:get(env, Opts, []),
             case setup(Node, application:get_all_env(py_buffer) ++ Env, Opts) of
@@ -258,8 +281,8 @@ join({local, Node}, Opts) ->
                     catch peer:stop(Peer),
                     {Node, Error, #node{kind = local, state = down}}
             end;
-        Other ->
-            {Node, {error, {peer, Other}}, #node{kind = local, state = down}}
+        {error, _} = Error ->
+            {Node, Error, #node{kind = local, state = down}}
     end;
 join({remote, Node}, Opts) ->
     case net_kernel:connect_node(Node) of
@@ -323,7 +346,8 @@ added({Node, {error, _}, Rec}, #st{nodes = Nodes} = St) ->
 
 down(Node, #st{nodes = Nodes} = St) ->
     case maps:find(Node, Nodes) of
-        {ok, #node{state = up, kind = Kind, peer = Peer} = Rec} ->
+        {ok, #node{state = State, kind = Kind, peer = Peer} = Rec}
+          when State =:= up; State =:= leaving ->
             ok = py_route:remove(Node),
             case Peer of
                 undefined -> ok;

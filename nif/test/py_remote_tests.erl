@@ -21,6 +21,8 @@ py_remote_test_() ->
                  fun(Peers) ->
                          {inorder,
                           [{"lifespan ran on every node", fun() -> lifespan_everywhere(Peers) end},
+                           {"the cookie is on no command line",
+                            fun() -> cookie_not_on_command_lines(Peers) end},
                            {"least outstanding routing", fun() -> least_outstanding(Peers) end},
                            {"exact bytes on every node", fun() -> exact_bytes(Peers) end},
                            {"erlang echo on every node", fun() -> echo_backend(Peers) end},
@@ -74,6 +76,22 @@ lifespan_everywhere(Peers) ->
      || N <- Peers],
     R = drive(?A("lifespan_app"), [], #{content_length => 0}),
     ?assertMatch(#{status := 200, body := <<"hello from startup 1">>}, R).
+
+%% `ps' shows every process's command line to every local user: the app nodes' must not
+%% hold the cookie (it is set after boot through the peer's standard input).
+cookie_not_on_command_lines(Peers) ->
+    OsPids = [erpc:call(N, os, getpid, []) || N <- Peers],
+    CommandLines = [begin
+                        {ok, Args} = file:read_file("/proc/" ++ P ++ "/cmdline"),
+                        Args
+                    end || P <- OsPids],
+    Cookie = atom_to_binary(erlang:get_cookie()),
+    ?assertEqual([erlang:get_cookie() || _ <- Peers],
+                 [erpc:call(N, erlang, get_cookie, []) || N <- Peers]),
+    [?assertEqual({Args, nomatch}, {Args, binary:match(Args, Cookie)}) || Args <- CommandLines],
+    %% They are the app nodes' command lines (each names its node).
+    [?assertNotEqual(nomatch, binary:match(Args, hd(binary:split(atom_to_binary(N), <<"@">>))))
+     || {N, Args} <- lists:zip(Peers, CommandLines)].
 
 least_outstanding(Peers) ->
     ?assertEqual([{N, 0} || N <- lists:sort(Peers)], py_nodes:nodes()),
@@ -288,16 +306,16 @@ node_killed(Peers) ->
     ?assertEqual(lists:sort(Peers), lists:sort([N || {N, _} <- py_nodes:nodes()])),
     nothing_left().
 
-%% An app node started by someone else (here: `peer', with the front's cookie), joined by
+%% An app node started by someone else (here: `peer', given the front's cookie), joined by
 %% name: it serves once joined (its lifespan ran), explicitly routed requests reach it, and
 %% it leaves the routing table when it stops.
 connect_remote(Peers) ->
     Dirs = [filename:absname(D) || D <- code:get_path(), not lists:prefix(code:root_dir(), D),
                                    D =/= "."],
     [_, Host] = string:split(atom_to_list(node()), "@"),
-    {ok, Peer, Node} = peer:start(#{name => "py_remote_elsewhere", host => Host,
-                                    longnames => true,
-                                    args => py_dist:peer_args(#{code_path => Dirs})}),
+    {ok, Peer, Node} = py_dist:start_peer(#{name => "py_remote_elsewhere", host => Host,
+                                            longnames => true,
+                                            args => py_dist:peer_args(#{code_path => Dirs})}),
     try
         ok = erpc:call(Node, application, load, [py_buffer]),
         ok = erpc:call(Node, application, set_env, [py_buffer, python_path, [python_dir()]]),

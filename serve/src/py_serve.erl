@@ -8,7 +8,8 @@
 %% application (`python_path': the app directory; `max_workers': `--workers'), imports the
 %% app and, for ASGI, runs its lifespan startup ({@link py_app:start/1}; a failure exits 1),
 %% with `--nodes N' starts N-1 local app nodes ({@link py_nodes:start_local/2}) and waits
-%% until they serve,
+%% until they serve, joins each `--connect' app node ({@link py_nodes:connect/1}: one that is
+%% not reachable yet is logged and retried every second, the server starts all the same),
 %% starts the listener (`mochiweb_socket_server', connection loop {@link
 %% py_serve_http:loop/2}), prints `py-buffer-serve listening on http://HOST:PORT' (the real
 %% port when 0 was asked) on standard output and waits.
@@ -19,10 +20,26 @@
 %% (responses say `Connection: close' and keep-alive ends), waits until no request is in
 %% flight or `--graceful-timeout' passed, runs the ASGI lifespan shutdown, and stops the VM
 %% with `init:stop/0' (the `py_buffer' application finalizes Python): exit status 0.
+%%
+%% == The app role (`--role app') ==
+%% No listener: the VM becomes the distributed node `--name' ({@link py_nodes:serve_app/1}:
+%% `--dist-interface', `--dist-ticktime', the cookie from the cookie file), configures the
+%% `py_buffer' application as above, imports the app (and runs its ASGI lifespan startup; a
+%% failure exits 1), prints `py-buffer-serve app node NAME@HOST ready (cookie from PATH)'
+%% and waits for fronts: each front that connects starts the app there too (already
+%% started: nothing happens) and sends its requests as {@link py_remote_proxy} processes. On
+%% SIGTERM it tells the fronts to send no new requests ({@link py_nodes:leave/0}), waits
+%% until the requests in flight (its proxies) are done or `--graceful-timeout' passed, runs
+%% the lifespan shutdown and stops: exit status 0.
+%%
+%% == The cookie ==
+%% Read from the cookie file ({@link py_serve_cookie}; a file it cannot use exits 1 with the
+%% reason), set at run time ({@link py_dist}); it never appears on a command line, the local
+%% app nodes' included.
 -module(py_serve).
 
 -export([main/0, stop/0]).
--export([init/1]).
+-export([init/1, app_role/1]).
 
 -define(LISTENER, py_serve_listener).
 
@@ -37,8 +54,11 @@ main() ->
             io:put_chars(standard_error, ["py-buffer-serve: ", Message,
                                           "\n(py-buffer-serve --help lists the options)\n"]),
             halt(2);
-        {ok, Config} ->
+        {ok, #{role := front} = Config} ->
             _ = spawn(?MODULE, init, [Config]),
+            ok;
+        {ok, #{role := app} = Config} ->
+            _ = spawn(?MODULE, app_role, [Config]),
             ok
     end.
 
@@ -50,20 +70,13 @@ stop() ->
 
 %% @private
 -spec init(py_serve_cli:config()) -> no_return().
-init(#{app := App, app_dir := AppDir, workers := Workers, log_level := Level,
-       ip := IP, host := Host, port := Port} = Config) ->
+init(#{ip := IP, host := Host, port := Port} = Config) ->
     register(py_serve, self()),
-    ok = py_serve_log:set_level(Level),
     ok = py_serve_stats:init(),
     persistent_term:put(py_serve_config, Config),
-    ok = application:load(py_buffer),
-    ok = application:set_env(py_buffer, python_path, [AppDir]),
-    ok = application:set_env(py_buffer, max_workers, Workers),
+    ok = configure(Config),
     {ok, _} = application:ensure_all_started(py_buffer),
-    case py_app:start(App) of
-        ok -> ok;
-        {error, Reason} -> fail("cannot start the app ~s: ~s", [element(2, App), why(Reason)])
-    end,
+    ok = start_app(Config),
     ok = app_nodes(Config),
     ok = py_serve_signal:install(self()),
     _ = mochiweb_clock:start(),
@@ -79,16 +92,62 @@ init(#{app := App, app_dir := AppDir, workers := Workers, log_level := Level,
     io:format("py-buffer-serve listening on http://~s:~b~n", [host(Host), RealPort]),
     wait(Config).
 
-%% `--nodes N': N-1 local app nodes, each starting the app; returns once they all serve.
-app_nodes(#{nodes := 1}) ->
+%% The log level and the `py_buffer' application environment (both roles).
+configure(#{app_dir := AppDir, workers := Workers, log_level := Level}) ->
+    ok = py_serve_log:set_level(Level),
+    ok = application:load(py_buffer),
+    ok = application:set_env(py_buffer, python_path, [AppDir]),
+    ok = application:set_env(py_buffer, max_workers, Workers).
+
+%% Imports the app here (ASGI: lifespan startup); exits 1 if it cannot.
+start_app(#{app := App}) ->
+    case py_app:start(App) of
+        ok -> ok;
+        {error, Reason} -> fail("cannot start the app ~s: ~s", [element(2, App), why(Reason)])
+    end.
+
+%% `--nodes N': N-1 local app nodes, each starting the app; returns once they all serve. Then
+%% the `--connect' nodes. Nothing (no distribution) for a lone front without `--name'.
+app_nodes(#{nodes := 1, connect := [], name := undefined}) ->
     ok;
-app_nodes(#{nodes := N, app := App}) ->
-    %% Our own random cookie, hex after a letter: py_dist's base64url one starts with `-' one
-    %% time in 64, which `erl -setcookie' then takes for a flag (the app node never joins).
-    Cookie = list_to_atom("c" ++ binary_to_list(binary:encode_hex(crypto:strong_rand_bytes(24)))),
-    case py_nodes:start_local(N - 1, #{apps => [App], cookie => Cookie}) of
+app_nodes(#{nodes := N, app := App, connect := Remote} = Config) ->
+    Opts = (dist_options(Config))#{apps => [App]},
+    case py_nodes:start_local(N - 1, Opts) of
         {ok, _Names} -> await_nodes(N, erlang:monotonic_time(millisecond) + 60000);
         {error, Reason} -> fail("cannot start ~b app nodes: ~p", [N - 1, Reason])
+    end,
+    py_serve_log:event(info, "node ~s (cookie from ~s)", [node(), cookie_source(Config)]),
+    lists:foreach(fun(Node) ->
+                          case py_nodes:connect(Node) of
+                              ok ->
+                                  py_serve_log:event(info, "app node ~s joined", [Node]);
+                              {error, Why} ->
+                                  py_serve_log:event(warning, "app node ~s not joined yet "
+                                                     "(retried every second): ~P",
+                                                     [Node, Why, 8])
+                          end
+                  end, Remote).
+
+%% The py_dist options of either role: interface, tick time, name, cookie.
+dist_options(#{dist_interface := Interface, dist_ticktime := Tick, name := Name} = Config) ->
+    Named = case Name of
+                undefined -> #{};
+                _ -> #{name => Name}
+            end,
+    Cookie = case maps:get(cookie, Config) of
+                 random -> #{};                       % py_dist makes one
+                 {file, Path} -> #{cookie => read_cookie(Path)}
+             end,
+    maps:merge(#{interface => Interface, ticktime => Tick}, maps:merge(Named, Cookie)).
+
+cookie_source(#{cookie := random}) -> "random, for the local app nodes only";
+cookie_source(#{cookie := {file, Path}}) -> Path.
+
+%% The cookie file's one line; exits 1 (with the reason) if it cannot be used.
+read_cookie(Path) ->
+    case py_serve_cookie:read(Path) of
+        {ok, Cookie} -> Cookie;
+        {error, Message} -> fail("~s", [Message])
     end.
 
 await_nodes(N, Deadline) ->
@@ -100,6 +159,42 @@ await_nodes(N, Deadline) ->
             receive after 100 -> await_nodes(N, Deadline) end
     end.
 
+%% @private The app role (see the module doc).
+-spec app_role(py_serve_cli:config()) -> no_return().
+app_role(#{app := App} = Config) ->
+    register(py_serve, self()),
+    ok = configure(Config),
+    Node = case py_nodes:serve_app(dist_options(Config)) of
+               {ok, N} -> N;
+               {error, Reason} -> fail("cannot serve as app node ~s: ~p",
+                                       [maps:get(name, Config), Reason])
+           end,
+    ok = start_app(Config),
+    ok = py_serve_signal:install(self()),
+    io:format("py-buffer-serve app node ~s ready (cookie from ~s)~n",
+              [Node, cookie_source(Config)]),
+    receive
+        {py_serve_signal, _} -> ok
+    end,
+    Fronts = py_nodes:leave(),
+    py_serve_log:event(info, "shutting down: ~b requests in flight, ~b fronts told",
+                       [app_in_flight(), length(Fronts)]),
+    await_idle(fun app_in_flight/0, erlang:monotonic_time(millisecond)
+                                    + maps:get(graceful_timeout, Config)),
+    case py_app:stop(App) of
+        ok -> ok;
+        {error, Why} -> py_serve_log:event(error, "lifespan shutdown: ~s", [why(Why)])
+    end,
+    py_serve_log:event(info, "stopped", []),
+    init:stop(),
+    exit(normal).
+
+%% The requests this app node serves: one py_remote_proxy process each.
+app_in_flight() ->
+    length([P || P <- erlang:processes(),
+                 erlang:process_info(P, initial_call)
+                     =:= {initial_call, {py_remote_proxy, init, 6}}]).
+
 -spec wait(py_serve_cli:config()) -> no_return().
 wait(Config) ->
     receive
@@ -107,17 +202,18 @@ wait(Config) ->
     end.
 
 -spec shutdown(py_serve_cli:config()) -> no_return().
-shutdown(#{app := App, graceful_timeout := Grace, nodes := Nodes}) ->
+shutdown(#{app := App, graceful_timeout := Grace}) ->
     py_serve_log:event(info, "shutting down: ~b requests in flight",
                        [py_serve_stats:in_flight()]),
     py_serve_stats:drain(),
     ok = mochiweb_socket_server:stop(?LISTENER),
     Deadline = erlang:monotonic_time(millisecond) + Grace,
-    await_idle(Deadline),
-    %% With app nodes, py_nodes:stop/0 runs the lifespan shutdown on every node (this one too).
-    ok = case Nodes > 1 of
-             true -> py_nodes:stop();
-             false -> ok
+    await_idle(fun py_serve_stats:in_flight/0, Deadline),
+    %% With app nodes, py_nodes:stop/0 runs the lifespan shutdown on every local app node (not
+    %% on a --connect app node, which runs its own when it stops); this VM's runs below.
+    ok = case whereis(py_nodes) of
+             undefined -> ok;
+             _ -> py_nodes:stop()
          end,
     case py_app:stop(App) of
         ok -> ok;
@@ -127,16 +223,17 @@ shutdown(#{app := App, graceful_timeout := Grace, nodes := Nodes}) ->
     init:stop(),
     exit(normal).
 
-await_idle(Deadline) ->
-    case py_serve_stats:in_flight() =< 0 of
+%% Until `InFlight()' is 0 or the deadline passed.
+await_idle(InFlight, Deadline) ->
+    case InFlight() =< 0 of
         true -> ok;
         false ->
             case erlang:monotonic_time(millisecond) >= Deadline of
                 true ->
                     py_serve_log:event(warning, "grace period over: ~b requests still in flight",
-                                       [py_serve_stats:in_flight()]);
+                                       [InFlight()]);
                 false ->
-                    receive after 20 -> await_idle(Deadline) end
+                    receive after 20 -> await_idle(InFlight, Deadline) end
             end
     end.
 

@@ -3,11 +3,25 @@
 %% py-buffer-serve [--interface wsgi|asgi] [--bind HOST:PORT] [--app-dir DIR]
 %%                 [--max-body-size BYTES] [--body-timeout SECONDS] [--buffer-size BYTES]
 %%                 [--workers N] [--nodes N] [--header-timeout SECONDS] [--graceful-timeout SECONDS]
-%%                 [--log-level LEVEL] [--stats] MODULE:ATTR
+%%                 [--log-level LEVEL] [--stats]
+%%                 [--role front|app] [--name NAME] [--connect NAME@HOST]...
+%%                 [--dist-interface ADDR] [--dist-ticktime SECONDS] [--cookie-file PATH]
+%%                 MODULE:ATTR
 %% '''
 %% {@link parse/1} turns the arguments into a {@link config()}; sizes take a `K', `M' or
 %% `G' suffix (powers of 1024), times are seconds (fractions allowed). See {@link usage/0}
 %% for the defaults.
+%%
+%% Roles: `front' (the default) listens for HTTP and serves the app itself, on `--nodes N - 1'
+%% local app nodes and on the app nodes it `--connect's to; `app' opens no HTTP port and
+%% serves the requests of the fronts that connect to it (it needs `--name'). Combinations
+%% that make no sense (`--role app' with `--connect', `--nodes', `--bind' or `--stats'; no
+%% `--name' for an app) are usage errors.
+%%
+%% The cookie (the shared secret of Erlang distribution) is read from a file, never taken
+%% from the command line (which `ps' shows): `--cookie-file PATH', by default
+%% `~/.erlang.cookie'; only a front that neither has a `--name' nor connects anywhere (plain
+%% `--nodes N') makes a random one instead. The file is read by {@link py_serve}.
 -module(py_serve_cli).
 
 -export([parse/1, usage/0]).
@@ -26,8 +40,18 @@
                     workers := pos_integer(),
                     nodes := pos_integer(),
                     log_level := py_serve_log:level(),
-                    stats := boolean()}.
-%% Times in milliseconds, sizes in bytes.
+                    stats := boolean(),
+                    role := front | app,
+                    name := string() | undefined,
+                    connect := [node()],
+                    dist_interface := inet:ip_address() | any,
+                    dist_ticktime := pos_integer(),
+                    cookie := cookie()}.
+%% Times in milliseconds (`dist_ticktime': seconds), sizes in bytes.
+
+-type cookie() :: random | {file, string()}.
+%% Where the distribution cookie comes from: `random' (a front alone with its local app
+%% nodes) or the file `{file, Path}'.
 
 -define(DEFAULTS, #{interface => wsgi,
                     bind => "127.0.0.1:8000",
@@ -40,7 +64,11 @@
                     workers => 64,
                     nodes => 1,
                     log_level => info,
-                    stats => false}).
+                    stats => false,
+                    role => front,
+                    connect => [],
+                    dist_interface => {127, 0, 0, 1},
+                    dist_ticktime => 4}).
 
 %% @doc The help text (`--help').
 -spec usage() -> iolist().
@@ -81,8 +109,27 @@ usage() ->
      "  --log-level LEVEL         debug, info (access log), warning, error or none\n"
      "                            (default: info)\n"
      "  --stats                   serve GET /.py-buffer-serve/stats (JSON: requests in\n"
-     "                            flight, live buffers, Python threads; for tests)\n"
-     "  --help                    this text\n"].
+     "                            flight, live buffers, Python threads, requests per\n"
+     "                            node; for tests)\n"
+     "  --help                    this text\n"
+     "\n"
+     "more machines (Erlang distribution; README, \"Two machines\"):\n"
+     "  --role front|app          front (default): listen for HTTP and serve here, on the\n"
+     "                            --nodes and on the --connect app nodes; app: no HTTP\n"
+     "                            port, serve the requests of the fronts that connect\n"
+     "                            (needs --name; runs until SIGTERM)\n"
+     "  --name NAME               this VM's node name, NAME or NAME@HOST (HOST default: the\n"
+     "                            --dist-interface address)\n"
+     "  --connect NAME@HOST       front: an app node to send requests to (repeatable);\n"
+     "                            retried every second while it is down\n"
+     "  --dist-interface ADDR     the address distribution (and the epmd this starts)\n"
+     "                            listens on, or any (default: 127.0.0.1, this machine\n"
+     "                            only)\n"
+     "  --dist-ticktime SECONDS   an unreachable node is declared down within 1.25 x this;\n"
+     "                            the same on every node (default: 4)\n"
+     "  --cookie-file PATH        the cluster's shared secret, one line, mode 0600 or 0400\n"
+     "                            (default: ~/.erlang.cookie; never on the command line);\n"
+     "                            a front without --name and --connect makes a random one\n"].
 
 %% @doc The configuration the arguments give: `help', or `{error, Message}'.
 -spec parse([string()]) -> {ok, config()} | help | {error, string()}.
@@ -99,7 +146,7 @@ parse(Args) ->
 options([], Opts) -> Opts;
 options(["--help" | _], _Opts) -> help;
 options(["-h" | _], _Opts) -> help;
-options(["--stats" | Rest], Opts) -> options(Rest, Opts#{stats => true});
+options(["--stats" | Rest], Opts) -> options(Rest, Opts#{stats => true, stats_given => true});
 options([[$-, $- | NameValue] | Rest], Opts) ->
     case string:split(NameValue, "=") of
         [Name, Value] -> options(Rest, option(Name, Value, Opts));
@@ -116,7 +163,7 @@ options([Extra | _], _Opts) ->
 
 option("interface", "wsgi", Opts) -> Opts#{interface => wsgi};
 option("interface", "asgi", Opts) -> Opts#{interface => asgi};
-option("bind", Value, Opts) -> Opts#{bind => Value};
+option("bind", Value, Opts) -> Opts#{bind => Value, bind_given => true};
 option("app-dir", Value, Opts) -> Opts#{app_dir => Value};
 option("max-body-size", Value, Opts) -> Opts#{max_body => size(Value, 0)};
 option("buffer-size", Value, Opts) -> Opts#{buffer_size => size(Value, 1)};
@@ -124,7 +171,27 @@ option("body-timeout", Value, Opts) -> Opts#{body_timeout => millis(Value)};
 option("header-timeout", Value, Opts) -> Opts#{header_timeout => millis(Value)};
 option("graceful-timeout", Value, Opts) -> Opts#{graceful_timeout => millis(Value)};
 option("workers", Value, Opts) -> Opts#{workers => size(Value, 1)};
-option("nodes", Value, Opts) -> Opts#{nodes => size(Value, 1)};
+option("nodes", Value, Opts) -> Opts#{nodes => size(Value, 1), nodes_given => true};
+option("role", "front", Opts) -> Opts#{role => front};
+option("role", "app", Opts) -> Opts#{role => app};
+option("role", _Value, _Opts) -> throw({usage, "--role: front or app"});
+option("name", Value, Opts) -> Opts#{name => node_name("--name", Value, optional)};
+option("connect", Value, #{connect := Nodes} = Opts) ->
+    Opts#{connect => Nodes ++ [list_to_atom(node_name("--connect", Value, required))]};
+option("dist-interface", "any", Opts) -> Opts#{dist_interface => any};
+option("dist-interface", Value, Opts) ->
+    case inet:parse_address(Value) of
+        {ok, IP} -> Opts#{dist_interface => IP};
+        {error, _} -> throw({usage, "--dist-interface: an IP address or any, not " ++ Value})
+    end;
+option("dist-ticktime", Value, Opts) ->
+    try list_to_integer(Value) of
+        Seconds when Seconds >= 1 -> Opts#{dist_ticktime => Seconds};
+        _ -> throw({usage, "--dist-ticktime: whole seconds, at least 1: " ++ Value})
+    catch
+        error:badarg -> throw({usage, "--dist-ticktime: whole seconds, at least 1: " ++ Value})
+    end;
+option("cookie-file", Value, Opts) -> Opts#{cookie_file => Value};
 option("log-level", Value, Opts) ->
     case lists:member(Value, ["debug", "info", "warning", "error", "none"]) of
         true -> Opts#{log_level => list_to_atom(Value)};
@@ -163,6 +230,7 @@ finish(#{app_name := AppName, interface := Interface, bind := Bind} = Opts) ->
         [Module, Attr] when Module =/= "", Attr =/= "" -> ok;
         _ -> throw({usage, "the app is MODULE:ATTR, not " ++ AppName})
     end,
+    ok = role(Opts),
     {Host, Port} = bind(Bind),
     {ok, IP} = case inet:parse_address(Host) of
                    {ok, _} = Parsed -> Parsed;
@@ -172,12 +240,62 @@ finish(#{app_name := AppName, interface := Interface, bind := Bind} = Opts) ->
                            {error, _} -> throw({usage, "--bind: unknown host " ++ Host})
                        end
                end,
-    {ok, maps:merge(maps:without([interface, bind, app_name], Opts),
+    {ok, maps:merge(maps:without([interface, bind, app_name, cookie_file, bind_given,
+                                  stats_given, nodes_given], Opts),
                     #{app => {Interface, list_to_binary(AppName)},
                       ip => IP, host => Host, port => Port,
-                      app_dir => filename:absname(maps:get(app_dir, Opts))})};
+                      app_dir => filename:absname(maps:get(app_dir, Opts)),
+                      name => maps:get(name, Opts, undefined),
+                      cookie => cookie(Opts)})};
 finish(_Opts) ->
     throw({usage, "no app given (MODULE:ATTR)"}).
+
+%% What `--role app' cannot take, and what it needs.
+role(#{role := front}) ->
+    ok;
+role(#{role := app} = Opts) ->
+    is_map_key(name, Opts)
+        orelse throw({usage, "--role app needs --name NAME (the name fronts --connect to)"}),
+    Given = [Flag || {Key, Flag} <- [{connect, "--connect"}, {nodes_given, "--nodes"},
+                                     {bind_given, "--bind"}, {stats_given, "--stats"}],
+                     not lists:member(maps:get(Key, Opts, false), [false, []])],
+    case Given of
+        [] -> ok;
+        [Flag | _] -> throw({usage, Flag ++ " is for the front: --role app opens no HTTP port "
+                             "and connects to no node (fronts connect to it)"})
+    end.
+
+%% The cookie file, when this node is (or may be) part of a cluster.
+cookie(#{cookie_file := Path}) -> {file, Path};
+cookie(#{role := front, connect := [], name := _}) -> {file, "~/.erlang.cookie"};
+cookie(#{role := front, connect := []}) -> random;
+cookie(_Opts) -> {file, "~/.erlang.cookie"}.
+
+%% `NAME@HOST' (`required') or `NAME' alone too (`optional'): letters, digits, `_', `-', and
+%% in HOST also dots (and `:' for an IPv6 address).
+node_name(Flag, Value, HostPart) ->
+    NameChar = fun(C) -> lists:member(C, "_-") orelse (C >= $a andalso C =< $z)
+                             orelse (C >= $A andalso C =< $Z) orelse (C >= $0 andalso C =< $9)
+               end,
+    HostChar = fun(C) -> NameChar(C) orelse C =:= $. orelse C =:= $: end,
+    Valid = case string:split(Value, "@") of
+                [Name] when HostPart =:= optional, Name =/= "" ->
+                    lists:all(NameChar, Name);
+                [Name, Host] when Name =/= "", Host =/= "" ->
+                    lists:all(NameChar, Name) andalso lists:all(HostChar, Host);
+                _ ->
+                    false
+            end,
+    case Valid of
+        true -> Value;
+        false -> bad_node_name(Flag, Value, HostPart)
+    end.
+
+-spec bad_node_name(string(), string(), required | optional) -> no_return().
+bad_node_name(Flag, Value, HostPart) ->
+    throw({usage, Flag ++ ": not a node name (NAME" ++
+               case HostPart of required -> "@HOST"; optional -> "[@HOST]" end
+           ++ "): " ++ Value}).
 
 bind(Bind) ->
     case string:split(Bind, ":", trailing) of

@@ -50,6 +50,8 @@
 -define(MAX_PIECE, 262144).
 -define(DRAIN_MAX, 1048576).
 -define(STATS_PATH, "/.py-buffer-serve/stats").
+%% How often a body read of a remote request looks for the request's events (see recv/2).
+-define(REMOTE_WATCH, 200).
 
 -record(s, {sock :: term(),
             mreq :: term(),
@@ -127,10 +129,17 @@ head(MReq, Guard) ->
            orelse py_serve_framing:wants_close(mochiweb_request:get(version, MReq), Headers)}.
 
 stats(S) ->
-    Json = [${, lists:join(", ", [io_lib:format("\"~s\": ~p", [K, V])
-                                  || {K, V} <- maps:to_list(py_serve_stats:snapshot()),
-                                     is_integer(V)]), $}],
+    Json = json_object(py_serve_stats:snapshot()),
     reply(S, 200, [{<<"content-type">>, <<"application/json">>}], iolist_to_binary(Json)).
+
+%% The stats as JSON: atom keys (names without quotes or backslashes), integer values or
+%% such objects.
+json_object(Map) ->
+    [${, lists:join(", ", [[$", atom_to_list(K), "\": ", json_value(V)]
+                           || {K, V} <- lists:sort(maps:to_list(Map))]), $}].
+
+json_value(V) when is_integer(V) -> integer_to_list(V);
+json_value(V) when is_map(V) -> json_object(V).
 
 serve(#s{headers = Headers, cfg = #{max_body := Max}} = S) ->
     case py_serve_framing:body(Headers) of
@@ -252,21 +261,44 @@ read_length(S0, Remaining) ->
     case await_continue(pump_nowait(S0)) of
         #s{feed = stop} = S ->
             S;
-        #s{sock = Socket} = S ->
-            Size = min(Remaining, piece(S)),
-            arm_body(S),
-            Result = gen_tcp:recv(Socket, Size, infinity),
+        S1 ->
+            Size = min(Remaining, piece(S1)),
+            arm_body(S1),
+            {Result, S} = recv(S1, Size),
             disarm(S),
             case Result of
                 {ok, Data} ->
                     read_length(feed(S#s{received = S#s.received + Size}, Data),
                                 Remaining - Size);
+                stop ->
+                    S#s{feed = stop};
                 {error, _} ->
                     case py_serve_guard:timed_out() of
                         {true, Why} -> broken_body(S, Why, none);
                         false -> client_gone(S)
                     end
             end
+    end.
+
+%% One read of `Size' body bytes. A request on another node can fail while the client sends
+%% nothing (the node died or became unreachable): the read then wakes up every
+%% ?REMOTE_WATCH ms to handle the request's events (bytes already received stay in the
+%% socket), so the failure is answered (502) at once, not when the client sends again.
+recv(#s{sock = Socket, req = Req} = S, Size) ->
+    case py_remote:node(Req) =:= node() of
+        true -> {gen_tcp:recv(Socket, Size, infinity), S};
+        false -> recv_watching(S, Size)
+    end.
+
+recv_watching(#s{sock = Socket} = S, Size) ->
+    case gen_tcp:recv(Socket, Size, ?REMOTE_WATCH) of
+        {error, timeout} ->
+            case pump_nowait(S) of
+                #s{ended = {failed, _}} = S1 -> {stop, S1};
+                S1 -> recv_watching(S1, Size)
+            end;
+        Result ->
+            {Result, S}
     end.
 
 %% Before the first body read of a 100-continue request: wait until it was sent (the app

@@ -44,9 +44,9 @@ draining() ->
 
 %% @doc What the introspection endpoint reports: requests in flight, live `py_buffer' buffers
 %% (request and response bodies not yet freed), the Python pool (`py:info/0': `workers' as
-%% `{Threads, Idle}', `stuck'), the nodes serving (`--nodes'; 0 without distribution) and the
-%% VM's memory in bytes.
--spec snapshot() -> #{atom() => term()}.
+%% `{Threads, Idle}', `stuck'), the nodes serving (`--nodes'; 0 without distribution), the
+%% outstanding requests of each (`routes': node name to count) and the VM's memory in bytes.
+-spec snapshot() -> #{atom() => integer() | #{node() => non_neg_integer()}}.
 snapshot() ->
     Info = py:info(),  % before settle/0's own calls pass through the pool
     settle(),
@@ -57,6 +57,7 @@ snapshot() ->
       python_idle => Idle,
       python_stuck => maps:get(stuck, Info, 0),
       nodes => length(py_nodes:nodes()),
+      routes => maps:from_list(py_nodes:nodes()),
       memory => erlang:memory(total)}.
 
 ref() ->

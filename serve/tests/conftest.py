@@ -68,6 +68,50 @@ class Server:
         return proc_kib(self.beam_pid, "VmRSS") * 1024
 
 
+class AppNode:
+    """One ``py-buffer-serve --role app`` process on loopback distribution: ``node``
+    (``NAME@127.0.0.1``, from its ready line), ``pid`` (the script), ``beam_pid`` (the VM, whose
+    embedded Python answers ``os.getpid()``), ``stop()`` (SIGTERM, returns the exit status),
+    ``kill()`` (SIGCONT then SIGKILL to the VM; returns once the script ended), ``log()``."""
+
+    READY = re.compile(r"py-buffer-serve app node (\S+) ready \(cookie from (.+)\)$")
+
+    def __init__(self, app, name, cookie_file, interface="wsgi", app_dir=TESTS, args=(),
+                 tmp=None):
+        self.errfile = open(os.path.join(tmp, f"app-{time.monotonic_ns()}.log"), "w+")
+        self.proc = subprocess.Popen(
+            [SERVE, "--role", "app", "--name", name, "--dist-interface", "127.0.0.1",
+             "--cookie-file", cookie_file, "--interface", interface, "--app-dir", app_dir,
+             *args, app],
+            stdout=subprocess.PIPE, stderr=self.errfile)
+        self.pid = self.proc.pid
+        ready, _, _ = select.select([self.proc.stdout], [], [], 60)
+        line = self.proc.stdout.readline().decode() if ready else ""
+        m = self.READY.match(line.strip())
+        if not m:
+            self.kill()
+            raise RuntimeError(f"no ready line: {line!r}\n{self.log()}")
+        self.node, self.cookie_source = m.group(1), m.group(2)
+        self.beam_pid = beam_child(self.pid)
+
+    def stop(self, timeout=60):
+        return Server.stop(self, timeout)
+
+    def kill(self):
+        beam = getattr(self, "beam_pid", None)
+        for sig in (signal.SIGCONT, signal.SIGKILL):
+            for pid in (beam, self.pid):
+                if pid is not None and self.proc.poll() is None:
+                    try:
+                        os.kill(pid, sig)
+                    except ProcessLookupError:
+                        pass
+        self.proc.wait(30)
+
+    def log(self):
+        return Server.log(self)
+
+
 def beam_child(pid):
     """The VM process the script started (its only child)."""
     for _ in range(100):

@@ -1,11 +1,13 @@
 """Plain WSGI and ASGI apps for the HTTP tests (``--app-dir serve/tests``), one route per
-behaviour. Both record what they saw of broken bodies in `EVENTS` (``GET /events`` returns
+behaviour. ``?pid=1`` on ``/upload`` (a ``pid`` field) and ``/download`` (an ``x-pid``
+header), and ``GET /pid``, tell which process (which node's VM) served the request. Both record what they saw of broken bodies in `EVENTS` (``GET /events`` returns
 it as JSON; ``POST /events/clear`` empties it), with ``time.monotonic()`` (the system-wide
 CLOCK_MONOTONIC on Linux, so the test process can compare times)."""
 
 import asyncio
 import hashlib
 import json
+import os
 import threading
 import time
 
@@ -27,6 +29,11 @@ def query(qs):
             k, v = part.split("=", 1)
             out[k] = v
     return out
+
+
+def served(reply, q):
+    """``reply`` plus the serving process's pid if the query asks (``pid=1``)."""
+    return dict(reply, pid=os.getpid()) if q.get("pid") else reply
 
 
 def pattern(size):
@@ -76,7 +83,8 @@ def wsgi(environ, start_response):
             with _lock:
                 ACTIVE["wsgi"] -= 1
         record("complete", app="wsgi", id=q.get("id"), got=size)
-        return reply("200 OK", json.dumps({"bytes": size, "sha256": digest.hexdigest()}).encode())
+        return reply("200 OK", json.dumps(served({"bytes": size, "sha256": digest.hexdigest()},
+                                                 q)).encode())
     if path == "/echo":
         return reply("200 OK", body.read(), "application/octet-stream")
     if path == "/late-read":
@@ -95,6 +103,8 @@ def wsgi(environ, start_response):
     if path == "/download":
         size = int(q.get("size", 1 << 20))
         headers = [("Content-Type", "application/octet-stream")]
+        if q.get("pid"):
+            headers.append(("X-Pid", str(os.getpid())))
         if q.get("length"):
             headers.append(("Content-Length", str(size)))
         start_response("200 OK", headers)
@@ -104,6 +114,8 @@ def wsgi(environ, start_response):
         return reply("200 OK", b"slept\n", "text/plain")
     if path == "/active":
         return reply("200 OK", json.dumps(ACTIVE).encode())
+    if path == "/pid":
+        return reply("200 OK", json.dumps({"pid": os.getpid()}).encode())
     return reply("200 OK", b"hello\n", "text/plain")
 
 
@@ -158,7 +170,8 @@ async def asgi(scope, receive, send):
         finally:
             ACTIVE["asgi"] -= 1
         record("complete", app="asgi", id=q.get("id"), got=size)
-        return await reply(200, json.dumps({"bytes": size, "sha256": digest.hexdigest()}).encode())
+        return await reply(200, json.dumps(served({"bytes": size, "sha256": digest.hexdigest()},
+                                                  q)).encode())
     if path == "/echo":
         data = b""
         while True:
@@ -187,6 +200,8 @@ async def asgi(scope, receive, send):
     if path == "/download":
         size = int(q.get("size", 1 << 20))
         headers = [(b"content-type", b"application/octet-stream")]
+        if q.get("pid"):
+            headers.append((b"x-pid", str(os.getpid()).encode()))
         if q.get("length"):
             headers.append((b"content-length", str(size).encode()))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -199,10 +214,10 @@ async def asgi(scope, receive, send):
         return await reply(200, b"slept\n", b"text/plain")
     if path == "/active":
         return await reply(200, json.dumps(ACTIVE).encode())
+    if path == "/pid":
+        return await reply(200, json.dumps({"pid": os.getpid()}).encode())
     return await reply(200, b"hello\n", b"text/plain")
 
 
 #: Where the ASGI lifespan shutdown leaves its mark (the tests set it through the env).
-import os  # noqa: E402
-
 SHUTDOWN_MARK = os.environ.get("SERVE_TEST_SHUTDOWN_MARK", "/dev/null")

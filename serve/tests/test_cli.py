@@ -1,6 +1,7 @@
 """The command line of bin/py-buffer-serve: --help, bad arguments, an app that cannot be
 imported, the listening line with the real port."""
 
+import os
 import subprocess
 
 import httpx
@@ -9,7 +10,8 @@ from conftest import EXAMPLES, SERVE, Server
 
 OPTIONS = ["--interface", "--bind", "--app-dir", "--max-body-size", "--body-timeout",
            "--buffer-size", "--workers", "--header-timeout", "--graceful-timeout",
-           "--log-level", "--stats", "--help"]
+           "--log-level", "--stats", "--help", "--nodes", "--role", "--name", "--connect",
+           "--dist-interface", "--dist-ticktime", "--cookie-file"]
 
 
 def run(*args):
@@ -29,6 +31,63 @@ def test_bad_arguments_exit_2():
         out = run(*args)
         assert out.returncode == 2, (args, out)
         assert "py-buffer-serve:" in out.stderr
+
+
+def test_bad_cluster_arguments_exit_2_saying_why():
+    app_role = ["--role", "app", "--name", "app1"]
+    for args, why in [
+            (["--role", "app", "a:b"], "--role app needs --name NAME"),
+            (app_role + ["--connect", "x@127.0.0.1", "a:b"], "--connect is for the front"),
+            (app_role + ["--nodes", "2", "a:b"], "--nodes is for the front"),
+            (app_role + ["--bind", "127.0.0.1:0", "a:b"], "--bind is for the front"),
+            (app_role + ["--stats", "a:b"], "--stats is for the front"),
+            (["--role", "backend", "a:b"], "--role: front or app"),
+            (["--connect", "app1", "a:b"], "--connect: not a node name (NAME@HOST): app1"),
+            (["--connect", "app 1@h", "a:b"], "--connect: not a node name (NAME@HOST): app 1@h"),
+            (["--name", "front@", "a:b"], "--name: not a node name (NAME[@HOST]): front@"),
+            (["--dist-interface", "nowhere", "a:b"],
+             "--dist-interface: an IP address or any, not nowhere"),
+            (["--dist-ticktime", "0", "a:b"], "--dist-ticktime: whole seconds, at least 1: 0"),
+            (["--dist-ticktime", "1.5", "a:b"],
+             "--dist-ticktime: whole seconds, at least 1: 1.5")]:
+        out = run(*args)
+        assert out.returncode == 2, (args, out)
+        assert out.stderr.startswith("py-buffer-serve: " + why), (args, out.stderr)
+        assert out.stdout == ""
+
+
+def test_bad_cookie_file_exits_1_saying_why(tmp_path):
+    cookie = tmp_path / "cookie"
+    app_role = ["--role", "app", "--name", f"scl_cookie_{os.getpid()}",
+                "--dist-interface", "127.0.0.1", "--app-dir", EXAMPLES, "--cookie-file",
+                str(cookie), "http_flask:app"]
+    out = run(*app_role)
+    assert out.returncode == 1
+    assert out.stderr == (f"py-buffer-serve: cannot read the cookie file {cookie}: "
+                          "no such file or directory\n")
+    cookie.write_text("secret\n")
+    cookie.chmod(0o644)
+    out = run(*app_role)
+    assert out.returncode == 1
+    assert out.stderr == (f"py-buffer-serve: the cookie file {cookie} is open to group or "
+                          f"others (mode 644): chmod 600 {cookie}\n")
+    cookie.write_text("  \n")
+    cookie.chmod(0o600)
+    out = run(*app_role)
+    assert out.returncode == 1
+    assert out.stderr == f"py-buffer-serve: the cookie file {cookie} is empty\n"
+    assert out.stdout == ""
+
+
+def test_app_role_that_cannot_import_exits_1(tmp_path):
+    cookie = tmp_path / "cookie"
+    cookie.write_text("secret\n")
+    cookie.chmod(0o400)
+    out = run("--role", "app", "--name", f"scl_noimport_{os.getpid()}", "--dist-interface",
+              "127.0.0.1", "--cookie-file", str(cookie), "--app-dir", EXAMPLES,
+              "no_such_module:app")
+    assert out.returncode == 1
+    assert "ModuleNotFoundError" in out.stderr and out.stdout == ""
 
 
 def test_app_that_cannot_be_imported_exits_1():
