@@ -66,6 +66,20 @@ def rss(roots):
     return total
 
 
+def cpu_seconds(roots):
+    """User + system CPU seconds used so far by the process trees under `roots` (every
+    thread; /proc/PID/stat, clock ticks)."""
+    ticks = 0
+    for p in tree(*roots):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(") ", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def listening_ports(pids):
     """The TCP ports the processes `pids` listen on."""
     inodes = set()
@@ -193,7 +207,12 @@ class Running:
                            timeout=30)
         time.sleep(0.5)
         # What memory is counted over: the server's process tree and its app nodes.
-        self.roots = [self.proc.pid] + app_nodes(self.proc.pid)
+        self.apps = app_nodes(self.proc.pid)
+        self.roots = [self.proc.pid] + self.apps
+
+    def cpu(self):
+        """CPU seconds so far: (the server's own process tree, its app nodes)."""
+        return cpu_seconds([self.proc.pid]), cpu_seconds(self.apps)
 
     def stop(self):
         self.proc.terminate()
@@ -218,8 +237,9 @@ def wrk(url, seconds, connections=32, threads=2):
         return ms(m.group(1), m.group(2))
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     socket_errors = re.search(r"Socket errors: (.*)", out)
-    return {"rps": rps, "p50_ms": pct(50), "p99_ms": pct(99),
+    return {"rps": rps, "requests": requests, "p50_ms": pct(50), "p99_ms": pct(99),
             "avg_ms": ms(*re.search(r"Latency\s+([\d.]+)(us|ms|s)", out).groups()),
             "non2xx": int(errors.group(1)) if errors else 0,
             "socket_errors": socket_errors.group(1).strip() if socket_errors else ""}
@@ -339,25 +359,37 @@ def scale_one(kind, n, path, size, seconds):
             raise RuntimeError(f"{kind} --nodes {n}: found {len(server.roots) - 1} app nodes")
         load = os.getloadavg()[0]
         idle = rss(server.roots)
+        front0, apps0 = server.cpu()
         echo, _, echo_peak = rss_during(server.roots, lambda: wrk(server.url, seconds))
+        front1, apps1 = server.cpu()
         single = wrk(server.url, max(2, seconds - 2), connections=1, threads=1)
         up1 = upload(server, path, size, 1, 120)
+        front2, apps2 = server.cpu()
         upn = upload(server, path, size, SCALE_UPLOAD_CLIENTS, 300)
+        front3, apps3 = server.cpu()
         load = max(load, os.getloadavg()[0])
     finally:
         server.stop()
+    per_request = 1e6 / echo["requests"]
+    per_mib = 1e3 * 2**20 / (size * SCALE_UPLOAD_CLIENTS)
     return {"rps": echo["rps"], "p50_ms": echo["p50_ms"], "p99_ms": echo["p99_ms"],
             "non2xx": echo["non2xx"], "socket_errors": echo["socket_errors"],
             "single_avg_ms": single["avg_ms"], "single_p99_ms": single["p99_ms"],
             "upload1_mbps": up1["mbps"], "uploadn_mbps": upn["mbps"],
             "uploads_ok": up1["ok"] and upn["ok"], "idle_rss_mib": idle / 2**20,
             "peak_rss_mib": max(echo_peak / 2**20, up1["peak_rss_mib"], upn["peak_rss_mib"]),
+            # CPU of the 32-connection echo per request (us) and of the N-client uploads per
+            # MiB (ms): the server's own tree (py-buffer-serve: the front VM) and app nodes.
+            "front_cpu_us_per_req": (front1 - front0) * per_request,
+            "apps_cpu_us_per_req": (apps1 - apps0) * per_request,
+            "front_cpu_ms_per_mib": (front3 - front2) * per_mib,
+            "apps_cpu_ms_per_mib": (apps3 - apps2) * per_mib,
             "load1": load}
 
 
-def scale_run(rounds, seconds, size, kinds):
+def scale_run(rounds, seconds, size, kinds, json_path):
     """Every (server, N) once a round, the order reversed every other round; each result is
-    saved to SCALE_JSON as it comes, so a stopped run keeps what it measured."""
+    saved to `json_path` as it comes, so a stopped run keeps what it measured."""
     configs = [(kind, n) for n in SCALE_NODES for kind in kinds]
     data = {"cpus": os.cpu_count(), "nodes": list(SCALE_NODES), "seconds": seconds,
             "upload_mib": size >> 20, "upload_clients": SCALE_UPLOAD_CLIENTS, "rounds": []}
@@ -374,7 +406,7 @@ def scale_run(rounds, seconds, size, kinds):
                 result = {"server": kind, "n": n, **scale_one(kind, n, path, size, seconds)}
                 print(json.dumps(result), file=sys.stderr, flush=True)
                 data["rounds"][-1].append(result)
-                with open(SCALE_JSON, "w") as f:
+                with open(json_path, "w") as f:
                     json.dump(data, f, indent=1)
     return data
 
@@ -446,6 +478,17 @@ def scale_report(data):
     print(table(head, [[row[0]] + [f"{a} → {b}" for a, b in zip(row[1:], peak[1:])]
                        for row, peak in zip(cells("idle_rss_mib", "{:.0f}", False),
                                             cells("peak_rss_mib", "{:.0f}", False))]))
+    if all("front_cpu_us_per_req" in m for m in medians.values()):
+        print("\n### CPU per request (32-connection echo), us: server (py-buffer-serve: front "
+              "VM) + app nodes\n")
+        print(table(head, [[row[0]] + [f"{a} + {b}" for a, b in zip(row[1:], apps[1:])]
+                           for row, apps in zip(cells("front_cpu_us_per_req", "{:.0f}", False),
+                                                cells("apps_cpu_us_per_req", "{:.0f}", False))]))
+        print(f"\n### CPU per MiB ({data['upload_clients']}-client uploads), ms: server "
+              "(py-buffer-serve: front VM) + app nodes\n")
+        print(table(head, [[row[0]] + [f"{a} + {b}" for a, b in zip(row[1:], apps[1:])]
+                           for row, apps in zip(cells("front_cpu_ms_per_mib", "{:.2f}", False),
+                                                cells("apps_cpu_ms_per_mib", "{:.2f}", False))]))
     ratios = []
     for ours, peer in SCALE_PAIRS:
         if ours not in kinds or peer not in kinds:
@@ -505,6 +548,8 @@ def main():
     parser.add_argument("--scale", action="store_true",
                         help="the rows with 1, 2 and 4 nodes / workers (make bench-http-scale)")
     parser.add_argument("--rounds", type=int, default=3, help="--scale: rounds (medians)")
+    parser.add_argument("--json", default=SCALE_JSON,
+                        help="--scale: where the results are saved (default: %(default)s)")
     parser.add_argument("--report", metavar="JSON",
                         help="--scale: print the tables and plot of a saved run, measure nothing")
     args = parser.parse_args()
@@ -516,7 +561,7 @@ def main():
         kinds = [k for k in SCALE_KINDS
                  if not args.only or any(o in k for o in args.only.split(","))]
         scale_report(scale_run(1 if args.quick else args.rounds, 2 if args.quick else 5,
-                               (64 if args.quick else 256) << 20, kinds))
+                               (64 if args.quick else 256) << 20, kinds, args.json))
         return
     labels = [label for label in SERVERS
               if not args.only or any(o in label for o in args.only.split(","))]
