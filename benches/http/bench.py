@@ -13,6 +13,15 @@ local app node, requests routed to the least busy).
 
 Prints markdown tables and writes PNG plots to docs/benchmarks-http/. Options: --quick
 (shorter loads), --only NAME[,NAME] (servers by label).
+
+`--scale` (`make bench-http-scale`, for docs/scaling.md): the same apps and clients with N = 1,
+2, 4 interpreters: py-buffer-serve --nodes N (WSGI, ASGI), gunicorn -w N (sync; gthread x 8),
+uvicorn --workers N. Per (server, N): the echo with 32 connections (req/s, p50, p99) and with
+1 connection (mean latency), 256 MiB uploads with 1 and with 4 clients at once (MB/s), the
+idle and peak RSS of the process tree and app nodes, and CPU time (front tree, app nodes) per
+echo request and per uploaded MiB. --rounds R rounds (default 3), the order reversed every
+other round; medians and min-max. Results go to --json (default benches/http/scale_bench.json)
+as they come; --report JSON prints the tables and plot (docs/scaling-http.png) of a saved run.
 """
 
 import argparse
