@@ -439,7 +439,7 @@ def scale_medians(data):
     return medians
 
 
-def scale_report(data):
+def scale_report(data, json_path):
     medians = scale_medians(data)
     kinds = [k for k in SCALE_KINDS if any((k, n) in medians for n in SCALE_NODES)]
     loads = [r["load1"] for rnd in data["rounds"] for r in rnd]
@@ -516,10 +516,15 @@ def scale_report(data):
             print(f"\n{kind} N={n}: an upload did not answer its byte count (counted as 0)")
         if m["socket_errors"]:
             print(f"\n{kind} N={n}: wrk socket errors: {'; '.join(m['socket_errors'])}")
-    scale_plot(data, medians, kinds, nodes)
+    scale_plot(data, medians, kinds, nodes, json_path)
 
 
-def scale_plot(data, medians, kinds, nodes):
+def scale_plot(data, medians, kinds, nodes, json_path):
+    """The plot of the run saved at `json_path`: docs/scaling-http.png for SCALE_JSON (the run
+    docs/scaling.md shows), else beside the JSON (a partial or trial run leaves the doc's plot
+    alone)."""
+    same = os.path.abspath(json_path) == os.path.abspath(SCALE_JSON)
+    png = SCALE_PLOT if same else os.path.splitext(json_path)[0] + ".png"
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -545,9 +550,9 @@ def scale_plot(data, medians, kinds, nodes):
     fig.suptitle(f"HTTP on loopback, {data['cpus']} CPUs shared by the server, every node or "
                  "worker and the clients (medians)", fontsize=11)
     fig.tight_layout()
-    fig.savefig(SCALE_PLOT, dpi=90)
+    fig.savefig(png, dpi=90)
     plt.close(fig)
-    print(f"\nplot written to {os.path.relpath(SCALE_PLOT, ROOT)}")
+    print(f"\nplot written to {png}")
 
 
 def main():
@@ -565,7 +570,7 @@ def main():
     if args.scale:
         if args.report:
             with open(args.report) as f:
-                scale_report(json.load(f))
+                scale_report(json.load(f), args.report)
             return
         kinds = [k for k in SCALE_KINDS
                  if not args.only or any(o in k for o in args.only.split(","))]
