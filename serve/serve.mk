@@ -9,6 +9,11 @@
 #   make bench-http    the HTTP benchmarks against gunicorn, uvicorn and Granian
 #                      (benches/http/bench.py; prints markdown, writes docs/benchmarks-http/*.png;
 #                      installs benches/requirements.txt, matplotlib, for the plots)
+#   make bench-http-scale  the same apps with 1, 2 and 4 interpreters: py-buffer-serve --nodes N
+#                      against gunicorn -w N and uvicorn --workers N, 3 rounds in alternating
+#                      order, medians (bench.py --scale; BENCH_HTTP_SCALE_ARGS, e.g. --rounds 5
+#                      or --quick; prints markdown for docs/scaling.md, writes
+#                      benches/http/scale_bench.json and docs/scaling-http.png)
 #
 # serve/compat holds modules the server needs from the `py_buffer' application that are not
 # (yet) in nif/src; one that nif/src has is skipped, so nif/src always wins.
@@ -22,7 +27,7 @@ SERVE_PLT := serve/_build/serve.plt
 BUILD_PARTS += build-serve
 TEST_PARTS += test-serve
 
-.PHONY: build-serve dialyzer-serve test-serve bench-http
+.PHONY: build-serve dialyzer-serve test-serve bench-http bench-http-scale
 
 build-serve: build-nif
 	mkdir -p $(SERVE_EBIN)
@@ -43,3 +48,8 @@ test-serve: build-serve dialyzer-serve
 bench-http: build-serve
 	$(PYTHON) -m pip install -q -r benches/requirements.txt
 	$(PYTHON) benches/http/bench.py
+
+BENCH_HTTP_SCALE_ARGS ?=
+bench-http-scale: build-serve
+	$(PYTHON) -m pip install -q -r benches/requirements.txt
+	$(PYTHON) benches/http/bench.py --scale $(BENCH_HTTP_SCALE_ARGS)
