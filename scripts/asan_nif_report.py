@@ -9,9 +9,9 @@ reports to LOG_DIR/asan.PID (ASAN_OPTIONS log_path). The run fails when
 - any direct leak was allocated by our NIF's own code: the first frame below the sanitizer's
   allocator (its malloc, calloc, realloc) lies in ``py_buffer_nif.so`` (our crates, and the
   Rust std, pyo3 and rustler code linked into it).
-  ERTS and CPython leak at exit by design (ERTS frees nothing at ``halt/0``; the embedded
-  interpreter is never finalised), so leaks allocated inside ``beam.smp`` or ``libpython``
-  are counted, not judged. An object that CPython allocated for us and that we never
+  ERTS and CPython leak at exit by design (ERTS frees nothing at ``halt/0``, the embedded
+  interpreter is finalised only when the application stops), so leaks allocated inside
+  ``beam.smp`` or ``libpython`` are counted, not judged. An object that CPython allocated for us and that we never
   released is attributed to libpython and missed (as in scripts/memcheck_leaks.py).
 
 ALLOWED lists the leaks of ours that are known and harmless, each with its reason.
@@ -32,9 +32,9 @@ RUNTIME = re.compile(r"libasan|libclang_rt\.asan")
 ALLOWED = [
     (
         "create_type_object",
-        "pyo3 0.30 leaks each #[pyclass]'s member/getset table when it creates the type "
-        "(CPython >= 3.12 copies it into the type): 80 bytes per class, once per process "
-        "(as in scripts/memcheck_leaks.py)",
+        "pyo3 0.30 leaks each #[pyclass]'s member table when it creates the type (the "
+        "boxed slice handed to CPython is never taken back): 80 bytes per class, once per "
+        "process (as in scripts/memcheck_leaks.py)",
     ),
 ]
 
