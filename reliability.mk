@@ -39,10 +39,10 @@ MEMCHECK_FULL_ARGS := -k "not idle_check_catches_polling"
 
 MEMCHECK_NIF_MODULES ?= $(MEMCHECK_NIF_SUBSET)
 # Every EUnit module but three whose assertions ASan changes by design, not through a memory
-# error (docs/reliability.md): py_tests (an RSS bound, under ASan's 256 MiB quarantine of freed
+# error (docs/reliability.md, 2b): py_tests (an RSS bound, while ASan's allocator holds freed
 # memory), py_call_args_tests (no 10 ms scheduler stall while large arguments are copied, with
-# ASan's 2-5x slower code) and py_conversion_tests (a 10-million-node walk, 30-45 s under ASan
-# on this machine, against its 120 s timeout). memcheck-nif-full runs them too.
+# ASan's slower code) and py_conversion_tests (a 10-million-node walk, 28-45 s under ASan
+# here, twice, against its 120 s timeout). memcheck-nif-full runs them too.
 MEMCHECK_NIF_SUBSET := $(filter-out py_tests py_call_args_tests py_conversion_tests,$(NIF_TEST_MODULES))
 
 .PHONY: sanitize tsan fuzz fuzz-smoke memcheck memcheck-full memcheck-nif memcheck-nif-full test-reliability
@@ -68,10 +68,12 @@ memcheck-full:
 		bash scripts/memcheck.sh python/tests
 
 memcheck-nif: nif-ebin nif-test-ebin
-	@CARGO="$(NIGHTLY)" PYTHON=$(PYTHON) bash scripts/memcheck-nif.sh $(MEMCHECK_NIF_MODULES)
+	@CARGO="$(NIGHTLY)" TARGET=$(ASAN_TARGET) PYTHON=$(PYTHON) \
+		bash scripts/memcheck-nif.sh $(MEMCHECK_NIF_MODULES)
 
 memcheck-nif-full: nif-ebin nif-test-ebin
-	@CARGO="$(NIGHTLY)" PYTHON=$(PYTHON) bash scripts/memcheck-nif.sh $(NIF_TEST_MODULES)
+	@CARGO="$(NIGHTLY)" TARGET=$(ASAN_TARGET) PYTHON=$(PYTHON) \
+		bash scripts/memcheck-nif.sh $(NIF_TEST_MODULES)
 
 test-reliability: sanitize fuzz-smoke memcheck memcheck-nif
 

@@ -8,6 +8,7 @@
 #          nif/test/ebin and the Erlang application into nif/ebin first, by the make target)
 #
 #   CARGO         the nightly cargo (default `cargo +nightly`); missing: one line, success
+#   TARGET        the target triple (an explicit --target, as scripts/sanitize.sh)
 #   PYTHON        the CPython the NIF embeds (default python3, as `make test-nif`)
 #   ASAN_RUNTIME  the shared ASan runtime to preload (default gcc's libasan.so, Debian's
 #                 libasan8); missing: one line, success
@@ -21,7 +22,7 @@ set -euo pipefail
 [ "$#" -gt 0 ] || { echo "usage: memcheck-nif.sh MODULE..." >&2; exit 2; }
 CARGO=${CARGO:-cargo +nightly}
 PYTHON=${PYTHON:-python3}
-TARGET=x86_64-unknown-linux-gnu
+TARGET=${TARGET:-x86_64-unknown-linux-gnu}
 dir=$PWD/target/asan-nif
 if ! $CARGO --version >/dev/null 2>&1; then
 	echo "memcheck-nif: skipped, '$CARGO' is not available"
