@@ -7,11 +7,14 @@
 #   make fuzz       every cargo-fuzz target for FUZZ_SECONDS each (default 600)
 #   make memcheck   a subset of the Python suite under Valgrind memcheck (MEMCHECK_TESTS picks
 #                   the files); make memcheck-full: the whole suite
+#   make memcheck-nif  a subset of the NIF's EUnit suites (MEMCHECK_NIF_MODULES picks the
+#                   modules) in a VM whose NIF is built with ASan + LeakSanitizer, the runtime
+#                   preloaded (scripts/memcheck-nif.sh); make memcheck-nif-full: every suite
 #   make test-reliability   the bounded runs `make test` adds: sanitize, a 60 s fuzz smoke
-#                   (30 s per target), the memcheck subset
+#                   (30 s per target), the memcheck subset, the memcheck-nif subset
 #
-# Without `cargo +nightly` (sanitize, tsan, fuzz) or valgrind (memcheck) each prints one line
-# saying it is skipped and succeeds.
+# Without `cargo +nightly` (sanitize, tsan, fuzz, memcheck-nif), valgrind (memcheck) or a
+# shared ASan runtime (memcheck-nif) each prints one line saying it is skipped and succeeds.
 
 NIGHTLY ?= $(CARGO) +nightly
 ASAN_TARGET ?= x86_64-unknown-linux-gnu
@@ -34,7 +37,15 @@ MEMCHECK_SUBSET_ARGS := -k "not uvloop and not idle and not streamed_bytes_are_e
 # times a second; valgrind's slow, serialised threads cannot (2 failures, 0 memory errors).
 MEMCHECK_FULL_ARGS := -k "not idle_check_catches_polling"
 
-.PHONY: sanitize tsan fuzz fuzz-smoke memcheck memcheck-full test-reliability
+MEMCHECK_NIF_MODULES ?= $(MEMCHECK_NIF_SUBSET)
+# Every EUnit module but three whose assertions ASan changes by design, not through a memory
+# error (docs/reliability.md, 2b): py_tests (an RSS bound, while ASan's allocator holds freed
+# memory), py_call_args_tests (no 10 ms scheduler stall while large arguments are copied, with
+# ASan's slower code) and py_conversion_tests (a 10-million-node walk, 28-45 s under ASan
+# here, twice, against its 120 s timeout). memcheck-nif-full runs them too.
+MEMCHECK_NIF_SUBSET := $(filter-out py_tests py_call_args_tests py_conversion_tests,$(NIF_TEST_MODULES))
+
+.PHONY: sanitize tsan fuzz fuzz-smoke memcheck memcheck-full memcheck-nif memcheck-nif-full test-reliability
 
 sanitize:
 	@CARGO="$(NIGHTLY)" TARGET=$(ASAN_TARGET) bash scripts/sanitize.sh address
@@ -56,6 +67,14 @@ memcheck-full:
 	@VENV="$(MEMCHECK_VENV)" MEMCHECK_PYTEST_ARGS='$(MEMCHECK_FULL_ARGS)' \
 		bash scripts/memcheck.sh python/tests
 
-test-reliability: sanitize fuzz-smoke memcheck
+memcheck-nif: nif-ebin nif-test-ebin
+	@CARGO="$(NIGHTLY)" TARGET=$(ASAN_TARGET) PYTHON=$(PYTHON) \
+		bash scripts/memcheck-nif.sh $(MEMCHECK_NIF_MODULES)
+
+memcheck-nif-full: nif-ebin nif-test-ebin
+	@CARGO="$(NIGHTLY)" TARGET=$(ASAN_TARGET) PYTHON=$(PYTHON) \
+		bash scripts/memcheck-nif.sh $(NIF_TEST_MODULES)
+
+test-reliability: sanitize fuzz-smoke memcheck memcheck-nif
 
 TEST_PARTS += test-reliability

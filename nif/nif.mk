@@ -46,7 +46,7 @@ NIF_TEST_LIST = $(subst $(nif_space),$(nif_comma),$(strip $(NIF_TEST_MODULES)))
 BUILD_PARTS += build-nif
 TEST_PARTS += test-nif test-nif-pythons
 
-.PHONY: build-nif nif-native nif-ebin dialyzer test-nif test-nif-pythons bench-nif build-examples bench-py bench-serve bench-scale bench-seed
+.PHONY: build-nif nif-native nif-ebin nif-test-ebin dialyzer test-nif test-nif-pythons bench-nif build-examples bench-py bench-serve bench-scale bench-seed
 
 build-nif: nif-native nif-ebin
 
@@ -71,10 +71,13 @@ dialyzer: nif-ebin
 	test -f $(NIF_PLT) || $(DIALYZER) --build_plt --output_plt $(NIF_PLT) --apps erts kernel stdlib
 	$(DIALYZER) --plt $(NIF_PLT) -Wunmatched_returns -Werror_handling nif/ebin
 
-test-nif: NIF_FEATURES = test-hooks
-test-nif: build-nif dialyzer
+# The EUnit modules and the examples they run, compiled into nif/test/ebin.
+nif-test-ebin:
 	mkdir -p $(NIF_TEST_EBIN)
 	$(ERLC) -Wall -Werror -o $(NIF_TEST_EBIN) nif/test/*.erl examples/erlang/*.erl
+
+test-nif: NIF_FEATURES = test-hooks
+test-nif: build-nif dialyzer nif-test-ebin
 	$(ERL) -noshell -pa nif/ebin $(NIF_TEST_EBIN) -eval \
 		'case eunit:test([$(NIF_TEST_LIST)], [verbose]) of ok -> halt(0); _ -> halt(1) end.'
 

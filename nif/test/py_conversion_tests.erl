@@ -72,7 +72,7 @@ buffers_that_crossed_are_not_leaked() ->
         {ok, B} = py:call(pyt_helpers, identity, [B])
     end),
     receive {'DOWN', Mon, process, Pid, normal} -> ok end,
-    ?assertEqual(ok, await(fun() -> py_buffer:live_buffers() =:= Live end, 10000)).
+    ?assertEqual(ok, await(fun() -> py_buffer:live_buffers() =< Live end, 10000)).
 
 shared_parts_convert_exactly_within_the_budget() ->
     Expected = lists:foldl(fun(_, X) -> [X, X] end, [], lists:seq(1, 10)),
