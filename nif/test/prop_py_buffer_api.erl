@@ -59,15 +59,20 @@ call(Funs, ArgGen) ->
     ?LET({F, A}, elements(Funs), {F, fixed_list([ArgGen(F, I) || I <- lists:seq(1, A)])}).
 
 run(F, Specs, Verdict) ->
-    {Args, World} = prop_terms:materialise_all(Specs, prop_terms:new_world()),
-    Before = infos(World),
-    Outcome = outcome(F, Args),
-    Ok = Verdict(Args, World, Outcome, Before),
-    prop_terms:cleanup({World, made_buffers(Outcome)}),
-    Canary = prop_terms:canary(),
-    ?WHENFAIL(io:format("py_buffer:~p(~P)~n  -> ~P~n  verdict ~p, canary ~p~n",
-                        [F, Args, 12, Outcome, 12, Ok, Canary]),
-              Ok andalso Canary).
+    {Ok, Report} =
+        prop_terms:no_raise(
+          fun() ->
+                  {Args, World} = prop_terms:materialise_all(Specs, prop_terms:new_world()),
+                  Before = infos(World),
+                  Outcome = outcome(F, Args),
+                  Right = Verdict(Args, World, Outcome, Before),
+                  prop_terms:cleanup({World, made_buffers(Outcome)}),
+                  Canary = prop_terms:canary(),
+                  {Right andalso Canary,
+                   io_lib:format("py_buffer:~p(~P)~n  -> ~P~n  verdict ~p, canary ~p~n",
+                                 [F, Args, 12, Outcome, 12, Right, Canary])}
+          end),
+    ?WHENFAIL(io:put_chars(Report), Ok).
 
 outcome(F, Args) ->
     try apply(py_buffer, F, Args) of

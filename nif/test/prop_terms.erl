@@ -14,7 +14,8 @@
 %%     subscribed), or `python_made' (a `PyBuffer' made in Python: a reference the functions
 %%     must refuse), or a buffer wrapped in a list, tuple or map;</li>
 %% <li>`{pid, Kind}': the caller, a live process, a dead one, or a pid of another node;</li>
-%% <li>`{options, [{Key, Spec}]}': a map of materialised values (`new/1' options with pids).</li>
+%% <li>`{options, [{Key, Spec}]}': a map of materialised values (`new/1' options with pids);
+%%     `{list_of, [Spec]}': a list of them.</li>
 %% </ul>
 %% {@link materialise/2} turns a spec into its term and records what it made in a `world()',
 %% which {@link cleanup/1} ends (buffers aborted, processes killed, mailbox emptied).
@@ -24,7 +25,7 @@
 
 -export([arg/0, near_miss/0, size_like/0, pid_spec/0, buffer_spec/0, made/0, new_options/0,
          new_world/0, materialise/2, materialise_all/2, buffers/1, is_buffer/2, cleanup/1,
-         canary/0]).
+         canary/0, no_raise/1]).
 -export_type([world/0]).
 
 -record(world, {buffers = [] :: [py_buffer:buffer()],
@@ -130,6 +131,7 @@ materialise({buffer, python_made}, W) -> {python_made(), W};
 materialise({buffer, State}, W) ->
     {B, W1} = buffer(State, W),
     {B, W1#world{buffers = [B | W1#world.buffers]}};
+materialise({list_of, Specs}, W) -> materialise_all(Specs, W);
 materialise({options, Pairs}, W) ->
     {Values, W1} = materialise_all([Spec || {_, Spec} <- Pairs], W),
     {maps:from_list(lists:zip([K || {K, _} <- Pairs], Values)), W1};
@@ -257,3 +259,14 @@ canary() ->
     ok = py_buffer:write(B, [<<"can">>, "ary"]),
     ok = py_buffer:close(B),
     {ok, <<"canary">>} =:= py_buffer:read_all(B).
+
+%% @doc Runs one case, `Body' returning its verdict and what to print if it fails; an
+%% exception is caught and fails the case with its stack. (PropEr 1.2 as packaged in Debian 12
+%% handles an exception escaping a property with `erlang:get_stacktrace/0', gone since OTP
+%% 23: the whole run would stop with `undef' and no counterexample.)
+-spec no_raise(fun(() -> {boolean(), iodata()})) -> {boolean(), iodata()}.
+no_raise(Body) ->
+    try Body()
+    catch Class:Reason:Stack ->
+            {false, io_lib:format("the case raised ~p:~P~n  ~P~n", [Class, Reason, 30, Stack, 30])}
+    end.

@@ -13,6 +13,7 @@
 use rustler::{Atom, Binary, Encoder, Env, NifResult, OwnedEnv, ResourceArc, Term, TermType};
 
 use crate::atoms;
+use crate::py::lists::charlist;
 use crate::py::finalize::{self, Outcome};
 use crate::py::interpreter;
 use crate::py::interrupt;
@@ -100,12 +101,7 @@ fn name(term: Term<'_>) -> NifResult<String> {
     if let Ok(bytes) = Binary::from_iolist(term) {
         return String::from_utf8(bytes.as_slice().to_vec()).map_err(|_| rustler::Error::BadArg);
     }
-    let chars: Vec<u32> = term.decode()?;
-    chars
-        .into_iter()
-        .map(char::from_u32)
-        .collect::<Option<String>>()
-        .ok_or(rustler::Error::BadArg)
+    charlist(term).ok_or(rustler::Error::BadArg)
 }
 
 fn is_map(term: Term<'_>) -> bool {
