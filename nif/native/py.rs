@@ -11,7 +11,6 @@
 //! [`interrupt`] raises `TimeoutError` in timed-out calls; [`finalize`] stops the interpreter.
 
 pub mod call;
-pub mod lists;
 pub mod config;
 pub mod erlang_module;
 pub mod finalize;
@@ -21,6 +20,7 @@ pub mod interpreter;
 pub mod interrupt;
 pub mod job;
 pub mod libpython;
+pub mod lists;
 pub mod opaque;
 pub mod pid;
 pub mod python_error;

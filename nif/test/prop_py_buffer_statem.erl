@@ -109,10 +109,6 @@ precondition(#m{max = Max}, {call, _, F, _}) when F =:= readline; F =:= read_all
 precondition(#m{cl = Cl, written = W, closed = false, aborted = false}, {call, _, F, _})
   when (F =:= abort orelse F =:= kill_owner), Cl =:= W ->
     false;
-%% `close_reader' on a bounded buffer is left out: whether `writable' follows a read there
-%% then varies (after `close_reader' alone it comes, after it and `close' it does not); open,
-%% see docs/reliability.md.
-precondition(#m{max = Max}, {call, _, close_reader, _}) -> Max =:= undefined;
 precondition(#m{owner = Owner}, {call, _, kill_owner, _}) -> Owner =:= spawned;
 precondition(_, _) -> true.
 
@@ -212,7 +208,8 @@ write_step(Data, S) ->
             {R2, M1 ++ M2, S3}
     end.
 
-read_step(0, S) -> {{ok, <<>>}, [], S#m{waiting_at = none}};
+%% `read(B, 0)' reads nothing and changes nothing (a waiting `readline' stays recorded).
+read_step(0, S) -> {{ok, <<>>}, [], S};
 read_step(_, #m{unread = <<>>} = S0) ->
     S = S0#m{waiting_at = none},
     case S#m.reader_closed orelse clean_end(S) of
@@ -250,9 +247,11 @@ the_rest(readline, #m{unread = <<>>} = S) -> {eof, [], S};
 the_rest(_, S) -> consumed({ok, S#m.unread}, S#m{unread = <<>>}).
 
 %% Bytes were read: room is made for a refused write (`writable').
-%% (Also after `close/1' or an abort, when no write can succeed: observed, not documented.)
-consumed(Result, #m{refused = true, max = Max} = S)
-  when Max =/= undefined ->
+%% Also after `close/1' or an abort, when no write can succeed (observed, not documented);
+%% not once the body is finished (ended and the reader closed): the core then releases the
+%% buffer's observer, no edge can come.
+consumed(Result, #m{refused = true, max = Max, reader_closed = ReaderClosed} = S)
+  when Max =/= undefined, not (ReaderClosed andalso (S#m.closed orelse S#m.aborted =/= false)) ->
     case Result of
         {ok, <<>>} -> {Result, [], S};
         _ -> writable(Result, S#m{refused = false})

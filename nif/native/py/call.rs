@@ -13,11 +13,11 @@
 use rustler::{Atom, Binary, Encoder, Env, NifResult, OwnedEnv, ResourceArc, Term, TermType};
 
 use crate::atoms;
-use crate::py::lists::charlist;
 use crate::py::finalize::{self, Outcome};
 use crate::py::interpreter;
 use crate::py::interrupt;
 use crate::py::job::{Job, Work};
+use crate::py::lists::charlist;
 use crate::py::ticket::Ticket;
 use crate::py::workers::{self, SubmitError};
 
