@@ -17,10 +17,10 @@ properties() ->
 
 %% @doc Cases per property in the short run.
 -spec short_numtests(atom()) -> pos_integer().
-short_numtests(public_api) -> 500;
-short_numtests(internal_nifs) -> 200;
-short_numtests(py_api) -> 300;
-short_numtests(buffer_statem) -> 200.
+short_numtests(public_api) -> 2000;
+short_numtests(internal_nifs) -> 500;
+short_numtests(py_api) -> 600;
+short_numtests(buffer_statem) -> 1000.
 
 %% @doc Checks one property with `NumTests' cases; prints a shrunk counterexample on failure.
 -spec check(atom(), pos_integer()) -> boolean().
