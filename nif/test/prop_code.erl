@@ -20,8 +20,10 @@ code() ->
 %% @doc A small expression as a UTF-8 binary.
 -spec expression() -> proper_types:type().
 expression() ->
-    ?LET(Parts, non_empty(list(elements(atoms()))),
-         iolist_to_binary(lists:join(<<" + ">>, Parts))).
+    frequency([{3, elements(atoms())},
+               {2, ?LET({Parts, Op}, {non_empty(list(elements(atoms()))),
+                                      elements([<<" + ">>, <<", ">>, <<" == ">>, <<" or ">>])},
+                        iolist_to_binary(lists:join(Op, Parts)))}]).
 
 atoms() ->
     [<<"1">>, <<"2.5">>, <<"10**30">>, <<"'s'">>, <<"b'b'">>, <<"[1, 2]">>, <<"(1,)">>,

@@ -136,8 +136,9 @@ postcondition(_, _, _) -> false.
 info_matches(S, Info) ->
     %% `ended' (no more bytes will come) also holds once the reader closed: writes fail.
     Ended = ended(S) orelse S#m.reader_closed,
-    maps:with([written, buffered, closed, aborted, reader_closed, ended], Info) =:=
-        #{written => S#m.written, buffered => byte_size(S#m.unread),
+    maps:with([written, read, buffered, closed, aborted, reader_closed, ended], Info) =:=
+        #{written => S#m.written, read => S#m.written - byte_size(S#m.unread),
+          buffered => byte_size(S#m.unread),
           closed => S#m.closed,
           aborted => case S#m.aborted of {true, R} -> R; false -> false end,
           reader_closed => S#m.reader_closed, ended => Ended}.

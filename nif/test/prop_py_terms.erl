@@ -78,9 +78,9 @@ name(A) ->
                {1, prop_terms:arg()}]).
 
 ctx() ->
-    frequency([{6, {term, oneof([{py_context, range(1, 4)},
-                                 {py_context, elements([?MAX_U32, 3])}])}},
-               {2, {term, any}},
+    frequency([{12, {term, oneof([{py_context, range(1, 4)},
+                                  {py_context, elements([?MAX_U32, 3])}])}},
+               {1, {term, any}},
                {2, {term, elements([{py_context, 0}, {py_context, ?MAX_U32 + 1},
                                     {py_context, -1}, {py_context, foo}, py_context,
                                     {py_context, 1, 2}, 1, undefined])}},
@@ -90,6 +90,7 @@ ctx() ->
 %% proper list.
 call_args() ->
     frequency([{6, {list_of, list(prop_terms:arg())}},
+               {4, {term, elements([[16], [[1, 2]], [<<"s">>], [1, 2], [#{a => [1]}], [[3, 1, 2]]])}},
                {1, {term, elements([[1 | 2], [<<"a">> | <<"b">>], foo, #{}, {1}])}},
                {1, prop_terms:arg()}]).
 
@@ -103,9 +104,9 @@ timeout_spec() ->
 
 %% Keyword or local names: atoms, binaries (valid UTF-8 or not), charlists, near misses.
 names_map() ->
-    frequency([{5, {options, list({elements([x, y, <<"z">>, "w", "é", <<255>>, 'def', [1 | 2],
-                                             1, {k}, [-1]]),
+    frequency([{8, {options, list({elements([x, y, <<"z">>, "w", "é", <<255>>, 'def']),
                                    prop_terms:arg()})}},
+               {1, {options, list({elements([[1 | 2], 1, {k}, [-1], x]), prop_terms:arg()})}},
                {1, prop_terms:arg()}]).
 
 code() ->
