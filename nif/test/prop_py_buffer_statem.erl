@@ -1,8 +1,8 @@
 %% @doc PropEr stateful model of one `py_buffer' buffer driven from Erlang: `new/1' (with or
 %% without a content length and a bound, subscribed or not, owned by the caller or by a spawned
 %% process), `write/2', `read/2', `readline/1', `read_all/1', `close/1', `abort/2',
-%% `close_reader/1', `subscribe/1', `unsubscribe/1', `activate/1', the owner's death, and
-%% `info/1', against a model: the unread bytes, the counts, the end state, and the readiness
+%% `close_reader/1', `subscribe/1', `unsubscribe/1', `activate/1', `controlling_process/2'
+%% (to a new process: only the owner may), the owner's death, and `info/1', against a model: the unread bytes, the counts, the end state, and the readiness
 %% protocol of the module doc (which kinds are armed, `writable' and `demand' remembered while
 %% disarmed, `readable' after a waiting `readline'/`read_all' only for new bytes).
 %%
@@ -20,7 +20,7 @@
 -export([prop_buffer_model/0]).
 -export([initial_state/0, command/1, precondition/2, postcondition/3, next_state/3]).
 -export([new/1, write/2, read/2, readline/1, read_all/1, close/1, abort/2, close_reader/1,
-         subscribe/1, unsubscribe/1, activate/1, kill_owner/1, info/1]).
+         subscribe/1, unsubscribe/1, activate/1, kill_owner/1, hand_over/1, info/1]).
 
 -record(m, {buf,                          % symbolic {Buf, Owner} of `new'
             owner = self :: self | spawned | dead,
@@ -55,8 +55,9 @@ prop_buffer_model() ->
 
 cleanup(#m{buf = undefined}) -> ok;
 cleanup(#m{buf = {Buf, Owner, _}}) ->
+    #{owner := Current} = py_buffer:info(Buf),
     _ = py_buffer:abort(Buf, cleanup),
-    _ = [exit(Owner, kill) || is_pid(Owner)],
+    _ = [exit(P, kill) || P <- [Owner, Current], is_pid(P), P =/= self()],
     py_buffer_test_helpers:flush().
 
 %%% The model
@@ -84,6 +85,7 @@ command(S) ->
                {1, {call, ?MODULE, unsubscribe, [B]}},
                {3, {call, ?MODULE, activate, [B]}},
                {1, {call, ?MODULE, kill_owner, [B]}},
+               {1, {call, ?MODULE, hand_over, [B]}},
                {1, {call, ?MODULE, info, [B]}}] ++ Reads).
 
 new_options() ->
@@ -178,6 +180,8 @@ step(info, [], S) -> {info, [], S};
 step(subscribe, [], S) -> rearm(S#m{subscribed = true});
 step(unsubscribe, [], S) -> {ok, [], S#m{subscribed = false}};
 step(activate, [], S) -> rearm(S);
+step(hand_over, [], #m{owner = self} = S) -> {ok, [], S#m{owner = spawned}};
+step(hand_over, [], S) -> {{error, not_owner}, [], S};
 step(kill_owner, [], S) ->
     S1 = S#m{owner = dead},
     case ended(S) of
@@ -347,6 +351,15 @@ activate(B) -> with_messages(B, fun() -> py_buffer:activate(B) end).
 %% @private
 -spec info(py_buffer:buffer()) -> {map(), [atom()]}.
 info(B) -> with_messages(B, fun() -> py_buffer:info(B) end).
+
+%% @private `controlling_process/2' to a new process (which is killed if it did not become
+%% the owner).
+-spec hand_over(py_buffer:buffer()) -> {term(), [atom()]}.
+hand_over(B) ->
+    Pid = spawn(fun() -> receive stop -> ok end end),
+    Result = with_messages(B, fun() -> py_buffer:controlling_process(B, Pid) end),
+    _ = [exit(Pid, kill) || element(1, Result) =/= ok],
+    Result.
 
 %% @private The owner is killed; returns once its exit was handled (the body aborted).
 -spec kill_owner(py_buffer:buffer()) -> {term(), [atom()]}.
