@@ -76,8 +76,8 @@
 %% subscription (until `eof' or {@link unsubscribe/1}).
 %%
 %% == Errors ==
-%% Bad arguments (not a buffer, wrong types, negative or out-of-range sizes, unknown options)
-%% raise `badarg'. Operations on a buffer in the wrong state return `{error, Reason}':
+%% Bad arguments (not a buffer, wrong types, negative or out-of-range sizes, unknown options,
+%% the pid of a process on another node as `owner', `notify' or subscriber) raise `badarg'. Operations on a buffer in the wrong state return `{error, Reason}':
 %% `closed' (write after close), `reader_closed', `{aborted, Reason}',
 %% `{overflow, ContentLength, Attempted}' (a write beyond the content length; nothing is
 %% written), `{truncated, Expected, Got}' (closed before the content length arrived),
