@@ -16,6 +16,9 @@
 -export([prop_py_api/0, called/0]).
 
 -define(MAX_U32, 16#FFFFFFFF).
+%% When a call still running has its buffers aborted, and how long it may take to end then.
+-define(UNBLOCK_MS, 2000).
+-define(STUCK_MS, 60000).
 
 %% @doc The functions called (every export of `py' but `stop/0').
 -spec called() -> [{atom(), arity()}].
@@ -34,18 +37,43 @@ prop_py_api() ->
 
 run(F, Specs) ->
     {Args, World} = prop_terms:materialise_all(Specs, prop_terms:new_world()),
-    Outcome = try apply(py, F, Args) of
-                  V -> {value, V}
-              catch
-                  Class:Reason -> {raised, Class, Reason}
-              end,
+    {Outcome, NoLateReply, Unblocked} = call(F, Args, World),
     Right = verdict(F, Args, Outcome),
-    NoLateReply = no_py_result(),
     prop_terms:cleanup({World, []}),
     Alive = prop_terms:canary() andalso py:eval(py:context(1), <<"6 * 7">>) =:= {ok, 42},
     {Right andalso NoLateReply andalso Alive,
-     io_lib:format("py:~p(~P)~n  -> ~P~n  verdict ~p, no late reply ~p, alive ~p~n",
-                   [F, Args, 12, Outcome, 12, Right, NoLateReply, Alive])}.
+     io_lib:format("py:~p(~P)~n  -> ~P~n  verdict ~p, no late reply ~p, alive ~p, "
+                   "buffers aborted to unblock it ~p~n",
+                   [F, Args, 12, Outcome, 12, Right, NoLateReply, Alive, Unblocked])}.
+
+%% The call, in a helper process: {Outcome, no late reply in its mailbox, unblocked}. A call
+%% may rightly wait for a buffer of the case (`sorted(Buf)' iterates it, waiting for bytes
+%% that never come); if it has not returned after ?UNBLOCK_MS, the case's buffers are aborted,
+%% which must end it (Python sees `BodyAborted'). Not a timing check: a slow call is only
+%% unblocked, its result is judged the same way.
+call(F, Args, World) ->
+    Self = self(),
+    {Pid, Mon} = spawn_monitor(fun() ->
+                                       Outcome = try apply(py, F, Args) of
+                                                     V -> {value, V}
+                                                 catch
+                                                     Class:Reason -> {raised, Class, Reason}
+                                                 end,
+                                       Self ! {self(), Outcome, no_py_result()}
+                               end),
+    receive
+        {Pid, Outcome, NoLate} -> demonitor(Mon, [flush]), {Outcome, NoLate, false};
+        {'DOWN', Mon, process, Pid, Why} -> {{helper_died, Why}, false, false}
+    after ?UNBLOCK_MS ->
+            prop_terms:abort_buffers(World),
+            receive
+                {Pid, Outcome, NoLate} -> demonitor(Mon, [flush]), {Outcome, NoLate, true};
+                {'DOWN', Mon, process, Pid, Why} -> {{helper_died, Why}, false, true}
+            after ?STUCK_MS ->
+                    exit(Pid, kill),
+                    {still_blocked_after_abort, false, true}
+            end
+    end.
 
 py_call() ->
     oneof([?LET({{M, Fn}, As}, {target(), call_args()}, {call, [M, Fn, As]}),

@@ -25,7 +25,7 @@
 
 -export([arg/0, near_miss/0, size_like/0, pid_spec/0, buffer_spec/0, made/0, new_options/0,
          new_world/0, materialise/2, materialise_all/2, buffers/1, is_buffer/2, cleanup/1,
-         canary/0, no_raise/1]).
+         canary/0, no_raise/1, abort_buffers/1]).
 -export_type([world/0]).
 
 -record(world, {buffers = [] :: [py_buffer:buffer()],
@@ -243,6 +243,12 @@ buffers(#world{buffers = Bs}) -> Bs.
 %% @doc Whether `Term' is one of the real buffers the world made.
 -spec is_buffer(term(), world()) -> boolean().
 is_buffer(Term, #world{buffers = Bs}) -> lists:member(Term, Bs).
+
+%% @doc Aborts the world's buffers (which wakes any reader waiting on them).
+-spec abort_buffers(world()) -> ok.
+abort_buffers(#world{buffers = Bs}) ->
+    _ = [py_buffer:abort(B, prop_cleanup) || B <- Bs],
+    ok.
 
 %% @doc Ends what the world made: its buffers and every buffer in `Extra' aborted (so no
 %% subscription keeps one alive), its processes killed, the caller's mailbox emptied.
