@@ -8,7 +8,8 @@
 %% (also after a `timeout'), and both the NIF (a buffer round trip) and the interpreter (an
 %% `eval') still work. Python code and the functions called are safe ones (prop_code and
 %% `targets/0': nothing that imports, sleeps, allocates without bound or exits); the
-%% arguments, names, options and contexts are where the randomness is.
+%% arguments, names, options and contexts are where the randomness is. A call may wait for a
+%% buffer of the case (`sorted(Buf)' iterates it): see `call/3'.
 -module(prop_py_terms).
 
 -include_lib("proper/include/proper.hrl").
