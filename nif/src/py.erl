@@ -76,8 +76,8 @@
 %% Bad arguments raise `badarg' before anything is queued: not a list of arguments, a module
 %% or function name that is not an atom or a string (`unicode:chardata()': characters, UTF-8
 %% binaries, or lists of both: `"é"', `<<"é"/utf8>>' and `[<<"ma">>, "th"]' are names), code
-%% that is not UTF-8 (`Code' is iodata whose bytes are UTF-8; a list of characters that is
-%% not iodata, one above 255, is read as characters), non-map options, an option other than
+%% that is not UTF-8 (`Code' is iodata whose bytes are UTF-8, not an atom; a list of
+%% characters that is not iodata, one above 255, is read as characters), non-map options, an option other than
 %% `kwargs' and `timeout', a `timeout' not in `0..4294967295' or `infinity', a context that
 %% is not from {@link context/1} (or `any' for `call'), kwargs/locals keys other than atoms,
 %% binaries and strings (charlists; they become `str').

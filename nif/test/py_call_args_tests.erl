@@ -34,14 +34,18 @@ names_are_strings_of_characters() ->
     ?assertError(badarg, py:call(<<255>>, len, [[]])),
     ok = py:exec(?CTX, <<"del builtins.été"/utf8>>).
 
-%% Code is UTF-8 iodata; a list of characters above 255 is read as characters.
+%% Code is UTF-8 iodata (not an atom); a list of characters above 255 is read as characters.
 code_must_be_utf8() ->
     ?assertEqual({ok, <<"é"/utf8>>}, py:eval(?CTX, <<"'é'"/utf8>>)),
     ?assertEqual({ok, <<"é"/utf8>>}, py:eval(?CTX, binary_to_list(<<"'é'"/utf8>>))),
     ?assertEqual({ok, <<"α"/utf8>>}, py:eval(?CTX, [$', 945, $'])),
     ?assertError(badarg, py:eval(?CTX, <<"'", 233, "'">>)),
     ?assertError(badarg, py:eval(?CTX, "'é'")),
-    ?assertError(badarg, py:exec(?CTX, <<255>>)).
+    ?assertError(badarg, py:exec(?CTX, <<255>>)),
+    %% Found by prop_py_terms: an atom was run as the code of its name.
+    ?assertError(badarg, py:exec(?CTX, ok)),
+    ?assertError(badarg, py:eval(?CTX, true)),
+    ?assertError(badarg, py:eval(?CTX, x, #{x => 1})).
 
 %% Found by prop_py_terms: an improper list of characters panicked in the NIF (rustler's list
 %% iterator), raising `nif_panicked' instead of `badarg'.

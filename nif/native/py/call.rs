@@ -93,7 +93,16 @@ fn small(terms: &[Term<'_>]) -> bool {
     true
 }
 
-/// A module, function or code argument: atom, iodata (UTF-8) or charlist.
+/// Python source: iodata (UTF-8) or a charlist, like a name but never an atom (`py:exec(Ctx,
+/// ok)` ran the code `ok`, against the spec's `iodata()`; found by `prop_py_terms`).
+fn source(term: Term<'_>) -> NifResult<String> {
+    if term.get_type() == TermType::Atom {
+        return Err(rustler::Error::BadArg);
+    }
+    name(term)
+}
+
+/// A module or function name: atom, iodata (UTF-8) or charlist.
 fn name(term: Term<'_>) -> NifResult<String> {
     if term.get_type() == TermType::Atom {
         return term.atom_to_string();
@@ -172,7 +181,7 @@ fn eval<'a>(
     locals: Term<'a>,
     dirty: bool,
 ) -> NifResult<Term<'a>> {
-    let code = name(code)?;
+    let code = source(code)?;
     if !is_map(locals) {
         return Err(rustler::Error::BadArg);
     }
@@ -247,7 +256,7 @@ fn py_exec<'a>(
     context: usize,
     code: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    let code = name(code)?;
+    let code = source(code)?;
     Ok(submit(env, reference, context, |_| Work::Exec { code }))
 }
 
