@@ -17,6 +17,8 @@
 %% <li>`{options, [{Key, Spec}]}': a map of materialised values (`new/1' options with pids);
 %%     `{list_of, [Spec]}': a list of them.</li>
 %% </ul>
+%% Improper lists among the literal values are wrapped in `exactly/1': PropEr cooks a literal
+%% list into a list type, and its shrinker crashes on an improper one (`length/1').
 %% {@link materialise/2} turns a spec into its term and records what it made in a `world()',
 %% which {@link cleanup/1} ends (buffers aborted, processes killed, mailbox emptied).
 -module(prop_terms).
@@ -80,7 +82,8 @@ near_miss() ->
            elements([ok, error, true, false, undefined, none, any, infinity, copy, keep,
                      close, close_reader, read, readline, '', 'a.b', [], {}, #{}, <<>>,
                      <<255, 254>>, <<0>>, <<1:3>>, [<<1:7>>], "a\nb", [256], [-1],
-                     [<<"a">> | <<"b">>], [<<"a">> | b], [1 | 2], [[[[<<"x">>]]] | <<"y">>],
+                     exactly([<<"a">> | <<"b">>]), exactly([<<"a">> | b]), exactly([1 | 2]),
+                     exactly([[[[<<"x">>]]] | <<"y">>]),
                      {py_context, 0}, {py_context, 1}, {py_context, 1 bsl 32},
                      {py_context, -1}, {py_context, foo}, {bytes, <<1, 2>>}, {bytes, foo},
                      {read, 1}, {write, <<"x">>}, {wait_read, 1}, {read, -1},
