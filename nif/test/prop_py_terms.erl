@@ -19,7 +19,7 @@
 -define(MAX_U32, 16#FFFFFFFF).
 %% When a call still running has its buffers aborted, and how long it may take to end then.
 -define(UNBLOCK_MS, 2000).
--define(STUCK_MS, 60000).
+-define(STUCK_MS, 30000).
 
 %% @doc The functions called (every export of `py' but `stop/0').
 -spec called() -> [{atom(), arity()}].

@@ -233,9 +233,12 @@ buffer(subscribed_other, W) ->
 
 ok({ok, B}) -> B.
 
-%% A `PyBuffer' made in Python comes to Erlang as an opaque reference: not a buffer here.
+%% A `PyBuffer' made in Python comes to Erlang as an opaque reference: not a buffer here. Its
+%% body is closed at once (empty), so a Python call iterating it (`sorted/1') does not wait
+%% for a writer no case can reach.
 python_made() ->
-    {ok, Ref} = py:eval(py:context(1), <<"__import__('py_buffer').PyBuffer()">>),
+    {ok, Ref} = py:eval(py:context(1),
+                        <<"(lambda b: (b.writer().close(), b)[1])(__import__('py_buffer').PyBuffer())">>),
     true = is_reference(Ref),
     Ref.
 
