@@ -49,7 +49,7 @@ NIF_TEST_LIST = $(subst $(nif_space),$(nif_comma),$(strip $(NIF_TEST_MODULES)))
 BUILD_PARTS += build-nif
 TEST_PARTS += test-nif test-nif-pythons
 
-.PHONY: build-nif nif-native nif-ebin dialyzer test-nif proper proper-check test-nif-pythons bench-nif build-examples bench-py bench-serve bench-scale bench-seed
+.PHONY: build-nif nif-native nif-ebin nif-test-ebin dialyzer test-nif proper proper-check test-nif-pythons bench-nif build-examples bench-py bench-serve bench-scale bench-seed
 
 build-nif: nif-native nif-ebin
 
@@ -74,6 +74,11 @@ dialyzer: nif-ebin
 	test -f $(NIF_PLT) || $(DIALYZER) --build_plt --output_plt $(NIF_PLT) --apps erts kernel stdlib
 	$(DIALYZER) --plt $(NIF_PLT) -Wunmatched_returns -Werror_handling nif/ebin
 
+# The EUnit modules, the PropEr properties and the examples they run, into nif/test/ebin.
+nif-test-ebin:
+	mkdir -p $(NIF_TEST_EBIN)
+	$(ERLC) -Wall -Werror -o $(NIF_TEST_EBIN) nif/test/*.erl examples/erlang/*.erl
+
 # PropEr (erlang-proper-dev): nif/test/prop_*.erl include proper.hrl. Fails with a clear
 # message when it is missing (scripts/setup installs it from .ci/debian-packages.txt).
 PROPER_NUMTESTS ?= 5000
@@ -88,15 +93,11 @@ proper-check:
 
 # The long PropEr run (docs/reliability.md, "PropEr"): every property, PROPER_NUMTESTS cases each.
 proper: NIF_FEATURES = test-hooks
-proper: proper-check build-nif
-	mkdir -p $(NIF_TEST_EBIN)
-	$(ERLC) -Wall -Werror -o $(NIF_TEST_EBIN) nif/test/*.erl examples/erlang/*.erl
+proper: proper-check build-nif nif-test-ebin
 	$(ERL) -noshell -pa nif/ebin $(NIF_TEST_EBIN) -eval 'py_buffer_test_helpers:setup(), prop_run:main(["$(PROPER_NUMTESTS)"]).'
 
 test-nif: NIF_FEATURES = test-hooks
-test-nif: proper-check build-nif dialyzer
-	mkdir -p $(NIF_TEST_EBIN)
-	$(ERLC) -Wall -Werror -o $(NIF_TEST_EBIN) nif/test/*.erl examples/erlang/*.erl
+test-nif: proper-check build-nif dialyzer nif-test-ebin
 	$(ERL) -noshell -pa nif/ebin $(NIF_TEST_EBIN) -eval \
 		'case eunit:test([$(NIF_TEST_LIST)], [verbose]) of ok -> halt(0); _ -> halt(1) end.'
 
