@@ -8,7 +8,7 @@
 #               WSGI app and an ASGI app read, in one VM (examples/erlang/demo.erl)
 #   make demo-rust  the Rust streaming demo (examples/stream_demo.rs)
 #   make test   every test: Rust (fmt, clippy, unit, doc, loom), Python (the default
-#               interpreter, then every pyenv CPython 3.10-3.13), Erlang (EUnit, dialyzer)
+#               interpreter, then every pyenv CPython 3.10-3.13), Erlang (EUnit, PropEr, dialyzer)
 #   make build  everything (Python extension installed, Erlang side in nif/ebin and nif/priv,
 #               the HTTP server in serve/ebin)
 #   make setup  install what a fresh Debian 12 machine lacks (scripts/setup; demo and test

@@ -10,6 +10,9 @@
 #                    dialyzer, then every EUnit module in nif/test (fails on any failure); the
 #                    examples (examples/erlang) are compiled with the tests and run by
 #                    nif/test/py_examples_tests.erl
+#                    (a short PropEr run included: py_buffer_proper_tests, prop_run)
+#   make proper      the PropEr properties of nif/test, PROPER_NUMTESTS cases each (default
+#                    5000; docs/reliability.md, "PropEr")
 #   make test-nif-pythons  the embedded interpreter built against every other pyenv CPython
 #                    3.10-3.13 whose virtualenv `make test-python` made (scripts/test-nif-pythons)
 #   make dialyzer    dialyzer on nif/ebin, zero warnings allowed; the PLT (erts, kernel,
@@ -46,7 +49,7 @@ NIF_TEST_LIST = $(subst $(nif_space),$(nif_comma),$(strip $(NIF_TEST_MODULES)))
 BUILD_PARTS += build-nif
 TEST_PARTS += test-nif test-nif-pythons
 
-.PHONY: build-nif nif-native nif-ebin nif-test-ebin dialyzer test-nif test-nif-pythons bench-nif build-examples bench-py bench-serve bench-scale bench-seed
+.PHONY: build-nif nif-native nif-ebin nif-test-ebin dialyzer test-nif proper proper-check test-nif-pythons bench-nif build-examples bench-py bench-serve bench-scale bench-seed
 
 build-nif: nif-native nif-ebin
 
@@ -71,13 +74,30 @@ dialyzer: nif-ebin
 	test -f $(NIF_PLT) || $(DIALYZER) --build_plt --output_plt $(NIF_PLT) --apps erts kernel stdlib
 	$(DIALYZER) --plt $(NIF_PLT) -Wunmatched_returns -Werror_handling nif/ebin
 
-# The EUnit modules and the examples they run, compiled into nif/test/ebin.
+# The EUnit modules, the PropEr properties and the examples they run, into nif/test/ebin.
 nif-test-ebin:
 	mkdir -p $(NIF_TEST_EBIN)
 	$(ERLC) -Wall -Werror -o $(NIF_TEST_EBIN) nif/test/*.erl examples/erlang/*.erl
 
+# PropEr (erlang-proper-dev): nif/test/prop_*.erl include proper.hrl. Fails with a clear
+# message when it is missing (scripts/setup installs it from .ci/debian-packages.txt).
+PROPER_NUMTESTS ?= 5000
+PROPER_CHECK = case code:lib_dir(proper) of \
+	  {error, _} -> io:format(standard_error, "PropEr is missing: apt-get install erlang-proper-dev (make setup installs it)~n", []), halt(1); \
+	  Dir -> case filelib:is_file(filename:join([Dir, "include", "proper.hrl"])) of \
+	           true -> halt(0); \
+	           false -> io:format(standard_error, "PropEr has no proper.hrl: apt-get install erlang-proper-dev~n", []), halt(1) end end.
+
+proper-check:
+	@$(ERL) -noshell -eval '$(PROPER_CHECK)'
+
+# The long PropEr run (docs/reliability.md, "PropEr"): every property, PROPER_NUMTESTS cases each.
+proper: NIF_FEATURES = test-hooks
+proper: proper-check build-nif nif-test-ebin
+	$(ERL) -noshell -pa nif/ebin $(NIF_TEST_EBIN) -eval 'py_buffer_test_helpers:setup(), prop_run:main(["$(PROPER_NUMTESTS)"]).'
+
 test-nif: NIF_FEATURES = test-hooks
-test-nif: build-nif dialyzer nif-test-ebin
+test-nif: proper-check build-nif dialyzer nif-test-ebin
 	$(ERL) -noshell -pa nif/ebin $(NIF_TEST_EBIN) -eval \
 		'case eunit:test([$(NIF_TEST_LIST)], [verbose]) of ok -> halt(0); _ -> halt(1) end.'
 

@@ -6,7 +6,8 @@
 //! and reply by message ([`ticket`]); [`to_python`] and [`from_python`] convert terms, with
 //! [`pid`], [`opaque`] and [`python_face`] the Python objects Erlang values become ([`handle`]
 //! the resource a `PyBuffer` made in Python becomes);
-//! [`python_error`] turns exceptions into terms; [`send`] is `erlang.send` for Python code;
+//! [`python_error`] turns exceptions into terms; [`lists`] reads lists without panicking on
+//! improper ones; [`send`] is `erlang.send` for Python code;
 //! [`interrupt`] raises `TimeoutError` in timed-out calls; [`finalize`] stops the interpreter.
 
 pub mod call;
@@ -19,6 +20,7 @@ pub mod interpreter;
 pub mod interrupt;
 pub mod job;
 pub mod libpython;
+pub mod lists;
 pub mod opaque;
 pub mod pid;
 pub mod python_error;

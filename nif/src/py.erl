@@ -74,7 +74,10 @@
 %% interpreter could not start, or `{error, not_started}' when its threads could not.
 %% `{error, {nif_panic, Message}}' would mean a bug in the NIF (never expected).
 %% Bad arguments raise `badarg' before anything is queued: not a list of arguments, a module
-%% name that is not an atom, string or UTF-8 binary, non-map options, an option other than
+%% or function name that is not an atom or a string (`unicode:chardata()': characters, UTF-8
+%% binaries, or lists of both: `"é"', `<<"é"/utf8>>' and `[<<"ma">>, "th"]' are names), code
+%% that is not UTF-8 (`Code' is iodata whose bytes are UTF-8, not an atom; a list of
+%% characters that is not iodata, one above 255, is read as characters), non-map options, an option other than
 %% `kwargs' and `timeout', a `timeout' not in `0..4294967295' or `infinity', a context that
 %% is not from {@link context/1} (or `any' for `call'), kwargs/locals keys other than atoms,
 %% binaries and strings (charlists; they become `str').
@@ -133,7 +136,8 @@
 -type result() :: {ok, term()}
                 | {error, python_error() | timeout | overloaded | result_too_large | stopped
                         | not_started | {python_init, term()} | {nif_panic, binary()}}.
--type name() :: atom() | binary() | string().
+-type name() :: atom() | unicode:chardata().
+%% A module, function, keyword or local name: an atom or a string (see "Bad arguments").
 -type call_options() :: #{kwargs => #{name() => term()}, timeout => timeout()}.
 
 %% @doc `Module.Function(*Args)' on the pool. `Function' may be dotted (`<<"Class.method">>').
@@ -159,8 +163,13 @@ call(Ctx, Module, Function, Args, Opts) when is_list(Args), is_map(Opts) ->
     Kwargs = names(maps:get(kwargs, Opts, #{})),
     Timeout = timeout(maps:get(timeout, Opts, infinity)),
     Ref = make_ref(),
-    Ticket = case py_buffer:py_call(Ref, Index, Module, Function, Args, Kwargs) of
-                 dirty -> py_buffer:py_call_dirty(Ref, Index, Module, Function, Args, Kwargs);
+    %% Names as atoms or UTF-8 binaries: the NIF reads a list of bytes as UTF-8, so a
+    %% string like "é" (one character, 233) must not reach it as a list.
+    ModuleName = name(Module),
+    FunctionName = name(Function),
+    Ticket = case py_buffer:py_call(Ref, Index, ModuleName, FunctionName, Args, Kwargs) of
+                 dirty -> py_buffer:py_call_dirty(Ref, Index, ModuleName, FunctionName, Args,
+                                                  Kwargs);
                  Queued -> Queued
              end,
     await(Ref, Ticket, Timeout);
@@ -230,7 +239,8 @@ timeout(infinity) -> infinity;
 timeout(T) when is_integer(T), T >= 0, T =< ?MAX_TIMEOUT -> T;
 timeout(T) -> error(badarg, [T]).
 
-%% Keyword and local names: atoms and binaries as they are, charlists as UTF-8 binaries.
+%% Module, function, keyword and local names: atoms and binaries as they are, strings
+%% (chardata) as UTF-8 binaries.
 names(Map) when is_map(Map) ->
     case lists:all(fun(K) -> is_atom(K) orelse is_binary(K) end, maps:keys(Map)) of
         true -> Map;

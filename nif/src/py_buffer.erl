@@ -76,8 +76,8 @@
 %% subscription (until `eof' or {@link unsubscribe/1}).
 %%
 %% == Errors ==
-%% Bad arguments (not a buffer, wrong types, negative or out-of-range sizes, unknown options)
-%% raise `badarg'. Operations on a buffer in the wrong state return `{error, Reason}':
+%% Bad arguments (not a buffer, wrong types, negative or out-of-range sizes, unknown options,
+%% the pid of a process on another node as `owner', `notify' or subscriber) raise `badarg'. Operations on a buffer in the wrong state return `{error, Reason}':
 %% `closed' (write after close), `reader_closed', `{aborted, Reason}',
 %% `{overflow, ContentLength, Attempted}' (a write beyond the content length; nothing is
 %% written), `{truncated, Expected, Got}' (closed before the content length arrived),
@@ -219,7 +219,10 @@ close(_Buf) -> ?NOT_LOADED.
 
 %% @doc Marks the body as failed with `Reason' (any term): readers get
 %% `{error, {aborted, Reason}}' (Python: `BodyAborted') once the bytes that arrived are read.
-%% The first reason wins; `{error, closed}' after {@link close/1}. A reason larger than 4096
+%% The first reason wins; `{error, closed}' after {@link close/1}. After the content length
+%% arrived in full the body is complete: `abort/2' (and the owner's death) returns `ok' and
+%% {@link info/1} shows the reason, but reads still deliver the whole body, then `eof'.
+%% A reason larger than 4096
 %% nodes or 64 levels comes back cut like `~P' (the rest replaced by `'...''); see Errors.
 -spec abort(buffer(), term()) -> ok | {error, reason()}.
 abort(_Buf, _Reason) -> ?NOT_LOADED.

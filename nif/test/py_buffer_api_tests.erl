@@ -380,3 +380,17 @@ live_buffers_test() ->
 crypto_bytes(N) ->
     rand:seed(exsss, {1, 2, 3}),
     rand:bytes(N).
+
+%% Found by prop_py_buffer_statem: the doc said readers get {aborted, R} after an abort, but a
+%% body whose content length arrived in full stays complete (the doc now says so).
+abort_after_the_content_length_arrived_test() ->
+    py_buffer_test_helpers:flush(),
+    {ok, B} = py_buffer:new(#{content_length => 2, notify => self()}),
+    ok = py_buffer:write(B, <<"ab">>),
+    ?assertEqual({py_buffer, B, readable}, receive M1 -> M1 after 0 -> none end),
+    ?assertEqual({py_buffer, B, eof}, receive M2 -> M2 after 0 -> none end),
+    ?assertEqual(ok, py_buffer:abort(B, late)),
+    ?assertEqual(none, receive M3 -> M3 after 0 -> none end),
+    ?assertMatch(#{aborted := late, ended := true}, py_buffer:info(B)),
+    ?assertEqual({ok, <<"ab">>}, py_buffer:read_all(B)),
+    ?assertEqual(eof, py_buffer:read(B, 1)).

@@ -166,6 +166,18 @@ dead_owner_buffer_test() ->
     ?assertEqual(ok, py_buffer:close_reader(B)),
     ?assertMatch(#{aborted := {owner_down, normal}, owner := Owner}, py_buffer:info(B)).
 
+%% Documented after prop_py_buffer_api found it undocumented: a buffer's owner and subscriber
+%% are local processes (messages are sent with enif_send, owners monitored on this node).
+pids_of_other_nodes_are_badarg_test() ->
+    Node = <<"nobody@nowhere">>,
+    Remote = binary_to_term(<<131, 88, 100, (byte_size(Node)):16, Node/binary, 1:32, 0:32, 1:32>>),
+    ?assertError(badarg, py_buffer:new(#{owner => Remote})),
+    ?assertError(badarg, py_buffer:new(#{notify => Remote})),
+    {ok, B} = py_buffer:new(),
+    ?assertError(badarg, py_buffer:subscribe(B, Remote)),
+    ?assertError(badarg, py_buffer:controlling_process(B, Remote)),
+    ?assertMatch(#{owner := Self, subscriber := undefined} when Self =:= self(), py_buffer:info(B)).
+
 vm_stays_up_test() ->
     {ok, B} = py_buffer:new(),
     ?assert(is_pid(whereis(py_buffer_owners))),

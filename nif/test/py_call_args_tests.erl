@@ -12,7 +12,51 @@ call_args_test_() ->
       fun context_out_of_range_is_badarg/0,
       fun eval_and_exec_refuse_any/0,
       fun builtins_eval_works_in_a_call/0,
+      fun names_are_strings_of_characters/0,
+      fun code_must_be_utf8/0,
+      fun improper_lists_are_badarg/0,
       {timeout, 120, fun large_arguments_do_not_stall_a_scheduler/0}]}.
+
+%% Found by prop_py_terms: the string "é" (one character, 233) was read as the byte 233, not
+%% UTF-8, and raised badarg, while "α" (945) worked.
+names_are_strings_of_characters() ->
+    ok = py:exec(?CTX, <<"import builtins; builtins.été = lambda: 'summer'"/utf8>>),
+    Summer = {ok, <<"summer">>},
+    ?assertEqual(Summer, py:call(builtins, "été", [])),
+    ?assertEqual(Summer, py:call(builtins, <<"été"/utf8>>, [])),
+    ?assertEqual(Summer, py:call(builtins, [<<"é"/utf8>>, "t", [233]], [])),
+    ?assertEqual(Summer, py:call("builtins", 'été', [])),
+    ?assertEqual({ok, 1}, py:call([<<"built">>, "ins"], "len", [[a]])),
+    ?assertEqual({ok, 1}, py:call(any, builtins, len, [[a]], #{kwargs => #{}})),
+    ?assertError(badarg, py:call(builtins, <<233, "t", 233>>, [])),
+    ?assertError(badarg, py:call(builtins, [foo], [])),
+    ?assertError(badarg, py:call(builtins, [16#110000], [])),
+    ?assertError(badarg, py:call(<<255>>, len, [[]])),
+    ok = py:exec(?CTX, <<"del builtins.été"/utf8>>).
+
+%% Code is UTF-8 iodata (not an atom); a list of characters above 255 is read as characters.
+code_must_be_utf8() ->
+    ?assertEqual({ok, <<"é"/utf8>>}, py:eval(?CTX, <<"'é'"/utf8>>)),
+    ?assertEqual({ok, <<"é"/utf8>>}, py:eval(?CTX, binary_to_list(<<"'é'"/utf8>>))),
+    ?assertEqual({ok, <<"α"/utf8>>}, py:eval(?CTX, [$', 945, $'])),
+    ?assertError(badarg, py:eval(?CTX, <<"'", 233, "'">>)),
+    ?assertError(badarg, py:eval(?CTX, "'é'")),
+    ?assertError(badarg, py:exec(?CTX, <<255>>)),
+    %% Found by prop_py_terms: an atom was run as the code of its name.
+    ?assertError(badarg, py:exec(?CTX, ok)),
+    ?assertError(badarg, py:eval(?CTX, true)),
+    ?assertError(badarg, py:eval(?CTX, x, #{x => 1})).
+
+%% Found by prop_py_terms: an improper list of characters panicked in the NIF (rustler's list
+%% iterator), raising `nif_panicked' instead of `badarg'.
+improper_lists_are_badarg() ->
+    ?assertError(badarg, py:eval(?CTX, [945 | foo])),
+    ?assertError(badarg, py:eval(?CTX, [945 | <<"x">>], #{})),
+    ?assertError(badarg, py:exec(?CTX, [945, 946 | 947])),
+    ?assertError(badarg, py:call(builtins, [945 | foo], [])),
+    ?assertError(badarg, py_buffer:py_eval(make_ref(), 1, [945 | foo], #{})),
+    ?assertError(badarg, py_buffer:py_call(make_ref(), 0, [945 | foo], len, [], #{})),
+    ?assertEqual({ok, 2}, py:eval(?CTX, <<"1 + 1">>)).
 
 bad_options_raise_badarg_before_queueing() ->
     ?assertError(badarg, py:call(any, math, sqrt, [4], #{timeout => -1})),

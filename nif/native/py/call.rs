@@ -17,6 +17,7 @@ use crate::py::finalize::{self, Outcome};
 use crate::py::interpreter;
 use crate::py::interrupt;
 use crate::py::job::{Job, Work};
+use crate::py::lists::charlist;
 use crate::py::ticket::Ticket;
 use crate::py::workers::{self, SubmitError};
 
@@ -92,7 +93,16 @@ fn small(terms: &[Term<'_>]) -> bool {
     true
 }
 
-/// A module, function or code argument: atom, iodata (UTF-8) or charlist.
+/// Python source: iodata (UTF-8) or a charlist, like a name but never an atom (`py:exec(Ctx,
+/// ok)` ran the code `ok`, against the spec's `iodata()`; found by `prop_py_terms`).
+fn source(term: Term<'_>) -> NifResult<String> {
+    if term.get_type() == TermType::Atom {
+        return Err(rustler::Error::BadArg);
+    }
+    name(term)
+}
+
+/// A module or function name: atom, iodata (UTF-8) or charlist.
 fn name(term: Term<'_>) -> NifResult<String> {
     if term.get_type() == TermType::Atom {
         return term.atom_to_string();
@@ -100,12 +110,7 @@ fn name(term: Term<'_>) -> NifResult<String> {
     if let Ok(bytes) = Binary::from_iolist(term) {
         return String::from_utf8(bytes.as_slice().to_vec()).map_err(|_| rustler::Error::BadArg);
     }
-    let chars: Vec<u32> = term.decode()?;
-    chars
-        .into_iter()
-        .map(char::from_u32)
-        .collect::<Option<String>>()
-        .ok_or(rustler::Error::BadArg)
+    charlist(term).ok_or(rustler::Error::BadArg)
 }
 
 fn is_map(term: Term<'_>) -> bool {
@@ -176,7 +181,7 @@ fn eval<'a>(
     locals: Term<'a>,
     dirty: bool,
 ) -> NifResult<Term<'a>> {
-    let code = name(code)?;
+    let code = source(code)?;
     if !is_map(locals) {
         return Err(rustler::Error::BadArg);
     }
@@ -251,7 +256,7 @@ fn py_exec<'a>(
     context: usize,
     code: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    let code = name(code)?;
+    let code = source(code)?;
     Ok(submit(env, reference, context, |_| Work::Exec { code }))
 }
 

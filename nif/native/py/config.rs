@@ -13,6 +13,7 @@
 use rustler::{Term, TermType};
 
 use crate::atoms;
+use crate::py::lists::{charlist, proper_list};
 
 /// The embedding's settings, fixed at load.
 #[derive(Debug, Clone)]
@@ -45,8 +46,7 @@ fn string(term: Term<'_>) -> Option<String> {
         return Some(s);
     }
     // A charlist, as application env values usually are.
-    let chars: Vec<u32> = term.decode().ok()?;
-    chars.into_iter().map(char::from_u32).collect()
+    charlist(term)
 }
 
 impl Config {
@@ -63,7 +63,7 @@ impl Config {
             .filter(|p| !p.is_empty());
         // The load info's directories (priv/python first), then the environment's.
         let mut python_path: Vec<String> = get(info, atoms::python_path())
-            .and_then(|t| t.decode::<Vec<Term>>().ok())
+            .and_then(proper_list)
             .map(|dirs| dirs.into_iter().filter_map(string).collect())
             .unwrap_or_default();
         if let Ok(dirs) = std::env::var("PY_BUFFER_PYTHON_PATH") {
