@@ -35,7 +35,9 @@ released_buffer_frees_its_memory_without_another_call() ->
     Held = receive {held, H} -> H end,
     receive {'DOWN', Mon, process, Pid, normal} -> ok end,
     ?assert(Held - Before >= 64 bsl 20),
-    ?assertEqual(ok, await(fun() -> erlang:memory(binary) - Before < 16 bsl 20 end, 10000)).
+    %% At least 48 of the 64 MiB go, measured from `Held': garbage of earlier tests freed
+    %% meanwhile lowers the count; `Before' would let it be mistaken for this buffer's.
+    ?assertEqual(ok, await(fun() -> erlang:memory(binary) =< Held - (48 bsl 20) end, 10000)).
 
 concurrent_first_calls_wait_for_the_import() ->
     Self = self(),

