@@ -37,6 +37,7 @@ setup:
 -include nif/nif.mk
 -include serve/serve.mk
 -include reliability.mk
+-include soak/soak.mk
 
 build: build-rust $(BUILD_PARTS)
 

@@ -1,0 +1,23 @@
+# The soak (issue 13; docs/reliability.md, "Soak"): included by the root Makefile.
+#
+#   make soak MINUTES=N   every workload at once for N minutes (default 30) in one VM with the
+#                         embedded Python (soak/py_soak.erl): samples every 5 s, fails on a
+#                         broken band, an unaccounted byte or a crashed worker
+#   make test-soak        the 2-minute version `make test` runs
+
+MINUTES ?= 30
+SOAK_EBIN := soak/ebin
+
+TEST_PARTS += test-soak
+
+.PHONY: soak test-soak soak-ebin
+
+soak-ebin: build-nif
+	mkdir -p $(SOAK_EBIN)
+	$(ERLC) -Wall -Werror +debug_info +warn_missing_spec -o $(SOAK_EBIN) soak/*.erl
+
+soak: soak-ebin
+	$(ERL) -noshell -pa nif/ebin -pa $(SOAK_EBIN) -run py_soak main $(MINUTES)
+
+test-soak:
+	$(MAKE) soak MINUTES=2
