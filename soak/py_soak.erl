@@ -24,12 +24,18 @@
 -define(PRINT_FAILURES, 20).
 
 %% @doc Entry point: `erl ... -run py_soak main Minutes' (a number, may be fractional).
-%% Halts the VM: 0 when every check held, 1 when one did not, 2 when the soak itself crashed.
+%% Halts the VM: 0 when every check held, 1 when one did not, 2 when the soak itself crashed
+%% (or `Minutes' is too short for the warm-up).
 -spec main([string()]) -> no_return().
 main([Minutes]) ->
-    Status = try run(round(number(Minutes) * 60000)) of
+    DurationMs = round(number(Minutes) * 60000),
+    Status = try run(DurationMs) of
                  ok -> 0;
-                 failed -> 1
+                 failed -> 1;
+                 too_short ->
+                     io:format("soak: ~s minutes leave fewer than two samples after the "
+                               "warm-up (at least 30 s): use 1 or more~n", [Minutes]),
+                     2
              catch
                  Class:Reason:Stack ->
                      io:format("soak crashed: ~p:~p~n~p~n", [Class, Reason, Stack]),
@@ -40,8 +46,15 @@ main([Minutes]) ->
 number(String) ->
     try list_to_float(String) catch error:badarg -> list_to_integer(String) end.
 
--spec run(pos_integer()) -> ok | failed.
+-spec run(pos_integer()) -> ok | failed | too_short.
 run(DurationMs) ->
+    case DurationMs >= py_soak_bands:warmup_ms(DurationMs) + 2 * ?SAMPLE_MS of
+        true -> soak(DurationMs);
+        false -> too_short
+    end.
+
+-spec soak(pos_integer()) -> ok | failed.
+soak(DurationMs) ->
     ok = configure_python(),
     ok = py_soak_pattern:init(),
     ok = py_soak_ledger:init(),
@@ -147,7 +160,7 @@ quiesce(Calls) ->
         true ->
             {Sample, Calls};
         false ->
-            [{ok, 1.0} = py:call(math, sqrt, [1.0]) || _ <- lists:seq(1, ?SWEEP_BATCH)],
+            _ = [{ok, 1.0} = py:call(math, sqrt, [1.0]) || _ <- lists:seq(1, ?SWEEP_BATCH)],
             quiesce(Calls + ?SWEEP_BATCH)
     end.
 
@@ -185,6 +198,8 @@ report(DurationMs, Samples, Warmup, Failures, EndSample) ->
                      min := Min, max := Max, ok := Ok} <- Verdicts],
                LoadHeld, maps:get(live_buffers, EndSample),
                maps:get(python_objects, EndSample), maps:get(python_stuck, EndSample)]),
+    io:format("Why each band is that wide:~n~s~n",
+              [[io_lib:format("- ~s: ~s~n", [M, Why]) || {M, _, _, Why} <- py_soak_bands:bands()]]),
     case Problems of
         [] ->
             io:format("SOAK PASSED: ~B bytes written = ~B read + ~B dropped by faults~n",

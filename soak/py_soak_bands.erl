@@ -23,15 +23,17 @@
 %% @doc Each metric's band and why it is that wide.
 -spec bands() -> [metric_band()].
 bands() ->
-    [{rss_bytes, 1.25, 64 * ?MIB,
+    [{rss_bytes, 1.25, 32 * ?MIB,
       "allocators keep what they freed and grow in steps (glibc arenas per Python thread, "
-      "BEAM carriers); a leak of one stream's bytes per hundred streams exceeds it in minutes"},
-     {vm_memory_bytes, 1.25, 32 * ?MIB,
+      "BEAM carriers); at the ~40 MB/s streamed here, one stream in a thousand leaking its "
+      "bytes exceeds it within 20 minutes"},
+     {vm_memory_bytes, 1.25, 16 * ?MIB,
       "binaries held by live buffers (up to 7 streams of 512 KiB) and process heaps vary "
       "with the streams in flight"},
      {live_buffers, 1, 16,
       "at most one buffer per stream worker, plus those freed only at the next full Python "
-      "sweep (every 1024 jobs), a backlog the warm-up already saw"},
+      "sweep (every 1024 jobs) and those of killed owners still referenced from "
+      "py_buffer_owners' heap until it collects: backlogs the warm-up already saw"},
      {python_objects, 1, 16, "as live_buffers: the Python face of each buffer in Python's hands"},
      {os_threads, 1, 16,
       "the Python pool grows on demand (blocked readers, timed-out calls still in C) and "

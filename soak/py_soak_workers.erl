@@ -51,11 +51,16 @@ stream_loop(Kind, Faults, Driver) ->
         stop -> ok
     after 0 ->
         Spec = spec(Kind, lists:nth(rand:uniform(length(Faults)), Faults)),
-        {Pid, Ref} = spawn_monitor(fun() -> exit({soak_stream, py_soak_stream:run(Spec)}) end),
+        Self = self(),
+        {Pid, Ref} = spawn_monitor(fun() ->
+                                           Self ! {soak_stream, self(), py_soak_stream:run(Spec)}
+                                   end),
         receive
-            {'DOWN', Ref, process, Pid, {soak_stream, {ok, Result}}} ->
+            {soak_stream, Pid, {ok, Result}} ->
+                demonitor(Ref, [flush]),
                 account(Spec, Result);
-            {'DOWN', Ref, process, Pid, {soak_stream, {failed, What}}} ->
+            {soak_stream, Pid, {failed, What}} ->
+                demonitor(Ref, [flush]),
                 failure(Driver, {stream_failed, What});
             {'DOWN', Ref, process, Pid, Reason} ->
                 failure(Driver, {stream_crashed, Reason, Spec})
