@@ -17,9 +17,13 @@
 #               FUZZ_SECONDS=N), Valgrind on the Python binding (reliability.mk,
 #               docs/reliability.md); `make test` runs bounded versions of sanitize, fuzz and
 #               memcheck
+#   make soak MINUTES=N   every workload at once in one VM with the embedded Python for N
+#               minutes (default 30), sampled, bands checked, every byte accounted
+#               (soak/soak.mk, docs/reliability.md "Soak"); `make test` runs 2 minutes
 #
 # Language parts add themselves through python/python.mk, nif/nif.mk and serve/serve.mk, which
-# append their targets to BUILD_PARTS / TEST_PARTS; so do the reliability checks (reliability.mk).
+# append their targets to BUILD_PARTS / TEST_PARTS; so do the reliability checks (reliability.mk)
+# and the soak (soak/soak.mk).
 
 CARGO ?= cargo
 PYTHON ?= python3
@@ -37,6 +41,7 @@ setup:
 -include nif/nif.mk
 -include serve/serve.mk
 -include reliability.mk
+-include soak/soak.mk
 
 build: build-rust $(BUILD_PARTS)
 

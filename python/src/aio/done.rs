@@ -12,8 +12,15 @@
 //!
 //! Like a coroutine, it is awaitable once: stepping it again (or awaiting it after its step,
 //! `close()` or `throw()`) raises `RuntimeError("cannot reuse already awaited ...")`.
+//!
+//! An error outcome is handed over, not kept: once raised, the exception's traceback holds
+//! the frames it passed through, and a frame may hold this awaitable (`asyncio.wait_for`
+//! wraps it in a coroutine whose frame does), so a kept exception would close a reference
+//! cycle through an object the collector cannot see into, and every object those frames
+//! reference (the buffer read, its bytes) would leak. Found by the soak (`make soak`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use pyo3::exceptions::PyStopIteration;
 use pyo3::ffi;
@@ -22,10 +29,18 @@ use pyo3::types::PyType;
 
 use crate::aio::throw::{reused, thrown};
 
+/// What a completed read resolves to.
+enum Outcome {
+    /// The value, kept (bytes, a count or `None`: nothing that can refer back to the await).
+    Value(Py<PyAny>),
+    /// The error, taken by the one step that raises it (see the module doc).
+    Error(Mutex<Option<PyErr>>),
+}
+
 /// A completed read, awaitable once.
 #[pyclass(frozen, module = "py_buffer._native")]
 pub struct Done {
-    outcome: PyResult<Py<PyAny>>,
+    outcome: Outcome,
     /// The method's name, for the reuse error.
     what: &'static str,
     /// Stepped, closed or thrown into: awaiting it again is an error.
@@ -36,7 +51,10 @@ impl Done {
     /// An awaitable resolving to `outcome` at once.
     pub fn new(outcome: PyResult<Py<PyAny>>, what: &'static str) -> Self {
         Self {
-            outcome,
+            outcome: match outcome {
+                Ok(value) => Outcome::Value(value),
+                Err(error) => Outcome::Error(Mutex::new(Some(error))),
+            },
             what,
             used: AtomicBool::new(false),
         }
@@ -49,6 +67,15 @@ impl Done {
             return Err(reused(self.what));
         }
         Ok(())
+    }
+
+    /// The error to raise, taken (after [`Done::first_use`], so at most once).
+    fn take_error(&self, error: &Mutex<Option<PyErr>>) -> PyErr {
+        let taken = error
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        taken.unwrap_or_else(|| reused(self.what))
     }
 }
 
@@ -73,8 +100,8 @@ impl Done {
     fn __next__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         self.first_use()?;
         match &self.outcome {
-            Ok(value) => Err(stop_iteration(value.clone_ref(py))),
-            Err(error) => Err(error.clone_ref(py)),
+            Outcome::Value(value) => Err(stop_iteration(value.clone_ref(py))),
+            Outcome::Error(error) => Err(self.take_error(error)),
         }
     }
 
@@ -119,12 +146,12 @@ unsafe extern "C" fn done_next(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
     }
     match &done.get().outcome {
         // A tuple would be taken as the exception's arguments: only other values go direct.
-        Ok(value) if !value.bind(py).is_instance_of::<pyo3::types::PyTuple>() => {
+        Outcome::Value(value) if !value.bind(py).is_instance_of::<pyo3::types::PyTuple>() => {
             // SAFETY: the GIL is held; `PyErr_SetObject` takes its own references.
             unsafe { ffi::PyErr_SetObject(ffi::PyExc_StopIteration, value.as_ptr()) };
         }
-        Ok(value) => stop_iteration(value.clone_ref(py)).restore(py),
-        Err(error) => error.clone_ref(py).restore(py),
+        Outcome::Value(value) => stop_iteration(value.clone_ref(py)).restore(py),
+        Outcome::Error(error) => done.get().take_error(error).restore(py),
     }
     std::ptr::null_mut()
 }
