@@ -18,7 +18,7 @@ use crate::atoms;
 use crate::buffer::errors;
 use crate::buffer::notify;
 use crate::buffer::owner;
-use crate::buffer::resource;
+use crate::buffer::resource_type;
 use crate::buffer::stored_reason::StoredReason;
 use crate::buffer::timeslice;
 use crate::buffer::Buffer;
@@ -105,7 +105,7 @@ fn write_with<'a>(
 /// moves between the layers stalled on partial stack stores (perf).
 #[inline(always)]
 fn write_raw<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> rustler::sys::ErlNifTerm {
-    let (Ok(buf), Ok(binary)) = (resource::decode(buf_term), Binary::from_term(data)) else {
+    let (Ok(buf), Ok(binary)) = (buf_term.decode::<&Buffer>(), Binary::from_term(data)) else {
         // SAFETY: `env` is the env of this NIF call.
         return unsafe { rustler::sys::enif_make_badarg(env.as_c_arg()) };
     };
@@ -119,8 +119,7 @@ fn write_raw<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> rustler::s
     }
 }
 
-/// The common write, on raw terms: a small binary (copied) into a buffer whose type is known
-/// and whose subscriber (if any) waits for neither `readable` nor `eof`, accepted whole.
+/// The common write, on raw terms: a small binary (copied) into a buffer whose subscriber (if any) waits for neither `readable` nor `eof`, accepted whole.
 /// `None` (nothing written) sends every other case to [`write_raw`]. rustler's `Env` and
 /// `Term` are not built on this path: each copy of a freshly built `Env` re-read its one-byte
 /// field as a word, a store-forwarding stall (perf: a tenth of the call).
@@ -134,7 +133,7 @@ unsafe fn write_small(
     data: rustler::sys::ErlNifTerm,
 ) -> Option<rustler::sys::ErlNifTerm> {
     // SAFETY: the caller's contract.
-    let buf = unsafe { resource::decode_known(nif_env, buf) }?;
+    let buf = unsafe { resource_type::get(nif_env, buf) }?;
     let mut binary = std::mem::MaybeUninit::<rustler::sys::ErlNifBinary>::uninit();
     // SAFETY: as above; ERTS fills `binary` when it returns non-zero.
     if unsafe { rustler::sys::enif_inspect_binary(nif_env, data, binary.as_mut_ptr()) } == 0 {
