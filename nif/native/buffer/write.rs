@@ -102,8 +102,9 @@ fn write_with<'a>(
 /// generated wrapper collects the arguments into a fresh `Vec` on every call, a `malloc` and a
 /// `free` that were a tenth of a 64-byte write (`docs/decisions.md`, "Erlang NIF"). It
 /// returns the raw term (`badarg` made here): a `NifResult<Term>` is a three-word value whose
-/// moves between the layers stalled on partial stack stores (perf).
-#[inline(always)]
+/// moves between the layers stalled on partial stack stores (perf). Not inlined into the entry
+/// point: its large frame (and saved registers) would be set up for every small write too.
+#[inline(never)]
 fn write_raw<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> rustler::sys::ErlNifTerm {
     let (Ok(buf), Ok(binary)) = (buf_term.decode::<&Buffer>(), Binary::from_term(data)) else {
         // SAFETY: `env` is the env of this NIF call.
