@@ -30,6 +30,11 @@ const DIRTY_MIN: usize = timeslice::NORMAL_COPY_MAX;
 
 /// The estimated cost of a write apart from copying (call, lock, keeping a binary).
 const WRITE_NS: u32 = 300;
+/// The estimated cost of the common small write ([`write_small`]) apart from copying: 64-byte
+/// writes take 70–110 ns a call on this VM, page faults included (docs/benchmarks.md, "Small
+/// writes"). With [`timeslice::CALL_REDUCTION_NS`] it makes writes of up to ~120 bytes cost
+/// no more than the one reduction the BEAM counts for the call.
+const SMALL_WRITE_NS: u32 = 100;
 
 /// How one write puts its bytes in.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -161,7 +166,7 @@ unsafe fn write_small(
     }
     let written = buf.writer().try_write_quiet(bytes)?;
     debug_assert_eq!(written, len, "unbounded writes are whole");
-    timeslice::charge_raw(nif_env, timeslice::cost(WRITE_NS, len));
+    timeslice::charge_raw(nif_env, timeslice::cost(SMALL_WRITE_NS, len));
     Some(atoms::ok().as_c_arg())
 }
 
