@@ -108,9 +108,24 @@ fn write_with<'a>(
 /// `free` that were a tenth of a 64-byte write (`docs/decisions.md`, "Erlang NIF"). It
 /// returns the raw term (`badarg` made here): a `NifResult<Term>` is a three-word value whose
 /// moves between the layers stalled on partial stack stores (perf). Not inlined into the entry
-/// point: its large frame (and saved registers) would be set up for every small write too.
+/// point: its large frame (and saved registers) would be set up for every small write too. It
+/// takes raw words (in registers) and builds rustler's `Env` and `Term`s itself: passed in,
+/// they went through the stack, and re-reading the `Env`'s one-byte field as a word stalled.
+///
+/// # Safety
+/// `nif_env` is the env of the current NIF call and `buf_raw`, `data_raw` are terms of it.
 #[inline(never)]
-fn write_raw<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> rustler::sys::ErlNifTerm {
+unsafe fn write_raw(
+    nif_env: *mut rustler::sys::ErlNifEnv,
+    buf_raw: rustler::sys::ErlNifTerm,
+    data_raw: rustler::sys::ErlNifTerm,
+) -> rustler::sys::ErlNifTerm {
+    let lifetime = ();
+    // SAFETY: the caller's contract: `nif_env` is valid for this call, which `lifetime` (a
+    // local) bounds.
+    let env = unsafe { Env::new(&lifetime, nif_env) };
+    // SAFETY: the caller's contract: both are terms of `env`.
+    let (buf_term, data) = unsafe { (Term::new(env, buf_raw), Term::new(env, data_raw)) };
     let (Ok(buf), Ok(binary)) = (buf_term.decode::<&Buffer>(), Binary::from_term(data)) else {
         // SAFETY: `env` is the env of this NIF call.
         return unsafe { rustler::sys::enif_make_badarg(env.as_c_arg()) };
@@ -194,9 +209,7 @@ unsafe extern "C" fn raw_write_nif(
         match unsafe { write_small(nif_env, buf_raw, data_raw) } {
             Some(term) => term,
             // SAFETY: as above.
-            None => write_raw(env, unsafe { Term::new(env, buf_raw) }, unsafe {
-                Term::new(env, data_raw)
-            }),
+            None => unsafe { write_raw(nif_env, buf_raw, data_raw) },
         }
     };
     match std::panic::catch_unwind(write) {
