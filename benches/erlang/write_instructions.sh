@@ -12,8 +12,9 @@
 # when `erlang:crc32_combine/3' calls zlib's `crc32_combine' (C-to-C calls, which callgrind
 # always sees; a BIF entered from JIT code was missed one run in two), per thread (the
 # writing scheduler's; schedulers do not busy-wait, `+sbwt none', so idle threads add
-# nothing). Repeatable to a few instructions per call. KEEP_CALLGRIND=1 keeps the dumps for
-# callgrind_annotate. Needs valgrind (`--smc-check=all': the BEAM's JIT writes its own code).
+# nothing). Repeatable to a few instructions per call. KEEP_CALLGRIND=1 keeps the dumps:
+# `python3 benches/erlang/callgrind_self.py DUMP 18000' lists each function's own cost per
+# call. Needs valgrind (`--smc-check=all': the BEAM's JIT writes its own code).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$(dirname "$here")")
