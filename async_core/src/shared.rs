@@ -51,6 +51,7 @@ impl Shared {
     }
 
     /// The state, for reads that change nothing.
+    #[inline]
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves the state consistent (every transition checks
         // before it mutates), so a poisoned lock is still usable.
@@ -125,6 +126,7 @@ impl Shared {
     /// after registering, so either that re-check sees a change or the change's `update` sees
     /// the mark and notifies.
     /// [`Shared::write`] without the error (see [`crate::Writer::try_write_quiet`]).
+    #[inline]
     pub(crate) fn write_quiet(&self, data: &[u8]) -> Option<usize> {
         if data.len() < COPY_OUTSIDE_MIN {
             self.update(|state, fx| state.write_small(data, fx).ok())

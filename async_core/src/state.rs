@@ -207,6 +207,7 @@ impl State {
         self.unread() == 0 && self.ended()
     }
 
+    #[inline]
     fn writable_check(&self) -> Result<()> {
         if self.reader_closed {
             return Err(Error::ReaderClosed);
@@ -219,6 +220,7 @@ impl State {
     }
 
     /// How many of `len` bytes a write may append now (all, some, or none in bounded mode).
+    #[inline]
     fn accept(&mut self, len: usize, bounded: bool) -> Result<usize> {
         self.writable_check()?;
         let written = self.store.end() + self.reserved;
@@ -244,6 +246,7 @@ impl State {
         Ok(accepted)
     }
 
+    #[inline]
     fn appended(&mut self, n: usize, fx: &mut Effects) {
         if n == 0 {
             return;
@@ -284,6 +287,7 @@ impl State {
 
     /// [`State::write_start`] for writes shorter than [`COPY_OUTSIDE_MIN`], which are always
     /// copied at once.
+    #[inline]
     pub(crate) fn write_small(&mut self, data: &[u8], fx: &mut Effects) -> Result<usize> {
         let n = self.accept(data.len(), true)?;
         self.store.append(&data[..n]);

@@ -162,6 +162,7 @@ impl Storage {
     }
 
     /// Appends a copy of `data`.
+    #[inline]
     pub(crate) fn append(&mut self, mut data: &[u8]) {
         if data.len() <= self.tail.capacity() - self.tail.len() {
             // The common case (a small write into a block with room): one copy, no loop.

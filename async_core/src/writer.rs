@@ -52,6 +52,7 @@ impl Writer {
     /// Failures are final (the body ended, the reader closed, or `data` would exceed the
     /// content length, which only grows closer), so `try_write` of the same `data` then says
     /// why. For hot paths: the small result is returned in registers.
+    #[inline]
     pub fn try_write_quiet(&self, data: &[u8]) -> Option<usize> {
         self.shared.write_quiet(data)
     }

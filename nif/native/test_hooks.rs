@@ -7,13 +7,11 @@
 //! thread blocked in `read(N)` (as a Python `read(n)` would) and returns `ok`; when the read
 //! completes the thread sends the caller `{py_buffer_test, {ok, Binary} | {error, Reason}}`.
 
-use rustler::{
-    Atom, Binary, Encoder, Env, Error, NewBinary, NifResult, OwnedEnv, ResourceArc, Term,
-};
+use rustler::{Atom, Binary, Encoder, Env, Error, NewBinary, NifResult, OwnedEnv, Term};
 
 use crate::atoms;
 use crate::buffer::errors;
-use crate::buffer::Buffer;
+use crate::buffer::BufferArc;
 
 enum Op {
     Write(Vec<u8>),
@@ -48,7 +46,7 @@ fn parse(op: Term<'_>) -> NifResult<Op> {
 }
 
 #[rustler::nif]
-fn test_on_thread<'a>(env: Env<'a>, buf: ResourceArc<Buffer>, op: Term<'a>) -> NifResult<Term<'a>> {
+fn test_on_thread<'a>(env: Env<'a>, buf: BufferArc, op: Term<'a>) -> NifResult<Term<'a>> {
     let op = parse(op)?;
     if let Op::WaitRead(n) = op {
         let pid = env.pid();

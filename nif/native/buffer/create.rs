@@ -8,11 +8,11 @@
 use std::sync::Arc;
 
 use py_buffer_core::Options;
-use rustler::{Encoder, Env, Error, LocalPid, MapIterator, NifResult, ResourceArc, Term};
+use rustler::{Encoder, Env, Error, LocalPid, MapIterator, NifResult, Term};
 
 use crate::atoms;
 use crate::buffer::owner;
-use crate::buffer::{Buffer, Inner};
+use crate::buffer::{Buffer, BufferArc, Inner};
 
 /// What `new/1` was asked for.
 struct Request {
@@ -72,7 +72,7 @@ fn create<'a>(env: Env<'a>, request: Request) -> Term<'a> {
     let owner = request.owner.unwrap_or_else(|| env.pid());
     let inner = Inner::new(request.options, owner);
     let ask = owner::watch(&inner, &mut inner.owner());
-    let buf = ResourceArc::new(Buffer(Arc::clone(&inner)));
+    let buf = BufferArc::new(Buffer(Arc::clone(&inner)));
     let term = buf.encode(env);
     if let Some(pid) = request.notify {
         inner.notifier().subscribe(env, &buf, term, pid);

@@ -27,10 +27,10 @@ use std::sync::atomic::{fence, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use py_buffer_core::{Edge, Info, Observer};
-use rustler::{Atom, Encoder, Env, LocalPid, OwnedEnv, ResourceArc, Term};
+use rustler::{Atom, Encoder, Env, LocalPid, OwnedEnv, Term};
 
 use crate::atoms;
-use crate::buffer::{lock, Buffer};
+use crate::buffer::{lock, Buffer, BufferArc};
 
 /// Who is told about a buffer's edges, and which edges are armed.
 #[derive(Default)]
@@ -66,7 +66,7 @@ struct Subscription {
     /// `activate` reports it.
     pending_demand: bool,
     /// A reference to the buffer, for messages sent from outside a NIF call.
-    held: Option<ResourceArc<Buffer>>,
+    held: Option<BufferArc>,
 }
 
 const ALL: u8 = 0b1_1111;
@@ -256,13 +256,7 @@ impl Notifier {
 
     /// Registers `pid` as the subscriber (replacing any other), arms every edge and reports
     /// the conditions that already hold.
-    pub fn subscribe(
-        &self,
-        env: Env<'_>,
-        buf: &ResourceArc<Buffer>,
-        term: Term<'_>,
-        pid: LocalPid,
-    ) {
+    pub fn subscribe(&self, env: Env<'_>, buf: &BufferArc, term: Term<'_>, pid: LocalPid) {
         let mut sub = lock(&self.sub);
         sub.pid = Some(pid);
         let info = self.activate_locked(env, term, &mut sub, buf);
@@ -366,7 +360,7 @@ impl Notifier {
 }
 
 /// Sends one message from a thread that is not a NIF call on a scheduler.
-fn send_from_outside(pid: LocalPid, buf: ResourceArc<Buffer>, edge: Edge) {
+fn send_from_outside(pid: LocalPid, buf: BufferArc, edge: Edge) {
     let send = move || {
         let _ = OwnedEnv::new().send_and_clear(&pid, |_env| (atoms::py_buffer(), buf, event(edge)));
     };

@@ -15,13 +15,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
-use rustler::{Encoder, Env, LocalPid, NifResult, ResourceArc, Term};
+use rustler::{Encoder, Env, LocalPid, NifResult, Term};
 
 use crate::atoms;
 use crate::buffer::errors;
 use crate::buffer::notify;
 use crate::buffer::stored_reason::StoredReason;
-use crate::buffer::{lock, Buffer, Inner};
+use crate::buffer::{lock, BufferArc, Inner};
 
 #[derive(Default)]
 struct Owned {
@@ -121,11 +121,7 @@ fn owner_exit<'a>(env: Env<'a>, pid: LocalPid, why: Term<'a>) -> usize {
 /// `gen_tcp:controlling_process/2`. Only the owner may do it. `ok`, `{watch, Pid}` (the
 /// wrapper has the watcher monitor `Pid`), or `{error, not_owner}`.
 #[rustler::nif]
-fn controlling_process_nif<'a>(
-    env: Env<'a>,
-    buf: ResourceArc<Buffer>,
-    pid: LocalPid,
-) -> NifResult<Term<'a>> {
+fn controlling_process_nif<'a>(env: Env<'a>, buf: BufferArc, pid: LocalPid) -> NifResult<Term<'a>> {
     let caller = env.pid();
     let mut slot = buf.owner();
     if slot.pid != caller {

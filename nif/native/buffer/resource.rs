@@ -10,18 +10,16 @@
 //! ([`crate::py::python_face`]): it reads through a clone of [`Inner::reader`], sharing the core
 //! state with Erlang.
 
-use std::ffi::c_void;
 use std::mem::ManuallyDrop;
 use std::panic::{RefUnwindSafe, UnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel as mpsc_channel, Sender};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock};
 
 use py_buffer_core::{channel, Options, Reader, Writer};
 use py_buffer_python::PyBuffer;
 use pyo3::Py;
-use rustler::sys::{enif_get_resource, ErlNifResourceType};
-use rustler::{LocalPid, NifResult, Resource, Term};
+use rustler::LocalPid;
 
 use crate::buffer::kept::Keeper;
 use crate::buffer::notify::Notifier;
@@ -32,15 +30,13 @@ static LIVE: AtomicUsize = AtomicUsize::new(0);
 /// Source of buffer ids (keys in the owner registry).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// The resource type behind every `py_buffer` term.
+/// What every `py_buffer` resource object holds (its ERTS type is registered by
+/// [`crate::buffer::resource_type`]).
 pub struct Buffer(pub Arc<Inner>);
 
-#[rustler::resource_impl]
-impl Resource for Buffer {}
-
 // Every field of `Inner` is either immutable or behind a lock whose poisoning is recovered
-// from (the core does the same), so a panic caught by rustler leaves nothing half-changed that
-// a later call could observe.
+// from (the core does the same), so a panic caught by a NIF wrapper leaves nothing
+// half-changed that a later call could observe.
 impl UnwindSafe for Buffer {}
 impl RefUnwindSafe for Buffer {}
 
@@ -244,112 +240,4 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// The ERTS resource type of [`Buffer`], once learnt ([`decode`]); null before.
-static BUFFER_TYPE: AtomicPtr<ErlNifResourceType> = AtomicPtr::new(std::ptr::null_mut());
-/// The one attempt to learn [`BUFFER_TYPE`] was made.
-static TYPE_PROBED: AtomicBool = AtomicBool::new(false);
-
-/// Decodes a `py_buffer` term, as `term.decode::<&Buffer>()` does, without rustler's lookup of
-/// the resource type in a `HashMap` keyed by `TypeId` (SipHash on every call: a sixth of the
-/// instructions of a small write, `docs/decisions.md`, "Erlang NIF").
-///
-/// rustler 0.39 does not expose the type pointer it registered. So the first decode goes
-/// through rustler and then learns the type once: it reads the word ERTS keeps in front of a
-/// resource object (its `ErtsResource` header starts with the type pointer, 16 bytes before the
-/// object on 64-bit builds) and accepts it only if `enif_get_resource` with that type returns
-/// the very object rustler returned. A wrong guess is never used: decoding then stays on
-/// rustler's path for good.
-pub fn decode<'a>(term: Term<'a>) -> NifResult<&'a Buffer> {
-    let typ = BUFFER_TYPE.load(Ordering::Acquire);
-    if !typ.is_null() {
-        let mut obj: *const c_void = std::ptr::null();
-        // SAFETY: `typ` is the resource type of `Buffer` (validated in `learn_type`); `term`
-        // is a term of the env of the current NIF call; ERTS writes `obj` only on success.
-        let found =
-            unsafe { enif_get_resource(term.get_env().as_c_arg(), term.as_c_arg(), typ, &mut obj) };
-        if found == 0 {
-            return Err(rustler::Error::BadArg);
-        }
-        // SAFETY: a resource of `Buffer`'s type holds a live `Buffer` at rustler's aligned
-        // offset in its object, alive as long as `term` (borrowed for 'a).
-        return Ok(unsafe { &*aligned(obj) });
-    }
-    let buf: &'a Buffer = term.decode()?;
-    if !TYPE_PROBED.swap(true, Ordering::AcqRel) {
-        learn_type(term, buf);
-    }
-    Ok(buf)
-}
-
-/// The fast half of [`decode`] on a raw term: `None` until the type is learnt, or when `term`
-/// is not a buffer (the caller then takes the general path, which raises `badarg`).
-///
-/// # Safety
-/// `env` is the env of the current NIF call and `term` a term of it; the `Buffer` returned
-/// lives as long as `term` does (this call).
-#[inline(always)]
-pub unsafe fn decode_known<'a>(
-    env: *mut rustler::sys::ErlNifEnv,
-    term: rustler::sys::ErlNifTerm,
-) -> Option<&'a Buffer> {
-    let typ = BUFFER_TYPE.load(Ordering::Acquire);
-    if typ.is_null() {
-        return None;
-    }
-    let mut obj: *const c_void = std::ptr::null();
-    // SAFETY: the caller's contract; `typ` is `Buffer`'s type (see `decode`).
-    if unsafe { enif_get_resource(env, term, typ, &mut obj) } == 0 {
-        return None;
-    }
-    // SAFETY: as in `decode`.
-    Some(unsafe { &*aligned(obj) })
-}
-
-/// Where rustler places the `T` in a resource object (`align_alloced_mem_for_struct`, private
-/// to rustler: `align_of::<T>()` minus the misalignment, so 1..=align bytes in).
-fn aligned(obj: *const c_void) -> *const Buffer {
-    let align = std::mem::align_of::<Buffer>();
-    obj.cast::<u8>()
-        .wrapping_add(align - (obj as usize) % align)
-        .cast::<Buffer>()
-}
-
-/// Learns [`BUFFER_TYPE`] from a term rustler decoded as `buf` (see [`decode`]).
-fn learn_type(term: Term<'_>, buf: &Buffer) {
-    let want = std::ptr::from_ref(buf);
-    let align = std::mem::align_of::<Buffer>();
-    // rustler put `buf` 1..=align bytes after the object (several paddings map to `buf`; the
-    // object is the one `enif_get_resource` confirms); ERTS's header lies before it.
-    for pad in 1..=align {
-        let obj = want.cast::<u8>().wrapping_sub(pad);
-        if aligned(obj.cast()) != want {
-            continue;
-        }
-        // SAFETY: `obj` is the start of a live resource object (the one `term` holds); ERTS
-        // allocates it inside a magic binary whose headers (the resource header, then the
-        // binary's own) span well over 16 bytes before the object, so the 8 bytes read lie
-        // inside that live allocation. The value read is only a candidate, checked below.
-        let candidate = unsafe {
-            obj.wrapping_sub(16)
-                .cast::<*const ErlNifResourceType>()
-                .read_unaligned()
-        };
-        let mut found: *const c_void = std::ptr::null();
-        // SAFETY: `enif_get_resource` compares the type pointer it is given with the
-        // resource's own; it never dereferences a candidate that does not match.
-        let ok = unsafe {
-            enif_get_resource(
-                term.get_env().as_c_arg(),
-                term.as_c_arg(),
-                candidate,
-                &mut found,
-            )
-        };
-        if ok != 0 && found == obj.cast::<c_void>() {
-            BUFFER_TYPE.store(candidate.cast_mut(), Ordering::Release);
-            return;
-        }
-    }
 }

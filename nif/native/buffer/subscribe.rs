@@ -1,13 +1,13 @@
 //! `subscribe/1,2`, `unsubscribe/1`, `activate/1`: who gets readiness messages, and re-arming.
 //! See [`crate::buffer::notify`] for the protocol.
 
-use rustler::{Atom, Env, LocalPid, NifResult, ResourceArc, Term};
+use rustler::{Atom, Env, LocalPid, NifResult, Term};
 
 use crate::atoms;
-use crate::buffer::Buffer;
+use crate::buffer::{Buffer, BufferArc};
 
 fn subscribe_pid<'a>(env: Env<'a>, buf_term: Term<'a>, pid: LocalPid) -> NifResult<Atom> {
-    let buf: ResourceArc<Buffer> = buf_term.decode()?;
+    let buf: BufferArc = buf_term.decode()?;
     buf.notifier().subscribe(env, &buf, buf_term, pid);
     Ok(atoms::ok())
 }

@@ -3,10 +3,11 @@
 //! a NIF call may copy on a normal scheduler.
 //!
 //! The BEAM counts one reduction per NIF call whatever it costs; a loop of 300 ns writes would
-//! hold a normal scheduler for milliseconds. Each call charges its cost here, estimated from
-//! measured constants; the debt is kept per scheduler thread and paid with
-//! `enif_consume_timeslice` in whole percents (10 µs each), so cheap calls cost one
-//! thread-local addition.
+//! hold a normal scheduler for milliseconds. Each call charges what its cost, estimated from
+//! measured constants, exceeds that one reduction ([`CALL_REDUCTION_NS`]); the debt is kept
+//! per scheduler thread and paid with `enif_consume_timeslice` in whole percents (10 µs
+//! each), so cheap calls cost one thread-local addition, and calls within one reduction
+//! (a small write) cost nothing here.
 //!
 //! The constants were measured on this machine (`benches/erlang/copy_cost.escript`): copying
 //! into fresh memory — what an unbounded buffer's new blocks and a read's new binaries are —
@@ -20,6 +21,13 @@ use rustler::Env;
 
 /// Nanoseconds one percent of a timeslice stands for (a timeslice, 100%, is ~1 ms).
 const PERCENT_NS: u64 = 10_000;
+
+/// Reductions in one percent of a timeslice (a timeslice is 4000 reductions).
+const REDUCTIONS_PER_PERCENT: u64 = 40;
+
+/// What the one reduction the BEAM counts for every NIF call stands for (250 ns): a call is
+/// charged only what its estimated cost exceeds this by.
+pub const CALL_REDUCTION_NS: u64 = PERCENT_NS / REDUCTIONS_PER_PERCENT;
 
 /// Measured cost of copying into fresh memory, in picoseconds per byte (1.25 ns/byte,
 /// 0.8 GB/s; see the module doc).
@@ -41,7 +49,7 @@ pub fn cost(base_ns: u32, copied: usize) -> u64 {
     u64::from(base_ns).saturating_add(copy_ns)
 }
 
-/// Charges `ns` to the calling process (a NIF call on a normal scheduler).
+/// Charges a call that cost `ns` to the calling process (a NIF call on a normal scheduler).
 pub fn charge(env: Env<'_>, ns: u64) {
     if let Some(percent) = owed(ns) {
         // The result (timeslice exhausted) matters only to NIFs that reschedule themselves.
@@ -50,6 +58,7 @@ pub fn charge(env: Env<'_>, ns: u64) {
 }
 
 /// [`charge`] for callers holding the raw env of the current NIF call.
+#[inline]
 pub fn charge_raw(env: *mut rustler::sys::ErlNifEnv, ns: u64) {
     if let Some(percent) = owed(ns) {
         // SAFETY: `env` is the env of the NIF call running on this scheduler (the contract
@@ -58,9 +67,14 @@ pub fn charge_raw(env: *mut rustler::sys::ErlNifEnv, ns: u64) {
     }
 }
 
-/// Adds `ns` to this scheduler's debt and takes the whole percents out of it, in one
-/// thread-local access (in a `cdylib` each is a call to `__tls_get_addr`).
+/// Adds what `ns` exceeds [`CALL_REDUCTION_NS`] by to this scheduler's debt and takes the
+/// whole percents out of it, in one thread-local access (in a `cdylib` each is a call to
+/// `__tls_get_addr`; a call within one reduction makes none).
+#[inline(always)]
 fn owed(ns: u64) -> Option<i32> {
+    let ns = ns
+        .checked_sub(CALL_REDUCTION_NS)
+        .filter(|&beyond| beyond != 0)?;
     DEBT_NS.with(|d| {
         let debt = d.get().saturating_add(ns);
         if debt < PERCENT_NS {

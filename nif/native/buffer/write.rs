@@ -18,7 +18,7 @@ use crate::atoms;
 use crate::buffer::errors;
 use crate::buffer::notify;
 use crate::buffer::owner;
-use crate::buffer::resource;
+use crate::buffer::resource_type;
 use crate::buffer::stored_reason::StoredReason;
 use crate::buffer::timeslice;
 use crate::buffer::Buffer;
@@ -30,6 +30,11 @@ const DIRTY_MIN: usize = timeslice::NORMAL_COPY_MAX;
 
 /// The estimated cost of a write apart from copying (call, lock, keeping a binary).
 const WRITE_NS: u32 = 300;
+/// The estimated cost of the common small write ([`write_small`]) apart from copying: 64-byte
+/// writes take 70–110 ns a call on this VM, page faults included (docs/benchmarks.md, "Small
+/// writes"). With [`timeslice::CALL_REDUCTION_NS`] it makes writes of up to ~120 bytes cost
+/// no more than the one reduction the BEAM counts for the call.
+const SMALL_WRITE_NS: u32 = 100;
 
 /// How one write puts its bytes in.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -102,10 +107,26 @@ fn write_with<'a>(
 /// generated wrapper collects the arguments into a fresh `Vec` on every call, a `malloc` and a
 /// `free` that were a tenth of a 64-byte write (`docs/decisions.md`, "Erlang NIF"). It
 /// returns the raw term (`badarg` made here): a `NifResult<Term>` is a three-word value whose
-/// moves between the layers stalled on partial stack stores (perf).
-#[inline(always)]
-fn write_raw<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> rustler::sys::ErlNifTerm {
-    let (Ok(buf), Ok(binary)) = (resource::decode(buf_term), Binary::from_term(data)) else {
+/// moves between the layers stalled on partial stack stores (perf). Not inlined into the entry
+/// point: its large frame (and saved registers) would be set up for every small write too. It
+/// takes raw words (in registers) and builds rustler's `Env` and `Term`s itself: passed in,
+/// they went through the stack, and re-reading the `Env`'s one-byte field as a word stalled.
+///
+/// # Safety
+/// `nif_env` is the env of the current NIF call and `buf_raw`, `data_raw` are terms of it.
+#[inline(never)]
+unsafe fn write_raw(
+    nif_env: *mut rustler::sys::ErlNifEnv,
+    buf_raw: rustler::sys::ErlNifTerm,
+    data_raw: rustler::sys::ErlNifTerm,
+) -> rustler::sys::ErlNifTerm {
+    let lifetime = ();
+    // SAFETY: the caller's contract: `nif_env` is valid for this call, which `lifetime` (a
+    // local) bounds.
+    let env = unsafe { Env::new(&lifetime, nif_env) };
+    // SAFETY: the caller's contract: both are terms of `env`.
+    let (buf_term, data) = unsafe { (Term::new(env, buf_raw), Term::new(env, data_raw)) };
+    let (Ok(buf), Ok(binary)) = (buf_term.decode::<&Buffer>(), Binary::from_term(data)) else {
         // SAFETY: `env` is the env of this NIF call.
         return unsafe { rustler::sys::enif_make_badarg(env.as_c_arg()) };
     };
@@ -119,8 +140,7 @@ fn write_raw<'a>(env: Env<'a>, buf_term: Term<'a>, data: Term<'a>) -> rustler::s
     }
 }
 
-/// The common write, on raw terms: a small binary (copied) into a buffer whose type is known
-/// and whose subscriber (if any) waits for neither `readable` nor `eof`, accepted whole.
+/// The common write, on raw terms: a small binary (copied) into a buffer whose subscriber (if any) waits for neither `readable` nor `eof`, accepted whole.
 /// `None` (nothing written) sends every other case to [`write_raw`]. rustler's `Env` and
 /// `Term` are not built on this path: each copy of a freshly built `Env` re-read its one-byte
 /// field as a word, a store-forwarding stall (perf: a tenth of the call).
@@ -134,7 +154,7 @@ unsafe fn write_small(
     data: rustler::sys::ErlNifTerm,
 ) -> Option<rustler::sys::ErlNifTerm> {
     // SAFETY: the caller's contract.
-    let buf = unsafe { resource::decode_known(nif_env, buf) }?;
+    let buf = unsafe { resource_type::get(nif_env, buf) }?;
     let mut binary = std::mem::MaybeUninit::<rustler::sys::ErlNifBinary>::uninit();
     // SAFETY: as above; ERTS fills `binary` when it returns non-zero.
     if unsafe { rustler::sys::enif_inspect_binary(nif_env, data, binary.as_mut_ptr()) } == 0 {
@@ -161,7 +181,7 @@ unsafe fn write_small(
     }
     let written = buf.writer().try_write_quiet(bytes)?;
     debug_assert_eq!(written, len, "unbounded writes are whole");
-    timeslice::charge_raw(nif_env, timeslice::cost(WRITE_NS, len));
+    timeslice::charge_raw(nif_env, timeslice::cost(SMALL_WRITE_NS, len));
     Some(atoms::ok().as_c_arg())
 }
 
@@ -189,9 +209,7 @@ unsafe extern "C" fn raw_write_nif(
         match unsafe { write_small(nif_env, buf_raw, data_raw) } {
             Some(term) => term,
             // SAFETY: as above.
-            None => write_raw(env, unsafe { Term::new(env, buf_raw) }, unsafe {
-                Term::new(env, data_raw)
-            }),
+            None => unsafe { write_raw(nif_env, buf_raw, data_raw) },
         }
     };
     match std::panic::catch_unwind(write) {

@@ -29,7 +29,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use rustler::ResourceArc;
 
-use crate::buffer::{lock, Buffer, Inner};
+use crate::buffer::{lock, Buffer, BufferArc, Inner};
 use crate::py::handle::PyHandle;
 
 /// Jobs between two sweeps of every entry of [`CROSSED`].
@@ -42,7 +42,7 @@ static FACES: LazyLock<Mutex<HashMap<usize, Weak<Inner>>>> = LazyLock::new(Defau
 #[derive(Clone)]
 pub enum Resource {
     /// A `py_buffer` buffer.
-    Buffer(ResourceArc<Buffer>),
+    Buffer(BufferArc),
     /// A Python object owned by Erlang.
     Handle(ResourceArc<PyHandle>),
 }
@@ -71,7 +71,7 @@ fn cross(address: usize, resource: impl FnOnce() -> Resource) {
 }
 
 /// The `PyBuffer` object of `buffer`, made on first use; recorded as in Python's hands.
-pub fn face<'py>(py: Python<'py>, buffer: &ResourceArc<Buffer>) -> PyResult<Bound<'py, PyBuffer>> {
+pub fn face<'py>(py: Python<'py>, buffer: &BufferArc) -> PyResult<Bound<'py, PyBuffer>> {
     let inner: &Arc<Inner> = &buffer.0;
     let object = match inner.python_object().get() {
         Some(object) => object.bind(py).clone(),
@@ -91,7 +91,7 @@ pub fn face<'py>(py: Python<'py>, buffer: &ResourceArc<Buffer>) -> PyResult<Boun
         }
     };
     cross(object.as_ptr() as usize, || {
-        Resource::Buffer(ResourceArc::clone(buffer))
+        Resource::Buffer(BufferArc::clone(buffer))
     });
     Ok(object)
 }
@@ -117,7 +117,7 @@ pub fn resource_of(object: &Bound<'_, PyBuffer>) -> Resource {
     }
     let inner = lock(&FACES).get(&address).and_then(Weak::upgrade);
     let resource = match inner {
-        Some(inner) => Resource::Buffer(ResourceArc::new(Buffer(inner))),
+        Some(inner) => Resource::Buffer(BufferArc::new(Buffer(inner))),
         None => Resource::Handle(ResourceArc::new(PyHandle::new(
             object.clone().into_any().unbind(),
         ))),

@@ -25,7 +25,7 @@ use rustler::types::tuple::get_tuple;
 use rustler::{Binary, LocalPid, ResourceArc, Term, TermType};
 
 use crate::atoms;
-use crate::buffer::Buffer;
+use crate::buffer::BufferArc;
 use crate::py::handle::PyHandle;
 use crate::py::opaque::Term as OpaqueTerm;
 use crate::py::pid::Pid;
@@ -149,7 +149,7 @@ pub fn to_python<'py>(
             Ok(Bound::new(py, Pid::new(term.decode::<LocalPid>().map_err(nif_err)?))?.into_any())
         }
         TermType::Ref => {
-            if let Ok(buffer) = term.decode::<ResourceArc<Buffer>>() {
+            if let Ok(buffer) = term.decode::<BufferArc>() {
                 return Ok(python_face::face(py, &buffer)?.into_any());
             }
             if let Ok(handle) = term.decode::<ResourceArc<PyHandle>>() {
