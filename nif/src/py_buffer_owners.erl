@@ -123,7 +123,15 @@ handle_cast(_Msg, State) ->
 -spec handle_info(term(), #state{}) -> {noreply, #state{}}.
 handle_info({'DOWN', _Ref, process, Pid, Reason},
             #state{watched = Watched, waiting = Waiting} = State) ->
-    _ = py_buffer:owner_exit(Pid, Reason),
+    case py_buffer:owner_exit(Pid, Reason) of
+        0 -> ok;
+        _ ->
+            %% The `eof' messages to subscribers were built on this process's heap, with a
+            %% reference to each aborted buffer: collected now, a buffer nobody else holds is
+            %% freed (with its unread bytes) at once, not whenever this quiet process next
+            %% collects.
+            true = erlang:garbage_collect()
+    end,
     {Waiters, Rest} = case maps:take(Pid, Waiting) of
                           error -> {[], Waiting};
                           Taken -> Taken

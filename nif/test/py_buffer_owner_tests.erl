@@ -133,3 +133,27 @@ every_buffer_of_a_dead_owner_is_aborted_and_the_watch_ends_test() ->
     ok = py_buffer_owners:sync(Owner),
     ?assertEqual(Watched, py_buffer_owners:watched()),
     [?assertMatch(#{aborted := {owner_down, done}}, py_buffer:info(B)) || B <- Bufs].
+
+%% A dead owner's buffer that nobody else holds is freed once the watcher aborted it: the
+%% `eof' sent to its subscriber does not keep it alive on the watcher's heap.
+aborted_buffer_nobody_holds_is_freed_test() ->
+    Before = py_buffer:live_buffers(),
+    Self = self(),
+    Subscriber = spawn(fun Loop() ->
+                               receive {py_buffer, _, eof} -> ok;
+                                       {py_buffer, _, _} -> Loop()
+                               end
+                       end),
+    Owner = spawn(fun() ->
+                          {ok, B} = py_buffer:new(#{notify => Subscriber}),
+                          ok = py_buffer:write(B, binary:copy(<<"u">>, 1 bsl 20)),
+                          Self ! written,
+                          receive after infinity -> ok end
+                  end),
+    receive written -> ok after 10000 -> erlang:error(not_written) end,
+    SubRef = monitor(process, Subscriber),
+    exit(Owner, kill),
+    receive {'DOWN', SubRef, process, Subscriber, normal} -> ok end,  % it had the eof
+    ok = py_buffer_owners:sync(Owner),
+    ?assertEqual(ok, py_buffer_test_helpers:await(
+                       fun() -> py_buffer:live_buffers() =< Before end, 5000)).
