@@ -31,7 +31,8 @@ MEMCHECK_SUBSET := python/tests/test_seed_api.py python/tests/test_writer.py \
 	python/tests/test_file_protocol.py python/tests/test_asyncio.py \
 	python/tests/test_awaitable_protocol.py python/tests/test_threads.py \
 	python/tests/test_reader_gone.py python/tests/test_beyond_bound.py \
-	python/tests/test_asgi.py python/tests/test_memcheck_coverage.py
+	python/tests/test_asgi.py python/tests/test_memcheck_coverage.py \
+	python/tests/test_readline_args.py
 MEMCHECK_SUBSET_ARGS := -k "not uvloop and not idle and not streamed_bytes_are_exact"
 # test_idle_check_catches_polling expects a loop polling every 1 ms to wake its thread over 200
 # times a second; valgrind's slow, serialised threads cannot (2 failures, 0 memory errors).

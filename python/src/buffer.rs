@@ -118,22 +118,34 @@ impl PyBuffer {
         self.blocking_read(py, kind, what, |slices| bytes_from_slices(py, &slices))
     }
 
-    /// The next line for iteration: `None` at EOF (an empty read).
-    pub(crate) fn next_line<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        if let Some(line) = self
-            .reader
-            .try_line_in_block(b'\n', |line| bytes_from_slice(py, line))
-        {
-            return Ok(Some(line));
+    /// One line (through `\n`), at most `limit` bytes; the rest of the body at EOF. A line
+    /// inside the current block of an unbounded buffer takes the core's fast path.
+    pub(crate) fn read_line<'py>(
+        &self,
+        py: Python<'py>,
+        limit: Option<usize>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        if limit.is_none() {
+            if let Some(line) = self
+                .reader
+                .try_line_in_block(b'\n', |line| bytes_from_slice(py, line))
+            {
+                return Ok(line);
+            }
         }
-        let line = self.read_bytes(
+        self.read_bytes(
             py,
             ReadKind::Until {
                 delim: b'\n',
-                limit: None,
+                limit,
             },
             "readline()",
-        )?;
+        )
+    }
+
+    /// The next line for iteration: `None` at EOF (an empty read).
+    pub(crate) fn next_line<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let line = self.read_line(py, None)?;
         Ok((!line.as_bytes().is_empty()).then_some(line))
     }
 
@@ -273,26 +285,12 @@ impl PyBuffer {
         Ok(bytes_from_slice(py, &data))
     }
 
+    // Calls without keywords and with no argument, `None` or an `int` go through the raw
+    // method `crate::lines` installs in place of this one (same read); all others come here.
     /// Reads one line (through `\n`), at most `size` bytes; the rest of the body at EOF.
     #[pyo3(signature = (size=-1), text_signature = "($self, size=-1)")]
     fn readline<'py>(&self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
-        let limit = args::size(size, "size")?;
-        if limit.is_none() {
-            if let Some(line) = self
-                .reader
-                .try_line_in_block(b'\n', |line| bytes_from_slice(py, line))
-            {
-                return Ok(line);
-            }
-        }
-        self.read_bytes(
-            py,
-            ReadKind::Until {
-                delim: b'\n',
-                limit,
-            },
-            "readline()",
-        )
+        self.read_line(py, args::size(size, "size")?)
     }
 
     /// Reads lines until their total reaches `hint` bytes (every line for `hint` <= 0).

@@ -30,6 +30,7 @@ pub fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<BufferWriter>()?;
     aio::done::install_fast_next(py);
     lines::install_fast_next(py);
+    lines::install_fast_readline(py)?;
     m.add("BodyTruncated", py.get_type::<BodyTruncated>())?;
     m.add("BodyAborted", py.get_type::<BodyAborted>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

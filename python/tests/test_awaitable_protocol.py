@@ -3,7 +3,8 @@ concurrent await or a hand-driven ``send()`` while a task awaits raises RuntimeE
 of stalling the task; awaiting a finished one raises ``RuntimeError("cannot reuse already
 awaited ...")``; ``throw()`` checks its argument as ``coroutine.throw`` does; re-entering an
 awaitable from inside its own step (an ``areadinto`` target's ``__buffer__``) raises
-RuntimeError, not a Rust panic."""
+RuntimeError, not a Rust panic. The writes that wait (``awrite``, ``await_writable``) share the
+protocol and are held to the same rules."""
 
 from __future__ import annotations
 
@@ -149,43 +150,213 @@ def test_reentering_from_a_readinto_targets_buffer_raises_runtime_error(call):
     assert "already executing" in str(seen[0])
 
 
+class ReenteringLoop(asyncio.SelectorEventLoop):
+    """A loop whose ``create_future`` (called while an awaitable arms) calls back into
+    ``target`` once (``close``, ``throw`` or ``send``), recording what that raised in
+    ``seen``."""
+
+    def __init__(self, call: str) -> None:
+        super().__init__()
+        self.call = call
+        self.target = None
+        self.seen = []
+
+    def create_future(self):
+        aw, self.target = self.target, None
+        if aw is not None:
+            try:
+                if self.call == "close":
+                    aw.close()
+                elif self.call == "throw":
+                    aw.throw(KeyError)
+                else:
+                    aw.send(None)
+            except BaseException as e:  # checked by the test
+                self.seen.append(e)
+        return super().create_future()
+
+
 @pytest.mark.parametrize("call", ["close", "throw", "send"])
 def test_reentering_from_the_loops_create_future_raises_runtime_error(call):
     """The same re-entry on every Python version: a loop whose ``create_future`` (called while
     the awaitable arms) calls back into the awaitable."""
-    seen = []
-    holder = {}
-
-    class Loop(asyncio.SelectorEventLoop):
-        def create_future(self):
-            aw = holder.pop("aw", None)
-            if aw is not None:
-                try:
-                    if call == "close":
-                        aw.close()
-                    elif call == "throw":
-                        aw.throw(KeyError)
-                    else:
-                        aw.send(None)
-                except BaseException as e:  # checked below
-                    seen.append(e)
-            return super().create_future()
+    loop = ReenteringLoop(call)
 
     b = PyBuffer()
     w = b.writer()
 
     async def main():
         aw = b.aread(2)
-        holder["aw"] = aw
+        loop.target = aw
         task = asyncio.ensure_future(_await(aw))
         await asyncio.sleep(0)
         w.write(b"ok")
         return await asyncio.wait_for(task, 20)
 
-    loop = Loop()
     try:
         assert loop.run_until_complete(main()) == b"ok"
     finally:
         loop.close()
-    assert [type(e) for e in seen] == [RuntimeError]
-    assert "already executing" in str(seen[0])
+    assert [type(e) for e in loop.seen] == [RuntimeError]
+    assert "already executing" in str(loop.seen[0])
+
+
+# The writes that wait (``awrite``, ``await_writable``) follow the same rules as the reads: one
+# awaitable protocol. A write that must wait: a 2-byte bound, full.
+
+WRITES = ["awrite", "await_writable"]
+
+
+def pending_write(method: str):
+    """A bounded buffer, its writer, a write awaitable that must wait (the bound is full), and
+    what awaiting it returns once the reader drained 2 bytes."""
+    buf = PyBuffer(max_buffered=2)
+    w = buf.writer()
+    if method == "awrite":
+        aw = w.awrite(b"abcd")  # "ab" appended at the call, "cd" waits
+        return buf, w, aw, 4
+    assert w.try_write(b"ab") == 2
+    return buf, w, w.await_writable(), None
+
+
+def message(info) -> str:
+    return str(info.value)
+
+
+@pytest.mark.parametrize("method", WRITES)
+def test_a_waiting_write_cannot_be_awaited_twice_or_after_it_finished(method):
+    async def main():
+        buf, w, aw, result = pending_write(method)
+        first = asyncio.ensure_future(_await(aw))
+        await asyncio.sleep(0)  # the first task arms
+        with pytest.raises(RuntimeError) as info:
+            await aw
+        assert message(info) == f"{method}() is being awaited already"
+        assert buf.read(2) == b"ab"
+        assert await asyncio.wait_for(first, 20) == result
+        with pytest.raises(RuntimeError) as info:
+            await aw
+        assert message(info) == f"cannot reuse already awaited {method}()"
+        w.close()
+        assert buf.read() == (b"cd" if method == "awrite" else b""), "nothing written twice"
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("method", WRITES)
+def test_send_by_hand_while_a_task_awaits_a_write_does_not_steal_the_wake_up(method):
+    async def main():
+        buf, w, aw, result = pending_write(method)
+        task = asyncio.ensure_future(_await(aw))
+        await asyncio.sleep(0)
+        with pytest.raises(RuntimeError) as info:
+            aw.send(None)
+        assert message(info) == f"{method}() is being awaited already"
+        with pytest.raises(RuntimeError) as info:
+            next(aw)
+        assert message(info) == f"{method}() is being awaited already"
+        assert buf.read(2) == b"ab"
+        assert await asyncio.wait_for(task, 20) == result
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("method", WRITES)
+def test_a_closed_write_cannot_be_awaited_and_writes_nothing_more(method):
+    async def main():
+        buf, w, aw, _ = pending_write(method)
+        aw.close()
+        assert buf.read(2) == b"ab"  # room: a write still armed would take it
+        with pytest.raises(RuntimeError) as info:
+            await aw
+        assert message(info) == f"cannot reuse already awaited {method}()"
+        w.close()
+        assert buf.read() == b""
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("method", WRITES)
+def test_a_thrown_write_raises_with_its_count_and_cannot_be_awaited(method):
+    async def main():
+        buf, w, aw, _ = pending_write(method)
+        fut = aw.send(None)  # a step by hand: armed, the loop future to wait on
+        assert isinstance(fut, asyncio.Future) and not fut.done()
+        with pytest.raises(KeyError) as info:
+            aw.throw(KeyError("k"))
+        assert info.value.args == ("k",)
+        assert info.value.characters_written == (2 if method == "awrite" else 0)
+        assert aw.characters_written == (2 if method == "awrite" else 0)
+        with pytest.raises(RuntimeError) as info:
+            aw.throw(KeyError("again"))
+        assert message(info) == f"cannot reuse already awaited {method}()"
+        with pytest.raises(RuntimeError) as info:
+            await aw
+        assert message(info) == f"cannot reuse already awaited {method}()"
+        assert buf.read(2) == b"ab"  # room: a write still armed would take it
+        w.close()
+        assert buf.read() == b"", "the thrown write appended nothing more"
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("method", WRITES)
+@pytest.mark.parametrize("bad", [1, None, "error", int])
+def test_throw_into_a_write_refuses_what_is_not_an_exception(method, bad):
+    _, _, aw, _ = pending_write(method)
+    with pytest.raises(TypeError) as info:
+        aw.throw(bad)
+    assert message(info) == (
+        "exceptions must be classes or instances deriving from BaseException, "
+        f"not {type(bad).__name__}"
+    )
+
+
+def test_throw_into_a_write_with_a_class_and_a_value():
+    _, _, aw, _ = pending_write("awrite")
+    with pytest.raises(ValueError) as info:
+        aw.throw(ValueError, "boom")
+    assert info.value.args == ("boom",)
+    assert info.value.characters_written == 2
+    _, _, aw, _ = pending_write("awrite")
+    with pytest.raises(TypeError) as info:
+        aw.throw(ValueError("a"), "b")
+    assert message(info) == "instance exception may not have a separate value"
+
+
+@pytest.mark.parametrize("method", WRITES)
+def test_a_write_completed_at_once_cannot_be_awaited_twice(method):
+    async def main():
+        buf = PyBuffer()
+        w = buf.writer()
+        aw = w.awrite(b"xy") if method == "awrite" else w.await_writable()
+        assert await aw == (2 if method == "awrite" else None)
+        with pytest.raises(RuntimeError) as info:
+            await aw
+        assert message(info) == f"cannot reuse already awaited {method}()"
+        w.close()
+        assert buf.read() == (b"xy" if method == "awrite" else b"")
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("method", WRITES)
+@pytest.mark.parametrize("call", ["close", "throw", "send"])
+def test_reentering_a_write_from_the_loops_create_future_raises_runtime_error(method, call):
+    loop = ReenteringLoop(call)
+
+    async def main():
+        buf, w, aw, result = pending_write(method)
+        loop.target = aw
+        task = asyncio.ensure_future(_await(aw))
+        await asyncio.sleep(0)
+        assert buf.read(2) == b"ab"
+        return await asyncio.wait_for(task, 20), result
+
+    try:
+        got, expected = loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert got == expected
+    assert [type(e) for e in loop.seen] == [RuntimeError]
+    assert "already executing" in str(loop.seen[0])

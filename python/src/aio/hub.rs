@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::{PyTraverseError, PyVisit};
 
+use crate::aio::awaitable;
 use crate::aio::doorbell::Doorbell;
 use crate::aio::waiting::Waiting;
 use crate::aio::write::Writing;
@@ -28,32 +29,20 @@ pub enum Parked {
     Write(Py<Writing>),
 }
 
-impl From<Py<Waiting>> for Parked {
-    fn from(waiting: Py<Waiting>) -> Self {
-        Parked::Read(waiting)
-    }
-}
-
-impl From<Py<Writing>> for Parked {
-    fn from(writing: Py<Writing>) -> Self {
-        Parked::Write(writing)
-    }
-}
-
 impl Parked {
-    /// Re-polls after a wake-up (see [`Waiting::on_wake`]).
+    /// Re-polls after a wake-up (see [`awaitable::on_wake`]).
     fn on_wake(&self, py: Python<'_>) -> PyResult<Option<bool>> {
         match self {
-            Parked::Read(w) => Waiting::on_wake(w.bind(py)),
-            Parked::Write(w) => Writing::on_wake(w.bind(py)),
+            Parked::Read(w) => awaitable::on_wake(w.bind(py)),
+            Parked::Write(w) => awaitable::on_wake(w.bind(py)),
         }
     }
 
     /// Resolves the loop future so the task resumes (a timeout passed).
     fn resolve(&self, py: Python<'_>) -> PyResult<()> {
         match self {
-            Parked::Read(w) => Waiting::resolve(w.bind(py)),
-            Parked::Write(w) => Writing::resolve(w.bind(py)),
+            Parked::Read(w) => awaitable::resolve(w.bind(py)),
+            Parked::Write(w) => awaitable::resolve(w.bind(py)),
         }
     }
 
@@ -187,8 +176,8 @@ impl Hub {
     }
 
     /// Records `parked` as armed under `id`.
-    pub fn insert(&self, id: u64, parked: impl Into<Parked>) {
-        self.armed().insert(id, parked.into());
+    pub fn insert(&self, id: u64, parked: Parked) {
+        self.armed().insert(id, parked);
     }
 
     /// Forgets the await armed under `id`, returning it (drop it after the lock is released).

@@ -10,8 +10,10 @@
 //! cancelled await consumes nothing.
 //!
 //! Writers await the same way ([`write`]): `awrite` appends what fits and parks on the core's
-//! "room" operation; the reader's drain rings the same hub.
+//! "room" operation; the reader's drain rings the same hub. Reads and writes that wait share
+//! one awaitable protocol ([`awaitable`]): awaited once, cancelled without taking anything.
 
+pub mod awaitable;
 pub mod done;
 pub mod doorbell;
 pub mod hub;

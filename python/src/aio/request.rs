@@ -15,6 +15,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyBytes;
 
+use crate::aio::awaitable::{Listener, Outcome};
 use crate::args::Target;
 use crate::buffer::PyBuffer;
 use crate::copy::bytes_from_slices;
@@ -47,9 +48,6 @@ pub struct Request {
     /// The method's name, for `TimeoutError` messages.
     pub what: &'static str,
 }
-
-/// The outcome of an attempt: `None` to wait, else the value or the error to raise.
-pub type Outcome = Option<PyResult<Py<PyAny>>>;
 
 impl Request {
     /// Tries the request once; takes bytes only when it completes.
@@ -155,9 +153,8 @@ pub enum Readiness<'a> {
     HangUp(Op<HangUp<'a>>),
 }
 
-impl Readiness<'_> {
-    /// Polls with `waker`: `true` when resolved, else a listener holding `waker` is armed.
-    pub fn poll(&mut self, waker: &Waker) -> bool {
+impl Listener for Readiness<'_> {
+    fn poll(&mut self, waker: &Waker) -> bool {
         let mut cx = Context::from_waker(waker);
         match self {
             Readiness::Ready(op) => Pin::new(op).poll(&mut cx).is_ready(),
