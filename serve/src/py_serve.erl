@@ -181,13 +181,7 @@ app_role(#{app := App} = Config) ->
                        [app_in_flight(), length(Fronts)]),
     await_idle(fun app_in_flight/0, erlang:monotonic_time(millisecond)
                                     + maps:get(graceful_timeout, Config)),
-    case py_app:stop(App) of
-        ok -> ok;
-        {error, Why} -> py_serve_log:event(error, "lifespan shutdown: ~s", [why(Why)])
-    end,
-    py_serve_log:event(info, "stopped", []),
-    init:stop(),
-    exit(normal).
+    stop_app(App).
 
 %% The requests this app node serves: one py_remote_proxy process each.
 app_in_flight() ->
@@ -215,6 +209,11 @@ shutdown(#{app := App, graceful_timeout := Grace}) ->
              undefined -> ok;
              _ -> py_nodes:stop()
          end,
+    stop_app(App).
+
+%% The end of a graceful stop, either role: this VM's lifespan shutdown, then the VM stops.
+-spec stop_app(py_request:app()) -> no_return().
+stop_app(App) ->
     case py_app:stop(App) of
         ok -> ok;
         {error, Reason} -> py_serve_log:event(error, "lifespan shutdown: ~s", [why(Reason)])
