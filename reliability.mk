@@ -4,7 +4,8 @@
 #                   crate with tests/ and examples; doctests included) on nightly
 #   make tsan       ThreadSanitizer over the threaded tests, std instrumented too
 #                   (-Zbuild-std: needs rust-src; skipped without it, docs/reliability.md)
-#   make fuzz       every cargo-fuzz target for FUZZ_SECONDS each (default 600)
+#   make fuzz       every cargo-fuzz target for FUZZ_SECONDS each (default 600), then the
+#                   long PropEr run (make proper, PROPER_NUMTESTS cases per property)
 #   make memcheck   a subset of the Python suite under Valgrind memcheck (MEMCHECK_TESTS picks
 #                   the files); make memcheck-full: the whole suite
 #   make memcheck-nif  a subset of the NIF's EUnit suites (MEMCHECK_NIF_MODULES picks the
@@ -54,8 +55,11 @@ sanitize:
 tsan:
 	@CARGO="$(NIGHTLY)" TARGET=$(ASAN_TARGET) bash scripts/sanitize.sh thread
 
+# The long runs of random input: the cargo-fuzz targets, then the PropEr properties of the
+# Erlang API (`make proper`, nif/nif.mk; PROPER_NUMTESTS cases each).
 fuzz:
 	@CARGO="$(NIGHTLY)" bash scripts/fuzz.sh $(FUZZ_SECONDS)
+	$(MAKE) proper
 
 fuzz-smoke:
 	@CARGO="$(NIGHTLY)" bash scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
