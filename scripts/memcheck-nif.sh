@@ -46,16 +46,16 @@ cp nif/ebin/*.beam nif/ebin/*.app "$app/ebin/"
 cp "$dir/$TARGET/release/libpy_buffer_nif.so" "$app/priv/py_buffer_nif.so"
 cp python/py_buffer/*.py "$app/priv/python/py_buffer/"
 logs=$(mktemp -d)
-# These modules read erlang:memory/0,1, which answers `notsup` under `+Mea min`: they run in a
-# second VM with ERTS's own allocators (there ASan sees our accesses to malloc'd memory, Rust's
-# and Python's, but not to Erlang binaries inside ERTS's carriers).
-erts_allocator_modules=" py_buffer_read_pin_tests py_buffer_stress_tests py_lifecycle_tests py_request_abort_tests py_tests "
+# Modules that read erlang:memory/0,1 (found in their source), which answers `notsup` under
+# `+Mea min`: they run in a second VM with ERTS's own allocators (there ASan sees our accesses
+# to malloc'd memory, Rust's and Python's, but not to Erlang binaries inside ERTS's carriers).
 with_min=() with_erts=()
 for module in "$@"; do
-	case $erts_allocator_modules in
-	*" $module "*) with_erts+=("$module") ;;
-	*) with_min+=("$module") ;;
-	esac
+	if grep -q 'erlang:memory' "nif/test/$module.erl"; then
+		with_erts+=("$module")
+	else
+		with_min+=("$module")
+	fi
 done
 # detect_leaks: LeakSanitizer at each process's exit. intercept_tls_get_addr=0: with it,
 # gcc 12's LeakSanitizer reads a bogus dynamic-TLS range of a thread the embedded interpreter
