@@ -102,7 +102,7 @@
 start(App, Head, Opts) when is_map(Head), is_map(Opts) ->
     Length = maps:get(content_length, Opts, undefined),
     Max = maps:get(max_body, Opts, infinity),
-    case too_large(Length, Max) of
+    case py_request:body_too_large(Length, Max) of
         true ->
             {error, {body_too_large, Length, Max}};
         false ->
@@ -336,10 +336,6 @@ reports_demand(#remote{}) ->
     end.
 
 %% ---- internals ---------------------------------------------------------------------------
-
-too_large(undefined, _Max) -> false;
-too_large(_Length, infinity) -> false;
-too_large(Length, Max) -> Length > Max.
 
 is_last(done) -> true;
 is_last({failed, _}) -> true;

@@ -133,7 +133,7 @@
 %% `py_buffer').
 -module(py_request).
 
--export([start/3, write_body/2, end_body/1, abort/2, handle/2, read_response/2,
+-export([start/3, write_body/2, end_body/1, abort/2, handle/2, read_response/2, body_too_large/2,
          buffers/1]).
 -export_type([req/0, app/0, head/0, options/0, event/0]).
 
@@ -205,7 +205,7 @@ start({Kind, AppName}, Head, Opts) when (Kind =:= wsgi orelse Kind =:= asgi), is
                                         is_map(Opts) ->
     Length = maps:get(content_length, Opts, undefined),
     Max = maps:get(max_body, Opts, infinity),
-    case too_large(Length, Max) of
+    case body_too_large(Length, Max) of
         true ->
             {error, {body_too_large, Length, Max}};
         false ->
@@ -325,9 +325,13 @@ buffers(#py_request{body = Body, resp = Resp}) ->
 
 %% ---- internals ---------------------------------------------------------------------------
 
-too_large(undefined, _Max) -> false;
-too_large(_Length, infinity) -> false;
-too_large(Length, Max) -> Length > Max.
+%% @doc Whether a content length `Length' (`undefined': chunked, not known yet) exceeds the
+%% `max_body' option `Max': the rule {@link start/3} answers `body_too_large' by, shared with
+%% {@link py_remote:start/3}.
+-spec body_too_large(non_neg_integer() | undefined, non_neg_integer() | infinity) -> boolean().
+body_too_large(undefined, _Max) -> false;
+body_too_large(_Length, infinity) -> false;
+body_too_large(Length, Max) -> Length > Max.
 
 app_name(Name) when is_binary(Name) -> Name;
 app_name(Name) when is_list(Name) -> unicode:characters_to_binary(Name).
