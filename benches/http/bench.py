@@ -463,6 +463,12 @@ def scale_report(data, json_path):
             rows.append(row)
         return rows
 
+    def pairs(first, second, fmt_first, fmt_second, joiner):
+        """Rows whose cells show two measures, e.g. p50 / p99."""
+        return [[row[0]] + [f"{a}{joiner}{b}" for a, b in zip(row[1:], other[1:])]
+                for row, other in zip(cells(first, fmt_first, False),
+                                      cells(second, fmt_second, False))]
+
     head = ["server"] + [f"N={n}" for n in nodes]
     print(f"\n{data['cpus']} CPUs; medians of {rounds} rounds (min–max in brackets); "
           f"1-minute load average during the run {min(loads):.1f}–{max(loads):.1f} "
@@ -471,9 +477,7 @@ def scale_report(data, json_path):
           "requests/s\n")
     print(table(head, cells("rps", "{:,.0f}")))
     print("\n### 1 KiB POST echo, 32 connections: latency p50 / p99, ms\n")
-    print(table(head, [[row[0]] + [f"{a} / {b}" for a, b in zip(row[1:], p99[1:])]
-                       for row, p99 in zip(cells("p50_ms", "{:.2f}", False),
-                                           cells("p99_ms", "{:.1f}", False))]))
+    print(table(head, pairs("p50_ms", "p99_ms", "{:.2f}", "{:.1f}", " / ")))
     print(f"\n### 1 KiB POST echo, 1 connection (one request at a time, "
           f"{max(2, data['seconds'] - 2)} s): mean latency, ms\n")
     print(table(head, cells("single_avg_ms", "{:.3f}")))
@@ -484,20 +488,16 @@ def scale_report(data, json_path):
           "MB/s (total)\n")
     print(table(head, cells("uploadn_mbps", "{:,.0f}")))
     print("\n### Peak RSS of the whole server process tree (every load), MiB (idle → peak)\n")
-    print(table(head, [[row[0]] + [f"{a} → {b}" for a, b in zip(row[1:], peak[1:])]
-                       for row, peak in zip(cells("idle_rss_mib", "{:.0f}", False),
-                                            cells("peak_rss_mib", "{:.0f}", False))]))
+    print(table(head, pairs("idle_rss_mib", "peak_rss_mib", "{:.0f}", "{:.0f}", " → ")))
     if all("front_cpu_us_per_req" in m for m in medians.values()):
         print("\n### CPU per request (32-connection echo), us: server (py-buffer-serve: front "
               "VM) + app nodes\n")
-        print(table(head, [[row[0]] + [f"{a} + {b}" for a, b in zip(row[1:], apps[1:])]
-                           for row, apps in zip(cells("front_cpu_us_per_req", "{:.0f}", False),
-                                                cells("apps_cpu_us_per_req", "{:.0f}", False))]))
+        print(table(head, pairs("front_cpu_us_per_req", "apps_cpu_us_per_req", "{:.0f}",
+                                "{:.0f}", " + ")))
         print(f"\n### CPU per MiB ({data['upload_clients']}-client uploads), ms: server "
               "(py-buffer-serve: front VM) + app nodes\n")
-        print(table(head, [[row[0]] + [f"{a} + {b}" for a, b in zip(row[1:], apps[1:])]
-                           for row, apps in zip(cells("front_cpu_ms_per_mib", "{:.2f}", False),
-                                                cells("apps_cpu_ms_per_mib", "{:.2f}", False))]))
+        print(table(head, pairs("front_cpu_ms_per_mib", "apps_cpu_ms_per_mib", "{:.2f}",
+                                "{:.2f}", " + ")))
     ratios = []
     for ours, peer in SCALE_PAIRS:
         if ours not in kinds or peer not in kinds:
