@@ -3,8 +3,8 @@
 %% Ours against the seed's C implementation, side by side (issue 12). Prints one markdown
 %% table with the median of each figure over N fresh VMs per implementation and the ratio.
 %%
-%%   SEED_DIR=/path/to/erlang_python escript benches/erlang/seed_compare.escript [quick] [writes] [runs N]
-%%   `writes': only the `write/2' rows (no Python). BEFORE_DIR=/dir (holding ebin/ and priv/ of
+%%   SEED_DIR=/path/to/erlang_python escript benches/erlang/seed_compare.escript [quick] [writes | wake] [runs N]
+%%   `writes': only the `write/2' rows (no Python); `wake': only the wake-latency rows. BEFORE_DIR=/dir (holding ebin/ and priv/ of
 %%   another build of ours, e.g. the commit before a change) adds it as a third implementation,
 %%   alternated with the other two, for before/after tables from one run.
 %%   (or `make bench-seed SEED_DIR=...`; SEED_DIR is the seed's application directory, the one
@@ -23,7 +23,7 @@
 -define(MiB, 1048576).
 
 main(["measure", Impl, Ebin | Rest]) ->
-    measure(list_to_atom(Impl), Ebin, lists:member("quick", Rest), lists:member("writes", Rest));
+    measure(list_to_atom(Impl), Ebin, lists:member("quick", Rest), mode(Rest));
 main(Args) ->
     drive(Args).
 
@@ -48,18 +48,30 @@ drive(Args) ->
                  "" -> [];
                  B -> [{before, filename:join(B, "ebin")}]
              end,
-    WritesOnly = lists:member("writes", Args),
+    Mode = mode(Args),
     Impls = [{seed, SeedEbin}] ++ Before ++ [{ours, OursEbin}],
     Results = lists:foldl(
                 fun(I, Acc) ->
                         Order = rotate(I, Impls),
                         lists:foldl(fun({Impl, Ebin}, A) ->
                                             io:format(standard_error, "run ~b/~b: ~s~n", [I, Runs, Impl]),
-                                            R = run_one(Impl, Ebin, Quick, WritesOnly),
+                                            R = run_one(Impl, Ebin, Quick, Mode),
                                             maps:update_with(Impl, fun(L) -> [R | L] end, [R], A)
                                     end, Acc, Order)
                 end, #{}, lists:seq(1, Runs)),
-    table(Results, Runs, SeedDir, WritesOnly).
+    table(Results, Runs, SeedDir, Mode).
+
+%% Which rows: all, only the `write/2' rows, or only the wake-latency rows.
+mode(Args) ->
+    case {lists:member("writes", Args), lists:member("wake", Args)} of
+        {true, _} -> writes;
+        {_, true} -> wake;
+        _ -> all
+    end.
+
+in_mode(all, _) -> true;
+in_mode(writes, Key) -> is_tuple(Key) andalso element(1, Key) =:= write;
+in_mode(wake, Key) -> Key =:= wake_p50 orelse Key =:= wake_p99.
 
 %% Every implementation runs first, in turn (with two: the order flips every round).
 rotate(I, Impls) ->
@@ -70,10 +82,10 @@ runs(["runs", N | _], _) -> list_to_integer(N);
 runs([_ | Rest], D) -> runs(Rest, D);
 runs([], D) -> D.
 
-run_one(Impl, Ebin, Quick, WritesOnly) ->
+run_one(Impl, Ebin, Quick, Mode) ->
     Cmd = io_lib:format("escript ~s measure ~s ~s ~s ~s 2>&1",
                         [escript:script_name(), Impl, Ebin, case Quick of true -> "quick"; false -> "" end,
-                         case WritesOnly of true -> "writes"; false -> "" end]),
+                         case Mode of all -> ""; _ -> Mode end]),
     Out = os:cmd(lists:flatten(Cmd)),
     Marker = "RESULT ",
     case string:find(Out, Marker, trailing) of
@@ -99,13 +111,13 @@ rows() ->
         {wake_p50, "wake latency Erlang -> Python `read(8)`, median", "us", lower},
         {wake_p99, "wake latency Erlang -> Python `read(8)`, p99", "us", lower}].
 
-table(Results, Runs, SeedDir, WritesOnly) ->
+table(Results, Runs, SeedDir, Mode) ->
     io:format("Seed: ~s. Median over ~b fresh VMs per implementation, run alternately; "
               "\"ours vs seed\" > 1 means ours is better (faster or lower).~n~n", [SeedDir, Runs]),
     io:format("| figure | seed (C) | ours | ours vs seed | ours, min-max |~n|---|---|---|---|---|~n"),
     Seed = maps:get(seed, Results),
     Ours = maps:get(ours, Results),
-    Rows = [Row || {Key, _, _, _} = Row <- rows(), not WritesOnly orelse element(1, Key) =:= write],
+    Rows = [Row || {Key, _, _, _} = Row <- rows(), in_mode(Mode, Key)],
     [begin
          S = median([maps:get(Key, R) || R <- Seed]),
          OL = [maps:get(Key, R) || R <- Ours],
@@ -115,7 +127,7 @@ table(Results, Runs, SeedDir, WritesOnly) ->
                    [Label, num(S), Unit, num(O), Unit, Ratio, num(lists:min(OL)), num(lists:max(OL))])
      end || {Key, Label, Unit, Better} <- Rows],
     before_table(maps:get(before, Results, none), Seed, Ours, Rows),
-    WritesOnly orelse lines_summary(Seed, Ours).
+    Mode =/= all orelse lines_summary(Seed, Ours).
 
 %% Before (BEFORE_DIR) and after, both against the seed of the same run.
 before_table(none, _, _, _) -> ok;
@@ -170,20 +182,20 @@ start(ours) ->
     {module, py_buffer} = code:ensure_loaded(py_buffer),
     ok.
 
-measure(Impl, Ebin, Quick, true) ->
+measure(Impl, Ebin, Quick, writes) ->
     true = code:add_patha(Ebin),
     ok = start(Impl),
     Rounds = case Quick of true -> 3; false -> 5 end,
     Writes = [{{write, S}, med(Rounds, fun() -> write_cost(S, Quick) end)} || S <- write_sizes()],
     io:format("RESULT ~p.~n", [Writes]),
     halt(0);
-measure(Impl, Ebin, Quick, false) ->
-    true = code:add_patha(Ebin),
-    ok = start(Impl),
-    Ctx = py:context(1),
-    Here = filename:join([root(), "benches", "erlang"]),
-    ok = py:exec(Ctx, iolist_to_binary(["import sys; sys.path.insert(0, ",
-                                        io_lib:format("~p", [Here]), ")"])),
+measure(Impl, Ebin, Quick, wake) ->
+    Ctx = python_started(Impl, Ebin),
+    {P50, P99} = latency(Ctx, case Quick of true -> 500; false -> 1000 end),
+    io:format("RESULT ~p.~n", [[{wake_p50, P50}, {wake_p99, P99}]]),
+    halt(0);
+measure(Impl, Ebin, Quick, all) ->
+    Ctx = python_started(Impl, Ebin),
     Call = fun(F, A) -> {ok, R} = py:call(Ctx, seed_compare_apps, F, A), R end,
     Rounds = case Quick of true -> 3; false -> 5 end,
     Writes = [{{write, S}, med(Rounds, fun() -> write_cost(S, Quick) end)} || S <- write_sizes()],
@@ -210,6 +222,16 @@ measure(Impl, Ebin, Quick, false) ->
          {wake_p99, P99}],
     io:format("RESULT ~p.~n", [Result]),
     halt(0).
+
+%% The application started and a Python context that can import seed_compare_apps.
+python_started(Impl, Ebin) ->
+    true = code:add_patha(Ebin),
+    ok = start(Impl),
+    Ctx = py:context(1),
+    Here = filename:join([root(), "benches", "erlang"]),
+    ok = py:exec(Ctx, iolist_to_binary(["import sys; sys.path.insert(0, ",
+                                        io_lib:format("~p", [Here]), ")"])),
+    Ctx.
 
 med(Rounds, F) ->
     _ = F(),
