@@ -1,18 +1,61 @@
 //! The two drivers of every operation: an async poll and a blocking wait.
 //!
-//! Both run the same loop over the same listeners: try, listen, try again, then wait (or
-//! return `Pending`). The second try closes the race where the state changes between the first
-//! try and the listener's registration, so no wake-up is ever lost. Blocking callers use the
-//! very same operation values the async API returns: `reader.read(4).wait()`.
+//! Both run the same loop: try, register, try again, then wait (or return `Pending`). The
+//! second try closes the race where the state changes between the first try and the
+//! registration, so no wake-up is ever lost. An async poll registers a listener on the
+//! buffer's event; a blocking wait counts itself among the buffer's sleepers
+//! (`crate::sleepers` says why they differ). Blocking callers use the very same operation
+//! values the async API returns: `reader.read(4).wait()`.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use event_listener::{EventListener, Listener};
+use event_listener::EventListener;
 
 use crate::shared::{Interest, Shared};
+use crate::sleepers::Ticket;
+
+/// The buffer and the event an operation waits on when it cannot complete yet.
+#[derive(Clone, Copy)]
+pub struct WaitsOn<'a> {
+    shared: &'a Shared,
+    interest: Interest,
+}
+
+impl<'a> WaitsOn<'a> {
+    pub(crate) fn new(shared: &'a Shared, interest: Interest) -> Self {
+        Self { shared, interest }
+    }
+
+    fn listen(self) -> EventListener {
+        self.shared.listen(self.interest)
+    }
+
+    /// Counts the calling thread as blocked before a try (see `crate::sleepers`).
+    fn enter_sleep(self) -> Ticket {
+        self.shared.enter_sleep(self.interest)
+    }
+
+    fn leave_sleep(self, ticket: Ticket) {
+        self.shared.leave_sleep(ticket);
+    }
+
+    /// Blocks until a change since `ticket` was taken, a spurious wake-up, or `deadline`
+    /// (false then).
+    fn sleep(self, ticket: Ticket, deadline: Option<Instant>) -> bool {
+        self.shared.sleep(ticket, deadline)
+    }
+}
+
+impl std::fmt::Debug for WaitsOn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WaitsOn")
+            .field("interest", &self.interest)
+            .finish_non_exhaustive()
+    }
+}
 
 /// One attempt at an operation under the buffer's lock, and the event to wait on when it
 /// cannot complete yet.
@@ -24,8 +67,8 @@ pub trait Attempt {
     type Output;
     /// Tries once; `None` when the operation must wait.
     fn attempt(&mut self) -> Option<Self::Output>;
-    /// Registers a listener on the event that may let the operation complete.
-    fn listen(&self) -> EventListener;
+    /// The event that may let the operation complete.
+    fn waits_on(&self) -> WaitsOn<'_>;
 }
 
 /// An [`Attempt`] made of a closure, for the handles' trait implementations.
@@ -42,8 +85,8 @@ impl<T, F: FnMut() -> Option<T>> Attempt for AttemptFn<'_, F> {
         (self.attempt)()
     }
 
-    fn listen(&self) -> EventListener {
-        self.shared.listen(self.interest)
+    fn waits_on(&self) -> WaitsOn<'_> {
+        WaitsOn::new(self.shared, self.interest)
     }
 }
 
@@ -59,7 +102,7 @@ pub(crate) fn poll_attempt<A: Attempt>(
             return Poll::Ready(out);
         }
         match listener {
-            None => *listener = Some(op.listen()),
+            None => *listener = Some(op.waits_on().listen()),
             Some(waiting) => {
                 if Pin::new(waiting).poll(cx).is_pending() {
                     return Poll::Pending;
@@ -103,33 +146,22 @@ fn spin<A: Attempt>(_op: &mut A) -> Option<A::Output> {
 }
 
 /// Blocks the thread on `op` until it completes or `deadline` passes (`None` then).
-pub(crate) fn wait_attempt<A: Attempt>(
-    op: &mut A,
-    listener: &mut Option<EventListener>,
-    deadline: Option<Instant>,
-) -> Option<A::Output> {
-    let mut spun = false;
+pub(crate) fn wait_attempt<A: Attempt>(op: &mut A, deadline: Option<Instant>) -> Option<A::Output> {
+    if let Some(out) = op.attempt() {
+        return Some(out);
+    }
+    if let Some(out) = spin(op) {
+        return Some(out);
+    }
     loop {
+        let ticket = op.waits_on().enter_sleep();
         if let Some(out) = op.attempt() {
-            *listener = None;
+            op.waits_on().leave_sleep(ticket);
             return Some(out);
         }
-        if !spun && listener.is_none() {
-            spun = true;
-            if let Some(out) = spin(op) {
-                return Some(out);
-            }
-        }
-        match listener.take() {
-            None => *listener = Some(op.listen()),
-            Some(waiting) => match deadline {
-                None => waiting.wait(),
-                Some(deadline) => {
-                    if waiting.wait_deadline(deadline).is_none() {
-                        return op.attempt();
-                    }
-                }
-            },
+        if !op.waits_on().sleep(ticket, deadline) {
+            // One last look: the state may have changed just as the deadline passed.
+            return op.attempt();
         }
     }
 }
@@ -157,8 +189,8 @@ impl<K: Attempt> Op<K> {
     /// Blocks the current thread until the operation completes.
     ///
     /// # Blocking
-    /// Retries for a few microseconds (short spins, then yields) before it parks the thread
-    /// on the buffer's listener, so a quick hand-off costs no futex wake-up.
+    /// Retries for a few microseconds (short spins, then yields) before it sleeps on the
+    /// buffer's condition variable, so a quick hand-off costs no futex wake-up.
     pub fn wait(mut self) -> K::Output {
         match self.wait_deadline(None) {
             Some(out) => out,
@@ -179,10 +211,10 @@ impl<K: Attempt> Op<K> {
     /// slices to check for signals).
     ///
     /// # Blocking
-    /// Retries for a few microseconds (short spins, then yields) before it parks the thread
-    /// on the buffer's listener, so a quick hand-off costs no futex wake-up.
+    /// Retries for a few microseconds (short spins, then yields) before it sleeps on the
+    /// buffer's condition variable, so a quick hand-off costs no futex wake-up.
     pub fn wait_deadline(&mut self, deadline: Option<Instant>) -> Option<K::Output> {
-        wait_attempt(&mut self.kind, &mut self.listener, deadline)
+        wait_attempt(&mut self.kind, deadline)
     }
 }
 

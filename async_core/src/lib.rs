@@ -44,6 +44,7 @@ mod reader;
 mod reader_io;
 mod shared;
 mod sizes;
+mod sleepers;
 mod slices;
 mod state;
 mod storage;
@@ -54,7 +55,7 @@ mod writer;
 mod writer_io;
 
 pub use bytes::Bytes;
-pub use driver::{Attempt, Op};
+pub use driver::{Attempt, Op, WaitsOn};
 pub use edge::{Edge, Observer};
 pub use error::{AbortReason, Error, Result, SeekError};
 pub use ops::{

@@ -3,9 +3,8 @@
 //! Each type is one [`Attempt`]; wrapped in [`Op`] it is a future and a blocking call at once.
 
 use bytes::Bytes;
-use event_listener::EventListener;
 
-use crate::driver::{Attempt, Op};
+use crate::driver::{Attempt, Op, WaitsOn};
 use crate::error::Result;
 use crate::read_kind::{decide_mut, Decision, ReadKind, Scan};
 use crate::shared::{Interest, Shared};
@@ -66,8 +65,8 @@ where
         })
     }
 
-    fn listen(&self) -> EventListener {
-        self.shared.listen(Interest::Readable)
+    fn waits_on(&self) -> WaitsOn<'_> {
+        WaitsOn::new(self.shared, Interest::Readable)
     }
 }
 
@@ -102,8 +101,8 @@ impl Attempt for Ready<'_> {
         })
     }
 
-    fn listen(&self) -> EventListener {
-        self.shared.listen(Interest::Readable)
+    fn waits_on(&self) -> WaitsOn<'_> {
+        WaitsOn::new(self.shared, Interest::Readable)
     }
 }
 
@@ -126,9 +125,9 @@ impl Attempt for HangUp<'_> {
         self.shared.lock().hung_up().then_some(())
     }
 
-    fn listen(&self) -> EventListener {
+    fn waits_on(&self) -> WaitsOn<'_> {
         // Both a reader close and an abort wake the readers.
-        self.shared.listen(Interest::Readable)
+        WaitsOn::new(self.shared, Interest::Readable)
     }
 }
 
@@ -159,8 +158,8 @@ impl Attempt for WriteSlice<'_> {
         }
     }
 
-    fn listen(&self) -> EventListener {
-        self.shared.listen(Interest::Writable)
+    fn waits_on(&self) -> WaitsOn<'_> {
+        WaitsOn::new(self.shared, Interest::Writable)
     }
 }
 
@@ -188,8 +187,8 @@ impl Attempt for WriteBytes<'_> {
         }
     }
 
-    fn listen(&self) -> EventListener {
-        self.shared.listen(Interest::Writable)
+    fn waits_on(&self) -> WaitsOn<'_> {
+        WaitsOn::new(self.shared, Interest::Writable)
     }
 }
 
@@ -215,8 +214,8 @@ impl Attempt for Room<'_> {
         }
     }
 
-    fn listen(&self) -> EventListener {
-        self.shared.listen(Interest::Writable)
+    fn waits_on(&self) -> WaitsOn<'_> {
+        WaitsOn::new(self.shared, Interest::Writable)
     }
 }
 
@@ -246,8 +245,8 @@ impl Attempt for Fill<'_> {
         )
     }
 
-    fn listen(&self) -> EventListener {
-        self.shared.listen(Interest::Readable)
+    fn waits_on(&self) -> WaitsOn<'_> {
+        WaitsOn::new(self.shared, Interest::Readable)
     }
 }
 
@@ -307,7 +306,7 @@ impl Attempt for ReadInto<'_> {
         read_into(self.shared, self.dst)
     }
 
-    fn listen(&self) -> EventListener {
-        self.shared.listen(Interest::Readable)
+    fn waits_on(&self) -> WaitsOn<'_> {
+        WaitsOn::new(self.shared, Interest::Readable)
     }
 }

@@ -1,15 +1,19 @@
-//! The state every handle of one buffer shares: the lock, the two events, the handle counts.
+//! The state every handle of one buffer shares: the lock, the two events, the blocked
+//! threads, the handle counts.
 //!
 //! All mutations go through [`Shared::update`], which runs a transition under the lock and then,
-//! with the lock released, notifies the listeners and the observer the transition asked for.
-//! That ordering is the whole wake-up protocol: a woken waiter always finds the change that
-//! woke it.
+//! with the lock released, wakes the async listeners, the blocked threads ([`Sleepers`]) and
+//! the observer the transition asked for. That ordering is the whole wake-up protocol: a woken
+//! waiter always finds the change that woke it.
+
+use std::time::Instant;
 
 use event_listener::{Event, EventListener, IntoNotification};
 
 use crate::edge::Observer;
 use crate::error::AbortReason;
 use crate::options::Options;
+use crate::sleepers::{Sleepers, Ticket};
 use crate::state::{Effects, State, WriteStart, COPY_OUTSIDE_MIN};
 use crate::sync::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering};
 
@@ -26,6 +30,8 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     readable: Event,
     writable: Event,
+    /// Threads blocked in `Op::wait` (async waiters listen to the events instead).
+    sleepers: Sleepers,
     writers: AtomicUsize,
     readers: AtomicUsize,
     /// Which events ever had a listener ([`READABLE_LISTENED`], [`WRITABLE_LISTENED`]).
@@ -43,6 +49,7 @@ impl Shared {
             state: Mutex::new(State::new(options)),
             readable: Event::new(),
             writable: Event::new(),
+            sleepers: Sleepers::new(),
             writers: AtomicUsize::new(1),
             // The first reader counts itself in `Reader::from_shared`.
             readers: AtomicUsize::new(0),
@@ -81,8 +88,9 @@ impl Shared {
                 _ => None,
             }
         };
-        // Read under the lock: see `listen`.
+        // Read under the lock: see `listen` and `Sleepers`.
         let listening = self.listening.load(Ordering::Relaxed);
+        let asleep = self.sleepers.asleep();
         // Not a block returning a tuple: moving the result out of one stalled (perf).
         drop(state);
         // Relaxed: no fence needed. A waiter registers its listener before it re-checks the
@@ -90,11 +98,21 @@ impl Shared {
         // happened before our unlock and is visible to `notify` through the lock. The same
         // goes for `listening`: a waiter sets it before registering, so an event nobody ever
         // listened to is not notified at all (`Event::notify` takes the event's own lock).
-        if effects.wake_readers && listening & READABLE_LISTENED != 0 {
-            self.readable.notify(usize::MAX.relaxed());
+        if effects.wake_readers {
+            if listening & READABLE_LISTENED != 0 {
+                self.readable.notify(usize::MAX.relaxed());
+            }
+            if asleep.readers() {
+                self.sleepers.wake(Interest::Readable);
+            }
         }
-        if effects.wake_writers && listening & WRITABLE_LISTENED != 0 {
-            self.writable.notify(usize::MAX.relaxed());
+        if effects.wake_writers {
+            if listening & WRITABLE_LISTENED != 0 {
+                self.writable.notify(usize::MAX.relaxed());
+            }
+            if asleep.writers() {
+                self.sleepers.wake(Interest::Writable);
+            }
         }
         if let Some(observer) = observer {
             for edge in effects.edges.iter() {
@@ -147,6 +165,22 @@ impl Shared {
             Interest::Readable => self.readable.listen(),
             Interest::Writable => self.writable.listen(),
         }
+    }
+
+    /// Counts the calling thread as blocked on `interest` before a try (see [`Sleepers`]).
+    pub(crate) fn enter_sleep(&self, interest: Interest) -> Ticket {
+        self.sleepers.enter(interest)
+    }
+
+    /// Gives back a ticket whose try completed.
+    pub(crate) fn leave_sleep(&self, ticket: Ticket) {
+        self.sleepers.leave(ticket);
+    }
+
+    /// Blocks until a change of the ticket's interest since it was taken, a spurious wake-up,
+    /// or `deadline` (false then).
+    pub(crate) fn sleep(&self, ticket: Ticket, deadline: Option<Instant>) -> bool {
+        self.sleepers.sleep(ticket, deadline)
     }
 
     /// Replaces the observer. The old one (or the new one, if the buffer is already finished
