@@ -132,8 +132,10 @@ impl Sleepers {
                 }
                 Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
                     Some(left) if !left.is_zero() => {
-                        drop(condvar.wait_timeout(guard, left));
-                        true
+                        let (_guard, waited) = condvar
+                            .wait_timeout(guard, left)
+                            .unwrap_or_else(|poisoned| poisoned.into_inner());
+                        !waited.timed_out()
                     }
                     _ => false,
                 },
@@ -156,5 +158,76 @@ impl Sleepers {
             self.turns[index(interest)].fetch_add(1, Ordering::Relaxed);
         }
         self.condvar(interest).notify_all();
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    #[test]
+    fn a_ticket_taken_before_a_wake_does_not_sleep() {
+        let sleepers = Sleepers::new();
+        let ticket = sleepers.enter(Interest::Readable);
+        sleepers.wake(Interest::Readable);
+        // No deadline: this would block for ever if the wake-up were lost.
+        assert!(sleepers.sleep(ticket, None));
+        assert_eq!(sleepers.asleep.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_wake_of_the_other_interest_is_not_a_change() {
+        let sleepers = Sleepers::new();
+        let ticket = sleepers.enter(Interest::Writable);
+        sleepers.wake(Interest::Readable);
+        let deadline = Instant::now() + Duration::from_millis(20);
+        assert!(!sleepers.sleep(ticket, Some(deadline)));
+        assert!(Instant::now() >= deadline);
+        assert_eq!(sleepers.asleep.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn counts_by_interest_until_each_ticket_is_given_back() {
+        let sleepers = Sleepers::new();
+        let readers = [
+            sleepers.enter(Interest::Readable),
+            sleepers.enter(Interest::Readable),
+        ];
+        let writer = sleepers.enter(Interest::Writable);
+        let asleep = sleepers.asleep();
+        assert!(asleep.readers() && asleep.writers());
+        assert_eq!(asleep.0, 2 * READER + WRITER);
+        sleepers.leave(writer);
+        assert!(sleepers.asleep().readers() && !sleepers.asleep().writers());
+        for ticket in readers {
+            // A deadline already passed: no sleep, the ticket is given back.
+            assert!(!sleepers.sleep(ticket, Some(Instant::now())));
+        }
+        assert_eq!(sleepers.asleep.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_wake_reaches_every_sleeper_of_its_interest() {
+        const THREADS: usize = 4;
+        let sleepers = Arc::new(Sleepers::new());
+        let tickets: Vec<Ticket> = (0..THREADS)
+            .map(|_| sleepers.enter(Interest::Readable))
+            .collect();
+        let handles: Vec<_> = tickets
+            .into_iter()
+            .map(|ticket| {
+                let sleepers = Arc::clone(&sleepers);
+                std::thread::spawn(move || sleepers.sleep(ticket, None))
+            })
+            .collect();
+        // Whether each thread is already waiting or not, the turn has moved on for its ticket.
+        sleepers.wake(Interest::Readable);
+        for handle in handles {
+            assert!(handle.join().unwrap());
+        }
+        assert_eq!(sleepers.asleep.load(Ordering::Relaxed), 0);
     }
 }
