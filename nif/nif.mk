@@ -49,7 +49,7 @@ NIF_TEST_LIST = $(subst $(nif_space),$(nif_comma),$(strip $(NIF_TEST_MODULES)))
 BUILD_PARTS += build-nif
 TEST_PARTS += test-nif test-nif-pythons
 
-.PHONY: build-nif nif-native nif-ebin nif-test-ebin dialyzer test-nif proper proper-check test-nif-pythons bench-nif build-examples bench-py bench-serve bench-scale bench-seed
+.PHONY: build-nif nif-native nif-ebin nif-test-ebin dialyzer test-nif proper proper-check test-nif-pythons bench-nif build-examples bench-py bench-serve bench-scale bench-seed bench-wake-trace
 
 build-nif: nif-native nif-ebin
 
@@ -132,6 +132,12 @@ bench-scale: build-nif
 # seed's C implementation"). `quick' and `runs N' via BENCH_SEED_ARGS.
 SEED_DIR ?=
 BENCH_SEED_ARGS ?=
+# Where an Erlang -> Python wake-up's time goes (a NIF with the wake-trace timestamps; the
+# next build-nif rebuilds the plain one).
+bench-wake-trace: NIF_FEATURES = wake-trace
+bench-wake-trace: build-nif
+	escript benches/erlang/wake_trace.escript $(WAKE_TRACE_STAMPS)
+
 bench-seed: build-nif
 	@test -n "$(SEED_DIR)" || { echo "make bench-seed SEED_DIR=DIR: DIR is the seed's erlang_python build (docs/benchmarks.md says how to make it)"; exit 2; }
 	SEED_DIR=$(SEED_DIR) escript benches/erlang/seed_compare.escript $(BENCH_SEED_ARGS)

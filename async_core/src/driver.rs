@@ -157,6 +157,7 @@ pub(crate) fn wait_attempt<A: Attempt>(op: &mut A, deadline: Option<Instant>) ->
         let ticket = op.waits_on().enter_sleep();
         if let Some(out) = op.attempt() {
             op.waits_on().leave_sleep(ticket);
+            crate::wake_trace::mark(crate::wake_trace::Point::TryDone);
             return Some(out);
         }
         if !op.waits_on().sleep(ticket, deadline) {

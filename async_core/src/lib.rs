@@ -49,6 +49,8 @@ mod slices;
 mod state;
 mod storage;
 mod sync;
+#[doc(hidden)]
+pub mod wake_trace;
 #[cfg(not(loom))]
 mod weak;
 mod writer;

@@ -128,6 +128,7 @@ impl Sleepers {
             match deadline {
                 None => {
                     drop(condvar.wait(guard));
+                    crate::wake_trace::mark(crate::wake_trace::Point::WaitReturned);
                     true
                 }
                 Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
@@ -157,6 +158,7 @@ impl Sleepers {
             let _guard = self.guard();
             self.turns[index(interest)].fetch_add(1, Ordering::Relaxed);
         }
+        crate::wake_trace::mark(crate::wake_trace::Point::Notify);
         self.condvar(interest).notify_all();
     }
 }

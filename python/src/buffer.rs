@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use py_buffer_core::{channel, Bytes, Options, ReadKind, Reader, Slices, Writer};
+use py_buffer_core::{channel, wake_trace, Bytes, Options, ReadKind, Reader, Slices, Writer};
 use pyo3::exceptions::{PyBufferError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyType};
@@ -104,6 +104,7 @@ impl PyBuffer {
         loop {
             park(py, &mut ready, deadline, what)?;
             if let Some(result) = self.reader.try_read_with(kind, &mut take) {
+                wake_trace::mark(wake_trace::Point::BytesMade);
                 return result.map_err(to_py)?;
             }
         }

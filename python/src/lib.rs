@@ -34,7 +34,17 @@ pub fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BodyTruncated", py.get_type::<BodyTruncated>())?;
     m.add("BodyAborted", py.get_type::<BodyAborted>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    #[cfg(feature = "wake-trace")]
+    m.add_function(pyo3::wrap_pyfunction!(_wake_trace, m)?)?;
     // The default chunk size of `achunks` and `py_buffer.asgi.receive`, shared with the core.
     m.add("DEFAULT_CHUNK_SIZE", py_buffer_core::DEFAULT_CHUNK_SIZE)?;
     Ok(())
+}
+
+/// The wake-up path's timestamps (`py_buffer_core::wake_trace`), one list per point, and
+/// forgets them; only in a build with the `wake-trace` feature (`make bench-wake-trace`).
+#[cfg(feature = "wake-trace")]
+#[pyfunction]
+fn _wake_trace() -> Vec<Vec<u64>> {
+    py_buffer_core::wake_trace::take()
 }

@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use py_buffer_core::{Attempt, Op};
+use py_buffer_core::{wake_trace, Attempt, Op};
 use pyo3::prelude::*;
 
 use crate::errors::timed_out;
@@ -151,6 +151,7 @@ where
         };
         if let Some(out) = py.detach(|| spin(op, deadline).or_else(|| op.wait_deadline(slice_end)))
         {
+            wake_trace::mark(wake_trace::Point::GilBack);
             return Ok(out);
         }
         py.check_signals()?;

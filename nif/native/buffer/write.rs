@@ -193,6 +193,7 @@ unsafe extern "C" fn raw_write_nif(
     argc: std::ffi::c_int,
     argv: *const rustler::sys::ErlNifTerm,
 ) -> rustler::sys::ErlNifTerm {
+    py_buffer_core::wake_trace::mark(py_buffer_core::wake_trace::Point::WriteEntered);
     let lifetime = ();
     // SAFETY: the BEAM calls this function as a NIF: `nif_env` is the calling process's env,
     // valid for this call, which `lifetime` (a local) bounds.
