@@ -574,6 +574,22 @@ mod tests {
     }
 
     #[test]
+    fn small_writes_through_prefaulted_blocks_keep_every_byte() {
+        // A pre-sized block (faulted in ahead of the writes) then growing blocks (the later
+        // ones large enough to be faulted in too), written in pieces that straddle every
+        // chunk and block boundary.
+        let total = PREALLOC_CAP / 8 + 5 * MIN_BLOCK + 123;
+        let mut s = Storage::new(Some((PREALLOC_CAP / 8) as u64), None);
+        let expected: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
+        for piece in expected.chunks(1000) {
+            s.append(piece);
+        }
+        assert_eq!(s.end(), total as u64);
+        assert_eq!(collect(&s, 0, total), expected);
+        assert_eq!(collect(&s, 65_535, 3), expected[65_535..65_538]);
+    }
+
+    #[test]
     fn find_sees_a_needle_split_over_many_small_blocks() {
         let mut s = Storage::new(None, None);
         for piece in [&b"xx-"[..], b"-b", b"o", b"u", b"ndary--", b"tail"] {
