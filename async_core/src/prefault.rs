@@ -6,8 +6,8 @@
 //! that in pieces (a 1 KiB write one fault in four: most of its time). Linux (5.14+) can fault
 //! a range in one system call (`MADV_POPULATE_WRITE`), without a trap per page: when a write
 //! reaches pages not yet faulted, the next [`CHUNK`] is populated at once (measured on this
-//! machine: 1 KiB writes into fresh memory 528 → 375 ns each; `docs/benchmarks.md`, "Small
-//! writes", third round).
+//! machine, `benches/prefault/fault_cost.c`: 1 KiB writes into fresh memory 561 → 418 ns
+//! each; `docs/benchmarks.md`, "Small writes", third round).
 //!
 //! Only memory nobody touched is worth it: populating pages already present costs a system
 //! call and a page-table walk for nothing (~6 µs per 64 KiB here). A block may be recycled
@@ -18,14 +18,15 @@
 //!
 //! Never more than [`CHUNK`] ahead of the bytes written: the pages are the block's own and
 //! will be written anyway, so memory use does not grow beyond the next chunk. A populate holds
-//! the buffer's lock about as long as the faults it replaces (16 pages, ~30 µs), never more.
+//! the buffer's lock about as long as the faults it replaces did (16 pages, ~25 µs).
 //! Anywhere but Linux, and on kernels without `MADV_POPULATE_WRITE`, nothing is done.
 
 use bytes::BytesMut;
 
 /// How far ahead of the writes a fresh block is faulted in, per system call: 16 pages of
-/// 4 KiB, ~30 µs of faults in one call (a larger batch saved little more: 256 KiB 4% less per
-/// write than 64 KiB, and would hold the lock 4x as long).
+/// 4 KiB, ~25 µs in one call (a larger batch saved little more: in a one-off run of the
+/// `fault_cost.c` loop, 256 KiB batches took 4% less per 1 KiB write, and would hold the
+/// lock 4x as long).
 pub(crate) const CHUNK: usize = 64 * 1024;
 
 /// Blocks smaller than this are never populated: the allocator serves them from its heap
