@@ -39,6 +39,7 @@ mod edge;
 mod error;
 mod ops;
 mod options;
+mod prefault;
 mod read_kind;
 mod reader;
 mod reader_io;

@@ -14,6 +14,7 @@ use bytes::{Bytes, BytesMut};
 use memchr::memmem;
 
 use crate::arena::Merge;
+use crate::prefault::Prefault;
 
 /// The smallest block allocated when the size is not known in advance.
 pub(crate) const MIN_BLOCK: usize = 64 * 1024;
@@ -43,6 +44,8 @@ impl Segment {
 pub(crate) struct Storage {
     sealed: VecDeque<Segment>,
     tail: BytesMut,
+    /// How far the block being filled is faulted in ahead of the writes.
+    prefault: Prefault,
     tail_start: u64,
     next_block: usize,
     /// Block size in bounded mode, where consumed blocks are recycled.
@@ -74,6 +77,7 @@ impl Storage {
                 Self {
                     sealed: VecDeque::new(),
                     tail: BytesMut::new(),
+                    prefault: Prefault::none(),
                     tail_start: 0,
                     next_block: block,
                     recycle_block: Some(block),
@@ -91,9 +95,11 @@ impl Storage {
                     Some(len) => usize::try_from(len).unwrap_or(usize::MAX).min(PREALLOC_CAP),
                     None => 0,
                 };
+                let tail = BytesMut::with_capacity(first);
                 Self {
                     sealed: VecDeque::new(),
-                    tail: BytesMut::with_capacity(first),
+                    prefault: Prefault::fresh(&tail),
+                    tail,
                     tail_start: 0,
                     next_block: MIN_BLOCK,
                     recycle_block: None,
@@ -166,6 +172,7 @@ impl Storage {
     pub(crate) fn append(&mut self, mut data: &[u8]) {
         if data.len() <= self.tail.capacity() - self.tail.len() {
             // The common case (a small write into a block with room): one copy, no loop.
+            self.prefault.before_write(&self.tail, data.len());
             self.tail.extend_from_slice(data);
             return;
         }
@@ -176,6 +183,7 @@ impl Storage {
                 continue;
             }
             let n = room.min(data.len());
+            self.prefault.before_write(&self.tail, n);
             self.tail.extend_from_slice(&data[..n]);
             data = &data[n..];
         }
@@ -203,16 +211,24 @@ impl Storage {
             });
             self.tail_start += len;
         }
-        self.tail = match self.recycle_block {
-            Some(block) => self
-                .pop_spare(block)
-                .unwrap_or_else(|| BytesMut::with_capacity(block)),
+        (self.tail, self.prefault) = match self.recycle_block {
+            Some(block) => match self.pop_spare(block) {
+                Some(warm) => (warm, Prefault::none()),
+                None => Self::fresh_block(block),
+            },
             None => {
                 let size = self.next_block.max(wanted.min(MAX_BLOCK));
                 self.next_block = (self.next_block * 2).min(MAX_BLOCK);
-                BytesMut::with_capacity(size)
+                Self::fresh_block(size)
             }
         };
+    }
+
+    /// A newly allocated block to fill, and how to fault it in.
+    fn fresh_block(capacity: usize) -> (BytesMut, Prefault) {
+        let block = BytesMut::with_capacity(capacity);
+        let prefault = Prefault::fresh(&block);
+        (block, prefault)
     }
 
     /// Freezes the written part of the block being filled into its own segment; the rest of
@@ -555,6 +571,22 @@ mod tests {
         assert_eq!(snapshot.as_ptr(), before);
         assert_eq!(s.end(), 5 + 3 * MIN_BLOCK as u64);
         assert_eq!(collect(&s, 0, 5), b"hello");
+    }
+
+    #[test]
+    fn small_writes_through_prefaulted_blocks_keep_every_byte() {
+        // A pre-sized block (faulted in ahead of the writes) then growing blocks (the later
+        // ones large enough to be faulted in too), written in pieces that straddle every
+        // chunk and block boundary.
+        let total = PREALLOC_CAP / 8 + 5 * MIN_BLOCK + 123;
+        let mut s = Storage::new(Some((PREALLOC_CAP / 8) as u64), None);
+        let expected: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
+        for piece in expected.chunks(1000) {
+            s.append(piece);
+        }
+        assert_eq!(s.end(), total as u64);
+        assert_eq!(collect(&s, 0, total), expected);
+        assert_eq!(collect(&s, 65_535, 3), expected[65_535..65_538]);
     }
 
     #[test]

@@ -64,6 +64,21 @@ small_copies_are_charged_their_cost_test() ->
     ?assert(Charged >= Expected * 98 div 100 - 80),
     ?assert(Charged =< Expected + 80).
 
+%% A small write's debt is carried by the buffer written to (not the scheduler): a loop over
+%% many buffers is still charged its cost, less at most the one percent (40 reductions) each
+%% buffer may carry at the end.
+small_writes_spread_over_buffers_are_charged_their_cost_test() ->
+    Buffers = [begin {ok, B} = py_buffer:new(), B end || _ <- lists:seq(1, 10)],
+    Bins = #{1 => <<"x">>, 4001 => binary:copy(<<"x">>, 4001)},
+    Rounds = 200,
+    Charged = copy_charge(Rounds, 4000,
+                          fun(Size) ->
+                                  [ok = py_buffer:write(B, map_get(Size, Bins)) || B <- Buffers]
+                          end),
+    Expected = small_expected(Rounds * length(Buffers), 4001),
+    ?assert(Charged >= Expected - 40 * length(Buffers)),
+    ?assert(Charged =< Expected + 40 * length(Buffers)).
+
 %% A small write costs less than the reduction the BEAM counts for its call: nothing more is
 %% charged. Against a loop around a NIF that charges nothing (`unsubscribe/1', a direct NIF),
 %% a write loop takes the two reductions of write/2 and its call of the NIF instead of one

@@ -24,6 +24,7 @@ use rustler::LocalPid;
 use crate::buffer::kept::Keeper;
 use crate::buffer::notify::Notifier;
 use crate::buffer::stored_reason::StoredReason;
+use crate::buffer::timeslice::Debt;
 
 /// Buffers alive right now (resources not yet destroyed); `py_buffer:live_buffers/0`.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -73,6 +74,8 @@ pub struct Inner {
     kept_bytes: AtomicU64,
     /// See `kept_bytes`.
     kept_blocks: AtomicU64,
+    /// The reductions its small writes owe (`timeslice::charge_raw`).
+    write_debt: Debt,
     /// The subscription: who is told about edges, and which edges are armed.
     notifier: Arc<Notifier>,
     /// The owning process.
@@ -100,6 +103,7 @@ impl Inner {
             bounded,
             kept_bytes: AtomicU64::new(0),
             kept_blocks: AtomicU64::new(0),
+            write_debt: Debt::default(),
             notifier,
             owner: Mutex::new(OwnerSlot {
                 pid: owner,
@@ -134,6 +138,11 @@ impl Inner {
     pub fn count_kept(&self, bytes: usize) {
         self.kept_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
         self.kept_blocks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The reductions its small writes owe (`timeslice::charge_raw`).
+    pub fn write_debt(&self) -> &Debt {
+        &self.write_debt
     }
 
     /// The subscription: who is told about edges, and which edges are armed.

@@ -5,9 +5,9 @@
 //! The BEAM counts one reduction per NIF call whatever it costs; a loop of 300 ns writes would
 //! hold a normal scheduler for milliseconds. Each call charges what its cost, estimated from
 //! measured constants, exceeds that one reduction ([`CALL_REDUCTION_NS`]); the debt is kept
-//! per scheduler thread and paid with `enif_consume_timeslice` in whole percents (10 µs
-//! each), so cheap calls cost one thread-local addition, and calls within one reduction
-//! (a small write) cost nothing here.
+//! per scheduler thread (for the small write: per buffer, [`Debt`]) and paid with
+//! `enif_consume_timeslice` in whole percents (10 µs each), so cheap calls cost one addition,
+//! and calls within one reduction (a write of up to ~120 bytes) cost nothing here.
 //!
 //! The constants were measured on this machine (`benches/erlang/copy_cost.escript`): copying
 //! into fresh memory — what an unbounded buffer's new blocks and a read's new binaries are —
@@ -16,6 +16,7 @@
 //! 6.5 µs under load and was charged 2.3 µs).
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustler::Env;
 
@@ -57,10 +58,27 @@ pub fn charge(env: Env<'_>, ns: u64) {
     }
 }
 
-/// [`charge`] for callers holding the raw env of the current NIF call.
+/// A debt kept by one object (a buffer) instead of the scheduler thread: for the hottest
+/// call, the small write, where the thread-local access of [`charge`] (a call to
+/// `__tls_get_addr` in a `cdylib`) was a tenth of the NIF's own instructions. The debt
+/// follows the buffer: whoever writes to it next pays what is carried (at most one percent,
+/// 10 µs), as the next caller on the scheduler does with the thread-local debt. Updated
+/// with a plain load and store, not a read-modify-write: two processes writing the same
+/// buffer at once may lose one call's addition, an undercharge of a few hundred ns, never
+/// more than one call's estimate per race.
+#[derive(Default)]
+pub struct Debt(AtomicU64);
+
+/// [`charge`] for the small write: the raw env of the current NIF call, the debt carried by
+/// the buffer written to.
 #[inline]
-pub fn charge_raw(env: *mut rustler::sys::ErlNifEnv, ns: u64) {
-    if let Some(percent) = owed(ns) {
+pub fn charge_raw(env: *mut rustler::sys::ErlNifEnv, debt: &Debt, ns: u64) {
+    let Some(beyond) = beyond_the_call(ns) else {
+        return;
+    };
+    let (carried, percent) = settle(debt.0.load(Ordering::Relaxed), beyond);
+    debt.0.store(carried, Ordering::Relaxed);
+    if let Some(percent) = percent {
         // SAFETY: `env` is the env of the NIF call running on this scheduler (the contract
         // of the caller, `write::write_small`); `percent` is 1..=100, as the call requires.
         let _ = unsafe { rustler::sys::enif_consume_timeslice(env, percent) };
@@ -68,22 +86,36 @@ pub fn charge_raw(env: *mut rustler::sys::ErlNifEnv, ns: u64) {
 }
 
 /// Adds what `ns` exceeds [`CALL_REDUCTION_NS`] by to this scheduler's debt and takes the
-/// whole percents out of it, in one thread-local access (in a `cdylib` each is a call to
-/// `__tls_get_addr`; a call within one reduction makes none).
+/// whole percents out of it, in one thread-local access (a call within one reduction makes
+/// none).
 #[inline(always)]
 fn owed(ns: u64) -> Option<i32> {
-    let ns = ns
-        .checked_sub(CALL_REDUCTION_NS)
-        .filter(|&beyond| beyond != 0)?;
+    let beyond = beyond_the_call(ns)?;
     DEBT_NS.with(|d| {
-        let debt = d.get().saturating_add(ns);
-        if debt < PERCENT_NS {
-            d.set(debt);
-            return None;
-        }
-        let percent = (debt / PERCENT_NS).min(100);
-        d.set(debt - percent * PERCENT_NS);
-        // `percent` is 1..=100, so the conversion cannot fail.
-        Some(i32::try_from(percent).unwrap_or(100))
+        let (carried, percent) = settle(d.get(), beyond);
+        d.set(carried);
+        percent
     })
+}
+
+/// What a call estimated at `ns` costs beyond its one reduction; `None` when nothing.
+#[inline(always)]
+fn beyond_the_call(ns: u64) -> Option<u64> {
+    ns.checked_sub(CALL_REDUCTION_NS)
+        .filter(|&beyond| beyond != 0)
+}
+
+/// A debt of `debt` ns plus `ns` more: what is carried, and the whole percents to consume.
+#[inline(always)]
+fn settle(debt: u64, ns: u64) -> (u64, Option<i32>) {
+    let debt = debt.saturating_add(ns);
+    if debt < PERCENT_NS {
+        return (debt, None);
+    }
+    let percent = (debt / PERCENT_NS).min(100);
+    // `percent` is 1..=100, so the conversion cannot fail.
+    (
+        debt - percent * PERCENT_NS,
+        Some(i32::try_from(percent).unwrap_or(100)),
+    )
 }

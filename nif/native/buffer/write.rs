@@ -181,7 +181,11 @@ unsafe fn write_small(
     }
     let written = buf.writer().try_write_quiet(bytes)?;
     debug_assert_eq!(written, len, "unbounded writes are whole");
-    timeslice::charge_raw(nif_env, timeslice::cost(SMALL_WRITE_NS, len));
+    timeslice::charge_raw(
+        nif_env,
+        buf.write_debt(),
+        timeslice::cost(SMALL_WRITE_NS, len),
+    );
     Some(atoms::ok().as_c_arg())
 }
 
