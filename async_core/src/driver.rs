@@ -15,7 +15,7 @@ use std::time::Instant;
 use event_listener::EventListener;
 
 use crate::shared::{Interest, Shared};
-use crate::sleepers::Ticket;
+use crate::sleepers::{Sleepers, Ticket};
 
 /// The buffer and the event an operation waits on when it cannot complete yet.
 #[derive(Clone, Copy)]
@@ -35,17 +35,11 @@ impl<'a> WaitsOn<'a> {
 
     /// Counts the calling thread as blocked before a try (see `crate::sleepers`).
     fn enter_sleep(self) -> Ticket {
-        self.shared.enter_sleep(self.interest)
+        self.shared.sleepers().enter(self.interest)
     }
 
-    fn leave_sleep(self, ticket: Ticket) {
-        self.shared.leave_sleep(ticket);
-    }
-
-    /// Blocks until a change since `ticket` was taken, a spurious wake-up, or `deadline`
-    /// (false then).
-    fn sleep(self, ticket: Ticket, deadline: Option<Instant>) -> bool {
-        self.shared.sleep(ticket, deadline)
+    fn sleepers(self) -> &'a Sleepers {
+        self.shared.sleepers()
     }
 }
 
@@ -156,11 +150,11 @@ pub(crate) fn wait_attempt<A: Attempt>(op: &mut A, deadline: Option<Instant>) ->
     loop {
         let ticket = op.waits_on().enter_sleep();
         if let Some(out) = op.attempt() {
-            op.waits_on().leave_sleep(ticket);
+            op.waits_on().sleepers().leave(ticket);
             crate::wake_trace::mark(crate::wake_trace::Point::TryDone);
             return Some(out);
         }
-        if !op.waits_on().sleep(ticket, deadline) {
+        if !op.waits_on().sleepers().sleep(ticket, deadline) {
             // One last look: the state may have changed just as the deadline passed.
             return op.attempt();
         }

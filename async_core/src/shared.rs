@@ -6,14 +6,12 @@
 //! the observer the transition asked for. That ordering is the whole wake-up protocol: a woken
 //! waiter always finds the change that woke it.
 
-use std::time::Instant;
-
 use event_listener::{Event, EventListener, IntoNotification};
 
 use crate::edge::Observer;
 use crate::error::AbortReason;
 use crate::options::Options;
-use crate::sleepers::{Sleepers, Ticket};
+use crate::sleepers::Sleepers;
 use crate::state::{Effects, State, WriteStart, COPY_OUTSIDE_MIN};
 use crate::sync::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering};
 
@@ -167,20 +165,9 @@ impl Shared {
         }
     }
 
-    /// Counts the calling thread as blocked on `interest` before a try (see [`Sleepers`]).
-    pub(crate) fn enter_sleep(&self, interest: Interest) -> Ticket {
-        self.sleepers.enter(interest)
-    }
-
-    /// Gives back a ticket whose try completed.
-    pub(crate) fn leave_sleep(&self, ticket: Ticket) {
-        self.sleepers.leave(ticket);
-    }
-
-    /// Blocks until a change of the ticket's interest since it was taken, a spurious wake-up,
-    /// or `deadline` (false then).
-    pub(crate) fn sleep(&self, ticket: Ticket, deadline: Option<Instant>) -> bool {
-        self.sleepers.sleep(ticket, deadline)
+    /// The threads blocked in `Op::wait` on this buffer.
+    pub(crate) fn sleepers(&self) -> &Sleepers {
+        &self.sleepers
     }
 
     /// Replaces the observer. The old one (or the new one, if the buffer is already finished
