@@ -24,7 +24,7 @@ from typing import Callable, List, Optional, Tuple
 import py_buffer
 from py_buffer import PyBuffer
 
-from doc_section import replace_section, table_lines
+from doc_section import replace_section, table_lines, write_rows_json
 
 MiB = 1 << 20
 KiB = 1 << 10
@@ -275,6 +275,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes; do not write docs")
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
+    parser.add_argument("--json", type=Path, help="also write the rows to this file (benches/before_after.py reads it)")
     opts = parser.parse_args()
     quick = opts.quick
     stream_total = (16 if quick else 256) * MiB
@@ -369,6 +370,8 @@ def main() -> None:
     ours, base = t["ours"], t["base"]
     add(f"find(28-byte needle) in {find_total // MiB} MiB", gbps(len(hay), ours), "bytes.find", gbps(len(hay), base), base / ours, 2.0)
 
+    if opts.json:
+        write_rows_json(opts.json, [("", rows)])
     if not (quick or opts.no_write):
         write_doc(rows, repeat)
 
