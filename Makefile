@@ -17,7 +17,7 @@
 #               FUZZ_SECONDS=N), Valgrind on the Python binding (reliability.mk,
 #               docs/reliability.md); `make test` runs bounded versions of sanitize, fuzz and
 #               memcheck
-#   make bench-before-after BEFORE=<commit> [SETS="rust python asyncio nif py serve"] [RUNS=3]
+#   make bench-before-after BEFORE=<commit> [SETS="rust python asyncio nif py serve"] [RUNS=N]
 #               [LOCK=/tmp/bench.lock]   every benchmark set for BEFORE (built in a worktree under
 #               target/) and for this tree, alternating, one before/after table per set
 #               (benches/before_after.py, docs/benchmarks.md "Before and after issue 12")
@@ -84,8 +84,8 @@ bench:
 
 BEFORE ?=
 SETS ?=
-RUNS ?= 3
+RUNS ?=
 LOCK ?=
 bench-before-after:
 	@test -n "$(BEFORE)" || { echo "make bench-before-after BEFORE=<commit>: the commit to compare this tree against"; exit 2; }
-	$(PYTHON) benches/before_after.py --before $(BEFORE) --runs $(RUNS) $(foreach s,$(SETS),--set $(s)) $(if $(LOCK),--lock $(LOCK))
+	$(PYTHON) benches/before_after.py --before $(BEFORE) $(if $(RUNS),--runs $(RUNS)) $(foreach s,$(SETS),--set $(s)) $(if $(LOCK),--lock $(LOCK))

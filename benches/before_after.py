@@ -1,7 +1,7 @@
 """Every benchmark set run for an older commit and for this tree, alternating, side by side.
 
-    make bench-before-after BEFORE=71cc7cd [SETS="rust python"] [RUNS=3] [LOCK=/tmp/bench.lock]
-    python3 benches/before_after.py --before 71cc7cd [--set rust ...] [--runs 3] [--lock FILE]
+    make bench-before-after BEFORE=71cc7cd [SETS="rust python"] [RUNS=N] [LOCK=/tmp/bench.lock]
+    python3 benches/before_after.py --before 71cc7cd [--set rust ...] [--runs N] [--lock FILE]
 
 Why: a change must keep every row that was already won, and one run of one build says
 nothing on a shared 2-core machine (absolute figures swing by 2x with the load). So BEFORE is
@@ -92,7 +92,7 @@ def parse_figure(text: str) -> Optional[Figure]:
 
 def unit_of(value: float, higher_is_better: bool) -> str:
     if higher_is_better:
-        return f"{value / 1e9:.3g} GB/s" if value >= 1e8 else f"{value / 1e6:.3g} M/s"
+        return f"{value / 1e9:.3g} GB/s"
     for unit, factor in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
         if value >= factor:
             return f"{value / factor:.3g} {unit}"
@@ -107,9 +107,16 @@ def rows_from_python_json(path: Path) -> Dict[str, Figure]:
     out: Dict[str, Figure] = {}
     for table in json.loads(path.read_text()):
         prefix = f"{table['table']}: " if table["table"] else ""
+        seen_baselines = set()
+        names = [row[2] for row in table["rows"]]
         for figure, ours, base_name, base, *_ in table["rows"]:
-            for label, text in ((f"{prefix}{figure}", ours), (f"{prefix}(baseline) {base_name}, {figure}", base)):
-                fig = parse_figure(str(text))
+            base_label = f"(baseline) {base_name}" + (f", {figure}" if names.count(base_name) > 1 else "")
+            # One baseline run serves several figures (bounded and default mode): shown once,
+            # under the first figure it serves (the rows' order is fixed, so the label is too).
+            duplicate = (base_name, base) in seen_baselines
+            seen_baselines.add((base_name, base))
+            for label, text in ((f"{prefix}{figure}", ours), (f"{prefix}{base_label}", None if duplicate else base)):
+                fig = parse_figure(str(text)) if text is not None else None
                 if fig is not None:
                     out.setdefault(label, fig)
     return out
@@ -161,6 +168,7 @@ class BenchSet:
     name: str
     script: str
     run: Callable[[Tree, Callable[[List[str], Path], str]], Dict[str, Figure]]
+    runs: int = 3  # per build: the Python sets' short modes take seconds, criterion's 90 s
     note: str = ""
 
 
@@ -191,9 +199,9 @@ def escript(script: str) -> Callable[[Tree, Callable[[List[str], Path], str]], D
 
 
 SETS = [
-    BenchSet("rust", "benches/streaming.rs", run_rust),
-    BenchSet("python", "benches/python/run.py", python_harness("benches/python/run.py", [])),
-    BenchSet("asyncio", "benches/python/bench_asyncio.py", python_harness("benches/python/bench_asyncio.py", [])),
+    BenchSet("rust", "benches/streaming.rs", run_rust, runs=2),
+    BenchSet("python", "benches/python/run.py", python_harness("benches/python/run.py", []), runs=7),
+    BenchSet("asyncio", "benches/python/bench_asyncio.py", python_harness("benches/python/bench_asyncio.py", []), runs=7),
     BenchSet("nif", "benches/erlang/write_bench.escript", escript("benches/erlang/write_bench.escript")),
     BenchSet("py", "benches/erlang/py_bench.escript", escript("benches/erlang/py_bench.escript")),
     BenchSet("serve", "benches/erlang/serve_bench.escript", escript("benches/erlang/serve_bench.escript")),
@@ -271,7 +279,8 @@ def order(rounds: int) -> List[str]:
 
 
 def verdict(ratio: float, before: Sequence[float], after: Sequence[float], higher: bool) -> str:
-    """faster / slower when the two sides' ranges do not overlap, else kept (within the spread)."""
+    """faster / slower when the two sides' ranges do not overlap, else kept; "kept (noise)" when
+    the median is lower but within the spread."""
     lo_b, hi_b, lo_a, hi_a = min(before), max(before), min(after), max(after)
     better = lo_a > hi_b if higher else hi_a < lo_b
     worse = hi_a < lo_b if higher else lo_a > hi_b
@@ -279,7 +288,7 @@ def verdict(ratio: float, before: Sequence[float], after: Sequence[float], highe
         return "**faster**"
     if worse:
         return "**slower**"
-    return "kept" if ratio >= 1.0 else "kept (slower within the spread)"
+    return "kept" if ratio >= 1.0 else "kept (noise)"
 
 
 def table(results: Results) -> List[str]:
@@ -309,7 +318,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before", required=True, help="the commit to compare against (e.g. 71cc7cd)")
     parser.add_argument("--set", action="append", choices=[s.name for s in SETS], help="a set to run (default: all)")
-    parser.add_argument("--runs", type=int, default=3, help="runs of each set per build (default 3)")
+    parser.add_argument("--runs", type=int, help="runs of each set per build (default: the set's own, 2-7)")
     parser.add_argument("--lock", type=Path, help="run every benchmark execution under `flock LOCK`")
     parser.add_argument("--no-build", action="store_true", help="use the builds already there")
     opts = parser.parse_args(argv)
@@ -334,16 +343,17 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     after_sha = sh(["git", "rev-parse", "--short", "HEAD"], ROOT, capture=True).strip()
     dirty = sh(["git", "status", "--porcelain", "--untracked-files=no"], ROOT, capture=True).strip()
     print(f"# Before {before_sha} / after {after_sha}{' (with uncommitted changes)' if dirty else ''}, "
-          f"{opts.runs} runs each, alternating; outputs in {log}\n")
+          f"alternating; outputs in {log}\n")
     for s in runnable:
         results = Results()
         loads = []
-        for side in order(opts.runs):
+        runs = opts.runs or s.runs
+        for side in order(runs):
             print(f"{s.name}: {side}", file=sys.stderr, flush=True)
             loads.append(os.getloadavg()[0])
             results.runs[side].append(s.run(trees[side], execute))
         loads.append(os.getloadavg()[0])
-        print(f"## {s.name}\n\nLoad average (1 min) at each run's start: {min(loads):.1f}-{max(loads):.1f}.\n")
+        print(f"## {s.name}\n\n{runs} runs each. Load average (1 min) at each run's start: {min(loads):.1f}-{max(loads):.1f}.\n")
         print("\n".join(table(results)) + "\n", flush=True)
     if skipped:
         print("\n".join(skipped))
