@@ -168,7 +168,9 @@ class BenchSet:
     name: str
     script: str
     run: Callable[[Tree, Callable[[List[str], Path], str]], Dict[str, Figure]]
-    runs: int = 3  # per build: the Python sets' short modes take seconds, criterion's 90 s
+    # Runs per build: as many as fit the set's time (a quick Python or Erlang -> Python run
+    # takes 2-4 s, write_bench 25 s, criterion 90 s); a whole default run is about 20 minutes.
+    runs: int = 3
     note: str = ""
 
 
@@ -199,12 +201,12 @@ def escript(script: str) -> Callable[[Tree, Callable[[List[str], Path], str]], D
 
 
 SETS = [
-    BenchSet("rust", "benches/streaming.rs", run_rust, runs=2),
-    BenchSet("python", "benches/python/run.py", python_harness("benches/python/run.py", []), runs=7),
-    BenchSet("asyncio", "benches/python/bench_asyncio.py", python_harness("benches/python/bench_asyncio.py", []), runs=7),
-    BenchSet("nif", "benches/erlang/write_bench.escript", escript("benches/erlang/write_bench.escript")),
-    BenchSet("py", "benches/erlang/py_bench.escript", escript("benches/erlang/py_bench.escript")),
-    BenchSet("serve", "benches/erlang/serve_bench.escript", escript("benches/erlang/serve_bench.escript")),
+    BenchSet("rust", "benches/streaming.rs", run_rust, runs=3),
+    BenchSet("python", "benches/python/run.py", python_harness("benches/python/run.py", []), runs=9),
+    BenchSet("asyncio", "benches/python/bench_asyncio.py", python_harness("benches/python/bench_asyncio.py", []), runs=9),
+    BenchSet("nif", "benches/erlang/write_bench.escript", escript("benches/erlang/write_bench.escript"), runs=5),
+    BenchSet("py", "benches/erlang/py_bench.escript", escript("benches/erlang/py_bench.escript"), runs=9),
+    BenchSet("serve", "benches/erlang/serve_bench.escript", escript("benches/erlang/serve_bench.escript"), runs=9),
     BenchSet("seed", "benches/erlang/seed_compare.escript", lambda tree, execute: {},
              note="ours against the seed's C build: `make bench-seed SEED_DIR=... ` (its own BEFORE_DIR mode)"),
 ]
@@ -318,7 +320,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before", required=True, help="the commit to compare against (e.g. 71cc7cd)")
     parser.add_argument("--set", action="append", choices=[s.name for s in SETS], help="a set to run (default: all)")
-    parser.add_argument("--runs", type=int, help="runs of each set per build (default: the set's own, 2-7)")
+    parser.add_argument("--runs", type=int, help="runs of each set per build (default: the set's own, 3-9)")
     parser.add_argument("--lock", type=Path, help="run every benchmark execution under `flock LOCK`")
     parser.add_argument("--no-build", action="store_true", help="use the builds already there")
     opts = parser.parse_args(argv)
