@@ -281,8 +281,8 @@ def order(rounds: int) -> List[str]:
 
 
 def verdict(ratio: float, before: Sequence[float], after: Sequence[float], higher: bool) -> str:
-    """faster / slower when the two sides' ranges do not overlap, else kept; "kept (noise)" when
-    the median is lower but within the spread."""
+    """faster / slower when the two sides' ranges do not overlap, else kept; "slower by noise"
+    when the median is worse but the ranges overlap."""
     lo_b, hi_b, lo_a, hi_a = min(before), max(before), min(after), max(after)
     better = lo_a > hi_b if higher else hi_a < lo_b
     worse = hi_a < lo_b if higher else lo_a > hi_b
@@ -290,7 +290,7 @@ def verdict(ratio: float, before: Sequence[float], after: Sequence[float], highe
         return "**faster**"
     if worse:
         return "**slower**"
-    return "kept" if ratio >= 1.0 else "kept (noise)"
+    return "kept" if ratio >= 1.0 else "slower by noise"
 
 
 def table(results: Results) -> List[str]:
