@@ -217,7 +217,8 @@ SETS = [
 
 def sh(cmd: List[str], cwd: Path, capture: bool = False) -> str:
     print(f"$ (cd {cwd} && {' '.join(cmd)})", file=sys.stderr, flush=True)
-    done = subprocess.run(cmd, cwd=cwd, check=True, text=True, stdout=subprocess.PIPE if capture else None)
+    # Builds print to stderr: stdout is the tables only.
+    done = subprocess.run(cmd, cwd=cwd, check=True, text=True, stdout=subprocess.PIPE if capture else sys.stderr)
     return done.stdout if capture else ""
 
 
