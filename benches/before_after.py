@@ -284,6 +284,8 @@ def order(rounds: int) -> List[str]:
 def verdict(ratio: float, before: Sequence[float], after: Sequence[float], higher: bool) -> str:
     """faster / slower when the two sides' ranges do not overlap, else kept; "slower by noise"
     when the median is worse but the ranges overlap."""
+    if min(len(before), len(after)) < 2:
+        return "no verdict (one run)"  # a range of one value says nothing about the spread
     lo_b, hi_b, lo_a, hi_a = min(before), max(before), min(after), max(after)
     better = lo_a > hi_b if higher else hi_a < lo_b
     worse = hi_a < lo_b if higher else lo_a > hi_b
@@ -356,7 +358,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             loads.append(os.getloadavg()[0])
             results.runs[side].append(s.run(trees[side], execute))
         loads.append(os.getloadavg()[0])
-        print(f"## {s.name}\n\n{runs} runs each. Load average (1 min) at each run's start: {min(loads):.1f}-{max(loads):.1f}.\n")
+        print(f"## {s.name}\n\n{runs} run{'s' if runs > 1 else ''} each. Load average (1 min) at each run's start: {min(loads):.1f}-{max(loads):.1f}.\n")
         print("\n".join(table(results)) + "\n", flush=True)
     if skipped:
         print("\n".join(skipped))
