@@ -17,6 +17,10 @@
 #               FUZZ_SECONDS=N), Valgrind on the Python binding (reliability.mk,
 #               docs/reliability.md); `make test` runs bounded versions of sanitize, fuzz and
 #               memcheck
+#   make bench-before-after BEFORE=<commit> [SETS="rust python asyncio nif py serve"] [RUNS=N]
+#               [LOCK=/tmp/bench.lock]   every benchmark set for BEFORE (built in a worktree under
+#               target/) and for this tree, alternating, one before/after table per set
+#               (benches/before_after.py, docs/benchmarks.md "Before and after issue 12")
 #   make soak MINUTES=N   every workload at once in one VM with the embedded Python for N
 #               minutes (default 30), sampled, bands checked, every byte accounted
 #               (soak/soak.mk, docs/reliability.md "Soak"); `make test` runs 2 minutes
@@ -30,7 +34,7 @@ PYTHON ?= python3
 BUILD_PARTS :=
 TEST_PARTS :=
 
-.PHONY: all setup build test demo demo-vm demo-rust build-rust test-rust lint-rust loom bench
+.PHONY: all setup build test demo demo-vm demo-rust build-rust test-rust lint-rust loom bench bench-before-after
 
 all: build
 
@@ -77,3 +81,11 @@ demo-rust: build-rust
 
 bench:
 	$(CARGO) bench -p py-buffer
+
+BEFORE ?=
+SETS ?=
+RUNS ?=
+LOCK ?=
+bench-before-after:
+	@test -n "$(BEFORE)" || { echo "make bench-before-after BEFORE=<commit>: the commit to compare this tree against"; exit 2; }
+	$(PYTHON) benches/before_after.py --before $(BEFORE) $(if $(RUNS),--runs $(RUNS)) $(foreach s,$(SETS),--set $(s)) $(if $(LOCK),--lock $(LOCK))

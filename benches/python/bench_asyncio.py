@@ -43,7 +43,7 @@ from typing import Callable, List, Optional, Tuple
 import py_buffer
 from py_buffer import PyBuffer
 
-from doc_section import replace_section, table_lines
+from doc_section import replace_section, table_lines, write_rows_json
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -361,6 +361,7 @@ def main(argv: Optional[List[str]] = None) -> List[Tuple[str, List[Row]]]:
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], action="append",
                         help="which loop(s) to measure (default: both)")
+    parser.add_argument("--json", type=Path, help="also write the rows to this file (benches/before_after.py reads it)")
     opts = parser.parse_args(argv)
     loops = opts.loop or ["asyncio", "uvloop"]
     tables = []
@@ -379,6 +380,8 @@ def main(argv: Optional[List[str]] = None) -> List[Tuple[str, List[Row]]]:
         print(f"py_buffer {py_buffer.__version__}, Python {platform.python_version()}, {os.cpu_count()} CPUs, {label}")
         with asyncio.Runner(loop_factory=factory) as runner:
             tables.append((label, runner.run(measure(opts.quick))))
+    if opts.json:
+        write_rows_json(opts.json, tables)
     if not (opts.quick or opts.no_write):
         write_doc(tables)
     return tables

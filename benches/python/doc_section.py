@@ -2,13 +2,15 @@
 
 Each harness owns one `## <heading>` section of the file and rewrites only that section, so
 the harnesses (and the Rust and Erlang benchmarks) can update the file independently.
+`write_rows_json` writes the same rows as JSON for `benches/before_after.py` (`--json`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
-from typing import Iterable, List, Sequence
+from typing import Iterable, List, Sequence, Tuple
 
 TABLE_HEADER = [
     "| figure | ours | baseline | baseline figure | ratio | target | |",
@@ -35,3 +37,9 @@ def replace_section(doc: Path, heading: str, section: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section
     doc.write_text(text)
     print(f"updated {doc}")
+
+
+def write_rows_json(path: Path, tables: Sequence[Tuple[str, Sequence[Sequence[object]]]]) -> None:
+    """Writes `[{"table": name, "rows": [[figure, ours, baseline name, baseline figure, ratio,
+    target, verdict], ...]}, ...]` to `path` (`name` is "" for a harness with one table)."""
+    path.write_text(json.dumps([{"table": name, "rows": [list(row) for row in rows]} for name, rows in tables], indent=1) + "\n")
