@@ -13,8 +13,8 @@
 //! call and a page-table walk for nothing (~6 µs per 64 KiB here). A block may be recycled
 //! heap memory (the allocator reuses freed blocks), so before the first batch of a block the
 //! last page of the first batch is checked with `mincore` (~1 µs): a resident page means a warm block,
-//! left alone for good. Small blocks (below [`MIN_BLOCK`]) come from the allocator's heap,
-//! usually warm, and are never populated.
+//! left alone for good. Small blocks (below [`MIN_POPULATED_BLOCK`]) come from the
+//! allocator's heap, usually warm, and are never populated.
 //!
 //! Never more than [`CHUNK`] ahead of the bytes written: the pages are the block's own and
 //! will be written anyway, so memory use does not grow beyond the next chunk. A populate holds
@@ -31,7 +31,7 @@ pub(crate) const CHUNK: usize = 64 * 1024;
 
 /// Blocks smaller than this are never populated: the allocator serves them from its heap
 /// (glibc's default threshold for fresh `mmap` memory is 128 KiB), mostly warm.
-pub(crate) const MIN_BLOCK: usize = 128 * 1024;
+pub(crate) const MIN_POPULATED_BLOCK: usize = 128 * 1024;
 
 /// Where the block being filled is known to be faulted in (or not worth faulting in).
 #[derive(Debug)]
@@ -55,7 +55,7 @@ impl Prefault {
 
     /// For a block just allocated: populated ahead of the writes if it is large enough.
     pub(crate) fn fresh(block: &BytesMut) -> Self {
-        if block.capacity() < MIN_BLOCK || !os::SUPPORTED {
+        if block.capacity() < MIN_POPULATED_BLOCK || !os::SUPPORTED {
             return Self::none();
         }
         Self {
@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn small_and_recycled_blocks_are_never_populated() {
-        let block = BytesMut::with_capacity(MIN_BLOCK - 1);
+        let block = BytesMut::with_capacity(MIN_POPULATED_BLOCK - 1);
         assert_eq!(Prefault::fresh(&block).done_to, usize::MAX);
         assert_eq!(Prefault::none().done_to, usize::MAX);
     }
