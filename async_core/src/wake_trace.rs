@@ -21,10 +21,12 @@ pub enum Point {
     GilBack = 4,
     /// The Python reader made its `bytes`.
     BytesMade = 5,
+    /// The Python reader's method returns its result to the interpreter.
+    Returned = 6,
 }
 
 /// How many points there are.
-pub const POINTS: usize = 6;
+pub const POINTS: usize = 7;
 /// How many passes of each point are kept.
 pub const CAPACITY: usize = 4096;
 

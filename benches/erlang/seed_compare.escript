@@ -6,7 +6,9 @@
 %%   SEED_DIR=/path/to/erlang_python escript benches/erlang/seed_compare.escript [quick] [writes | wake] [runs N]
 %%   `writes': only the `write/2' rows (no Python); `wake': only the wake-latency rows. BEFORE_DIR=/dir (holding ebin/ and priv/ of
 %%   another build of ours, e.g. the commit before a change) adds it as a third implementation,
-%%   alternated with the other two, for before/after tables from one run.
+%%   alternated with the other two, for before/after tables from one run; BEFORE_ENV="K=V ..."
+%%   sets environment variables in its VMs only (BEFORE_DIR=nif BEFORE_ENV=PY_BUFFER_SPIN_US=0:
+%%   our build against itself with another setting).
 %%   (or `make bench-seed SEED_DIR=...`; SEED_DIR is the seed's application directory, the one
 %%   holding ebin/ and priv/; docs/benchmarks.md says how to build it outside the repo)
 %%
@@ -177,6 +179,7 @@ start(seed) ->
     _ = py:start_contexts(),
     ok;
 start(before) ->
+    [true = os:putenv(K, V) || [K, V] <- [string:split(KV, "=") || KV <- string:lexemes(os:getenv("BEFORE_ENV", ""), " ")]],
     start(ours);
 start(ours) ->
     {module, py_buffer} = code:ensure_loaded(py_buffer),

@@ -11,7 +11,7 @@ import py_buffer._native as native
 
 STEPS = ["Erlang stamp", "write NIF entered", "before the wake (locks released)",
          "reader's condvar wait returned", "reader's try done", "GIL re-acquired",
-         "`bytes` made", "Python `time.time_ns()`"]
+         "`bytes` made", "`read` returns", "Python `time.time_ns()`"]
 # The first wake-ups belong to the set-up.
 SKIP = 5
 
@@ -22,7 +22,8 @@ def run(buf, count):
     read, now, got = buf.read, time.time_ns, []
     for _ in range(count):
         stamp = read(8)
-        got.append((int.from_bytes(stamp, "big"), now()))
+        t = now()
+        got.append((int.from_bytes(stamp, "big"), t))
     return table(got, [sorted(m) for m in native._wake_trace()])
 
 

@@ -63,6 +63,7 @@ rustler::atoms! {
     // py_info keys and load info
     contexts,
     max_workers,
+    worker_slice_us,
     workers,
     python,
     python_path,

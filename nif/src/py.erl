@@ -36,6 +36,11 @@
 %% <li>`contexts': the number of context threads (`$PY_BUFFER_CONTEXTS'; default: the number
 %%     of CPUs, at least 2); `max_workers': the most threads for context-free calls
 %%     (`$PY_BUFFER_MAX_WORKERS', default 128).</li>
+%% <li>`worker_slice_us': the scheduling slice, in microseconds, those threads ask Linux
+%%     (6.12 or later) for (`$PY_BUFFER_WORKER_SLICE_US', default 100; 0: the kernel's
+%%     default). A thread with a shorter slice than the running one runs as soon as it is
+%%     woken, so a `py_buffer:write/2' reaches a Python reader without waiting for the
+%%     writer's scheduler thread to give up its CPU; its share of the CPU is the same.</li>
 %% </ul>
 %% C extension modules load (`asyncio', `json', `ssl', ...). Inside the VM, the module
 %% `erlang' provides `PyBuffer' (the very class of `py_buffer.PyBuffer'), `Pid', `Term' and

@@ -145,7 +145,8 @@
 %% environment variables, see module `py'): `python' (a python executable, e.g. a
 %% virtualenv's `bin/python'), `python_path' (directories put first on `sys.path';
 %% `priv/python', holding the `py_buffer' package, always is), `contexts' (threads reachable
-%% through `py:context/1'), `max_workers' (threads for context-free calls).
+%% through `py:context/1'), `max_workers' (threads for context-free calls), `worker_slice_us'
+%% (the scheduling slice the Python threads ask the kernel for).
 -spec init() -> ok | {error, {atom(), string()}}.
 init() ->
     Dir = case code:priv_dir(py_buffer) of
@@ -159,7 +160,8 @@ init() ->
              python_path => [filename:absname(filename:join(Dir, "python"))
                              | app_env(python_path, [])],
              contexts => app_env(contexts, undefined),
-             max_workers => app_env(max_workers, undefined)},
+             max_workers => app_env(max_workers, undefined),
+             worker_slice_us => app_env(worker_slice_us, undefined)},
     erlang:load_nif(filename:join(Dir, "py_buffer_nif"), Info).
 
 -spec app_env(atom(), term()) -> term().

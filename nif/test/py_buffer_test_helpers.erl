@@ -1,9 +1,9 @@
 %% @doc Test support shared by the EUnit modules of nif/test (imported by them): the mailbox
 %% helpers, the Python context the `py' tests run on, the setup that puts nif/test/python
 %% (the Python side of the tests, `pyt_helpers.py') and tests/frameworks on `sys.path', and a poll
-%% until a condition holds.
+%% until a condition holds, and a run of Erlang code in a fresh VM.
 -module(py_buffer_test_helpers).
--export([next/0, flush/0, ctx/0, setup/0, await/2, wait_event/2]).
+-export([next/0, flush/0, ctx/0, setup/0, await/2, wait_event/2, run_vm/2]).
 
 %% @doc The next message, or `none' (a message that was sent is already in the mailbox when
 %% the call that sent it returns, so a zero timeout is exact, not a timing assumption).
@@ -55,4 +55,22 @@ wait_event(Pattern, Timeout) ->
         {py_buffer, _, demand} -> wait_event(Pattern, Timeout);
         M when element(1, M) =:= Pattern; M =:= Pattern -> M
     after Timeout -> erlang:error({no_message, Pattern})
+    end.
+
+%% @doc Runs `Code' (an `-eval' expression, which ends the VM with `halt/0,1') in a fresh VM
+%% with this library and the test modules on the code path and `Env' added to its
+%% environment; `{ExitStatus, Output}' (standard output and error).
+-spec run_vm(string(), [{string(), string() | false}]) -> {non_neg_integer(), binary()}.
+run_vm(Code, Env) ->
+    Erl = os:find_executable("erl"),
+    Args = ["-noshell", "-pa", filename:dirname(code:which(py)),
+            "-pa", filename:dirname(code:which(?MODULE)), "-eval", Code],
+    Port = open_port({spawn_executable, Erl},
+                     [{args, Args}, {env, Env}, exit_status, stderr_to_stdout, binary]),
+    collect(Port, []).
+
+collect(Port, Acc) ->
+    receive
+        {Port, {data, D}} -> collect(Port, [Acc, D]);
+        {Port, {exit_status, S}} -> {S, iolist_to_binary(Acc)}
     end.

@@ -6,7 +6,7 @@
 -module(py_lifecycle_tests).
 -include_lib("eunit/include/eunit.hrl").
 
--import(py_buffer_test_helpers, [await/2]).
+-import(py_buffer_test_helpers, [await/2, run_vm/2]).
 
 -define(CTX, py:context(1)).
 
@@ -94,21 +94,6 @@ tmp_dir() ->
     case os:getenv("TMPDIR") of
         false -> "/tmp";
         Dir -> Dir
-    end.
-
-%% Runs `Code' in a fresh VM with the environment `Env'; {ExitStatus, Output}.
-run_vm(Code, Env) ->
-    Erl = os:find_executable("erl"),
-    Args = ["-noshell", "-pa", filename:dirname(code:which(py)),
-            "-pa", filename:dirname(code:which(?MODULE)), "-eval", Code],
-    Port = open_port({spawn_executable, Erl},
-                     [{args, Args}, {env, Env}, exit_status, stderr_to_stdout, binary]),
-    collect(Port, []).
-
-collect(Port, Acc) ->
-    receive
-        {Port, {data, D}} -> collect(Port, [Acc, D]);
-        {Port, {exit_status, S}} -> {S, iolist_to_binary(Acc)}
     end.
 
 timed_out_code_is_interrupted() ->

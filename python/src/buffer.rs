@@ -238,7 +238,9 @@ impl PyBuffer {
             None => ReadKind::ToEnd,
             Some(n) => ReadKind::Exact(n),
         };
-        self.read_bytes(py, kind, "read()")
+        let read = self.read_bytes(py, kind, "read()");
+        wake_trace::mark(wake_trace::Point::Returned);
+        read
     }
 
     /// Reads between 1 and `size` bytes (all that are there for -1), waiting only while none

@@ -10,6 +10,7 @@
 //!
 //! No Python ever runs on a dirty scheduler, and no scheduler ever waits for the GIL.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -44,6 +45,8 @@ struct Pool {
 }
 
 static POOL: OnceLock<Pool> = OnceLock::new();
+/// The scheduling slice every worker asks for when it starts (`Config::worker_slice_us`).
+static SLICE_US: AtomicU64 = AtomicU64::new(0);
 
 /// Why a job could not be queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +69,7 @@ fn namespace(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 }
 
 fn serve(queue: Arc<Queue>, retire_after: Option<Duration>) {
+    crate::py::slice::request(SLICE_US.load(Ordering::Relaxed));
     Python::attach(|py| {
         let namespace = namespace(py).expect("a new dict and the builtins module");
         loop {
@@ -103,6 +107,7 @@ pub fn start(config: &Config) -> Result<(), String> {
     if POOL.get().is_some() {
         return Ok(());
     }
+    SLICE_US.store(config.worker_slice_us, Ordering::Relaxed);
     let mut contexts = Vec::with_capacity(config.contexts);
     for n in 1..=config.contexts {
         let queue = Arc::new(Queue::new(1));
