@@ -118,6 +118,7 @@ const YIELD_STEPS: u32 = 10;
 /// reschedule. The waiter still parks (and is woken by `notify`) if the wait is longer.
 #[cfg(not(loom))]
 fn spin<A: Attempt>(op: &mut A) -> Option<A::Output> {
+    crate::short_slice::restore();
     for step in 0..SPIN_STEPS + YIELD_STEPS {
         if step < SPIN_STEPS {
             for _ in 0..1u32 << step {
@@ -147,6 +148,8 @@ pub(crate) fn wait_attempt<A: Attempt>(op: &mut A, deadline: Option<Instant>) ->
     if let Some(out) = spin(op) {
         return Some(out);
     }
+    // Outside every lock: a system call when the thread asked for a short slice asleep.
+    crate::short_slice::shorten();
     loop {
         let ticket = op.waits_on().enter_sleep();
         if let Some(out) = op.attempt() {

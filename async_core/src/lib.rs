@@ -44,6 +44,7 @@ mod read_kind;
 mod reader;
 mod reader_io;
 mod shared;
+pub mod short_slice;
 mod sizes;
 mod sleepers;
 mod slices;

@@ -8,8 +8,7 @@
 //! the resource a `PyBuffer` made in Python becomes);
 //! [`python_error`] turns exceptions into terms; [`lists`] reads lists without panicking on
 //! improper ones; [`send`] is `erlang.send` for Python code;
-//! [`interrupt`] raises `TimeoutError` in timed-out calls; [`slice`] asks the kernel for
-//! short scheduling slices for the workers; [`finalize`] stops the interpreter.
+//! [`interrupt`] raises `TimeoutError` in timed-out calls; [`finalize`] stops the interpreter.
 
 pub mod call;
 pub mod config;
@@ -28,7 +27,6 @@ pub mod python_error;
 pub mod python_face;
 pub mod queue;
 pub mod send;
-pub mod slice;
 pub mod ticket;
 pub mod to_python;
 pub mod workers;

@@ -47,6 +47,7 @@ fn spin<K: Attempt>(op: &mut Op<K>, deadline: Option<Instant>) -> Option<K::Outp
     if budget.is_zero() {
         return None;
     }
+    py_buffer_core::short_slice::restore();
     let start = Instant::now();
     let end = deadline.map_or(start + budget, |d| d.min(start + budget));
     loop {

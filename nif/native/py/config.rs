@@ -9,7 +9,7 @@
 //! | `python_path` (list of directories put first on `sys.path`) | `PY_BUFFER_PYTHON_PATH` (`:`-separated), appended | `[]` |
 //! | `contexts` (worker threads reachable by `py:context(N)`, calls run in order) | `PY_BUFFER_CONTEXTS` | number of online schedulers, at least 2 |
 //! | `max_workers` (threads for context-free calls, created on demand) | `PY_BUFFER_MAX_WORKERS` | 128 |
-//! | `worker_slice_us` (the worker threads' scheduling slice, [`crate::py::slice`]; 0: the kernel's) | `PY_BUFFER_WORKER_SLICE_US` | 100 |
+//! | `worker_slice_us` (the workers' scheduling slice while they sleep in a buffer's wait, `py_buffer_core::short_slice`; 0: the kernel's) | `PY_BUFFER_WORKER_SLICE_US` | 100 |
 
 use rustler::{Term, TermType};
 
@@ -27,9 +27,13 @@ pub struct Config {
     pub contexts: usize,
     /// Upper bound on threads serving context-free calls.
     pub max_workers: usize,
-    /// The slice each worker thread asks the kernel for, in microseconds (0: none asked).
+    /// The slice each worker thread asks the kernel for while it sleeps in a buffer's wait,
+    /// in microseconds (0: none asked).
     pub worker_slice_us: u64,
 }
+
+/// The workers' slice while asleep unless configured: the kernel's lower bound.
+pub const DEFAULT_WORKER_SLICE_US: u64 = 100;
 
 fn env_usize(name: &str) -> Option<usize> {
     std::env::var(name).ok()?.trim().parse().ok()
@@ -90,7 +94,7 @@ impl Config {
         let worker_slice_us = get(info, atoms::worker_slice_us())
             .and_then(|t| t.decode::<u64>().ok())
             .or_else(|| env_u64("PY_BUFFER_WORKER_SLICE_US"))
-            .unwrap_or(crate::py::slice::DEFAULT_SLICE_US);
+            .unwrap_or(DEFAULT_WORKER_SLICE_US);
         Self {
             python,
             python_path,

@@ -115,6 +115,9 @@ impl Queue {
     /// spin). Then it sleeps. With `retire_after`, a worker idle that long retires as long as
     /// `keep` other threads remain.
     pub fn next(&self, spin: Duration, retire_after: Option<Duration>, keep: usize) -> Next {
+        // A read of the job just done may have shortened the slice for its sleep: a worker
+        // waiting for jobs keeps the default (py_buffer_core::short_slice).
+        py_buffer_core::short_slice::restore();
         let started = Instant::now();
         while self.queued.load(Ordering::Acquire) == 0 && started.elapsed() < spin {
             std::thread::yield_now();

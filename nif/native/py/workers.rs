@@ -45,7 +45,8 @@ struct Pool {
 }
 
 static POOL: OnceLock<Pool> = OnceLock::new();
-/// The scheduling slice every worker asks for when it starts (`Config::worker_slice_us`).
+/// The scheduling slice every worker asks for while it sleeps in a buffer's wait
+/// (`Config::worker_slice_us`, `py_buffer_core::short_slice`).
 static SLICE_US: AtomicU64 = AtomicU64::new(0);
 
 /// Why a job could not be queued.
@@ -69,7 +70,7 @@ fn namespace(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 }
 
 fn serve(queue: Arc<Queue>, retire_after: Option<Duration>) {
-    crate::py::slice::request(SLICE_US.load(Ordering::Relaxed));
+    py_buffer_core::short_slice::while_asleep(SLICE_US.load(Ordering::Relaxed));
     Python::attach(|py| {
         let namespace = namespace(py).expect("a new dict and the builtins module");
         loop {

@@ -1,5 +1,9 @@
 """The Python side of py_worker_slice_tests: the scheduling slice a thread runs with."""
 
+import threading
+
+import erlang
+
 
 def _slice_ns(path):
     with open(path) as f:
@@ -16,6 +20,11 @@ def thread_slice_ns():
 
 
 def main_thread_slice_ns():
-    """The slice of the process's main thread (the VM's, never a worker): the kernel's default.
-    Threads started from a worker are no measure of it: they inherit the worker's slice."""
+    """The slice of the process's main thread (the VM's, never a worker): the kernel's default."""
     return _slice_ns("/proc/self/sched")
+
+
+def read_one(buf, pid):
+    """Sends ``pid`` this thread's id, then blocks in ``buf.read(1)``; returns the byte."""
+    erlang.send(pid, ("reader", threading.get_native_id()))
+    return buf.read(1)
