@@ -107,25 +107,19 @@ pub(crate) fn poll_attempt<A: Attempt>(
     }
 }
 
-/// Busy-wait steps a blocking waiter takes before it parks: doubling spins, then yields.
+/// Busy-wait steps a blocking waiter takes before it parks, each spinning twice as long.
 #[cfg(not(loom))]
 const SPIN_STEPS: u32 = 6;
-#[cfg(not(loom))]
-const YIELD_STEPS: u32 = 10;
 
-/// Retries `op` for a few microseconds before the thread parks, as `std::sync::mpsc` and
-/// crossbeam do: a hand-off between two running threads then costs no futex wake-up and no
-/// reschedule. The waiter still parks (and is woken by `notify`) if the wait is longer.
+/// Retries `op` for a microsecond or two before the thread parks: a hand-off between two
+/// running threads then costs no futex wake-up and no reschedule. Never by yielding the CPU
+/// (`crate::spin` says why); the waiter parks (and is woken by `notify`) if the wait is longer.
 #[cfg(not(loom))]
 fn spin<A: Attempt>(op: &mut A) -> Option<A::Output> {
     crate::short_slice::restore();
-    for step in 0..SPIN_STEPS + YIELD_STEPS {
-        if step < SPIN_STEPS {
-            for _ in 0..1u32 << step {
-                std::hint::spin_loop();
-            }
-        } else {
-            std::thread::yield_now();
+    for step in 0..SPIN_STEPS {
+        for _ in 0..1u32 << step {
+            std::hint::spin_loop();
         }
         if let Some(out) = op.attempt() {
             return Some(out);
@@ -187,7 +181,7 @@ impl<K: Attempt> Op<K> {
     /// Blocks the current thread until the operation completes.
     ///
     /// # Blocking
-    /// Retries for a few microseconds (short spins, then yields) before it sleeps on the
+    /// Retries for a microsecond or two (short spins, never yields) before it sleeps on the
     /// buffer's condition variable, so a quick hand-off costs no futex wake-up.
     pub fn wait(mut self) -> K::Output {
         match self.wait_deadline(None) {
@@ -209,7 +203,7 @@ impl<K: Attempt> Op<K> {
     /// slices to check for signals).
     ///
     /// # Blocking
-    /// Retries for a few microseconds (short spins, then yields) before it sleeps on the
+    /// Retries for a microsecond or two (short spins, never yields) before it sleeps on the
     /// buffer's condition variable, so a quick hand-off costs no futex wake-up.
     pub fn wait_deadline(&mut self, deadline: Option<Instant>) -> Option<K::Output> {
         wait_attempt(&mut self.kind, deadline)

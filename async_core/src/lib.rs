@@ -48,6 +48,7 @@ pub mod short_slice;
 mod sizes;
 mod sleepers;
 mod slices;
+pub mod spin;
 mod state;
 mod storage;
 mod sync;

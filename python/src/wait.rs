@@ -1,68 +1,21 @@
 //! Waiting for the buffer with the GIL released, without going deaf to Ctrl-C or a timeout.
 //!
 //! Every blocking method first tries with the GIL held (the fast path: data already there costs
-//! no GIL round trip). Only when it must wait does it call [`park`], which releases the GIL and
-//! waits on the core's listener. On the main thread the wait is cut into slices so that pending
+//! no GIL round trip). Only when it must wait does it call [`park`], which releases the GIL,
+//! polls briefly (`py_buffer_core::spin`) and waits on the core's listener. On the main thread the wait is cut into slices so that pending
 //! signal handlers run between them (Ctrl-C raises `KeyboardInterrupt` within one slice);
 //! elsewhere it waits in one piece until the state changes or the deadline passes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use py_buffer_core::{wake_trace, Attempt, Op};
+use py_buffer_core::{spin, wake_trace, Attempt, Op};
 use pyo3::prelude::*;
 
 use crate::errors::timed_out;
 
 /// How long a main-thread wait sleeps before it checks for signals.
 const SIGNAL_SLICE: Duration = Duration::from_millis(50);
-
-/// How long a waiter polls (GIL released) before it parks, when another CPU can make progress
-/// meanwhile: parking and being woken costs tens of microseconds on virtual machines (the
-/// wake-up is an inter-processor interrupt to an idle vCPU), while a reply that comes within
-/// this window is picked up at once. `PY_BUFFER_SPIN_US` overrides it (0 disables spinning);
-/// with a single CPU there is no spinning.
-const DEFAULT_SPIN_US: u64 = 50;
-
-fn spin_budget() -> Duration {
-    static SPIN: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
-    *SPIN.get_or_init(|| {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let micros = std::env::var("PY_BUFFER_SPIN_US")
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(DEFAULT_SPIN_US);
-        if cpus > 1 {
-            Duration::from_micros(micros)
-        } else {
-            Duration::ZERO
-        }
-    })
-}
-
-/// Polls `op` (without registering a listener) for up to the spin budget, yielding the CPU
-/// between tries; `None` if it did not complete.
-fn spin<K: Attempt>(op: &mut Op<K>, deadline: Option<Instant>) -> Option<K::Output> {
-    let budget = spin_budget();
-    if budget.is_zero() {
-        return None;
-    }
-    py_buffer_core::short_slice::restore();
-    let start = Instant::now();
-    let end = deadline.map_or(start + budget, |d| d.min(start + budget));
-    loop {
-        let now = Instant::now();
-        if let Some(out) = op.try_now() {
-            return Some(out);
-        }
-        if now >= end {
-            return None;
-        }
-        // Yield rather than spin: the thread we wait for may be runnable on this very CPU
-        // (then it runs at once); with a CPU to itself this is a short system call.
-        std::thread::yield_now();
-    }
-}
 
 /// The interpreter's main thread (`threading.main_thread().ident`), 0 until known.
 static MAIN_THREAD: AtomicU64 = AtomicU64::new(0);
@@ -150,8 +103,9 @@ where
         } else {
             deadline
         };
-        if let Some(out) = py.detach(|| spin(op, deadline).or_else(|| op.wait_deadline(slice_end)))
-        {
+        if let Some(out) = py.detach(|| {
+            spin::poll(deadline, || op.try_now()).or_else(|| op.wait_deadline(slice_end))
+        }) {
             wake_trace::mark(wake_trace::Point::GilBack);
             return Ok(out);
         }

@@ -8,7 +8,9 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use py_buffer_core::spin;
 
 use crate::py::job::Job;
 
@@ -108,20 +110,18 @@ impl Queue {
         grow
     }
 
-    /// The next job, waiting for one. A worker first polls for up to `spin` (a thread
-    /// woken from a futex takes 10-30 µs on a VM, more than a whole no-op call), yielding
-    /// the CPU at each poll: a pure busy-wait starves the very scheduler thread that is about
-    /// to receive the reply when cores are short (measured: every call then took the whole
-    /// spin). Then it sleeps. With `retire_after`, a worker idle that long retires as long as
-    /// `keep` other threads remain.
-    pub fn next(&self, spin: Duration, retire_after: Option<Duration>, keep: usize) -> Next {
+    /// The next job, waiting for one. A worker first polls for a few microseconds
+    /// (`py_buffer_core::spin`: a thread woken from a futex takes 10-30 µs on a VM, more than
+    /// a whole no-op call), never yielding the CPU (a yield under load gives it away for a
+    /// whole slice of another thread), then sleeps. With `retire_after`, a worker idle that
+    /// long retires as long as `keep` other threads remain.
+    pub fn next(&self, retire_after: Option<Duration>, keep: usize) -> Next {
         // A read of the job just done may have shortened the slice for its sleep: a worker
         // waiting for jobs keeps the default (py_buffer_core::short_slice).
         py_buffer_core::short_slice::restore();
-        let started = Instant::now();
-        while self.queued.load(Ordering::Acquire) == 0 && started.elapsed() < spin {
-            std::thread::yield_now();
-        }
+        let _ = spin::poll(None, || {
+            (self.queued.load(Ordering::Acquire) != 0).then_some(())
+        });
         let mut state = self.lock();
         loop {
             if let Some(job) = state.jobs.pop_front() {

@@ -25,17 +25,6 @@ use crate::py::queue::{Next, Queue};
 const RETIRE_AFTER: Duration = Duration::from_secs(30);
 /// Workers of the shared queue that never retire (they also serve the first calls at once).
 const KEEP_WORKERS: usize = 2;
-/// How long a worker that just finished a job spins for the next one before sleeping
-/// (`PY_BUFFER_SPIN_US`, default 50; 0 disables).
-fn spin() -> Duration {
-    static SPIN: OnceLock<Duration> = OnceLock::new();
-    *SPIN.get_or_init(|| {
-        let micros = std::env::var("PY_BUFFER_SPIN_US")
-            .ok()
-            .and_then(|v| v.parse().ok());
-        Duration::from_micros(micros.unwrap_or(50))
-    })
-}
 /// Stack of each worker: Python recursion and C extensions need more than Rust's 2 MiB.
 const STACK_SIZE: usize = 8 << 20;
 
@@ -75,7 +64,7 @@ fn serve(queue: Arc<Queue>, retire_after: Option<Duration>) {
         let namespace = namespace(py).expect("a new dict and the builtins module");
         loop {
             let waiting = Arc::clone(&queue);
-            match py.detach(move || waiting.next(spin(), retire_after, KEEP_WORKERS)) {
+            match py.detach(move || waiting.next(retire_after, KEEP_WORKERS)) {
                 Next::Job(job) => {
                     // A panic in one job must not kill the worker (a context would be lost).
                     let run = std::panic::AssertUnwindSafe(|| job.run(py, &namespace));
