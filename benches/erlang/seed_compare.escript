@@ -73,7 +73,7 @@ mode(Args) ->
 
 in_mode(all, _) -> true;
 in_mode(writes, Key) -> is_tuple(Key) andalso element(1, Key) =:= write;
-in_mode(wake, Key) -> Key =:= wake_p50 orelse Key =:= wake_p99.
+in_mode(wake, Key) -> lists:member(Key, [wake_p50, wake_p99, busy_wake_p50, busy_wake_p99]).
 
 %% Every implementation runs first, in turn (with two: the order flips every round).
 rotate(I, Impls) ->
@@ -111,7 +111,9 @@ rows() ->
         {readline, "`readline()` per call, data ready", "ns", lower},
         {bytesio_readline, "(baseline) `io.BytesIO.readline()` per call", "ns", lower},
         {wake_p50, "wake latency Erlang -> Python `read(8)`, median", "us", lower},
-        {wake_p99, "wake latency Erlang -> Python `read(8)`, p99", "us", lower}].
+        {wake_p99, "wake latency Erlang -> Python `read(8)`, p99", "us", lower},
+        {busy_wake_p50, "same, both schedulers busy with other processes, median", "us", lower},
+        {busy_wake_p99, "same, both schedulers busy with other processes, p99", "us", lower}].
 
 table(Results, Runs, SeedDir, Mode) ->
     io:format("Seed: ~s. Median over ~b fresh VMs per implementation, run alternately; "
@@ -194,8 +196,7 @@ measure(Impl, Ebin, Quick, writes) ->
     halt(0);
 measure(Impl, Ebin, Quick, wake) ->
     Ctx = python_started(Impl, Ebin),
-    {P50, P99} = latency(Ctx, case Quick of true -> 500; false -> 1000 end),
-    io:format("RESULT ~p.~n", [[{wake_p50, P50}, {wake_p99, P99}]]),
+    io:format("RESULT ~p.~n", [wake_rows(Ctx, Quick)]),
     halt(0);
 measure(Impl, Ebin, Quick, all) ->
     Ctx = python_started(Impl, Ebin),
@@ -213,16 +214,13 @@ measure(Impl, Ebin, Quick, all) ->
     Hay = iolist_to_binary([Lines, Needle]),
     {_, FindNs} = best_of(Rounds, fun() -> filled(Hay, fun(B) -> Call(find, [B, Needle]) end) end, min),
     {_, ReadNs} = best_of(Rounds, fun() -> filled(Lines, fun(B) -> Call(read_loop, [B, 65536]) end) end, min),
-    {P50, P99} = latency(Ctx, case Quick of true -> 500; false -> 1000 end),
-    Result = Writes ++ Streams ++
+    Result = Writes ++ Streams ++ wake_rows(Ctx, Quick) ++
         [{find, byte_size(Hay) / FindNs},
          {read_loop, byte_size(Lines) / ReadNs},
          {lines, NLines / LinesNs * 1000},
          {bytesio_lines, NLines / BioNs * 1000},
          {readline, RlNs / RlCount},
-         {bytesio_readline, BioRlNs / RlCount},
-         {wake_p50, P50},
-         {wake_p99, P99}],
+         {bytesio_readline, BioRlNs / RlCount}],
     io:format("RESULT ~p.~n", [Result]),
     halt(0).
 
@@ -298,6 +296,17 @@ stream(Ctx, Chunk, Size) ->
     receive {drained, {ok, Size}} -> ok end,
     Us = erlang:convert_time_unit(erlang:monotonic_time() - T0, native, microsecond),
     Size / Us / 1000.
+
+%% The wake-latency rows: on an idle VM, then with one busy process per scheduler (a loaded
+%% server: the schedulers never give their CPUs up on their own).
+wake_rows(Ctx, Quick) ->
+    N = case Quick of true -> 500; false -> 1000 end,
+    {P50, P99} = latency(Ctx, N),
+    Busy = [spawn(fun Spin() -> _ = lists:seq(1, 100), Spin() end)
+            || _ <- lists:seq(1, erlang:system_info(schedulers_online))],
+    {BusyP50, BusyP99} = latency(Ctx, N),
+    [exit(P, kill) || P <- Busy],
+    [{wake_p50, P50}, {wake_p99, P99}, {busy_wake_p50, BusyP50}, {busy_wake_p99, BusyP99}].
 
 %% Wake latency in us: median and p99 of `N' 8-byte stamps written 2 ms apart.
 latency(Ctx, N) ->
