@@ -107,30 +107,18 @@ pub(crate) fn poll_attempt<A: Attempt>(
     }
 }
 
-/// Busy-wait steps a blocking waiter takes before it parks, each spinning twice as long.
+/// Retries `op` for up to the polling budget (10 µs by default, `crate::spin`) before the
+/// thread parks: a hand-off between two running threads then costs no futex wake-up and no
+/// reschedule. Never by yielding the CPU (`crate::spin` says why); the waiter parks (and is
+/// woken by `notify`) if the wait is longer.
 #[cfg(not(loom))]
-const SPIN_STEPS: u32 = 6;
-
-/// Retries `op` for a microsecond or two before the thread parks: a hand-off between two
-/// running threads then costs no futex wake-up and no reschedule. Never by yielding the CPU
-/// (`crate::spin` says why); the waiter parks (and is woken by `notify`) if the wait is longer.
-#[cfg(not(loom))]
-fn spin<A: Attempt>(op: &mut A) -> Option<A::Output> {
-    crate::short_slice::restore();
-    for step in 0..SPIN_STEPS {
-        for _ in 0..1u32 << step {
-            std::hint::spin_loop();
-        }
-        if let Some(out) = op.attempt() {
-            return Some(out);
-        }
-    }
-    None
+fn spin<A: Attempt>(op: &mut A, deadline: Option<Instant>) -> Option<A::Output> {
+    crate::spin::poll(deadline, || op.attempt())
 }
 
 /// Under loom every retry is one more interleaving to explore; park at once.
 #[cfg(loom)]
-fn spin<A: Attempt>(_op: &mut A) -> Option<A::Output> {
+fn spin<A: Attempt>(_op: &mut A, _deadline: Option<Instant>) -> Option<A::Output> {
     None
 }
 
@@ -139,7 +127,7 @@ pub(crate) fn wait_attempt<A: Attempt>(op: &mut A, deadline: Option<Instant>) ->
     if let Some(out) = op.attempt() {
         return Some(out);
     }
-    if let Some(out) = spin(op) {
+    if let Some(out) = spin(op, deadline) {
         return Some(out);
     }
     // Outside every lock: a system call when the thread asked for a short slice asleep.
@@ -181,8 +169,8 @@ impl<K: Attempt> Op<K> {
     /// Blocks the current thread until the operation completes.
     ///
     /// # Blocking
-    /// Retries for a microsecond or two (short spins, never yields) before it sleeps on the
-    /// buffer's condition variable, so a quick hand-off costs no futex wake-up.
+    /// Polls for up to 10 µs (`PY_BUFFER_SPIN_US`; never yielding the CPU) before it sleeps
+    /// on the buffer's condition variable, so a quick hand-off costs no futex wake-up.
     pub fn wait(mut self) -> K::Output {
         match self.wait_deadline(None) {
             Some(out) => out,
@@ -203,8 +191,8 @@ impl<K: Attempt> Op<K> {
     /// slices to check for signals).
     ///
     /// # Blocking
-    /// Retries for a microsecond or two (short spins, never yields) before it sleeps on the
-    /// buffer's condition variable, so a quick hand-off costs no futex wake-up.
+    /// Polls for up to 10 µs (`PY_BUFFER_SPIN_US`; never yielding the CPU) before it sleeps
+    /// on the buffer's condition variable, so a quick hand-off costs no futex wake-up.
     pub fn wait_deadline(&mut self, deadline: Option<Instant>) -> Option<K::Output> {
         wait_attempt(&mut self.kind, deadline)
     }

@@ -3,7 +3,7 @@
 //! Sleeping and being woken costs 10–30 µs on a small VM (the wake-up of a halted vCPU is an
 //! inter-processor interrupt through the hypervisor), while a reply from a thread running on
 //! another CPU often comes within a few microseconds: a `py:call` round trip took 3–6 µs with
-//! polling and 16 µs without (docs/benchmarks.md, "Polling without yielding").
+//! polling and 16 µs without (docs/benchmarks.md, "Wake latency, third round").
 //!
 //! Polls never yield the CPU. Under Linux's EEVDF scheduler a thread that calls `sched_yield`
 //! while another thread is runnable on its CPU gets the CPU back only after that thread's
@@ -40,13 +40,14 @@ pub fn budget() -> Duration {
 }
 
 /// Calls `attempt` until it gives a value, for at most [`budget`] (and not past `deadline`),
-/// pausing between calls without yielding the CPU; `None` if it did not.
+/// pausing between calls without yielding the CPU; `None` if it did not. A slice shortened
+/// for an earlier sleep is given back first (`crate::short_slice`).
 pub fn poll<T>(deadline: Option<Instant>, mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+    crate::short_slice::restore();
     let budget = budget();
     if budget.is_zero() {
         return None;
     }
-    crate::short_slice::restore();
     let end = Instant::now() + budget;
     let end = deadline.map_or(end, |d| d.min(end));
     loop {

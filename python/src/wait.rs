@@ -1,15 +1,15 @@
 //! Waiting for the buffer with the GIL released, without going deaf to Ctrl-C or a timeout.
 //!
 //! Every blocking method first tries with the GIL held (the fast path: data already there costs
-//! no GIL round trip). Only when it must wait does it call [`park`], which releases the GIL,
-//! polls briefly (`py_buffer_core::spin`) and waits on the core's listener. On the main thread the wait is cut into slices so that pending
+//! no GIL round trip). Only when it must wait does it call [`park`], which releases the GIL
+//! and waits on the core's listener (polling briefly first, `py_buffer_core::spin`). On the main thread the wait is cut into slices so that pending
 //! signal handlers run between them (Ctrl-C raises `KeyboardInterrupt` within one slice);
 //! elsewhere it waits in one piece until the state changes or the deadline passes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use py_buffer_core::{spin, wake_trace, Attempt, Op};
+use py_buffer_core::{wake_trace, Attempt, Op};
 use pyo3::prelude::*;
 
 use crate::errors::timed_out;
@@ -103,9 +103,8 @@ where
         } else {
             deadline
         };
-        if let Some(out) = py.detach(|| {
-            spin::poll(deadline, || op.try_now()).or_else(|| op.wait_deadline(slice_end))
-        }) {
+        // The core's wait polls briefly before it sleeps (`py_buffer_core::spin`).
+        if let Some(out) = py.detach(|| op.wait_deadline(slice_end)) {
             wake_trace::mark(wake_trace::Point::GilBack);
             return Ok(out);
         }
