@@ -10,12 +10,11 @@
 //! one goes first (the scheduler's `PREEMPT_SHORT`): an Erlang → Python wake-up's kernel step
 //! went from 10–13 µs to 5–6 µs (`docs/benchmarks.md`, "Wake latency, third round").
 //!
-//! Only while asleep: a short slice also makes `sched_yield` hand the CPU over for a shorter
-//! time, so a thread that polls by yielding (as the waits here do before they sleep) would
-//! keep the CPU from the very thread it waits for, and a job queue's round trip got slower
-//! when its idle workers kept the short slice. So the slice is shortened just before a
-//! sleep and given back at the next poll ([`restore`]), each a system call made only when
-//! the state changes, never on the path from the wake-up to the data.
+//! Only while asleep: with the short slice kept all the time, `py:call` round trips got slower
+//! (a worker woken for a job preempts the scheduler thread that is about to take its reply).
+//! So the slice is shortened just before a sleep and given back at the next poll
+//! ([`restore`], called by `crate::spin::poll`), each a system call pair made only when the
+//! state changes, never on the path from the wake-up to the data.
 //!
 //! Opt-in per thread ([`while_asleep`]): threads the caller owns (the NIF's Python workers),
 //! never a library user's threads by default. Older kernels accept the call and ignore the

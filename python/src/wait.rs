@@ -2,9 +2,10 @@
 //!
 //! Every blocking method first tries with the GIL held (the fast path: data already there costs
 //! no GIL round trip). Only when it must wait does it call [`park`], which releases the GIL
-//! and waits on the core's listener (polling briefly first, `py_buffer_core::spin`). On the main thread the wait is cut into slices so that pending
-//! signal handlers run between them (Ctrl-C raises `KeyboardInterrupt` within one slice);
-//! elsewhere it waits in one piece until the state changes or the deadline passes.
+//! and waits on the core's listener (polling briefly first, `py_buffer_core::spin`). On the
+//! main thread the wait is cut into slices so that pending signal handlers run between them
+//! (Ctrl-C raises `KeyboardInterrupt` within one slice); elsewhere it waits in one piece until
+//! the state changes or the deadline passes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};

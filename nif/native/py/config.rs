@@ -35,11 +35,8 @@ pub struct Config {
 /// The workers' slice while asleep unless configured: the kernel's lower bound.
 pub const DEFAULT_WORKER_SLICE_US: u64 = 100;
 
-fn env_usize(name: &str) -> Option<usize> {
-    std::env::var(name).ok()?.trim().parse().ok()
-}
-
-fn env_u64(name: &str) -> Option<u64> {
+/// The environment variable `name`, parsed (`None` if unset or not a `T`).
+fn env<T: std::str::FromStr>(name: &str) -> Option<T> {
     std::env::var(name).ok()?.trim().parse().ok()
 }
 
@@ -83,17 +80,17 @@ impl Config {
         let schedulers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let contexts = get(info, atoms::contexts())
             .and_then(|t| t.decode::<usize>().ok())
-            .or_else(|| env_usize("PY_BUFFER_CONTEXTS"))
+            .or_else(|| env("PY_BUFFER_CONTEXTS"))
             .unwrap_or(schedulers.max(2))
             .clamp(1, 1024);
         let max_workers = get(info, atoms::max_workers())
             .and_then(|t| t.decode::<usize>().ok())
-            .or_else(|| env_usize("PY_BUFFER_MAX_WORKERS"))
+            .or_else(|| env("PY_BUFFER_MAX_WORKERS"))
             .unwrap_or(128)
             .clamp(1, 4096);
         let worker_slice_us = get(info, atoms::worker_slice_us())
             .and_then(|t| t.decode::<u64>().ok())
-            .or_else(|| env_u64("PY_BUFFER_WORKER_SLICE_US"))
+            .or_else(|| env("PY_BUFFER_WORKER_SLICE_US"))
             .unwrap_or(DEFAULT_WORKER_SLICE_US);
         Self {
             python,

@@ -116,9 +116,8 @@ impl Queue {
     /// whole slice of another thread), then sleeps. With `retire_after`, a worker idle that
     /// long retires as long as `keep` other threads remain.
     pub fn next(&self, retire_after: Option<Duration>, keep: usize) -> Next {
-        // A read of the job just done may have shortened the slice for its sleep: a worker
-        // waiting for jobs keeps the default (py_buffer_core::short_slice).
-        py_buffer_core::short_slice::restore();
+        // The poll also gives back a slice a read of the job just done shortened for its
+        // sleep: a worker waiting for jobs keeps the default (py_buffer_core::short_slice).
         let _ = spin::poll(None, || {
             (self.queued.load(Ordering::Acquire) != 0).then_some(())
         });
