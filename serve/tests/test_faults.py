@@ -36,10 +36,12 @@ def stats(srv):
 
 
 def refuses(srv):
-    """Whether the listening socket is gone (a connection is refused)."""
+    """Whether the listening socket is gone (a connection is refused). A connect that is reset
+    before it completes met the listener as it closed (the kernel resets the handshakes it
+    held): gone too; a server that still accepts completes the connect."""
     try:
         socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
         return True
     return False
 
