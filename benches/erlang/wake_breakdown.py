@@ -9,8 +9,10 @@ tracepoints and the futex/sched_yield system calls, then splits every wake-up in
   -> its futex wait returns -> its next futex or sched_yield call (a lock it must wait for,
   or, once its read returned and Python took its timestamp, the next ``read(8)`` waiting)
 
-and says on which CPU the reader ran (the waker's, or the other, idle, one) and how often it
-was woken more than once for one stamp (it blocked again, on a lock its waker still held).
+and says on which CPU the reader ran (the waker's, or the other, idle, one), in how many
+streaks the wake-ups on the other CPU came (and whether the waker had moved CPU just before
+each), and how often it was woken more than once for one stamp (it blocked again, on a lock
+its waker still held).
 Needs root (perf tracepoints).
 
   python3 benches/erlang/wake_breakdown.py            # ours (nif/ebin; `make build-nif` first)
@@ -100,7 +102,8 @@ def wakeups(evs, reader):
                 cur["wakes"] += 1
             elif recent:
                 call_t, call_cpu = max(recent)
-                cur = {"call": call_t, "runnable": t, "same_cpu": target == call_cpu, "wakes": 1}
+                cur = {"call": call_t, "runnable": t, "same_cpu": target == call_cpu, "wakes": 1,
+                       "waker_cpu": call_cpu}
             calls.clear()
         elif cur is None:
             continue
@@ -128,6 +131,26 @@ def table(rows):
          [r["next"] - r["exit"] for r in rows])
 
 
+def streaks(rows):
+    """Lengths of the runs of consecutive wake-ups on the other CPU."""
+    runs, length = [], 0
+    for r in rows:
+        if r["same_cpu"]:
+            if length:
+                runs.append(length)
+            length = 0
+        else:
+            length += 1
+    return runs + ([length] if length else [])
+
+
+def waker_moved(rows):
+    """For each streak's first wake-up: whether the waker ran on another CPU than before."""
+    for before, r in zip(rows, rows[1:]):
+        if before["same_cpu"] and not r["same_cpu"]:
+            yield r["waker_cpu"] != before["waker_cpu"]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", metavar="DIR", help="the seed's application directory (ebin/, priv/)")
@@ -143,7 +166,13 @@ def main():
     rows = wakeups(evs, reader)
     same = [r for r in rows if r["same_cpu"]]
     print(f"\n{len(rows)} wake-ups; the reader ran on the waker's CPU in {len(same)}, "
-          f"was woken more than once in {sum(r['wakes'] > 1 for r in rows)}\n")
+          f"was woken more than once in {sum(r['wakes'] > 1 for r in rows)}")
+    runs = streaks(rows)
+    if runs:
+        print(f"the other CPU: {len(runs)} streak(s) of consecutive wake-ups, the longest "
+              f"{max(runs)}; {sum(moved for moved in waker_moved(rows))} began after the "
+              f"waker's thread changed CPU")
+    print()
     for label, sel in (("all", rows), ("on the waker's CPU", same),
                        ("on the other CPU", [r for r in rows if not r["same_cpu"]])):
         if sel:

@@ -4,7 +4,8 @@
 %% 8-byte stamps 2 ms apart while Python blocks in `read(8)', as the wake-latency row of
 %% seed_compare.escript does, with a NIF built with the `wake-trace' feature, which
 %% timestamps the write, the wake, the reader's return and the GIL
-%% (async_core/src/wake_trace.rs). Prints one markdown table.
+%% (async_core/src/wake_trace.rs). Prints two markdown tables: every wake-up, and the slowest
+%% 2% alone (where the p99 goes).
 %%
 %%   make bench-wake-trace          (builds that NIF, then runs this; [N] stamps, default 1000)
 -mode(compile).

@@ -14,10 +14,12 @@ STEPS = ["Erlang stamp", "write NIF entered", "before the wake (locks released)"
          "`bytes` made", "`read` returns", "Python `time.time_ns()`"]
 # The first wake-ups belong to the set-up.
 SKIP = 5
+# The tail whose steps are shown apart (percent of the wake-ups).
+TAIL_PERCENT = 2
 
 
 def run(buf, count):
-    """Reads ``count`` stamps; returns the breakdown as a markdown table."""
+    """Reads ``count`` stamps; returns the breakdown as markdown tables (all, the slowest)."""
     native._wake_trace()  # forget what came before
     read, now, got = buf.read, time.time_ns, []
     for _ in range(count):
@@ -46,7 +48,15 @@ def table(got, marks):
         q = lambda p: v[min(len(v) - 1, int(len(v) * p))]
         lines.append(f"| {name} | {statistics.median(v):.1f} | {q(0.9):.1f} | {q(0.99):.1f} |")
 
-    for k in range(1, len(STEPS)):
-        line(f"{STEPS[k - 1]} → {STEPS[k]}", [(r[k] - r[k - 1]) / 1000 for r in rows])
-    line("total", [(r[-1] - r[0]) / 1000 for r in rows])
+    def steps(of):
+        for k in range(1, len(STEPS)):
+            line(f"{STEPS[k - 1]} → {STEPS[k]}", [(r[k] - r[k - 1]) / 1000 for r in of])
+        line("total", [(r[-1] - r[0]) / 1000 for r in of])
+
+    steps(rows)
+    # Where the tail goes: the same steps over the slowest wake-ups only.
+    slowest = sorted(rows, key=lambda r: r[-1] - r[0])[-max(1, len(rows) * TAIL_PERCENT // 100):]
+    lines += ["", f"The slowest {TAIL_PERCENT}% ({len(slowest)} wake-ups):", "",
+              "| step | median | p90 | p99 |", "|---|---|---|---|"]
+    steps(slowest)
     return "\n".join(lines)
