@@ -224,6 +224,31 @@ impl PyBuffer {
         Ok(Self::from_reader(reader))
     }
 
+    /// The seed's test helper, kept so that its test suites run unchanged: a buffer holding
+    /// `data` (any bytes-like object, copied) and still open for writing; a negative
+    /// `content_length` (the seed's default, -1) means none.
+    #[classmethod]
+    #[pyo3(
+        name = "_test_create",
+        signature = (data=None, content_length=-1),
+        text_signature = "($cls, data=None, content_length=-1)"
+    )]
+    fn test_create(
+        _cls: &Bound<'_, PyType>,
+        py: Python<'_>,
+        data: Option<&Bound<'_, PyAny>>,
+        content_length: i64,
+    ) -> PyResult<Self> {
+        let buffer = Self::new((content_length >= 0).then_some(content_length), None)?;
+        if let Some(data) = data {
+            let source = ByteSource::new(data, "data")?;
+            if let Some(writer) = buffer.held().as_ref() {
+                writer.try_write(source.as_slice(py)).map_err(to_py)?;
+            }
+        }
+        Ok(buffer)
+    }
+
     /// The producer handle: the first call hands over the buffer's own writer, later calls
     /// return new handles. The body aborts when the last handle is dropped unclosed.
     fn writer(&self) -> BufferWriter {

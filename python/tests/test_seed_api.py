@@ -242,3 +242,36 @@ def test_write_after_close_fails():
     with pytest.raises(ValueError, match="closed"):
         w.write(b"x")
     assert buf.read() == b""
+
+
+def test_the_seeds_test_helper_makes_an_open_buffer_holding_its_data():
+    # PyBuffer._test_create(data, content_length=-1), which the seed's own test suites use.
+    buf = PyBuffer._test_create(b"hello world")
+    assert (buf.readable_amount(), buf.at_eof(), buf.closed) == (11, False, False)
+    assert buf.read_nonblock(5) == b"hello"
+    assert buf.find(b"world") == 1
+    assert bytes(memoryview(buf)) == b" world"
+    buf.close()
+    assert buf.closed is True
+    assert buf.read() == b" world"
+    assert buf.read() == b""
+    assert buf.at_eof() is True
+
+
+def test_the_seeds_test_helper_takes_no_data_or_a_content_length():
+    empty = PyBuffer._test_create()
+    assert (empty.readable_amount(), empty.at_eof()) == (0, False)
+    empty.close()
+    assert (empty.read(), empty.readlines()) == (b"", [])
+    whole = PyBuffer._test_create(bytearray(b"a\nb\n"), 4)
+    assert whole.at_eof() is False
+    assert list(whole) == [b"a\n", b"b\n"]
+    assert whole.at_eof() is True
+    assert PyBuffer._test_create(b"ab", -1).read_nonblock() == b"ab"
+
+
+def test_the_seeds_test_helper_rejects_what_a_write_rejects():
+    with pytest.raises(ValueError, match="content length"):
+        PyBuffer._test_create(b"abcd", 3)
+    with pytest.raises(TypeError, match="data"):
+        PyBuffer._test_create("text")
