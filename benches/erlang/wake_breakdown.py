@@ -170,7 +170,7 @@ def main():
     runs = streaks(rows)
     if runs:
         print(f"the other CPU: {len(runs)} streak(s) of consecutive wake-ups, the longest "
-              f"{max(runs)}; {sum(moved for moved in waker_moved(rows))} began after the "
+              f"{max(runs)}; {sum(waker_moved(rows))} began after the "
               f"waker's thread changed CPU")
     print()
     for label, sel in (("all", rows), ("on the waker's CPU", same),

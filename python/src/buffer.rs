@@ -224,7 +224,7 @@ impl PyBuffer {
         Ok(Self::from_reader(reader))
     }
 
-    /// The seed's test helper, kept so that its test suites run unchanged: a buffer holding
+    /// The seed's test helper, kept so that its test suites run against this buffer: one holding
     /// `data` (any bytes-like object, copied) and still open for writing; a negative
     /// `content_length` (the seed's default, -1) means none.
     #[classmethod]
@@ -242,9 +242,9 @@ impl PyBuffer {
         let buffer = Self::new((content_length >= 0).then_some(content_length), None)?;
         if let Some(data) = data {
             let source = ByteSource::new(data, "data")?;
-            if let Some(writer) = buffer.held().as_ref() {
-                writer.try_write(source.as_slice(py)).map_err(to_py)?;
-            }
+            let held = buffer.held();
+            let writer = held.as_ref().expect("a new buffer holds its writer");
+            writer.try_write(source.as_slice(py)).map_err(to_py)?;
         }
         Ok(buffer)
     }
