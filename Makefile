@@ -21,6 +21,10 @@
 #               [LOCK=/tmp/bench.lock]   every benchmark set for BEFORE (built in a worktree under
 #               target/) and for this tree, alternating, one before/after table per set
 #               (benches/before_after.py, docs/benchmarks.md "Before and after issue 12")
+#   make bench-seed SEED_DIR=<seed build> / make test-seed-suite SEED_SRC=<seed checkout>
+#               ours against the seed's C implementation built outside the repo: the
+#               side-by-side benchmark table, and the seed's own buffer test suite run against
+#               ours (nif/nif.mk; docs/benchmarks.md, docs/decisions.md)
 #   make soak MINUTES=N   every workload at once in one VM with the embedded Python for N
 #               minutes (default 30), sampled, bands checked, every byte accounted
 #               (soak/soak.mk, docs/reliability.md "Soak"); `make test` runs 2 minutes

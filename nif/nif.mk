@@ -49,7 +49,7 @@ NIF_TEST_LIST = $(subst $(nif_space),$(nif_comma),$(strip $(NIF_TEST_MODULES)))
 BUILD_PARTS += build-nif
 TEST_PARTS += test-nif test-nif-pythons
 
-.PHONY: build-nif nif-native nif-ebin nif-test-ebin dialyzer test-nif proper proper-check test-nif-pythons bench-nif build-examples bench-py bench-serve bench-scale bench-seed bench-wake-trace
+.PHONY: build-nif nif-native nif-ebin nif-test-ebin dialyzer test-nif proper proper-check test-nif-pythons bench-nif build-examples bench-py bench-serve bench-scale bench-seed bench-wake-trace test-seed-suite
 
 build-nif: nif-native nif-ebin
 
@@ -137,6 +137,12 @@ BENCH_SEED_ARGS ?=
 bench-wake-trace: NIF_FEATURES = wake-trace
 bench-wake-trace: build-nif
 	escript benches/erlang/wake_trace.escript $(WAKE_TRACE_STAMPS)
+
+# The seed's own buffer suite (test/py_buffer_SUITE.erl of a checkout outside the repo)
+# against our build; exactly the contract's departures may fail (scripts/seed-suite.sh).
+SEED_SRC ?=
+test-seed-suite: build-nif
+	SEED_SRC=$(SEED_SRC) bash scripts/seed-suite.sh
 
 bench-seed: build-nif
 	@test -n "$(SEED_DIR)" || { echo "make bench-seed SEED_DIR=DIR: DIR is the seed's erlang_python build (docs/benchmarks.md says how to make it)"; exit 2; }
