@@ -180,7 +180,8 @@ impl<K: Attempt> Op<K> {
 
     /// Tries the operation once, without waiting and without registering a listener; `None`
     /// when it would have to wait. The operation stays valid and can be tried or waited on
-    /// again (bindings poll with this briefly before parking).
+    /// again (bindings use it for non-blocking calls and a last look at a deadline; the
+    /// brief poll before parking is the wait's own, `crate::spin`).
     pub fn try_now(&mut self) -> Option<K::Output> {
         self.kind.attempt()
     }
