@@ -20,8 +20,10 @@
 %% Python released (a full sweep runs every 1024 jobs) before the end state is judged.
 -define(SWEEP_ROUNDS, 64).
 -define(SWEEP_BATCH, 64).
-%% How many failures are printed in full.
+%% How many failures are printed in full as they come, and how many again (shorter) at the
+%% end, next to the verdict: a log cut in the middle (CI shows its head and tail) keeps them.
 -define(PRINT_FAILURES, 20).
+-define(TAIL_FAILURES, 5).
 
 %% @doc Entry point: `erl ... -run py_soak main Minutes' (a number, may be fractional).
 %% Halts the VM: 0 when every check held, 1 when one did not, 2 when the soak itself crashed
@@ -206,6 +208,9 @@ report(DurationMs, Samples, Warmup, Failures, EndSample) ->
                       [Written, Read, Dropped]),
             ok;
         _ ->
+            Shown = lists:sublist(Failures, ?TAIL_FAILURES),
+            [io:format("failure ~B of ~B: ~P~n", [I, length(Failures), What, 25])
+             || {I, What} <- lists:zip(lists:seq(1, length(Shown)), Shown)],
             io:format("SOAK FAILED: ~p~n", [Problems]),
             failed
     end.

@@ -62,7 +62,9 @@
 %% fresh reference made by the call; the functions here wait for it. With a `timeout' the
 %% call gives up and it is guaranteed that no late message remains in the mailbox. Python
 %% code still running is interrupted: `TimeoutError' is raised in its thread (at once in
-%% running bytecode; when it returns from a blocking C call such as `time.sleep'). Until it
+%% running bytecode; when it returns from a blocking C call such as `time.sleep'), but never
+%% during an import nor in standard-library code (`threading', `queue', ...), whose state
+%% other threads share: there it waits until that code returns into the caller's. Until it
 %% returns its worker is stuck (counted by `info()' as `stuck'); when every thread of the
 %% pool (`max_workers') is stuck, context-free calls return `{error, overloaded}' at once,
 %% and so do calls to a context whose thread is stuck.

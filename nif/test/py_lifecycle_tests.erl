@@ -1,7 +1,8 @@
 %% @doc EUnit tests of the interpreter's lifecycle under module `py': memory of a released
 %% buffer freed, concurrent first calls waiting for the import, exit statuses of subprocesses
-%% and ports, py:stop/0 running atexit (halt() alone skipping it), timed-out code interrupted,
-%% stuck workers counted and the pool answering overloaded. The Python side is
+%% and ports, py:stop/0 running atexit (halt() alone skipping it), timed-out code interrupted
+%% (never inside an import or standard-library code), stuck workers counted and the pool
+%% answering overloaded. The Python side is
 %% nif/test/python/pyt_lifecycle.py.
 -module(py_lifecycle_tests).
 -include_lib("eunit/include/eunit.hrl").
@@ -19,6 +20,8 @@ lifecycle_test_() ->
       {timeout, 60, fun stop_runs_atexit_and_flushes_files/0},
       {timeout, 60, fun halt_without_stop_skips_atexit/0},
       {timeout, 30, fun timed_out_code_is_interrupted/0},
+      {timeout, 120, fun interrupts_never_break_the_import_system/0},
+      {timeout, 30, fun interrupts_wait_for_standard_library_code_to_return/0},
       {timeout, 60, fun stuck_workers_are_counted_and_the_pool_answers_overloaded/0}]}.
 
 %% A buffer that crossed into Python frees its bytes when Erlang drops it, with no
@@ -99,6 +102,48 @@ tmp_dir() ->
 timed_out_code_is_interrupted() ->
     ?assertEqual({error, timeout}, py:call(any, pyt_lifecycle, spin, [], #{timeout => 100})),
     ?assertEqual(ok, await(fun() -> py:call(pyt_lifecycle, was_interrupted, []) =:= {ok, true} end, 10000)),
+    ?assertEqual(ok, await(fun() -> maps:get(stuck, py:info()) =:= 0 end, 10000)).
+
+%% Rounds of a fresh import (the module's body runs bytecode for 20 ms) raced by calls that
+%% time out during it and calls that wait: every waiting call gets the module's value. An
+%% interrupt that landed in the import system's own code (its module locks) left the lock
+%% held or its waiters unwoken: waiting importers hung forever, or got `KeyError'.
+interrupts_never_break_the_import_system() ->
+    Self = self(),
+    Rounds = 40,
+    lists:foreach(
+      fun(Round) ->
+              {ok, _} = py:call(any, sys, 'modules.pop', [<<"pyt_import_spin">>, none]),
+              Short = [spawn_link(fun() ->
+                                          Self ! {short, self(),
+                                                  py:call(any, pyt_import_spin, value, [],
+                                                          #{timeout => Ms})}
+                                  end) || Ms <- [1, 5, 10, 15]],
+              Long = [spawn_link(fun() ->
+                                         Self ! {long, self(),
+                                                 py:call(any, pyt_import_spin, value, [],
+                                                         #{timeout => 10000})}
+                                 end) || _ <- lists:seq(1, 4)],
+              [?assertEqual({Round, {ok, 42}}, {Round, receive {long, P, R} -> R end})
+               || P <- Long],
+              [receive {short, P, R} ->
+                       case R of
+                           {ok, 42} -> ok;
+                           _ -> ?assertEqual({Round, {error, timeout}}, {Round, R})
+                       end
+               end || P <- Short]
+      end, lists:seq(1, Rounds)),
+    ?assertEqual(ok, await(fun() -> maps:get(stuck, py:info()) =:= 0 end, 10000)).
+
+%% A call timed out while in `threading.Event().wait(0.3)': the TimeoutError is held back
+%% until the wait returned into the caller's code (not raised inside `threading', whose
+%% condition variables other threads may share), then lands there.
+interrupts_wait_for_standard_library_code_to_return() ->
+    ?assertEqual({error, timeout},
+                 py:call(any, pyt_lifecycle, wait_then_spin, [0.3], #{timeout => 50})),
+    ?assertEqual(ok, await(fun() -> py:call(pyt_lifecycle, where_it_landed, []) =/= {ok, none} end,
+                           10000)),
+    ?assertEqual({ok, <<"after the wait">>}, py:call(pyt_lifecycle, where_it_landed, [])),
     ?assertEqual(ok, await(fun() -> maps:get(stuck, py:info()) =:= 0 end, 10000)).
 
 stuck_workers_are_counted_and_the_pool_answers_overloaded() ->

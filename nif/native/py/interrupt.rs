@@ -8,34 +8,132 @@
 //! step; code blocked in C (a `time.sleep`, a blocking read) sees it when it returns. A worker
 //! clears any exception still pending after its job ([`clear_pending`]), so it never hits
 //! the next job.
+//!
+//! An exception raised between two steps of code that keeps state shared by every thread
+//! breaks that state for all of them: one landing in the import system's module locks left a
+//! lock held or its waiters unwoken, and every later importer of that module hung (or got
+//! `KeyError`). So an interrupt is only set while the thread is in no import (no frame of
+//! `importlib` on its stack: a module's body is never cut short either, which would run it
+//! twice) and its innermost frame is outside the standard library (`threading`, `queue`,
+//! `logging` and the rest are not written for exceptions between any two bytecodes). It
+//! lands where it is set: a thread parked for the GIL resumes in that frame, and a C call
+//! returns into it. Otherwise it is deferred and tried again (every 2 ms, backing off to
+//! 100 ms) until the thread leaves that code or its job ends.
 
-use std::sync::mpsc::{channel, Sender};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{LazyLock, Mutex};
+use std::time::Duration;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyFrozenSet};
 use rustler::ResourceArc;
 
 use crate::py::ticket::Ticket;
+
+/// How long a deferred interrupt first waits before it is tried again; each try that
+/// interrupts nothing doubles the wait, up to [`RETRY_MAX`] (a job blocked for good in
+/// standard-library code costs a GIL hand-over ten times a second, not two hundred).
+const RETRY_FIRST: Duration = Duration::from_millis(2);
+const RETRY_MAX: Duration = Duration::from_millis(100);
+
+/// The import system's package: its frozen bootstrap modules are named
+/// `importlib._bootstrap` and `importlib._bootstrap_external`.
+const IMPORT_SYSTEM: &str = "importlib";
 
 static INTERRUPTER: LazyLock<Option<Mutex<Sender<ResourceArc<Ticket>>>>> = LazyLock::new(|| {
     let (sender, receiver) = channel::<ResourceArc<Ticket>>();
     std::thread::Builder::new()
         .name("py-interrupt".into())
-        .spawn(move || {
-            for ticket in receiver {
-                crate::py::finalize::with_python(|_py| {
-                    if let Some(thread) = ticket.running_thread() {
-                        // SAFETY: the GIL is held; PyExc_TimeoutError is a static type object
-                        // (the call takes a new reference of its own).
-                        unsafe { ffi::PyThreadState_SetAsyncExc(thread, ffi::PyExc_TimeoutError) };
-                    }
-                });
-            }
-        })
+        .spawn(move || interrupter(receiver))
         .ok()?;
     Some(Mutex::new(sender))
 });
+
+/// The interrupter thread: takes tickets, interrupts their threads where it is safe, and
+/// tries the others again later until each is done.
+fn interrupter(receiver: Receiver<ResourceArc<Ticket>>) {
+    let mut deferred: Vec<ResourceArc<Ticket>> = Vec::new();
+    let mut retry = RETRY_FIRST;
+    loop {
+        let received = if deferred.is_empty() {
+            receiver.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        } else {
+            receiver.recv_timeout(retry)
+        };
+        match received {
+            Ok(ticket) => {
+                deferred.push(ticket);
+                retry = RETRY_FIRST;
+            }
+            Err(RecvTimeoutError::Timeout) => retry = (retry * 2).min(RETRY_MAX),
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        deferred.extend(receiver.try_iter());
+        let tried = crate::py::finalize::with_python(|py| {
+            // Frames that cannot be read mean no deferral: interrupted as before, never
+            // deferred forever.
+            let frames = current_frames(py).ok();
+            deferred.retain(|ticket| !try_interrupt(py, frames.as_ref(), ticket));
+        });
+        if tried.is_none() {
+            deferred.clear();
+        }
+    }
+}
+
+/// Interrupts `ticket`'s thread unless that is unsafe now; true when nothing is left to do
+/// (interrupted, or the job already ended).
+fn try_interrupt(py: Python<'_>, frames: Option<&Bound<'_, PyDict>>, ticket: &Ticket) -> bool {
+    let Some(thread) = ticket.running_thread() else {
+        return true;
+    };
+    if let Some(frames) = frames {
+        if is_unsafe_to_interrupt(py, frames, thread).unwrap_or(false) {
+            return false;
+        }
+    }
+    // SAFETY: the GIL is held; PyExc_TimeoutError is a static type object (the call takes a
+    // new reference of its own).
+    unsafe { ffi::PyThreadState_SetAsyncExc(thread, ffi::PyExc_TimeoutError) };
+    true
+}
+
+/// `sys._current_frames()`: each thread's innermost frame, by thread id.
+fn current_frames(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    Ok(py
+        .import("sys")?
+        .call_method0("_current_frames")?
+        .cast_into::<PyDict>()?)
+}
+
+/// True while `thread` is importing, or its innermost frame is standard-library code.
+fn is_unsafe_to_interrupt(
+    py: Python<'_>,
+    frames: &Bound<'_, PyDict>,
+    thread: libc::c_long,
+) -> PyResult<bool> {
+    // Thread ids are `pthread_self()` values, unsigned in Python.
+    let Some(mut frame) = frames.get_item(thread as libc::c_ulong)? else {
+        return Ok(false);
+    };
+    // `sys.stdlib_module_names` (3.10+): the standard library's top-level module names.
+    let stdlib = py.import("sys")?.getattr("stdlib_module_names")?;
+    let stdlib = stdlib.cast::<PyFrozenSet>()?;
+    let mut innermost = true;
+    while !frame.is_none() {
+        let name = frame.getattr("f_globals")?.get_item("__name__").ok();
+        if let Some(name) = name.and_then(|n| n.extract::<String>().ok()) {
+            let top = name.split('.').next().unwrap_or_default();
+            if top == IMPORT_SYSTEM || (innermost && stdlib.contains(top)?) {
+                return Ok(true);
+            }
+        }
+        innermost = false;
+        frame = frame.getattr("f_back")?;
+    }
+    Ok(false)
+}
 
 /// The id CPython gives the current thread (`threading.get_ident()`).
 pub fn current_thread() -> libc::c_long {

@@ -1,4 +1,5 @@
 """Python side of py_lifecycle_tests.erl: code that runs until a timeout interrupts it."""
+import threading
 import time
 
 interrupted = False
@@ -17,6 +18,30 @@ def spin():
 
 def was_interrupted():
     return interrupted
+
+
+landed = None
+
+
+def wait_then_spin(seconds):
+    """Waits `seconds` in `threading` (standard-library code, where an interrupt is held
+    back), then spins until interrupted; records where the TimeoutError landed."""
+    global landed
+    try:
+        threading.Event().wait(seconds)
+    except TimeoutError:
+        landed = "in the wait"
+        raise
+    try:
+        while True:
+            pass
+    except TimeoutError:
+        landed = "after the wait"
+        raise
+
+
+def where_it_landed():
+    return landed
 
 
 def sleep(seconds):
