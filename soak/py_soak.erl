@@ -17,7 +17,8 @@
 %% After `stop', the longest a worker may take to finish its stream.
 -define(STOP_MS, 240000).
 %% Rounds of no-op calls (each `?SWEEP_BATCH') given to the interpreter to sweep the buffers
-%% Python released (a full sweep runs every 1024 jobs) before the end state is judged.
+%% Python released (a full sweep runs every 1024 jobs, or 100 ms after the last) before the
+%% end state is judged.
 -define(SWEEP_ROUNDS, 64).
 -define(SWEEP_BATCH, 64).
 %% How many failures are printed in full as they come, and how many again (shorter) at the

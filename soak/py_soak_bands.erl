@@ -32,7 +32,7 @@ bands() ->
       "with the streams in flight"},
      {live_buffers, 1, 16,
       "at most one buffer per stream worker, plus those freed only at the next full Python "
-      "sweep (every 1024 jobs): a backlog the warm-up already saw"},
+      "sweep (every 1024 jobs, or 100 ms after the last): a backlog the warm-up already saw"},
      {python_objects, 1, 16, "as live_buffers: the Python face of each buffer in Python's hands"},
      {os_threads, 1, 16,
       "the Python pool grows on demand (blocked readers, timed-out calls still in C) and "

@@ -1,9 +1,9 @@
 %% @doc EUnit tests of the interpreter's lifecycle under module `py': memory of a released
-%% buffer freed, concurrent first calls waiting for the import, exit statuses of subprocesses
-%% and ports, py:stop/0 running atexit (halt() alone skipping it), timed-out code interrupted
-%% (never inside an import or standard-library code), stuck workers counted and the pool
-%% answering overloaded. The Python side is
-%% nif/test/python/pyt_lifecycle.py.
+%% buffer freed (also when Python dropped it after its call), concurrent first calls waiting
+%% for the import, exit statuses of subprocesses and ports, py:stop/0 running atexit (halt()
+%% alone skipping it), timed-out code interrupted (never inside an import or
+%% standard-library code), stuck workers counted and the pool answering overloaded. The
+%% Python side is nif/test/python/pyt_lifecycle.py.
 -module(py_lifecycle_tests).
 -include_lib("eunit/include/eunit.hrl").
 
@@ -14,6 +14,7 @@
 lifecycle_test_() ->
     {setup, fun py_buffer_test_helpers:setup/0, fun(_) -> ok end,
      [{timeout, 60, fun released_buffer_frees_its_memory_without_another_call/0},
+      {timeout, 30, fun buffers_python_dropped_later_are_freed_without_1024_calls/0},
       {timeout, 30, fun concurrent_first_calls_wait_for_the_import/0},
       fun subprocess_exit_status_reaches_python/0,
       fun port_programs_keep_their_exit_status/0,
@@ -41,6 +42,24 @@ released_buffer_frees_its_memory_without_another_call() ->
     %% At least 48 of the 64 MiB go, measured from `Held': garbage of earlier tests freed
     %% meanwhile lowers the count; `Before' would let it be mistaken for this buffer's.
     ?assertEqual(ok, await(fun() -> erlang:memory(binary) =< Held - (48 bsl 20) end, 10000)).
+
+%% 300 buffers Python kept past the call that passed them, then dropped in a later call,
+%% are freed by a call ending 100 ms after the last full sweep of the buffers in Python's
+%% hands, not only by the 1024th call (here a call every 5 ms for at most 0.5 s).
+buffers_python_dropped_later_are_freed_without_1024_calls() ->
+    Before = py_buffer:live_buffers(),
+    {Pid, Mon} = spawn_monitor(fun() ->
+        Bufs = [element(2, py_buffer:new()) || _ <- lists:seq(1, 300)],
+        {ok, 300} = py:call(pyt_lifecycle, keep, [Bufs])
+    end),
+    receive {'DOWN', Mon, process, Pid, normal} -> ok end,
+    %% Python holds them: the Erlang process that made them is gone.
+    ?assert(py_buffer:live_buffers() >= Before + 300),
+    ?assertEqual({ok, 300}, py:call(pyt_lifecycle, drop_kept, [])),
+    Freed = fun() -> {ok, none} = py:call(pyt_helpers, noop, []),
+                     py_buffer:live_buffers() =< Before
+            end,
+    ?assertEqual(ok, await(Freed, 500)).
 
 concurrent_first_calls_wait_for_the_import() ->
     Self = self(),
@@ -135,12 +154,13 @@ interrupts_never_break_the_import_system() ->
       end, lists:seq(1, Rounds)),
     ?assertEqual(ok, await(fun() -> maps:get(stuck, py:info()) =:= 0 end, 10000)).
 
-%% A call timed out while in `threading.Event().wait(0.3)': the TimeoutError is held back
+%% A call timed out while in `threading.Event().wait(1.0)': the TimeoutError is held back
 %% until the wait returned into the caller's code (not raised inside `threading', whose
-%% condition variables other threads may share), then lands there.
+%% condition variables other threads may share), then lands there. (The timeout leaves the
+%% job 200 ms to start: one cancelled before it started would never run.)
 interrupts_wait_for_standard_library_code_to_return() ->
     ?assertEqual({error, timeout},
-                 py:call(any, pyt_lifecycle, wait_then_spin, [0.3], #{timeout => 50})),
+                 py:call(any, pyt_lifecycle, wait_then_spin, [1.0], #{timeout => 200})),
     ?assertEqual(ok, await(fun() -> py:call(pyt_lifecycle, where_it_landed, []) =/= {ok, none} end,
                            10000)),
     ?assertEqual({ok, <<"after the wait">>}, py:call(pyt_lifecycle, where_it_landed, [])),

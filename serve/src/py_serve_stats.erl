@@ -67,8 +67,9 @@ ref() ->
 %% (an exception's traceback cycle may hold a request's buffers), then 1024 no-op calls. The
 %% NIF keeps a buffer that crossed into Python registered until a sweep finds Python holds
 %% it no more: at the end of the job that passed it (not yet over when an ASGI request or a
-%% traceback outlives its call) or in the full sweep every 1024 jobs
-%% (`nif/native/py/python_face.rs'); 1024 jobs make sure one full sweep runs.
+%% traceback outlives its call) or in a full sweep, every 1024 jobs or at the end of a job
+%% 100 ms after the last one (`nif/native/py/python_face.rs'); 1024 jobs make sure one runs
+%% however fast they go.
 settle() ->
     _ = py:call(any, gc, collect, [], #{timeout => 5000}),
     lists:foreach(fun(_) -> _ = py:call(any, builtins, id, [0], #{timeout => 5000}) end,

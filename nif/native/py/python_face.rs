@@ -12,17 +12,21 @@
 //!   an entry is dropped by [`sweep`] once Python holds no other reference to the object
 //!   (reference count 1, read under the GIL, when no Python code can take a new one), and
 //!   from then on the resource lives only as long as Erlang references it. Workers sweep the
-//!   objects a job touched when it ends, and every entry each [`FULL_SWEEP_EVERY`] jobs (for
-//!   objects Python kept past a call and dropped later).
+//!   objects a job touched when it ends, and every entry (for objects Python kept past a
+//!   call and dropped later, as an ASGI request's task keeps its body) at the end of a job
+//!   [`FULL_SWEEP_EVERY`] jobs or [`FULL_SWEEP_AFTER`] after the last full sweep, whichever
+//!   comes first: a dropped object waits for a bounded count of jobs and, while jobs run, a
+//!   bounded time.
 //! - A face of a buffer whose resource died is released on the `py-release` thread, which
 //!   takes the GIL and drops it at once ([`release`]): a scheduler never waits for the GIL,
 //!   and the bytes the object keeps through its reader are freed promptly.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use py_buffer_python::PyBuffer;
 use pyo3::ffi;
@@ -34,6 +38,19 @@ use crate::py::handle::PyHandle;
 
 /// Jobs between two sweeps of every entry of [`CROSSED`].
 pub const FULL_SWEEP_EVERY: usize = 1024;
+
+/// Time after which the next job's end sweeps every entry of [`CROSSED`], if
+/// [`FULL_SWEEP_EVERY`] jobs did not come first (a sweep checks one reference count per
+/// entry: microseconds for thousands).
+pub const FULL_SWEEP_AFTER: Duration = Duration::from_millis(100);
+
+/// When the last full sweep ran, in milliseconds since [`EPOCH`].
+static LAST_FULL_SWEEP_MS: AtomicU64 = AtomicU64::new(0);
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+fn now_ms() -> u64 {
+    u64::try_from(EPOCH.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
 
 /// Face object address → its buffer (weak: the fallback when no resource is recorded).
 static FACES: LazyLock<Mutex<HashMap<usize, Weak<Inner>>>> = LazyLock::new(Default::default);
@@ -127,10 +144,11 @@ pub fn resource_of(object: &Bound<'_, PyBuffer>) -> Resource {
     resource
 }
 
-/// Drops the entries of objects Python no longer references. With the GIL held.
-fn sweep_addresses(_py: Python<'_>, addresses: impl IntoIterator<Item = usize>) {
+/// Drops the entries of objects Python no longer references; returns how many entries
+/// remain. With the GIL held (which also orders the sweeps of all workers).
+fn sweep_addresses(_py: Python<'_>, addresses: impl IntoIterator<Item = usize>) -> usize {
     let mut released = Vec::new();
-    {
+    let remaining = {
         let mut crossed = lock(&CROSSED);
         for address in addresses {
             // SAFETY: an address in CROSSED is a live object: the entry's resource keeps it
@@ -141,16 +159,24 @@ fn sweep_addresses(_py: Python<'_>, addresses: impl IntoIterator<Item = usize>) 
                 released.extend(crossed.remove(&address));
             }
         }
-    }
+        crossed.len()
+    };
     // Outside the lock: dropping a resource may free a buffer or hand an object over.
     drop(released);
+    remaining
 }
 
 /// At the end of a job (GIL held): sweeps what the job touched, and now and then everything.
 pub fn sweep(py: Python<'_>) {
     let touched = TOUCHED.with(|touched| std::mem::take(&mut *touched.borrow_mut()));
-    sweep_addresses(py, touched);
-    if JOBS.fetch_add(1, Ordering::Relaxed) % FULL_SWEEP_EVERY == FULL_SWEEP_EVERY - 1 {
+    let remaining = sweep_addresses(py, touched);
+    let by_jobs = JOBS.fetch_add(1, Ordering::Relaxed) % FULL_SWEEP_EVERY == FULL_SWEEP_EVERY - 1;
+    let now = now_ms();
+    let by_time = remaining > 0
+        && now.saturating_sub(LAST_FULL_SWEEP_MS.load(Ordering::Relaxed))
+            >= FULL_SWEEP_AFTER.as_millis() as u64;
+    if by_jobs || by_time {
+        LAST_FULL_SWEEP_MS.store(now, Ordering::Relaxed);
         let all: Vec<usize> = lock(&CROSSED).keys().copied().collect();
         sweep_addresses(py, all);
     }

@@ -47,3 +47,19 @@ def where_it_landed():
 def sleep(seconds):
     time.sleep(seconds)
     return "slept"
+
+
+_kept = []
+
+
+def keep(bufs):
+    """Keeps `bufs` past this call (as an ASGI request's task keeps its body)."""
+    _kept.extend(bufs)
+    return len(_kept)
+
+
+def drop_kept():
+    """Drops what `keep` kept; returns how many."""
+    n = len(_kept)
+    _kept.clear()
+    return n
