@@ -35,6 +35,7 @@ use crate::py::ticket::Ticket;
 /// interrupts nothing doubles the wait, up to [`RETRY_MAX`] (a job blocked for good in
 /// standard-library code costs a GIL hand-over ten times a second, not two hundred).
 const RETRY_FIRST: Duration = Duration::from_millis(2);
+/// The longest wait between two tries of deferred interrupts.
 const RETRY_MAX: Duration = Duration::from_millis(100);
 
 /// The import system's package: its frozen bootstrap modules are named
