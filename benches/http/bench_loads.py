@@ -1,0 +1,62 @@
+"""The loads of the HTTP benchmarks (bench.py), the same clients for every server: the wrk
+echo, curl uploads (with the server's memory sampled meanwhile) and curl downloads."""
+
+import os
+import re
+import subprocess
+import time
+
+from bench_procs import rss_during
+from bench_servers import HERE
+
+
+def wrk(url, seconds, connections=32, threads=2):
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s",
+                          "--latency", "-s", os.path.join(HERE, "post.lua"), url + "/echo"],
+                         capture_output=True, text=True, timeout=seconds + 30).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def ms(value, unit):
+        return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+    def pct(p):
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        return ms(m.group(1), m.group(2))
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": rps, "requests": requests, "p50_ms": pct(50), "p99_ms": pct(99),
+            "avg_ms": ms(*re.search(r"Latency\s+([\d.]+)(us|ms|s)", out).groups()),
+            "non2xx": int(errors.group(1)) if errors else 0,
+            "socket_errors": socket_errors.group(1).strip() if socket_errors else ""}
+
+
+def upload(server, path, size, clients, max_time):
+    """`clients` curl uploads of the file at once: MB/s (total), whether every answer was the
+    byte count, the RSS growth and the absolute peak RSS of the server's process tree."""
+    def work():
+        start = time.monotonic()
+        procs = [subprocess.Popen(["curl", "-s", "-H", "Expect:", "--max-time", str(max_time),
+                                   "--data-binary", "@" + path, server.url + "/upload"],
+                                  stdout=subprocess.PIPE) for _ in range(clients)]
+        outs = [p.communicate()[0].decode().strip() for p in procs]
+        elapsed = time.monotonic() - start
+        ok = all(o == str(size) for o in outs)
+        return elapsed, ok
+    (elapsed, ok), base, peak = rss_during(server.roots, work)
+    return {"mbps": size * clients / elapsed / 1e6 if ok else 0.0, "ok": ok,
+            "peak_growth_mib": (peak - base) / 2**20, "peak_rss_mib": peak / 2**20}
+
+
+def download(server, size, runs=3):
+    best = 0.0
+    for _ in range(runs):
+        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "--max-time", "60", "-w",
+                              "%{size_download} %{time_total}",
+                              f"{server.url}/download?size={size}"],
+                             capture_output=True, text=True).stdout.split()
+        got, seconds = int(out[0]), float(out[1])
+        if got == size:
+            best = max(best, size / seconds / 1e6)
+    return {"mbps": best}
