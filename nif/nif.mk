@@ -14,7 +14,8 @@
 #   make proper      the PropEr properties of nif/test, PROPER_NUMTESTS cases each (default
 #                    5000; docs/reliability.md, "PropEr")
 #   make test-nif-pythons  the embedded interpreter built against every other pyenv CPython
-#                    3.10-3.13 whose virtualenv `make test-python` made (scripts/test-nif-pythons)
+#                    3.10-3.13 whose virtualenv `make test-python` made: a smoke check, then
+#                    py_lifecycle_tests on each (scripts/test-nif-pythons)
 #   make dialyzer    dialyzer on nif/ebin, zero warnings allowed; the PLT (erts, kernel,
 #                    stdlib) is built once into nif/_build/py_buffer.plt
 #   make build-examples  build-nif, then examples/erlang into examples/ebin (`make demo-vm')
@@ -101,7 +102,7 @@ test-nif: proper-check build-nif dialyzer nif-test-ebin
 	$(ERL) -noshell -pa nif/ebin $(NIF_TEST_EBIN) -eval \
 		'case eunit:test([$(NIF_TEST_LIST)], [verbose]) of ok -> halt(0); _ -> halt(1) end.'
 
-test-nif-pythons: nif-ebin
+test-nif-pythons: nif-ebin nif-test-ebin
 	bash scripts/test-nif-pythons
 
 # The write benchmark: prints markdown tables (recorded in docs/benchmarks.md, "Erlang NIF").

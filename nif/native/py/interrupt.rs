@@ -13,8 +13,8 @@
 //! breaks that state for all of them: one landing in the import system's module locks left a
 //! lock held or its waiters unwoken, and every later importer of that module hung (or got
 //! `KeyError`). So an interrupt is only set while the thread is in no import (no frame of
-//! `importlib` on its stack: a module's body is never cut short either, which would run it
-//! twice) and its innermost frame is outside the standard library (`threading`, `queue`,
+//! the import system on its stack, [`IMPORT_SYSTEM`]: a module's body is never cut short
+//! either, which would run it twice) and its innermost frame is outside the standard library (`threading`, `queue`,
 //! `logging` and the rest are not written for exceptions between any two bytecodes). It
 //! lands where it is set: a thread parked for the GIL resumes in that frame, and a C call
 //! returns into it. Otherwise it is deferred and tried again (every 2 ms, backing off to
@@ -38,9 +38,14 @@ const RETRY_FIRST: Duration = Duration::from_millis(2);
 /// The longest wait between two tries of deferred interrupts.
 const RETRY_MAX: Duration = Duration::from_millis(100);
 
-/// The import system's package: its frozen bootstrap modules are named
-/// `importlib._bootstrap` and `importlib._bootstrap_external`.
-const IMPORT_SYSTEM: &str = "importlib";
+/// The import system's modules, by the top-level part of the `__name__` their frames see:
+/// the frozen bootstrap modules are `importlib._bootstrap(_external)` on 3.11 but
+/// `_frozen_importlib(_external)` on 3.10, 3.12 and 3.13.
+const IMPORT_SYSTEM: [&str; 3] = [
+    "importlib",
+    "_frozen_importlib",
+    "_frozen_importlib_external",
+];
 
 static INTERRUPTER: LazyLock<Option<Mutex<Sender<ResourceArc<Ticket>>>>> = LazyLock::new(|| {
     let (sender, receiver) = channel::<ResourceArc<Ticket>>();
@@ -126,7 +131,7 @@ fn is_unsafe_to_interrupt(
         let name = frame.getattr("f_globals")?.get_item("__name__").ok();
         if let Some(name) = name.and_then(|n| n.extract::<String>().ok()) {
             let top = name.split('.').next().unwrap_or_default();
-            if top == IMPORT_SYSTEM || (innermost && stdlib.contains(top)?) {
+            if IMPORT_SYSTEM.contains(&top) || (innermost && stdlib.contains(top)?) {
                 return Ok(true);
             }
         }
