@@ -28,6 +28,9 @@ lifecycle_test_() ->
 %% A buffer that crossed into Python frees its bytes when Erlang drops it, with no
 %% later Python call.
 released_buffer_frees_its_memory_without_another_call() ->
+    %% Binaries other processes dropped are freed when those processes are collected: that
+    %% happens now, not during the measure (CI once saw less than 64 MiB held, on 3.13).
+    _ = [erlang:garbage_collect(P) || P <- processes()],
     Before = erlang:memory(binary),
     Self = self(),
     {Pid, Mon} = spawn_monitor(fun() ->
@@ -38,7 +41,8 @@ released_buffer_frees_its_memory_without_another_call() ->
     end),
     Held = receive {held, H} -> H end,
     receive {'DOWN', Mon, process, Pid, normal} -> ok end,
-    ?assert(Held - Before >= 64 bsl 20),
+    %% The buffer holds the 64 MiB (less 8 MiB: garbage other processes may still free).
+    ?assert(Held - Before >= 56 bsl 20),
     %% At least 48 of the 64 MiB go, measured from `Held': garbage of earlier tests freed
     %% meanwhile lowers the count; `Before' would let it be mistaken for this buffer's.
     ?assertEqual(ok, await(fun() -> erlang:memory(binary) =< Held - (48 bsl 20) end, 10000)).
