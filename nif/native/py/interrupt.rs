@@ -14,11 +14,12 @@
 //! lock held or its waiters unwoken, and every later importer of that module hung (or got
 //! `KeyError`). So an interrupt is only set while the thread is in no import (no frame of
 //! the import system on its stack, [`IMPORT_SYSTEM`]: a module's body is never cut short
-//! either, which would run it twice) and its innermost frame is outside the standard library (`threading`, `queue`,
-//! `logging` and the rest are not written for exceptions between any two bytecodes). It
-//! lands where it is set: a thread parked for the GIL resumes in that frame, and a C call
-//! returns into it. Otherwise it is deferred and tried again (every 2 ms, backing off to
-//! 100 ms) until the thread leaves that code or its job ends.
+//! either, which would run it twice) and its innermost frame is outside the standard
+//! library (`threading`, `queue`, `logging` and the rest are not written for exceptions
+//! between any two bytecodes). It lands where it is set: a thread parked for the GIL
+//! resumes in that frame, and a C call returns into it. Otherwise it is deferred and tried
+//! again (every 2 ms, backing off to 100 ms) until the thread leaves that code or its job
+//! ends.
 
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{LazyLock, Mutex};
