@@ -80,8 +80,8 @@ fn interrupter(receiver: Receiver<ResourceArc<Ticket>>) {
         let tried = crate::py::finalize::with_python(|py| {
             // Frames that cannot be read mean no deferral: interrupted as before, never
             // deferred forever.
-            let frames = current_frames(py).ok();
-            deferred.retain(|ticket| !try_interrupt(py, frames.as_ref(), ticket));
+            let threads = Threads::now(py).ok();
+            deferred.retain(|ticket| !try_interrupt(py, threads.as_ref(), ticket));
         });
         if tried.is_none() {
             deferred.clear();
@@ -91,55 +91,61 @@ fn interrupter(receiver: Receiver<ResourceArc<Ticket>>) {
 
 /// Interrupts `ticket`'s thread unless that is unsafe now; true when nothing is left to do
 /// (interrupted, or the job already ended).
-fn try_interrupt(py: Python<'_>, frames: Option<&Bound<'_, PyDict>>, ticket: &Ticket) -> bool {
+fn try_interrupt(_py: Python<'_>, threads: Option<&Threads<'_>>, ticket: &Ticket) -> bool {
     let Some(thread) = ticket.running_thread() else {
         return true;
     };
-    if let Some(frames) = frames {
-        if is_unsafe_to_interrupt(py, frames, thread).unwrap_or(false) {
+    if let Some(threads) = threads {
+        if threads.is_unsafe_to_interrupt(thread).unwrap_or(false) {
             return false;
         }
     }
-    // SAFETY: the GIL is held; PyExc_TimeoutError is a static type object (the call takes a
-    // new reference of its own).
+    // SAFETY: the GIL is held (the `Python` token); PyExc_TimeoutError is a static type
+    // object (the call takes a new reference of its own).
     unsafe { ffi::PyThreadState_SetAsyncExc(thread, ffi::PyExc_TimeoutError) };
     true
 }
 
-/// `sys._current_frames()`: each thread's innermost frame, by thread id.
-fn current_frames(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    Ok(py
-        .import("sys")?
-        .call_method0("_current_frames")?
-        .cast_into::<PyDict>()?)
+/// What one round of tries reads once: every thread's innermost frame and the standard
+/// library's module names.
+struct Threads<'py> {
+    /// `sys._current_frames()`: each thread's innermost frame, by thread id.
+    frames: Bound<'py, PyDict>,
+    /// `sys.stdlib_module_names` (3.10+): the standard library's top-level module names.
+    stdlib: Bound<'py, PyFrozenSet>,
 }
 
-/// True while `thread` is importing, or its innermost frame is standard-library code.
-fn is_unsafe_to_interrupt(
-    py: Python<'_>,
-    frames: &Bound<'_, PyDict>,
-    thread: libc::c_long,
-) -> PyResult<bool> {
-    // Thread ids are `pthread_self()` values, unsigned in Python.
-    let Some(mut frame) = frames.get_item(thread as libc::c_ulong)? else {
-        return Ok(false);
-    };
-    // `sys.stdlib_module_names` (3.10+): the standard library's top-level module names.
-    let stdlib = py.import("sys")?.getattr("stdlib_module_names")?;
-    let stdlib = stdlib.cast::<PyFrozenSet>()?;
-    let mut innermost = true;
-    while !frame.is_none() {
-        let name = frame.getattr("f_globals")?.get_item("__name__").ok();
-        if let Some(name) = name.and_then(|n| n.extract::<String>().ok()) {
-            let top = name.split('.').next().unwrap_or_default();
-            if IMPORT_SYSTEM.contains(&top) || (innermost && stdlib.contains(top)?) {
-                return Ok(true);
-            }
-        }
-        innermost = false;
-        frame = frame.getattr("f_back")?;
+impl<'py> Threads<'py> {
+    fn now(py: Python<'py>) -> PyResult<Self> {
+        let sys = py.import("sys")?;
+        Ok(Threads {
+            frames: sys.call_method0("_current_frames")?.cast_into::<PyDict>()?,
+            stdlib: sys
+                .getattr("stdlib_module_names")?
+                .cast_into::<PyFrozenSet>()?,
+        })
     }
-    Ok(false)
+
+    /// True while `thread` is importing, or its innermost frame is standard-library code.
+    fn is_unsafe_to_interrupt(&self, thread: libc::c_long) -> PyResult<bool> {
+        // Thread ids are `pthread_self()` values, unsigned in Python.
+        let Some(mut frame) = self.frames.get_item(thread as libc::c_ulong)? else {
+            return Ok(false);
+        };
+        let mut innermost = true;
+        while !frame.is_none() {
+            let name = frame.getattr("f_globals")?.get_item("__name__").ok();
+            if let Some(name) = name.and_then(|n| n.extract::<String>().ok()) {
+                let top = name.split('.').next().unwrap_or_default();
+                if IMPORT_SYSTEM.contains(&top) || (innermost && self.stdlib.contains(top)?) {
+                    return Ok(true);
+                }
+            }
+            innermost = false;
+            frame = frame.getattr("f_back")?;
+        }
+        Ok(false)
+    }
 }
 
 /// The id CPython gives the current thread (`threading.get_ident()`).

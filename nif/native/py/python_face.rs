@@ -171,12 +171,13 @@ pub fn sweep(py: Python<'_>) {
     let touched = TOUCHED.with(|touched| std::mem::take(&mut *touched.borrow_mut()));
     let remaining = sweep_addresses(py, touched);
     let by_jobs = JOBS.fetch_add(1, Ordering::Relaxed) % FULL_SWEEP_EVERY == FULL_SWEEP_EVERY - 1;
-    let now = now_ms();
-    let by_time = remaining > 0
-        && now.saturating_sub(LAST_FULL_SWEEP_MS.load(Ordering::Relaxed))
-            >= FULL_SWEEP_AFTER.as_millis() as u64;
-    if by_jobs || by_time {
-        LAST_FULL_SWEEP_MS.store(now, Ordering::Relaxed);
+    // The clock is read only when something is registered: most jobs pass no buffer.
+    let by_time = || {
+        now_ms().saturating_sub(LAST_FULL_SWEEP_MS.load(Ordering::Relaxed))
+            >= FULL_SWEEP_AFTER.as_millis() as u64
+    };
+    if by_jobs || (remaining > 0 && by_time()) {
+        LAST_FULL_SWEEP_MS.store(now_ms(), Ordering::Relaxed);
         let all: Vec<usize> = lock(&CROSSED).keys().copied().collect();
         sweep_addresses(py, all);
     }
