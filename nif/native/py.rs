@@ -8,7 +8,8 @@
 //! the resource a `PyBuffer` made in Python becomes);
 //! [`python_error`] turns exceptions into terms; [`lists`] reads lists without panicking on
 //! improper ones; [`send`] is `erlang.send` for Python code;
-//! [`interrupt`] raises `TimeoutError` in timed-out calls; [`finalize`] stops the interpreter.
+//! [`interrupt`] raises `TimeoutError` in timed-out calls; [`inbox`] lets a Python
+//! thread of the app's own (an event loop's) run the calls meant for it; [`finalize`] stops the interpreter.
 
 pub mod call;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod erlang_module;
 pub mod finalize;
 pub mod from_python;
 pub mod handle;
+pub mod inbox;
 pub mod interpreter;
 pub mod interrupt;
 pub mod job;

@@ -3,6 +3,7 @@
     host = AsgiHost(app)
     host.start()                              # lifespan startup on the loop thread; waits
     host.submit(request, body, responder)     # from any thread; a concurrent Future
+    host.dispatch(request, body, responder)   # the same, no Future (a task at once on the loop)
     host.stop()                               # lifespan shutdown; the loop thread ends
 
 The host owns a `LoopRunner` unless given one (several hosts may share a runner). Requests
@@ -59,6 +60,13 @@ class AsgiHost:
         if not self.started:
             self.start()
         return self.runner.submit(self.adapter(request, body, responder))
+
+    def dispatch(self, request: Any, body: PyBuffer, responder: Responder) -> None:
+        """Runs one request on the loop, nobody waiting for it (thread-safe; on the loop's
+        own thread, e.g. from an `erlang.Inbox`, the request's task starts at once)."""
+        if not self.started:
+            self.start()
+        self.runner.spawn(self.adapter(request, body, responder))
 
     def stop(self, timeout: Optional[float] = None) -> None:
         """Runs the lifespan shutdown, then stops the loop thread if the host owns it."""

@@ -8,7 +8,9 @@
 
 `LoopRunner.submit` is thread-safe (``asyncio.run_coroutine_threadsafe``: the loop's own
 ``call_soon_threadsafe`` wake-up) and returns a `concurrent.futures.Future`; `call` waits for
-it. `stop` cancels what still runs, closes the loop and joins the thread.
+it. `spawn` starts a coroutine whose result nobody waits for: called on the loop's own thread
+(e.g. from a reader callback) it is a task at once, with no wake-up and no future. `stop`
+cancels what still runs, closes the loop and joins the thread.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class LoopRunner:
         self._thread: Optional[threading.Thread] = None
         self._ready = threading.Event()
         self._lock = threading.Lock()
+        #: Tasks `spawn` started (the loop keeps only weak references to tasks).
+        self._spawned: "set[asyncio.Task[Any]]" = set()
 
     def start(self) -> "LoopRunner":
         """Starts the thread (once) and returns when its loop runs."""
@@ -78,6 +82,18 @@ class LoopRunner:
         self.start()
         assert self.loop is not None
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Runs `coro` on the loop, its result unread (from any thread; on the loop's own
+        thread it becomes a task at once)."""
+        thread = self._thread
+        if thread is not None and thread.ident == threading.get_ident():
+            assert self.loop is not None
+            task = self.loop.create_task(coro)
+            self._spawned.add(task)
+            task.add_done_callback(self._spawned.discard)
+        else:
+            self.submit(coro)
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: Optional[float] = None) -> T:
         """Runs `coro` on the loop and waits for its result (not from the loop's thread)."""

@@ -16,11 +16,14 @@ is sent as ``(tag, message)``, e.g. with a reference for a selective receive).
   thread and returns at once; the outcome arrives through ``send``. The first request of an
   app starts its loop thread and runs its lifespan startup (``asgi_startup`` does that ahead
   of time, raising if the startup failed); ``asgi_shutdown(app)`` runs the shutdown and ends
-  the thread.
+  the thread. Inside the BEAM the loop thread then claims the app's later ``asgi`` calls
+  (``erlang.Inbox``): the NIF queues them for the loop itself, so a request costs the loop's
+  wake-up only, not a pool worker's as well (and a GIL hand-over between the two).
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import threading
 from typing import Any, Callable, Dict, Union
@@ -40,6 +43,8 @@ _asgi: Dict[Any, AsgiHost] = {}
 #: One lock per host: its first requests, arriving together on several worker threads,
 #: start it (lifespan startup) once, the others waiting for that startup.
 _starting: Dict[AsgiHost, threading.Lock] = {}
+#: The `erlang.Inbox` through which a started host's loop thread takes its app's requests.
+_inboxes: Dict[AsgiHost, Any] = {}
 
 
 def load(app: AppRef) -> Any:
@@ -76,8 +81,49 @@ def _started_asgi_host(app: AppRef) -> AsgiHost:
     host = _asgi_host(app)
     if not host.started:
         with _starting[host]:
-            host.start()
+            if not host.started:
+                host.start()
+                _open_inbox(app, host)
     return host
+
+
+def _open_inbox(app: AppRef, host: AsgiHost) -> None:
+    """Inside the BEAM, lets the loop thread take the calls ``asgi(app, ...)`` itself (an app
+    given by name only: the calls name it so)."""
+    if not isinstance(app, str):
+        return
+    try:
+        import erlang  # type: ignore[import-not-found]  # only inside the BEAM (the NIF)
+    except ImportError:
+        return
+
+    async def open_inbox() -> Any:
+        inbox = erlang.Inbox(__name__, asgi.__name__, app)
+        asyncio.get_running_loop().add_reader(inbox.fileno(), inbox.run)
+        return inbox
+
+    try:
+        _inboxes[host] = host.runner.call(open_inbox())
+    except ValueError:
+        # The host of an `asgi_shutdown` still running holds the claim: this one's requests
+        # keep going through the pool.
+        pass
+
+
+def _close_inbox(host: AsgiHost) -> None:
+    """Gives the loop thread's claim up: requests go through the pool again."""
+    inbox = _inboxes.pop(host, None)
+    if inbox is None:
+        return
+
+    async def close_inbox() -> None:
+        asyncio.get_running_loop().remove_reader(inbox.fileno())
+        inbox.close()
+
+    try:
+        host.runner.call(close_inbox())
+    finally:
+        inbox.close()
 
 
 def sender(send: Any) -> Callable[[Any], Any]:
@@ -101,7 +147,7 @@ def wsgi(app: AppRef, request: Any, body: PyBuffer, response: PyBuffer, send: An
 def asgi(app: AppRef, request: Any, body: PyBuffer, response: PyBuffer, send: Any) -> None:
     """Starts one request of an ASGI app on its loop thread; returns at once."""
     host = _started_asgi_host(app)
-    host.submit(request, body, ChannelResponder(sender(send), response))
+    host.dispatch(request, body, ChannelResponder(sender(send), response))
 
 
 def asgi_startup(app: AppRef) -> None:
@@ -117,4 +163,7 @@ def asgi_shutdown(app: AppRef) -> None:
         starting = _starting.pop(host, None) if host is not None else None
     if host is not None and starting is not None:
         with starting:
-            host.stop()
+            try:
+                _close_inbox(host)
+            finally:
+                host.stop()

@@ -10,10 +10,13 @@
 //! term is not copied there: the NIF returns `dirty` and `py.erl` calls the `*_dirty`
 //! variant, which runs on a dirty CPU scheduler.
 
+use std::sync::Arc;
+
 use rustler::{Atom, Binary, Encoder, Env, NifResult, OwnedEnv, ResourceArc, Term, TermType};
 
 use crate::atoms;
 use crate::py::finalize::{self, Outcome};
+use crate::py::inbox;
 use crate::py::interpreter;
 use crate::py::interrupt;
 use crate::py::job::{Job, Work};
@@ -113,15 +116,27 @@ fn name(term: Term<'_>) -> NifResult<String> {
     charlist(term).ok_or(rustler::Error::BadArg)
 }
 
+/// The first element of the list `args` when it is a UTF-8 binary (what an inbox's key is
+/// compared with).
+fn first_string(args: Term<'_>) -> Option<String> {
+    let (head, _) = args.list_get_cell().ok()?;
+    let binary = Binary::from_term(head).ok()?;
+    std::str::from_utf8(binary.as_slice())
+        .ok()
+        .map(str::to_owned)
+}
+
 fn is_map(term: Term<'_>) -> bool {
     term.get_type() == TermType::Map
 }
 
-/// Queues a job built by `work` in a fresh environment; returns its ticket.
+/// Queues a job built by `work` in a fresh environment (on `inbox` if given, else on
+/// `context`'s queue); returns its ticket.
 fn submit<'a>(
     env: Env<'a>,
     reference: Term<'a>,
     context: usize,
+    inbox: Option<Arc<inbox::Core>>,
     work: impl FnOnce(&OwnedEnv) -> Work,
 ) -> Term<'a> {
     if let Err(reason) = interpreter::state() {
@@ -136,7 +151,11 @@ fn submit<'a>(
         ticket: ResourceArc::clone(&ticket),
         env: owned,
     };
-    let reason = match workers::submit(context, job) {
+    let queued = match &inbox {
+        Some(inbox) => inbox::submit(inbox, job),
+        None => workers::submit(context, job),
+    };
+    let reason = match queued {
         Ok(()) => return ticket.encode(env),
         Err(SubmitError::NotStarted) => atoms::not_started(),
         Err(SubmitError::Overloaded) => atoms::overloaded(),
@@ -165,7 +184,13 @@ fn call<'a>(
         return Ok(atoms::dirty().encode(env));
     }
     let has_kwargs = kwargs.map_size()? > 0;
-    Ok(submit(env, reference, context, |owned| Work::Call {
+    // A context-free call an `erlang.Inbox` claims runs on that inbox's thread.
+    let inbox = if context == 0 {
+        inbox::claimant(&module, &function, || first_string(arguments))
+    } else {
+        None
+    };
+    Ok(submit(env, reference, context, inbox, |owned| Work::Call {
         module,
         function,
         args: owned.save(arguments),
@@ -189,7 +214,7 @@ fn eval<'a>(
         return Ok(atoms::dirty().encode(env));
     }
     let has_locals = locals.map_size()? > 0;
-    Ok(submit(env, reference, context, |owned| Work::Eval {
+    Ok(submit(env, reference, context, None, |owned| Work::Eval {
         code,
         locals: has_locals.then(|| owned.save(locals)),
     }))
@@ -257,7 +282,9 @@ fn py_exec<'a>(
     code: Term<'a>,
 ) -> NifResult<Term<'a>> {
     let code = source(code)?;
-    Ok(submit(env, reference, context, |_| Work::Exec { code }))
+    Ok(submit(env, reference, context, None, |_| Work::Exec {
+        code,
+    }))
 }
 
 /// Gives up on a call; a job already running gets `TimeoutError` raised in its thread.

@@ -6,7 +6,7 @@
 //!   have installed in the venv: two compiled copies would be two distinct `PyBuffer` types
 //!   and `isinstance` would fail across them.
 //! - `erlang`: `PyBuffer` (the very same class object), `Pid` and `Term` (opaque Erlang terms),
-//!   and `send(pid, obj)`.
+//!   `Inbox` (a thread of the app's own taking the calls meant for it) and `send(pid, obj)`.
 //!
 //! `sys.modules` injection is used rather than `PyImport_AppendInittab`: inittab entries must
 //! be added before `Py_Initialize`, and a dotted name (`py_buffer._native`) cannot be a
@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyModule;
 use pyo3::{wrap_pyfunction, wrap_pymodule};
 
+use crate::py::inbox::Inbox;
 use crate::py::opaque::Term as OpaqueTerm;
 use crate::py::pid::Pid;
 
@@ -28,6 +29,7 @@ fn erlang(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PyBuffer", native.getattr("PyBuffer")?)?;
     m.add_class::<Pid>()?;
     m.add_class::<OpaqueTerm>()?;
+    m.add_class::<Inbox>()?;
     m.add_function(wrap_pyfunction!(crate::py::send::send, m)?)?;
     Ok(())
 }

@@ -105,6 +105,9 @@ pub fn stop() -> Outcome {
     let finalizer = std::thread::Builder::new()
         .name("py-finalize".into())
         .spawn(move || {
+            // Calls queued for an app's own thread are answered `{error, stopped}` (from
+            // this thread: ERTS threads may not send).
+            crate::py::inbox::close_all();
             if busy > 0 {
                 Python::attach(|py| {
                     let _ = soft_exit(py);

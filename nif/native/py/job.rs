@@ -56,6 +56,15 @@ pub enum Work {
     },
 }
 
+/// Whether a job's thread may get `TimeoutError` raised in it when its caller gives up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interrupts {
+    /// A pool worker or context thread: yes ([`crate::py::interrupt`]).
+    OnTimeout,
+    /// A thread of the app's own (an `erlang.Inbox`'s owner): never.
+    Never,
+}
+
 /// A queued request.
 pub struct Job {
     /// Holds every term of this job; the reply is built and sent from it.
@@ -191,8 +200,8 @@ impl Work {
 }
 
 impl Job {
-    /// Runs the job on the current (worker) thread and replies, unless the caller gave up.
-    pub fn run(self, py: Python<'_>, namespace: &Bound<'_, PyDict>) {
+    /// Runs the job on the current thread and replies, unless the caller gave up.
+    pub fn run(self, py: Python<'_>, namespace: &Bound<'_, PyDict>, interrupts: Interrupts) {
         let Job {
             mut env,
             reply_to,
@@ -200,7 +209,11 @@ impl Job {
             work,
             ticket,
         } = self;
-        if !ticket.start(interrupt::current_thread()) {
+        let started = match interrupts {
+            Interrupts::OnTimeout => ticket.start(interrupt::current_thread()),
+            Interrupts::Never => ticket.start_uninterruptible(),
+        };
+        if !started {
             return;
         }
         let message = env.run(|term_env| {
@@ -223,8 +236,32 @@ impl Job {
         });
         // Still holding the GIL: the interrupter sees the job end atomically.
         ticket.finish();
-        interrupt::clear_pending(py);
+        if interrupts == Interrupts::OnTimeout {
+            interrupt::clear_pending(py);
+        }
         // The job's Python objects are gone: forget what no longer crosses.
         python_face::sweep(py);
+    }
+
+    /// Answers the job `{error, Reason}` without running it (it could not be queued after
+    /// all). Call from a thread ERTS does not manage.
+    pub fn refuse(self, reason: rustler::Atom) {
+        let Job {
+            mut env,
+            reply_to,
+            reference,
+            ticket,
+            ..
+        } = self;
+        ticket.reply(|| {
+            let _ = env.send_and_clear(&reply_to, |term_env| {
+                (
+                    atoms::py_result(),
+                    reference.load(term_env),
+                    (atoms::error(), reason),
+                )
+                    .encode(term_env)
+            });
+        });
     }
 }

@@ -78,6 +78,12 @@ impl Ticket {
         true
     }
 
+    /// The job starts on a thread that is never interrupted (no thread is recorded: a cancel
+    /// only drops the reply); false if the caller gave up.
+    pub fn start_uninterruptible(&self) -> bool {
+        self.lock().state != State::Cancelled
+    }
+
     /// The job returned (call with the GIL held, before releasing it).
     pub fn finish(&self) {
         let mut slot = self.lock();

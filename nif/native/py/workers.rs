@@ -18,7 +18,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::py::config::Config;
-use crate::py::job::Job;
+use crate::py::job::{Interrupts, Job};
 use crate::py::queue::{Next, Queue};
 
 /// How long an extra worker of the shared queue stays idle before exiting.
@@ -67,7 +67,9 @@ fn serve(queue: Arc<Queue>, retire_after: Option<Duration>) {
             match py.detach(move || waiting.next(retire_after, KEEP_WORKERS)) {
                 Next::Job(job) => {
                     // A panic in one job must not kill the worker (a context would be lost).
-                    let run = std::panic::AssertUnwindSafe(|| job.run(py, &namespace));
+                    let run = std::panic::AssertUnwindSafe(|| {
+                        job.run(py, &namespace, Interrupts::OnTimeout)
+                    });
                     let _ = std::panic::catch_unwind(run);
                 }
                 Next::Retire => break,
@@ -117,13 +119,20 @@ pub fn start(config: &Config) -> Result<(), String> {
 
 /// Queues `job` on context `context` (`1..=N`, taken modulo N) or, for 0, the shared queue.
 pub fn submit(context: usize, job: Job) -> Result<(), SubmitError> {
-    let pool = POOL.get().ok_or(SubmitError::NotStarted)?;
+    try_submit(context, job).map_err(|refused| refused.0)
+}
+
+/// [`submit`], giving the job back when it cannot be queued (to answer it).
+pub fn try_submit(context: usize, job: Job) -> Result<(), Box<(SubmitError, Job)>> {
+    let Some(pool) = POOL.get() else {
+        return Err(Box::new((SubmitError::NotStarted, job)));
+    };
     if crate::py::finalize::is_stopping() {
-        return Err(SubmitError::Stopped);
+        return Err(Box::new((SubmitError::Stopped, job)));
     }
     let queue = queue_of(pool, context);
     if queue.is_exhausted() {
-        return Err(SubmitError::Overloaded);
+        return Err(Box::new((SubmitError::Overloaded, job)));
     }
     if context == 0 {
         // If no thread can be started, the job waits for a busy worker.

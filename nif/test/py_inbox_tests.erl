@@ -1,0 +1,126 @@
+%% @doc EUnit tests of `erlang.Inbox': a Python thread of its own (an app's event loop) that
+%% takes the context-free calls `Module.Function(Key, ...)' instead of the pool. They run on
+%% its thread, each answered once; other keys and closed inboxes go to the pool, with the
+%% calls still queued at the close; a second claim is refused; a timed-out call is never
+%% interrupted there; `py:stop/0' answers queued calls `{error, stopped}'; ASGI requests of
+%% `py_request' reach the app through its loop's inbox. The Python side is
+%% nif/test/python/pyt_inbox.py.
+-module(py_inbox_tests).
+-include_lib("eunit/include/eunit.hrl").
+
+-import(py_buffer_test_helpers, [await/2, run_vm/2]).
+
+inbox_test_() ->
+    {setup, fun py_buffer_test_helpers:setup/0, fun(_) -> ok end,
+     [fun calls_an_inbox_claims_run_on_its_thread/0,
+      {timeout, 60, fun concurrent_calls_are_each_answered_once/0},
+      {timeout, 30, fun closing_hands_queued_calls_to_the_pool/0},
+      fun a_second_claim_is_refused/0,
+      {timeout, 30, fun a_timed_out_call_is_not_interrupted_there/0},
+      {timeout, 60, fun stop_answers_queued_calls_stopped/0},
+      {timeout, 60, fun asgi_requests_reach_the_app_through_its_loop_inbox/0}]}.
+
+where(Key, N) ->
+    py:call(pyt_inbox, where, [Key, N]).
+
+calls_an_inbox_claims_run_on_its_thread() ->
+    {ok, Owner} = py:call(pyt_inbox, open_inbox, [<<"where">>, <<"k1">>]),
+    Ns = lists:seq(1, 200),
+    ?assertEqual([{ok, {Owner, N}} || N <- Ns], [where(<<"k1">>, N) || N <- Ns]),
+    %% Another key, or a key that is not a binary: the pool.
+    {ok, {Other, 7}} = where(<<"k2">>, 7),
+    ?assertNotEqual(Owner, Other),
+    {ok, {Atom, 8}} = where(k1, 8),
+    ?assertNotEqual(Owner, Atom),
+    ?assertEqual({ok, 200}, py:call(pyt_inbox, close, [<<"k1">>])),
+    %% Closed: the pool again.
+    {ok, {After, 9}} = where(<<"k1">>, 9),
+    ?assertNotEqual(Owner, After).
+
+%% 8 processes x 250 calls at once: every call answered once, with its own argument.
+concurrent_calls_are_each_answered_once() ->
+    {ok, Owner} = py:call(pyt_inbox, open_inbox, [<<"where">>, <<"k2">>]),
+    Self = self(),
+    Pids = [spawn_link(fun() ->
+                Ns = lists:seq(P * 1000, P * 1000 + 249),
+                Self ! {self(), [where(<<"k2">>, N) || N <- Ns] =:= [{ok, {Owner, N}} || N <- Ns]}
+            end) || P <- lists:seq(1, 8)],
+    ?assertEqual([true || _ <- Pids], [receive {P, Same} -> Same end || P <- Pids]),
+    ?assertEqual({ok, 2000}, py:call(pyt_inbox, close, [<<"k2">>])),
+    ?assertEqual(none, py_buffer_test_helpers:next()).
+
+%% Calls queued while the owner does not run them are answered by the pool when the inbox
+%% closes (none lost, none twice).
+closing_hands_queued_calls_to_the_pool() ->
+    {ok, Owner} = py:call(pyt_inbox, open_inbox, [<<"where">>, <<"k3">>]),
+    {ok, _} = py:call(pyt_inbox, hold, [<<"k3">>]),
+    Self = self(),
+    Pids = [spawn_link(fun() -> Self ! {self(), where(<<"k3">>, N)} end)
+            || N <- lists:seq(1, 50)],
+    ?assertEqual(ok, await(fun() -> py:call(pyt_inbox, pending, [<<"k3">>]) =:= {ok, 50} end,
+                           10000)),
+    ?assertEqual({ok, 0}, py:call(pyt_inbox, close, [<<"k3">>])),
+    Results = [receive {P, R} -> R end || P <- Pids],
+    ?assertEqual(lists:seq(1, 50), [N || {ok, {_, N}} <- Results]),
+    ?assertEqual([], [T || {ok, {T, _}} <- Results, T =:= Owner]),
+    ?assertEqual(none, py_buffer_test_helpers:next()).
+
+a_second_claim_is_refused() ->
+    {ok, _} = py:call(pyt_inbox, open_inbox, [<<"where">>, <<"k4">>]),
+    ?assertMatch({error, {python_error, <<"ValueError">>, <<"the calls pyt_inbox.where(\"k4\", ...)",
+                                                           _/binary>>, _}},
+                 py:call(pyt_inbox, open_again, [<<"k4">>])),
+    ?assertEqual({ok, 0}, py:call(pyt_inbox, close, [<<"k4">>])),
+    %% Closed: the claim is free again.
+    ?assertEqual({ok, true}, py:call(pyt_inbox, open_again, [<<"k4">>])).
+
+%% A call that times out on the inbox's thread runs to its end: no TimeoutError is raised
+%% into a thread the app owns (a pool worker gets one, see py_lifecycle_tests).
+a_timed_out_call_is_not_interrupted_there() ->
+    {ok, Owner} = py:call(pyt_inbox, open_inbox, [<<"sleep_where">>, <<"k5">>]),
+    ?assertEqual({error, timeout},
+                 py:call(any, pyt_inbox, sleep_where, [<<"k5">>, 0.3], #{timeout => 50})),
+    ?assertEqual(ok, await(fun() ->
+                               py:call(pyt_inbox, finished_sleeps, []) =:= {ok, [<<"finished">>]}
+                           end, 10000)),
+    %% The thread still serves, and the late reply never arrived.
+    ?assertEqual({ok, Owner}, py:call(pyt_inbox, sleep_where, [<<"k5">>, 0])),
+    ?assertEqual({ok, 2}, py:call(pyt_inbox, close, [<<"k5">>])),
+    ?assertEqual(none, py_buffer_test_helpers:next()).
+
+stop_answers_queued_calls_stopped() ->
+    Code = "py_buffer_test_helpers:setup(), "
+           "{ok, _} = py:call(pyt_inbox, open_inbox, [<<\"where\">>, <<\"s\">>]), "
+           "{ok, _} = py:call(pyt_inbox, hold, [<<\"s\">>]), "
+           "Self = self(), "
+           "spawn(fun() -> Self ! {r, py:call(pyt_inbox, where, [<<\"s\">>, 1])} end), "
+           "ok = py_buffer_test_helpers:await(fun() -> "
+           "    py:call(pyt_inbox, pending, [<<\"s\">>]) =:= {ok, 1} end, 10000), "
+           "ok = py:stop(), "
+           "receive {r, R} -> io:format(\"answer: ~p~n\", [R]) after 10000 -> halt(3) end, "
+           "init:stop().",
+    {Status, Out} = run_vm(Code, []),
+    ?assertEqual({0, match}, {Status, re:run(Out, "answer: {error,stopped}", [{capture, none}])}).
+
+%% After its first request (which starts the app), an ASGI app's requests go to its event
+%% loop through the loop's inbox: every one of them is counted there.
+asgi_requests_reach_the_app_through_its_loop_inbox() ->
+    App = {asgi, <<"pyt_serve_asgi:echo">>},
+    Serve = fun(Body) ->
+        #{status := 200, body := Got} =
+            py_request_driver:run(App, #{method => <<"POST">>}, [Body],
+                                  #{content_length => byte_size(Body)}),
+        Got
+    end,
+    <<"first">> = Serve(<<"first">>),
+    Served = fun() ->
+        {ok, N} = py:eval(py:context(1),
+                          <<"__import__('py_buffer.serve').serve._inboxes["
+                            "__import__('py_buffer.serve').serve._asgi['pyt_serve_asgi:echo']]"
+                            ".served">>),
+        N
+    end,
+    Before = Served(),
+    Bodies = [integer_to_binary(N) || N <- lists:seq(1, 40)],
+    ?assertEqual(Bodies, [Serve(B) || B <- Bodies]),
+    ?assertEqual(Before + 40, Served()).
