@@ -45,7 +45,11 @@
 %% C extension modules load (`asyncio', `json', `ssl', ...). Inside the VM, the module
 %% `erlang' provides `PyBuffer' (the very class of `py_buffer.PyBuffer'), `Pid', `Term' and
 %% `send(pid, obj)' (a message to an Erlang process, converted as a result is; `ValueError'
-%% when it is beyond the conversion budget). `sys.stdout' and `sys.stderr' are unbuffered and
+%% when it is beyond the conversion budget), and `Inbox(Module, Function, Key)': opened on a
+%% thread of the app's own (an event loop's), it claims the context-free calls
+%% `Module.Function(Key, ...)' (`Key' a binary): they are queued for that thread, which runs
+%% them when `inbox.fileno()' is readable (`inbox.run()'), never interrupted by a timeout;
+%% `inbox.close()' hands calls still queued to the pool. `sys.stdout' and `sys.stderr' are unbuffered and
 %% go to the VM's standard output and error. `SIGCHLD' is set back to its default (the BEAM
 %% ignores it), so `subprocess' and `os.system' see their children's exit status; the
 %% BEAM's own port programs are unaffected.

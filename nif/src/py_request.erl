@@ -12,9 +12,11 @@
 %% == Where Python runs ==
 %% A WSGI request is `py_buffer.serve.wsgi' on a worker of the `py' pool (it blocks that
 %% worker thread, never a scheduler, while its body is slow or its response buffer full); an
-%% ASGI request is `py_buffer.serve.asgi', which hands the request to the app's event-loop
-%% thread and returns at once. {@link py_app} runs an ASGI app's lifespan startup and shutdown
-%% ahead of time (else the first request starts it).
+%% ASGI request is `py_buffer.serve.asgi', which starts the request as a task on the app's
+%% event-loop thread and returns at once. Once an app runs, its loop thread takes these calls
+%% itself (an `erlang.Inbox' the NIF queues them to, no pool worker in between). {@link
+%% py_app} runs an ASGI app's lifespan startup and shutdown ahead of time (else the first
+%% request starts it).
 %%
 %% == Buffers and memory ==
 %% The request body goes through a bounded buffer (`body_buffer' bytes, default 64 KiB): a
