@@ -18,7 +18,8 @@ inbox_test_() ->
       fun a_second_claim_is_refused/0,
       {timeout, 30, fun a_timed_out_call_is_not_interrupted_there/0},
       {timeout, 60, fun stop_answers_queued_calls_stopped/0},
-      {timeout, 60, fun asgi_requests_reach_the_app_through_its_loop_inbox/0}]}.
+      {timeout, 60, fun asgi_requests_reach_the_app_through_its_loop_inbox/0},
+      {timeout, 120, fun asgi_requests_racing_app_restarts_all_end/0}]}.
 
 where(Key, N) ->
     py:call(pyt_inbox, where, [Key, N]).
@@ -124,3 +125,45 @@ asgi_requests_reach_the_app_through_its_loop_inbox() ->
     Bodies = [integer_to_binary(N) || N <- lists:seq(1, 40)],
     ?assertEqual(Bodies, [Serve(B) || B <- Bodies]),
     ?assertEqual(Before + 40, Served()).
+
+%% 8 processes x 40 requests while another process stops and starts the app again and
+%% again (its inbox closed and opened each time) until they are through: every request
+%% ends, within the driver's 30 s, and every one answered 200 carries exactly its own body.
+%% A request whose task a stop cancelled may fail (500 or `{failed, _}'); none may hang.
+asgi_requests_racing_app_restarts_all_end() ->
+    App = {asgi, <<"pyt_serve_asgi:echo">>},
+    Self = self(),
+    Restarter = spawn_link(fun() -> restart_until_told(App, 0) end),
+    Clients = [spawn_link(fun() ->
+        Outcomes = [begin
+                        Body = <<"c", (integer_to_binary(C))/binary, "-",
+                                 (integer_to_binary(N))/binary>>,
+                        R = py_request_driver:run(App, #{method => <<"POST">>}, [Body],
+                                                  #{content_length => byte_size(Body)}),
+                        case R of
+                            #{status := 200, body := Body, last := done} -> ok;
+                            #{status := 200} -> {wrong_body, Body, R};
+                            #{last := {failed, _}} -> failed;
+                            #{status := 500, last := done} -> failed;
+                            _ -> {unexpected, R}
+                        end
+                    end || N <- lists:seq(1, 40)],
+        Self ! {self(), Outcomes}
+    end) || C <- lists:seq(1, 8)],
+    Outcomes = lists:append([receive {C, O} -> O end || C <- Clients]),
+    Restarter ! {stop, self()},
+    Restarts = receive {restarts, R} -> R end,
+    ?assertEqual(320, length(Outcomes)),
+    ?assertEqual([], [O || O <- Outcomes, O =/= ok, O =/= failed]),
+    %% The race happened: the app was restarted while the requests ran.
+    ?assert(Restarts >= 2),
+    ?assertEqual(ok, py_app:start(App)).
+
+restart_until_told(App, Count) ->
+    receive
+        {stop, From} -> From ! {restarts, Count}
+    after 0 ->
+        ok = py_app:stop(App),
+        ok = py_app:start(App),
+        restart_until_told(App, Count + 1)
+    end.
