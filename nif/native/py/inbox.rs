@@ -113,8 +113,12 @@ pub fn claimant(
         .cloned()
 }
 
-/// Queues `job` in `inbox`, or on the shared pool if that inbox has closed meanwhile.
+/// Queues `job` in `inbox`, or on the shared pool if that inbox has closed meanwhile; refused
+/// like any call once `py:stop/0` began.
 pub fn submit(inbox: &Core, job: Job) -> Result<(), SubmitError> {
+    if crate::py::finalize::is_stopping() {
+        return Err(SubmitError::Stopped);
+    }
     match inbox.push(job) {
         Ok(()) => Ok(()),
         Err(job) => workers::submit(0, *job),
