@@ -52,7 +52,21 @@ wants_close(Version, Headers) ->
 values(Name, Headers) ->
     [lower(V) || {N, Joined} <- Headers, N =:= Name,
                             V0 <- binary:split(Joined, <<",">>, [global]),
-                            V <- [string:trim(V0)], V =/= <<>>].
+                            V <- [trim_ows(V0)], V =/= <<>>].
+
+%% Without the optional whitespace (spaces and tabs, RFC 9110 §5.6.3) at either end.
+trim_ows(Bin) ->
+    trim_trailing_ows(trim_leading_ows(Bin)).
+
+trim_leading_ows(<<C, Rest/binary>>) when C =:= $\s; C =:= $\t -> trim_leading_ows(Rest);
+trim_leading_ows(Bin) -> Bin.
+
+trim_trailing_ows(<<>>) -> <<>>;
+trim_trailing_ows(Bin) ->
+    case binary:last(Bin) of
+        C when C =:= $\s; C =:= $\t -> trim_trailing_ows(binary:part(Bin, 0, byte_size(Bin) - 1));
+        _ -> Bin
+    end.
 
 %% @doc ASCII lower case (header names and tokens are ASCII; other bytes stay as they are).
 -spec lower(binary()) -> binary().

@@ -63,6 +63,7 @@
             headers :: [{binary(), binary()}],
             peer :: string(),
             peer_addr :: {inet:ip_address(), inet:port_number()} | undefined,
+            server_addr :: {inet:ip_address(), inet:port_number()} | undefined,
             started :: integer(),
             req :: term(),
             %% Where body bytes go: the app, dropped (it did not want them), or nowhere
@@ -92,6 +93,7 @@ loop(Socket, Opts) ->
     _ = inet:setopts(Socket, [{send_timeout, BodyTimeout}, {send_timeout_close, true}]),
     Guard = py_serve_guard:start(Socket),
     put(py_serve_guard, Guard),
+    put(py_serve_ends, ends(Socket)),
     ok = py_serve_guard:arm(Guard, HeaderTimeout, headers_timeout),
     mochiweb_http:loop(Socket, Opts, {?MODULE, handle}).
 
@@ -111,15 +113,11 @@ handle(MReq) ->
 
 head(MReq, Guard) ->
     Socket = mochiweb_request:get(socket, MReq),
-    Headers = [{py_serve_framing:lower(bin(K)), bin(V)}
+    Headers = [{header_name(K), bin(V)}
                || {K, V} <- mochiweb_headers:to_list(mochiweb_request:get(headers, MReq))],
-    {PeerAddr, Peer} = case inet:peername(Socket) of
-                           {ok, {IP, Port} = Addr} ->
-                               {Addr, inet:ntoa(IP) ++ ":" ++ integer_to_list(Port)};
-                           _ ->
-                               {undefined, "-"}
-                       end,
+    {PeerAddr, Peer, ServerAddr} = get(py_serve_ends),
     #s{sock = Socket, mreq = MReq, guard = Guard, cfg = cfg(),
+       server_addr = ServerAddr,
        method = bin(mochiweb_request:get(method, MReq)),
        target = bin(mochiweb_request:get(raw_path, MReq)),
        version = mochiweb_request:get(version, MReq),
@@ -166,8 +164,8 @@ start(#s{cfg = #{app := App, buffer_size := Buffer, max_body := Max}} = S, Frami
             ours(S#s{close = true, note = io_lib:format("python: ~p", [Reason])}, 503)
     end.
 
-request_head(#s{sock = Socket, method = Method, target = Target, version = {Major, Minor},
-                headers = Headers, peer_addr = Peer}) ->
+request_head(#s{method = Method, target = Target, version = {Major, Minor},
+                headers = Headers, peer_addr = Peer, server_addr = Server}) ->
     {Path, Query} = case binary:split(Target, <<"?">>) of
                         [P, Q] -> {P, Q};
                         [P] -> {P, <<>>}
@@ -175,10 +173,36 @@ request_head(#s{sock = Socket, method = Method, target = Target, version = {Majo
     #{method => Method, path => Path, query_string => Query,
       http_version => iolist_to_binary([integer_to_binary(Major), $., integer_to_binary(Minor)]),
       headers => Headers, scheme => <<"http">>,
-      peer => Peer, server => address(inet:sockname(Socket))}.
+      peer => Peer, server => Server}.
+
+%% The connection's two ends, read once per connection (not per request): the peer's address
+%% and its text for the access log, and the server's address.
+ends(Socket) ->
+    {PeerAddr, Peer} = case inet:peername(Socket) of
+                           {ok, {IP, Port} = Addr} ->
+                               {Addr, inet:ntoa(IP) ++ ":" ++ integer_to_list(Port)};
+                           _ ->
+                               {undefined, "-"}
+                       end,
+    {PeerAddr, Peer, address(inet:sockname(Socket))}.
 
 address({ok, {IP, Port}}) -> {IP, Port};
 address(_) -> undefined.
+
+%% A header name, lower-cased. mochiweb gives the names Erlang's HTTP parser knows as atoms
+%% (a fixed set): their lower-cased binaries are kept in the connection's dictionary, so a
+%% keep-alive connection lower-cases each only once; other names (strings) every time.
+header_name(Name) when is_atom(Name) ->
+    case get({py_serve_header, Name}) of
+        undefined ->
+            Lower = py_serve_framing:lower(atom_to_binary(Name)),
+            put({py_serve_header, Name}, Lower),
+            Lower;
+        Lower ->
+            Lower
+    end;
+header_name(Name) ->
+    py_serve_framing:lower(bin(Name)).
 
 %% 100-continue: sent when the app first waits for body bytes (the event `body_demand').
 expect(#s{headers = Headers, version = Version} = S, Framing)
@@ -210,13 +234,16 @@ body(#s{mreq = MReq, sock = Socket} = S, chunked) ->
             S1;
         S1 ->
             %% mochiweb's decoder, on a copy of the request without `Expect' (100 Continue
-            %% is ours to send).
+            %% is ours to send) and with the coding written as mochiweb compares it: the
+            %% framing found a lone `chunked', in any case and spacing (RFC 9112 §7: coding
+            %% names are case-insensitive), which mochiweb would not decode.
+            Headers = mochiweb_headers:enter("transfer-encoding", "chunked",
+                                             mochiweb_headers:delete_any(
+                                               "expect", mochiweb_request:get(headers, MReq))),
             Decoder = mochiweb_request:new(Socket, mochiweb_request:get(opts, MReq),
                                            mochiweb_request:get(method, MReq),
                                            mochiweb_request:get(raw_path, MReq),
-                                           mochiweb_request:get(version, MReq),
-                                           mochiweb_headers:delete_any("expect",
-                                               mochiweb_request:get(headers, MReq))),
+                                           mochiweb_request:get(version, MReq), Headers),
             put(py_serve_state, S1),
             arm_body(S1),
             try mochiweb_request:stream_body(piece(S1), fun chunk/2, S1, undefined, Decoder) of

@@ -128,6 +128,19 @@ def test_bad_framing(server, headers):
     assert "framing" not in ids(server, "aborted") | ids(server, "complete")
 
 
+@pytest.mark.parametrize("headers, body", [
+    (b"Connection: keep-alive ,\tclose\r\nContent-Length: 5\r\n", b"hello"),
+    (b"Connection: close\r\nContent-Length:  5 ,\t5\r\n", b"hello"),
+    (b"Connection: close\r\nTransfer-Encoding: \tChunked \r\n", b"5\r\nhello\r\n0\r\n\r\n"),
+])
+def test_list_values_around_optional_whitespace(server, headers, body):
+    # Spaces and tabs around a list's values (RFC 9110 §5.6.1), any case of a token: the
+    # connection closes after the response (read until closed), the body is the 5 bytes.
+    out = raw(server, b"POST /upload?id=ows HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n" + body)
+    assert out.startswith(b"HTTP/1.1 200 "), out[:200]
+    assert json.loads(out.split(b"\r\n\r\n", 1)[1])["bytes"] == 5
+
+
 def test_repeated_equal_lengths_accepted(server):
     out = raw(server, b"POST /upload?id=twice HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                       b"Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello")
