@@ -55,7 +55,7 @@
 
 -record(s, {sock :: term(),
             mreq :: term(),
-            guard :: pid(),
+            guard :: py_serve_guard:guard(),
             cfg :: map(),
             method :: binary(),
             target :: binary(),
