@@ -116,12 +116,11 @@ def _close_inbox(host: AsgiHost) -> None:
     if inbox is None:
         return
 
-    async def close_inbox() -> None:
+    async def stop_reading() -> None:
         asyncio.get_running_loop().remove_reader(inbox.fileno())
-        inbox.close()
 
     try:
-        host.runner.call(close_inbox())
+        host.runner.call(stop_reading())
     finally:
         inbox.close()
 

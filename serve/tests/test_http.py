@@ -252,39 +252,27 @@ def test_header_timeout(server):
     assert 1.5 < seconds_until_closed_unanswered(s) < 4  # --header-timeout 2
 
 
-def read_response(sock):
-    """One whole response with a Content-Length from `sock`: (head, body)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += sock.recv(65536)
-    head, body = data.split(b"\r\n\r\n", 1)
-    length = int([line.split(b":", 1)[1] for line in head.split(b"\r\n")
-                  if line.lower().startswith(b"content-length:")][0])
-    while len(body) < length:
-        body += sock.recv(65536)
-    return head, body
-
-
 def test_timeouts_rearm_on_a_kept_alive_connection(server):
     # Each deadline starts anew with the request it belongs to: a connection that served
     # requests for longer than --header-timeout 2 is not dropped for it, and is dropped once
     # it stays idle (or stalls in a body) for the timeout after its last request.
-    s = socket.create_connection(("127.0.0.1", server.port))
-    s.settimeout(6)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=6)
     start = time.monotonic()
     while time.monotonic() - start < 3:
-        s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
-        head, body = read_response(s)
-        assert head.startswith(b"HTTP/1.1 200 ") and json.loads(body)["bytes"] == 5
+        conn.request("POST", "/upload", body=b"hello")
+        r = conn.getresponse()
+        assert (r.status, json.loads(r.read())["bytes"]) == (200, 5)
         time.sleep(0.3)
-    assert 1.5 < seconds_until_closed_unanswered(s) < 4  # idle: --header-timeout 2
-    s = socket.create_connection(("127.0.0.1", server.port))
-    s.settimeout(6)
+    assert 1.5 < seconds_until_closed_unanswered(conn.sock) < 4  # idle: --header-timeout 2
+    conn.close()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=6)
     for _ in range(3):
-        s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
-        assert read_response(s)[0].startswith(b"HTTP/1.1 200 ")
-    s.sendall(b"POST /upload?id=stalled HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\nabc")
-    assert 1.5 < seconds_until_closed_unanswered(s) < 4  # stalled body: --body-timeout 2
+        conn.request("POST", "/upload", body=b"hello")
+        r = conn.getresponse()
+        assert (r.status, json.loads(r.read())["bytes"]) == (200, 5)
+    conn.sock.sendall(b"POST /upload?id=stalled HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\nabc")
+    assert 1.5 < seconds_until_closed_unanswered(conn.sock) < 4  # stalled body: --body-timeout 2
+    conn.close()
     assert wait_for(lambda: "stalled" in ids(server, "aborted"))
 
 

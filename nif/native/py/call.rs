@@ -22,7 +22,7 @@ use crate::py::interrupt;
 use crate::py::job::{Job, Work};
 use crate::py::lists::charlist;
 use crate::py::ticket::Ticket;
-use crate::py::workers::{self, SubmitError};
+use crate::py::workers;
 
 /// Terms with more nodes than this are copied on a dirty scheduler (a copy of this many
 /// nodes takes well under a millisecond).
@@ -155,13 +155,10 @@ fn submit<'a>(
         Some(inbox) => inbox::submit(inbox, job),
         None => workers::submit(context, job),
     };
-    let reason = match queued {
-        Ok(()) => return ticket.encode(env),
-        Err(SubmitError::NotStarted) => atoms::not_started(),
-        Err(SubmitError::Overloaded) => atoms::overloaded(),
-        Err(SubmitError::Stopped) => atoms::stopped(),
-    };
-    (atoms::error(), reason).encode(env)
+    match queued {
+        Ok(()) => ticket.encode(env),
+        Err(reason) => (atoms::error(), reason.atom()).encode(env),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

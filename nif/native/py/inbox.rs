@@ -32,7 +32,6 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::atoms;
 use crate::py::job::{Interrupts, Job};
 use crate::py::workers::{self, SubmitError};
 
@@ -140,16 +139,8 @@ fn close_core(core: &Arc<Core>) {
     for job in core.close() {
         if let Err(refused) = workers::try_submit(0, job) {
             let (reason, job) = *refused;
-            job.refuse(refusal(reason));
+            job.refuse(reason.atom());
         }
-    }
-}
-
-fn refusal(reason: SubmitError) -> rustler::Atom {
-    match reason {
-        SubmitError::NotStarted => atoms::not_started(),
-        SubmitError::Overloaded => atoms::overloaded(),
-        SubmitError::Stopped => atoms::stopped(),
     }
 }
 
@@ -182,9 +173,7 @@ impl Inbox {
         let (readable, wake) = UnixStream::pair()?;
         readable.set_nonblocking(true)?;
         wake.set_nonblocking(true)?;
-        let namespace = PyDict::new(py);
-        namespace.set_item("__builtins__", py.import("builtins")?)?;
-        namespace.set_item("__name__", "__py_inbox__")?;
+        let namespace = workers::namespace(py)?;
         let core = Arc::new(Core {
             key: claim_key(module, function, key),
             queued: Mutex::new(Queued::default()),

@@ -50,8 +50,19 @@ pub enum SubmitError {
     Stopped,
 }
 
-/// A fresh namespace for `eval`/`exec` on one worker.
-fn namespace(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+impl SubmitError {
+    /// The reason a caller is given: `{error, Reason}`.
+    pub fn atom(self) -> rustler::Atom {
+        match self {
+            SubmitError::NotStarted => crate::atoms::not_started(),
+            SubmitError::Overloaded => crate::atoms::overloaded(),
+            SubmitError::Stopped => crate::atoms::stopped(),
+        }
+    }
+}
+
+/// A fresh namespace for `eval`/`exec` on one worker (or one `erlang.Inbox`).
+pub fn namespace(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let namespace = PyDict::new(py);
     namespace.set_item("__builtins__", py.import("builtins")?)?;
     namespace.set_item("__name__", "__py_context__")?;
