@@ -55,7 +55,7 @@
 
 -record(s, {sock :: term(),
             mreq :: term(),
-            guard :: py_serve_guard:guard(),
+            guard :: pid(),
             cfg :: map(),
             method :: binary(),
             target :: binary(),

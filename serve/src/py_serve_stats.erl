@@ -1,52 +1,36 @@
-%% @doc The server's shared state: the requests in flight and the draining flag a shutdown
-%% sets (from then on every response says `Connection: close').
-%%
-%% Requests in flight are counted from the open connections (a table of their guards,
-%% {@link py_serve_guard}): each connection's guard holds a flag the connection sets while
-%% it serves a request, so a request costs no shared counter and no message; a connection
-%% whose process was killed leaves the table when its guard sees it go. Reading the count
-%% walks the table: it is read by the stats endpoint and a shutdown, not per request. The
-%% draining flag lives in an `atomics' array reachable through `persistent_term' (written
-%% once, at {@link init/0}).
+%% @doc The server's shared state: the number of requests in flight (counted by the
+%% connections' guards, {@link py_serve_guard}) and the draining flag a shutdown sets (from
+%% then on every response says `Connection: close'). Both live in one `atomics' array
+%% reachable through `persistent_term' (written once, at {@link init/0}), so reading them
+%% costs no message.
 -module(py_serve_stats).
 
--export([init/0, connection_opened/2, connection_closed/1, in_flight/0, drain/0, draining/0,
+-export([init/0, request_started/0, request_ended/0, in_flight/0, drain/0, draining/0,
          snapshot/0]).
 
 -define(KEY, py_serve_stats).
--define(CONNECTIONS, py_serve_connections).
--define(DRAINING, 1).
+-define(IN_FLIGHT, 1).
+-define(DRAINING, 2).
 
-%% @doc Creates the flag and the table of connections (once, before the listener starts; the
-%% calling process owns the table and must outlive the connections).
+%% @doc Creates the counters (once, before the listener starts).
 -spec init() -> ok.
 init() ->
-    ?CONNECTIONS = ets:new(?CONNECTIONS, [set, public, named_table,
-                                          {write_concurrency, true}, {read_concurrency, true}]),
-    persistent_term:put(?KEY, atomics:new(1, [{signed, true}])).
+    persistent_term:put(?KEY, atomics:new(2, [{signed, true}])).
 
-%% @doc A connection opened: its guard, and the guard's process (from
-%% {@link py_serve_guard:start/1}).
--spec connection_opened(pid(), py_serve_guard:guard()) -> ok.
-connection_opened(GuardPid, Guard) ->
-    true = ets:insert(?CONNECTIONS, {GuardPid, Guard}),
-    ok.
+%% @doc One more request in flight.
+-spec request_started() -> ok.
+request_started() ->
+    atomics:add(ref(), ?IN_FLIGHT, 1).
 
-%% @doc The connection of the guard `GuardPid' is gone.
--spec connection_closed(pid()) -> ok.
-connection_closed(GuardPid) ->
-    true = ets:delete(?CONNECTIONS, GuardPid),
-    ok.
+%% @doc One request fewer in flight.
+-spec request_ended() -> ok.
+request_ended() ->
+    atomics:sub(ref(), ?IN_FLIGHT, 1).
 
 %% @doc The number of requests in flight.
--spec in_flight() -> non_neg_integer().
+-spec in_flight() -> integer().
 in_flight() ->
-    ets:foldl(fun({_, Guard}, N) ->
-                      case py_serve_guard:busy_flag(Guard) of
-                          true -> N + 1;
-                          false -> N
-                      end
-              end, 0, ?CONNECTIONS).
+    atomics:get(ref(), ?IN_FLIGHT).
 
 %% @doc From now on connections close after their current request.
 -spec drain() -> ok.
