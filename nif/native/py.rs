@@ -13,6 +13,7 @@
 
 pub mod call;
 pub mod config;
+pub mod cpu_demand;
 pub mod erlang_module;
 pub mod finalize;
 pub mod from_python;

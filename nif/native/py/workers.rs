@@ -6,7 +6,10 @@
 //!   own `__main__`-like namespace for `eval`/`exec`: its calls run one at a time, in order.
 //! - Context-free calls (`py:call/3`) go to a shared queue whose workers are created on
 //!   demand up to `max_workers`, so 20 (or 100) calls blocked in Python leave room for new
-//!   ones; workers idle for [`RETIRE_AFTER`] exit while more than [`KEEP_WORKERS`] remain.
+//!   ones: while jobs wait that no idle worker will take, its watcher thread ([`watch`])
+//!   adds workers when the others are blocked (they want little CPU: `cpu_demand`), and
+//!   none when they merely wait for the GIL, which more threads would only contend for;
+//!   workers idle for [`RETIRE_AFTER`] exit while more than [`KEEP_WORKERS`] remain.
 //!
 //! No Python ever runs on a dirty scheduler, and no scheduler ever waits for the GIL.
 
@@ -18,9 +21,22 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::py::config::Config;
+use crate::py::cpu_demand::{Demand, Meter};
 use crate::py::job::{Interrupts, Job};
 use crate::py::queue::{Next, Queue};
 
+/// How often the shared queue's watcher checks that jobs still wait with no idle worker to
+/// take them (a gap longer than two of these begins a new [`DEMAND_WINDOW`]).
+const WATCH_EVERY: Duration = Duration::from_millis(1);
+/// The span over which the watcher measures the workers' demand for CPU before adding any:
+/// the most a call blocked in Python delays new ones. Over 1 ms windows a WSGI echo's
+/// workers (GIL-bound) measured 0.4-4 CPUs (the kernel counts a wait for a CPU when the
+/// thread gets one); over 10 ms, 1.1-1.9.
+const DEMAND_WINDOW: Duration = Duration::from_millis(10);
+/// The demand (CPUs' worth, workers summed) below which the pool grows: Python's threads
+/// use one CPU between them (the GIL), so workers that want much less are blocked (in a
+/// read, a sleep, a database query) and the GIL has room for more of them.
+const GROW_BELOW_CPUS: f64 = 0.75;
 /// How long an extra worker of the shared queue stays idle before exiting.
 const RETIRE_AFTER: Duration = Duration::from_secs(30);
 /// Workers of the shared queue that never retire (they also serve the first calls at once).
@@ -71,6 +87,8 @@ pub fn namespace(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 
 fn serve(queue: Arc<Queue>, retire_after: Option<Duration>) {
     py_buffer_core::short_slice::while_asleep(SLICE_US.load(Ordering::Relaxed));
+    let me = Meter::of_current();
+    queue.enter(&me);
     Python::attach(|py| {
         let namespace = namespace(py).expect("a new dict and the builtins module");
         loop {
@@ -87,6 +105,7 @@ fn serve(queue: Arc<Queue>, retire_after: Option<Duration>) {
             }
         }
     });
+    queue.leave(&me);
 }
 
 /// Starts a worker thread on `queue` (whose thread count the caller already raised; it is
@@ -120,8 +139,13 @@ pub fn start(config: &Config) -> Result<(), String> {
         contexts.push(queue);
     }
     let shared = Arc::new(Queue::new(config.max_workers.max(KEEP_WORKERS)));
+    let watched = Arc::clone(&shared);
+    std::thread::Builder::new()
+        .name("py-pool-watch".into())
+        .spawn(move || watch(watched))
+        .map_err(|e| format!("could not start the Python pool's watcher thread: {e}"))?;
     for _ in 0..KEEP_WORKERS {
-        // More are started on demand if these cannot be.
+        // The watcher starts more if these cannot be.
         let _ = shared.reserve_thread() && spawn("py-worker".into(), &shared, Some(RETIRE_AFTER));
     }
     let _ = POOL.set(Pool { contexts, shared });
@@ -145,15 +169,31 @@ pub fn try_submit(context: usize, job: Job) -> Result<(), Box<(SubmitError, Job)
     if queue.is_exhausted() {
         return Err(Box::new((SubmitError::Overloaded, job)));
     }
-    if context == 0 {
-        // If no thread can be started, the job waits for a busy worker.
-        if pool.shared.push(job) {
-            spawn("py-worker".into(), &pool.shared, Some(RETIRE_AFTER));
-        }
-    } else {
-        let _ = queue.push(job);
-    }
+    queue.push(job);
     Ok(())
+}
+
+/// The shared queue's watcher, until the queue closes. While jobs wait that no idle worker
+/// will take, it measures the workers' demand for CPU over each [`DEMAND_WINDOW`]; below
+/// [`GROW_BELOW_CPUS`] (they are blocked, not waiting for the GIL) it adds the workers that
+/// would bring it there if they did as the others (all the waiting jobs' worth when the
+/// others want none). If a thread cannot be started, the jobs wait for a busy worker (and
+/// the next window).
+fn watch(queue: Arc<Queue>) {
+    let mut demand = Demand::default();
+    while let Some(workers) = queue.await_shortage(WATCH_EVERY) {
+        let Some(cpus) = demand.look(&workers, DEMAND_WINDOW, 2 * WATCH_EVERY) else {
+            continue;
+        };
+        if cpus < GROW_BELOW_CPUS {
+            let per_worker = cpus / workers.len().max(1) as f64;
+            let wanted = ((GROW_BELOW_CPUS - cpus) / per_worker).ceil();
+            let added = queue.reserve_threads(wanted.min(usize::MAX as f64) as usize);
+            for _ in 0..added {
+                spawn("py-worker".into(), &queue, Some(RETIRE_AFTER));
+            }
+        }
+    }
 }
 
 fn queue_of(pool: &Pool, context: usize) -> &Arc<Queue> {
