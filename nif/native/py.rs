@@ -6,11 +6,11 @@
 //! `py:eval/2,3` and `py:exec/2`, which queue a [`job`] and reply by message ([`ticket`]);
 //! [`to_python`] and [`from_python`] convert terms, with [`pid`], [`opaque`] and
 //! [`python_face`] the Python objects Erlang values become ([`handle`] the resource a
-//! `PyBuffer` made in Python becomes); [`python_error`] turns exceptions into terms;
-//! [`lists`] reads lists without panicking on improper ones; [`send`] is `erlang.send` for
-//! Python code; [`interrupt`] raises `TimeoutError` in timed-out calls; [`inbox`] lets a
-//! Python thread of the app's own (an event loop's) run the calls meant for it;
-//! [`finalize`] stops the interpreter.
+//! `PyBuffer` made in Python becomes; [`release`] drops those Erlang let go of);
+//! [`python_error`] turns exceptions into terms; [`lists`] reads lists without panicking on
+//! improper ones; [`send`] is `erlang.send` for Python code; [`interrupt`] raises
+//! `TimeoutError` in timed-out calls; [`inbox`] lets a Python thread of the app's own (an
+//! event loop's) run the calls meant for it; [`finalize`] stops the interpreter.
 
 pub mod call;
 pub mod config;
@@ -30,6 +30,7 @@ pub mod pid;
 pub mod python_error;
 pub mod python_face;
 pub mod queue;
+pub mod release;
 pub mod send;
 pub mod ticket;
 pub mod to_python;

@@ -1,7 +1,7 @@
 //! A Python object owned by an Erlang resource: how a `PyBuffer` made in Python reaches
 //! Erlang. The resource term is opaque to Erlang (the `py_buffer` functions refuse it) and
 //! converts back to the very same Python object. The object is released on the
-//! `py-release` thread when the resource dies ([`crate::py::python_face::release`]), so a
+//! `py-release` thread when the resource dies ([`crate::py::release`]), so a
 //! scheduler never takes the GIL.
 
 use pyo3::prelude::*;
@@ -39,7 +39,7 @@ impl PyHandle {
 impl Drop for PyHandle {
     fn drop(&mut self) {
         if let Some(object) = self.object.take() {
-            crate::py::python_face::release(object);
+            crate::py::release::release(object);
         }
     }
 }

@@ -239,8 +239,10 @@ impl Job {
         if interrupts == Interrupts::OnTimeout {
             interrupt::clear_pending(py);
         }
-        // The job's Python objects are gone: forget what no longer crosses.
+        // The job's Python objects are gone: forget what no longer crosses, and drop what
+        // Erlang let go of meanwhile (the GIL is held anyway).
         python_face::sweep(py);
+        crate::py::release::drain(py);
     }
 
     /// Answers the job `{error, Reason}` without running it (it could not be queued after

@@ -17,14 +17,13 @@
 //!   [`FULL_SWEEP_EVERY`] jobs or [`FULL_SWEEP_AFTER`] after the last full sweep, whichever
 //!   comes first: a dropped object waits for a bounded count of jobs and, while jobs run, a
 //!   bounded time.
-//! - A face of a buffer whose resource died is released on the `py-release` thread, which
-//!   takes the GIL and drops it at once ([`release`]): a scheduler never waits for the GIL,
-//!   and the bytes the object keeps through its reader are freed promptly.
+//! - A face of a buffer whose resource died is dropped by a worker's next job end or by the
+//!   `py-release` thread ([`crate::py::release`]): a scheduler never waits for the GIL, and
+//!   the bytes the object keeps through its reader are freed promptly.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -190,40 +189,8 @@ pub fn clear() {
     drop(all);
 }
 
-/// The thread dropping Python objects released by Erlang, with the GIL held.
-static RELEASER: LazyLock<Option<Mutex<Sender<Py<PyAny>>>>> = LazyLock::new(|| {
-    let (sender, receiver) = channel::<Py<PyAny>>();
-    std::thread::Builder::new()
-        .name("py-release".into())
-        .spawn(move || {
-            while let Ok(first) = receiver.recv() {
-                let mut batch = vec![first];
-                batch.extend(receiver.try_iter());
-                let mut batch = Some(batch);
-                let dropped = crate::py::finalize::with_python(|_py| drop(batch.take())).is_some();
-                if !dropped {
-                    // Python is gone: the objects can only be leaked.
-                    batch.into_iter().flatten().for_each(std::mem::forget);
-                }
-            }
-        })
-        .ok()?;
-    Some(Mutex::new(sender))
-});
-
-/// Drops `object` on the release thread (here if that thread could not start: pyo3 then
-/// defers the decref to the next thread holding the GIL).
-pub fn release(object: Py<PyAny>) {
-    match RELEASER.as_ref() {
-        Some(sender) => {
-            let _ = lock(sender).send(object);
-        }
-        None => drop(object),
-    }
-}
-
 /// Removes the registry entry of a face whose buffer is dying, and releases the object.
 pub fn forget(object: Py<PyBuffer>) {
     lock(&FACES).remove(&(object.as_ptr() as usize));
-    release(object.into_any());
+    crate::py::release::release(object.into_any());
 }
