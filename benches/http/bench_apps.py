@@ -4,7 +4,12 @@ no framework, so the servers are what is measured.
 - ``POST /echo``: the body back (read whole).
 - ``POST /upload``: the body read 64 KiB at a time; answers the byte count.
 - ``GET /download?size=N``: N bytes streamed in 64 KiB blocks, no Content-Length.
+- ``POST /query`` (WSGI only): the body read, then 2 ms blocked with the GIL released (as in a
+  database query) and ~30 µs of Python; answers the body's length. A server's Python threads
+  are what it measures: with too few, requests wait behind blocked ones.
 """
+
+import time
 
 BLOCK = b"x" * 65536
 
@@ -40,6 +45,13 @@ def wsgi(environ, start_response):
                 yield BLOCK[:left]
                 left -= len(BLOCK)
         return blocks()
+    if path == "/query":
+        size = len(body.read())
+        time.sleep(0.002)
+        data = b"%d %d" % (size, sum(range(2000)))
+        start_response("200 OK", [("Content-Type", "text/plain"),
+                                  ("Content-Length", str(len(data)))])
+        return [data]
     length = int(environ.get("CONTENT_LENGTH") or 0)
     data = body.read(length) if length else body.read()
     start_response("200 OK", [("Content-Type", "application/octet-stream"),
