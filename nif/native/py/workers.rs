@@ -26,8 +26,12 @@ use crate::py::job::{Interrupts, Job};
 use crate::py::queue::{Next, Queue};
 
 /// How often the shared queue's watcher checks that jobs still wait with no idle worker to
-/// take them (a gap longer than two of these begins a new [`DEMAND_WINDOW`]).
+/// take them.
 const WATCH_EVERY: Duration = Duration::from_millis(1);
+/// A check this long after the previous one means the shortage ended meanwhile (the watcher
+/// slept): a new [`DEMAND_WINDOW`] begins, so idle time does not pass for blocked workers.
+/// Several checks long, as the watcher itself may wait a few milliseconds for a CPU.
+const SHORTAGE_GAP: Duration = Duration::from_millis(5);
 /// The span over which the watcher measures the workers' demand for CPU before adding any:
 /// the most a call blocked in Python delays new ones. Over 1 ms windows a WSGI echo's
 /// workers (GIL-bound) measured 0.4-4 CPUs (the kernel counts a wait for a CPU when the
@@ -182,7 +186,7 @@ pub fn try_submit(context: usize, job: Job) -> Result<(), Box<(SubmitError, Job)
 fn watch(queue: Arc<Queue>) {
     let mut demand = Demand::default();
     while let Some(workers) = queue.await_shortage(WATCH_EVERY) {
-        let Some(cpus) = demand.look(&workers, DEMAND_WINDOW, 2 * WATCH_EVERY) else {
+        let Some(cpus) = demand.look(&workers, DEMAND_WINDOW, SHORTAGE_GAP) else {
             continue;
         };
         if cpus < GROW_BELOW_CPUS {
