@@ -98,6 +98,9 @@ init(Front, Tag, App, Head, Opts, First) ->
     end.
 
 first([], S) ->
+    %% What the first messages queued ({proxy, Pid}, acks) goes out before the first wait:
+    %% nothing else may come to flush it (an app that does not read yet sends no event).
+    ok = flush(S),
     loop(S);
 first([Msg | Msgs], S) ->
     case next(from_front(Msg, S)) of
