@@ -29,6 +29,7 @@ rustler::atoms! {
     content_length,
     max_buffered,
     notify,
+    events,
     owner,
     written,
     read,

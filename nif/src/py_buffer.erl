@@ -29,7 +29,9 @@
 %% owner of an open buffer again (one that died meanwhile gives `{owner_down, noproc}').
 %%
 %% == Messages ==
-%% The subscriber (`notify => Pid' in {@link new/1}, or {@link subscribe/1} or {@link subscribe/2}) receives:
+%% The subscriber (`notify => Pid' in {@link new/1}, or {@link subscribe/1},
+%% {@link subscribe/2} or {@link subscribe/3}) receives (of the kinds it asked for, all by
+%% default):
 %% <ul>
 %%  <li>`{py_buffer, Buf, readable}': bytes were written that can be read;</li>
 %%  <li>`{py_buffer, Buf, writable}': in bounded mode (`max_buffered'), the reader made room
@@ -90,7 +92,7 @@
 
 -export([new/0, new/1, write/2, close/1, abort/2, info/1,
          controlling_process/2,
-         subscribe/1, subscribe/2, unsubscribe/1, activate/1,
+         subscribe/1, subscribe/2, subscribe/3, unsubscribe/1, activate/1,
          read/2, read_nonblock/2, readline/1, readline/2, read_all/1, close_reader/1,
          live_buffers/0]).
 %% Internal: called by py_buffer_owners, the benchmark and the tests.
@@ -103,7 +105,8 @@
 -on_load(init/0).
 
 -nifs([new_nif/1, write_nif/2, write_dirty_nif/2, bench_write/3, close/1, abort/2,
-       info/1, controlling_process_nif/2, subscribe/1, subscribe/2, unsubscribe/1, activate/1,
+       info/1, controlling_process_nif/2, subscribe/1, subscribe/2, subscribe/3, unsubscribe/1,
+       activate/1,
        read_nif/2, read_dirty_nif/2, close_reader/1, owner_exit/2, watched_owners/0,
        live_buffers/0,
        test_on_thread/2, py_call/6, py_eval/4, py_exec/3, py_cancel/1, py_info/0,
@@ -121,6 +124,7 @@
 -type options() :: #{content_length => non_neg_integer() | undefined,
                      max_buffered => pos_integer() | undefined,
                      notify => pid() | undefined,
+                     events => [event()],
                      owner => pid()}.
 -type info() :: #{written := non_neg_integer(),
                   read := non_neg_integer(),
@@ -178,7 +182,8 @@ new() -> new(undefined).
 %% `content_length' (the body is exactly that long: storage reserved once, EOF when it has
 %% arrived, writes beyond it refused), `max_buffered' (bounded mode: at most that many unread
 %% bytes are held; writes beyond return `{partial, Rest}'), `notify' (the subscriber),
-%% `owner' (default: the caller).
+%% `events' (the kinds `notify' is sent, as in {@link subscribe/3}; default: all), `owner'
+%% (default: the caller).
 -spec new(non_neg_integer() | undefined | options()) -> {ok, buffer()}.
 new(ContentLengthOrOptions) ->
     case new_nif(ContentLengthOrOptions) of
@@ -253,6 +258,14 @@ subscribe(_Buf) -> ?NOT_LOADED.
 %% @doc Makes `Pid' the subscriber (replacing any other).
 -spec subscribe(buffer(), pid()) -> ok.
 subscribe(_Buf, _Pid) -> ?NOT_LOADED.
+
+%% @doc Makes `Pid' the subscriber (replacing any other) for the kinds in `Events' only: the
+%% others are never sent, not even by {@link activate/1}. A process that writes a buffer
+%% another reads asks for `[writable, reader_closed, demand]' and is spared a `readable' and
+%% an `eof' per body. Whatever the kinds, the subscription keeps an open buffer alive until
+%% its body is over, as {@link subscribe/2} does.
+-spec subscribe(buffer(), pid(), [event()]) -> ok.
+subscribe(_Buf, _Pid, _Events) -> ?NOT_LOADED.
 
 %% @doc No more messages.
 -spec unsubscribe(buffer()) -> ok.

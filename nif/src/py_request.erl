@@ -211,13 +211,17 @@ start({Kind, AppName}, Head, Opts) when (Kind =:= wsgi orelse Kind =:= asgi), is
         true ->
             {error, {body_too_large, Length, Max}};
         false ->
+            %% Only the events this side acts on: the body's writer needs no `readable' or
+            %% `eof' of its own bytes, the response's reader no `writable' or `demand'.
             {ok, Body} = py_buffer:new(#{content_length => Length,
                                          max_buffered => maps:get(body_buffer, Opts,
                                                                   ?DEFAULT_BUFFER),
-                                         notify => self()}),
+                                         notify => self(),
+                                         events => [writable, reader_closed, demand]}),
             {ok, Resp} = py_buffer:new(#{max_buffered => maps:get(response_buffer, Opts,
                                                                   ?DEFAULT_BUFFER),
-                                         notify => self()}),
+                                         notify => self(),
+                                         events => [readable, eof]}),
             Ref = make_ref(),
             Args = [app_name(AppName), request(Head), Body, Resp, {self(), Ref}],
             Function = atom_to_binary(Kind),

@@ -23,7 +23,8 @@
 -spec public() -> [{atom(), arity()}].
 public() ->
     [{new, 0}, {new, 1}, {write, 2}, {close, 1}, {abort, 2}, {info, 1},
-     {controlling_process, 2}, {subscribe, 1}, {subscribe, 2}, {unsubscribe, 1},
+     {controlling_process, 2}, {subscribe, 1}, {subscribe, 2}, {subscribe, 3},
+     {unsubscribe, 1},
      {activate, 1}, {read, 2}, {read_nonblock, 2}, {readline, 1}, {readline, 2},
      {read_all, 1}, {close_reader, 1}, {live_buffers, 0}].
 
@@ -99,6 +100,9 @@ public_arg(F, 2) when F =:= read; F =:= read_nonblock; F =:= readline ->
     frequency([{4, {term, prop_terms:size_like()}}, {1, prop_terms:arg()}]);
 public_arg(F, 2) when F =:= controlling_process; F =:= subscribe ->
     frequency([{4, prop_terms:pid_spec()}, {1, prop_terms:arg()}]);
+public_arg(subscribe, 3) ->
+    frequency([{4, {term, list(oneof(events() ++ [bogus, <<"eof">>, 0]))}},
+               {1, {term, oneof([eof, [readable | eof]])}}, {1, prop_terms:arg()}]);
 public_arg(_, _) ->
     prop_terms:arg().
 
@@ -110,6 +114,8 @@ valid(write, [B, D], W) -> prop_terms:is_buffer(B, W) andalso is_iodata(D);
 valid(abort, [B, _Reason], W) -> prop_terms:is_buffer(B, W);
 valid(F, [B, P], W) when F =:= controlling_process; F =:= subscribe ->
     prop_terms:is_buffer(B, W) andalso local_pid(P);
+valid(subscribe, [B, P, Events], W) ->
+    prop_terms:is_buffer(B, W) andalso local_pid(P) andalso is_events(Events);
 valid(F, [B, N], W) when F =:= read; F =:= read_nonblock ->
     prop_terms:is_buffer(B, W) andalso is_size(N);
 valid(readline, [B, L], W) ->
@@ -126,10 +132,19 @@ new_arg(_) -> false.
 option({content_length, V}) -> V =:= undefined orelse is_size(V);
 option({max_buffered, V}) -> V =:= undefined orelse (is_size(V) andalso V > 0);
 option({notify, V}) -> V =:= undefined orelse local_pid(V);
+option({events, V}) -> is_events(V);
 option({owner, V}) -> local_pid(V);
 option(_) -> false.
 
 is_size(N) -> is_integer(N) andalso N >= 0 andalso N =< ?MAX_SIZE.
+
+events() -> [readable, writable, eof, reader_closed, demand].
+
+%% A proper list of event atoms (`subscribe/3', the `events' option).
+is_events(Es) ->
+    is_list(Es) andalso
+        (try length(Es) of _ -> lists:all(fun(E) -> lists:member(E, events()) end, Es)
+         catch error:badarg -> false end).
 
 local_pid(P) -> is_pid(P) andalso node(P) =:= node().
 

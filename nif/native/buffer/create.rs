@@ -3,7 +3,8 @@
 //! `new(Arg)` takes `undefined` (unknown length), a content length (a non-negative integer),
 //! or an options map: `content_length => non_neg_integer() | undefined`,
 //! `max_buffered => pos_integer() | undefined`, `notify => pid() | undefined`,
-//! `owner => pid()` (default: the caller). Anything else is `badarg`.
+//! `events => [event()]` (the kinds `notify` is sent; default: all), `owner => pid()`
+//! (default: the caller). Anything else is `badarg`.
 
 use std::sync::Arc;
 
@@ -18,6 +19,8 @@ use crate::buffer::{Buffer, BufferArc, Inner};
 struct Request {
     options: Options,
     notify: Option<LocalPid>,
+    /// The kinds of messages `notify` gets ([`crate::buffer::notify::bit`]s).
+    events: u8,
     owner: Option<LocalPid>,
 }
 
@@ -31,6 +34,7 @@ fn parse(term: Term<'_>) -> NifResult<Request> {
     let mut request = Request {
         options: Options::new(),
         notify: None,
+        events: crate::buffer::notify::ALL,
         owner: None,
     };
     if is_undefined(term) {
@@ -59,6 +63,8 @@ fn parse(term: Term<'_>) -> NifResult<Request> {
             if !is_undefined(value) {
                 request.notify = Some(value.decode()?);
             }
+        } else if key == atoms::events() {
+            request.events = crate::buffer::subscribe::kinds_of(value)?;
         } else if key == atoms::owner() {
             request.owner = Some(value.decode()?);
         } else {
@@ -75,7 +81,9 @@ fn create<'a>(env: Env<'a>, request: Request) -> Term<'a> {
     let buf = BufferArc::new(Buffer(Arc::clone(&inner)));
     let term = buf.encode(env);
     if let Some(pid) = request.notify {
-        inner.notifier().subscribe(env, &buf, term, pid);
+        inner
+            .notifier()
+            .subscribe(env, &buf, term, pid, request.events);
     }
     if ask {
         (atoms::watch(), term, owner).encode(env)

@@ -67,11 +67,15 @@ struct Subscription {
     pending_demand: bool,
     /// A reference to the buffer, for messages sent from outside a NIF call.
     held: Option<BufferArc>,
+    /// Kinds the subscriber did not ask for ([`Notifier::subscribe`]): never armed, never sent.
+    ignored: u8,
 }
 
-const ALL: u8 = 0b1_1111;
+/// Every kind of edge ([`bit`]).
+pub const ALL: u8 = 0b1_1111;
 
-fn bit(edge: Edge) -> u8 {
+/// The bit of `edge` in [`Notifier`]'s armed set and in a subscription's kinds.
+pub fn bit(edge: Edge) -> u8 {
     match edge {
         Edge::Readable => 1,
         Edge::Writable => 2,
@@ -104,18 +108,22 @@ impl Observer for Sink {
     /// so either it sees the change or this load sees the armed bit (a bit cleared since then
     /// was cleared by the message it armed for).
     fn wants(&self, edge: Edge) -> bool {
-        matches!(edge, Edge::Writable | Edge::Demand)
+        matches!(edge, Edge::Writable | Edge::Demand | Edge::Eof)
             || self.0.armed.load(Ordering::Relaxed) & bit(edge) != 0
     }
 
     fn on_edge(&self, edge: Edge) {
         // `writable` and `demand` are remembered while disarmed (see `decide`), so they always
-        // go on; both are rare (once per refused write, once per buffer).
+        // go on; both are rare (once per refused write, once per buffer). So is `eof`, which
+        // ends the subscription's hold on the buffer even when no message is due for it.
         if !matches!(edge, Edge::Writable | Edge::Demand) {
             // Pairs with the fence in `activate_locked`: the state change that caused this edge
             // is ordered before this load.
             fence(Ordering::SeqCst);
             if self.0.armed.load(Ordering::SeqCst) & bit(edge) == 0 {
+                if edge == Edge::Eof {
+                    self.0.release_hold();
+                }
                 return;
             }
         }
@@ -254,15 +262,31 @@ impl Notifier {
         }
     }
 
-    /// Registers `pid` as the subscriber (replacing any other), arms every edge and reports
-    /// the conditions that already hold.
-    pub fn subscribe(&self, env: Env<'_>, buf: &BufferArc, term: Term<'_>, pid: LocalPid) {
+    /// Registers `pid` as the subscriber (replacing any other) for the edge kinds in `kinds`
+    /// ([`bit`]s; [`ALL`] for every one), arms them and reports the conditions that already
+    /// hold. Kinds left out are never sent.
+    pub fn subscribe(
+        &self,
+        env: Env<'_>,
+        buf: &BufferArc,
+        term: Term<'_>,
+        pid: LocalPid,
+        kinds: u8,
+    ) {
         let mut sub = lock(&self.sub);
         sub.pid = Some(pid);
+        sub.ignored = ALL & !kinds;
         let info = self.activate_locked(env, term, &mut sub, buf);
         let old = std::mem::replace(&mut sub.held, (!body_over(&info)).then(|| buf.clone()));
         drop(sub);
         drop(old);
+    }
+
+    /// Drops the subscription's reference to the buffer (the body is over: no more bytes,
+    /// so no more `readable` or `eof` to send from outside a NIF call).
+    fn release_hold(&self) {
+        let released = lock(&self.sub).held.take();
+        drop(released);
     }
 
     /// Removes the subscriber; no more messages.
@@ -296,8 +320,8 @@ impl Notifier {
         info.unread > 0 && (mark == NOT_WAITING || info.written > mark || body_over(info))
     }
 
-    /// Re-arms every edge kind and at once reports, one message each, the conditions that
-    /// already hold: unread bytes (`readable`; for a `readline`/`read_all` that returned
+    /// Re-arms every edge kind subscribed to and at once reports, one message each, the
+    /// conditions that already hold: unread bytes (`readable`; for a `readline`/`read_all` that returned
     /// `eagain`, only bytes written since), room made after a refused write (`writable`),
     /// the body over (`eof`), the reader closed (`reader_closed`), a reader's first wait
     /// that found the kind disarmed (`demand`, once per buffer). Without a subscriber, does
@@ -328,18 +352,28 @@ impl Notifier {
         let Some(pid) = sub.pid else {
             return buf.writer().info();
         };
-        self.armed.store(ALL, Ordering::SeqCst);
+        self.armed.store(ALL & !sub.ignored, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         let info = buf.writer().info();
+        // A remembered edge of a kind not subscribed to stays remembered, for a subscriber
+        // that asks for it later.
+        let asked = |edge| sub.ignored & bit(edge) == 0;
+        let (writable, demand) = (asked(Edge::Writable), asked(Edge::Demand));
         let holds = [
             (Edge::Readable, self.readable_holds(&info)),
-            (Edge::Writable, std::mem::take(&mut sub.pending_writable)),
+            (
+                Edge::Writable,
+                writable && std::mem::take(&mut sub.pending_writable),
+            ),
             (Edge::Eof, body_over(&info)),
             (Edge::ReaderClosed, info.reader_closed),
-            (Edge::Demand, std::mem::take(&mut sub.pending_demand)),
+            (
+                Edge::Demand,
+                demand && std::mem::take(&mut sub.pending_demand),
+            ),
         ];
         for (edge, holds) in holds {
-            if holds {
+            if holds && sub.ignored & bit(edge) == 0 {
                 self.armed.fetch_and(!bit(edge), Ordering::SeqCst);
                 let _ = env.send(&pid, (atoms::py_buffer(), term, event(edge)));
             }
