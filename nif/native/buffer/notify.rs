@@ -321,11 +321,11 @@ impl Notifier {
     }
 
     /// Re-arms every edge kind subscribed to and at once reports, one message each, the
-    /// conditions that already hold: unread bytes (`readable`; for a `readline`/`read_all` that returned
-    /// `eagain`, only bytes written since), room made after a refused write (`writable`),
-    /// the body over (`eof`), the reader closed (`reader_closed`), a reader's first wait
-    /// that found the kind disarmed (`demand`, once per buffer). Without a subscriber, does
-    /// nothing.
+    /// conditions that already hold: unread bytes (`readable`; for a `readline`/`read_all`
+    /// that returned `eagain`, only bytes written since), room made after a refused write
+    /// (`writable`), the body over (`eof`), the reader closed (`reader_closed`), a reader's
+    /// first wait that found the kind disarmed (`demand`, once per buffer). Without a
+    /// subscriber, does nothing.
     pub fn activate(&self, env: Env<'_>, term: Term<'_>, buf: &Buffer) {
         let mut sub = lock(&self.sub);
         let info = self.activate_locked(env, term, &mut sub, buf);
@@ -357,7 +357,8 @@ impl Notifier {
         let info = buf.writer().info();
         // A remembered edge of a kind not subscribed to stays remembered, for a subscriber
         // that asks for it later.
-        let asked = |edge| sub.ignored & bit(edge) == 0;
+        let ignored = sub.ignored;
+        let asked = |edge| ignored & bit(edge) == 0;
         let (writable, demand) = (asked(Edge::Writable), asked(Edge::Demand));
         let holds = [
             (Edge::Readable, self.readable_holds(&info)),
@@ -373,7 +374,7 @@ impl Notifier {
             ),
         ];
         for (edge, holds) in holds {
-            if holds && sub.ignored & bit(edge) == 0 {
+            if holds && asked(edge) {
                 self.armed.fetch_and(!bit(edge), Ordering::SeqCst);
                 let _ = env.send(&pid, (atoms::py_buffer(), term, event(edge)));
             }
