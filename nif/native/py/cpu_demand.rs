@@ -92,22 +92,21 @@ impl Demand {
         let now = Instant::now();
         let resumed = self.last_look.is_none_or(|last| now - last > gap);
         self.last_look = Some(now);
-        let began = match &self.window {
-            Some((began, _)) if !resumed => *began,
+        match &self.window {
+            Some((began, _)) if !resumed && now - *began < window => return None,
+            Some(_) if !resumed => {}
             _ => {
                 self.window = Some((now, figures(meters)));
                 return None;
             }
-        };
-        if now - began < window {
-            return None;
         }
-        let (_, before) = self.window.replace((now, figures(meters)))?;
-        let (_, after) = self.window.as_ref()?;
+        let after = figures(meters);
+        let (began, before) = self.window.take()?;
         let wanted: u64 = after
             .iter()
             .filter_map(|(id, &ns)| Some(ns.saturating_sub(*before.get(id)?)))
             .sum();
+        self.window = Some((now, after));
         Some(wanted as f64 / (now - began).as_nanos().max(1) as f64)
     }
 }

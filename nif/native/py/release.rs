@@ -16,6 +16,8 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 
+use crate::buffer::lock;
+
 /// The most a released object waits for a job's end before the release thread drops it.
 const RELEASE_AFTER: Duration = Duration::from_millis(10);
 
@@ -38,7 +40,7 @@ static RELEASER: LazyLock<bool> = LazyLock::new(|| {
 });
 
 fn pending() -> MutexGuard<'static, Pending> {
-    PENDING.lock().unwrap_or_else(|e| e.into_inner())
+    lock(&PENDING)
 }
 
 /// Drops `object` with the GIL held, soon (any thread; here at once if the release thread
