@@ -230,9 +230,8 @@ impl Job {
             });
             env.save((atoms::py_result(), reference.load(term_env), result))
         });
-        ticket.reply(|| {
-            // A dead caller is not an error: nobody is waiting.
-            let _ = env.send_and_clear(&reply_to, |term_env| message.load(term_env));
+        reply(&mut env, &reply_to, &ticket, |term_env| {
+            message.load(term_env)
         });
         // Still holding the GIL: the interrupter sees the job end atomically.
         ticket.finish();
@@ -255,15 +254,26 @@ impl Job {
             ticket,
             ..
         } = self;
-        ticket.reply(|| {
-            let _ = env.send_and_clear(&reply_to, |term_env| {
-                (
-                    atoms::py_result(),
-                    reference.load(term_env),
-                    (atoms::error(), reason),
-                )
-                    .encode(term_env)
-            });
+        reply(&mut env, &reply_to, &ticket, |term_env| {
+            (
+                atoms::py_result(),
+                reference.load(term_env),
+                (atoms::error(), reason),
+            )
+                .encode(term_env)
         });
     }
+}
+
+/// Sends a job's `{py_result, Ref, Result}` to its caller, under its ticket's reply lock.
+fn reply(
+    env: &mut OwnedEnv,
+    reply_to: &LocalPid,
+    ticket: &Ticket,
+    message: impl for<'e> FnOnce(Env<'e>) -> Term<'e>,
+) {
+    ticket.reply(|| {
+        // A dead caller is not an error: nobody is waiting.
+        let _ = env.send_and_clear(reply_to, message);
+    });
 }

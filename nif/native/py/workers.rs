@@ -92,8 +92,12 @@ pub fn namespace(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 
 fn serve(queue: Arc<Queue>, retire_after: Option<Duration>) {
     py_buffer_core::short_slice::while_asleep(SLICE_US.load(Ordering::Relaxed));
-    let me = Meter::of_current();
-    queue.enter(&me);
+    // Only the shared pool grows, so only its workers are measured (by its watcher); a
+    // context's one thread opens no `/proc` file for it.
+    let me = retire_after.is_some().then(Meter::of_current);
+    if let Some(me) = &me {
+        queue.enter(me);
+    }
     Python::attach(|py| {
         let namespace = namespace(py).expect("a new dict and the builtins module");
         loop {
@@ -110,7 +114,9 @@ fn serve(queue: Arc<Queue>, retire_after: Option<Duration>) {
             }
         }
     });
-    queue.leave(&me);
+    if let Some(me) = &me {
+        queue.leave(me);
+    }
 }
 
 /// Starts a worker thread on `queue` (whose thread count the caller already raised; it is
@@ -193,7 +199,8 @@ fn watch(queue: Arc<Queue>) {
         if cpus < GROW_BELOW_CPUS {
             let per_worker = cpus / workers.len().max(1) as f64;
             let wanted = ((GROW_BELOW_CPUS - cpus) / per_worker).ceil();
-            let added = queue.reserve_threads(wanted.min(usize::MAX as f64) as usize);
+            // The cast saturates: workers that want no CPU at all ask for every waiting job.
+            let added = queue.reserve_threads(wanted as usize);
             for _ in 0..added {
                 spawn("py-worker".into(), &queue, Some(RETIRE_AFTER));
             }
