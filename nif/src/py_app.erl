@@ -4,7 +4,8 @@
 %% ```
 %% ok = py_app:start({asgi, <<"myapp:app">>}),    % lifespan.startup, once
 %% ... requests with py_request:start({asgi, <<"myapp:app">>}, Head, Opts) ...
-%% ok = py_app:stop({asgi, <<"myapp:app">>}).     % lifespan.shutdown; the loop thread ends
+%% ok = py_app:stop({asgi, <<"myapp:app">>}, 5000). % running calls (5 s at most), then
+%%                                                 % lifespan.shutdown; the loop thread ends
 %% '''
 %%
 %% Optional: the first request of an app imports it and (ASGI) starts its loop thread and
@@ -15,7 +16,7 @@
 %% runs on a `py' pool thread), never on a scheduler.
 -module(py_app).
 
--export([start/1, stop/1]).
+-export([start/1, stop/1, stop/2]).
 
 %% @doc Imports the app; for ASGI also starts its event-loop thread and runs its lifespan
 %% startup (returning when the app completed it).
@@ -29,12 +30,20 @@ start({asgi, Name}) ->
     result(py:call(<<"py_buffer.serve">>, asgi_startup, [name(Name)])).
 
 %% @doc ASGI: runs the app's lifespan shutdown and stops its loop thread (nothing if it was
-%% not started). WSGI: nothing to do.
+%% not started). WSGI: nothing to do. The same as `stop(App, 0)'.
 -spec stop(py_request:app()) -> ok | {error, term()}.
-stop({wsgi, _Name}) ->
+stop(App) ->
+    stop(App, 0).
+
+%% @doc ASGI: first waits up to `DrainMs' milliseconds for the app's calls still running
+%% (what an app does after its response, e.g. Starlette's background tasks, which the
+%% shutdown would otherwise cancel under them), then as {@link stop/1}. WSGI: nothing to do
+%% (a WSGI request ends when its app call returns).
+-spec stop(py_request:app(), non_neg_integer()) -> ok | {error, term()}.
+stop({wsgi, _Name}, _DrainMs) ->
     ok;
-stop({asgi, Name}) ->
-    result(py:call(<<"py_buffer.serve">>, asgi_shutdown, [name(Name)])).
+stop({asgi, Name}, DrainMs) when is_integer(DrainMs), DrainMs >= 0 ->
+    result(py:call(<<"py_buffer.serve">>, asgi_shutdown, [name(Name), DrainMs / 1000])).
 
 result({ok, _}) -> ok;
 result({error, _} = Error) -> Error.

@@ -24,12 +24,14 @@ description (`RequestHead`), gives the app ``receive`` over the body buffer
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Awaitable, Callable, Dict, MutableMapping, Optional, Tuple
 from urllib.parse import unquote_to_bytes
 
 from . import asgi
 from ._native import BufferWriter, PyBuffer
 from .failures import LOG, report
+from .fields import checked_header, checked_status
 from .responder import Headers, RequestHead, Responder
 
 __all__ = ["ASGI", "AsgiAdapter", "WHOLE_MAX", "build_scope"]
@@ -84,8 +86,8 @@ class _Send:
         if kind == "http.response.start":
             if self.pending is not None:
                 raise RuntimeError("http.response.start sent twice")
-            headers = [(bytes(n), bytes(v)) for n, v in message.get("headers", ())]
-            self.pending = (int(message["status"]), headers)
+            headers = [checked_header(bytes(n), bytes(v)) for n, v in message.get("headers", ())]
+            self.pending = (checked_status(int(message["status"])), headers)
         elif kind == "http.response.body":
             await self._body(bytes(message.get("body", b"")), bool(message.get("more_body", False)))
         else:
@@ -134,8 +136,34 @@ class AsgiAdapter:
         self.app = app
         self.state = state
         self.whole_max = whole_max
+        #: The app calls still running, their work after the response included.
+        self.running = 0
+        self._idle: Optional["asyncio.Future[None]"] = None
+
+    async def idle(self, timeout: float) -> int:
+        """Waits until no app call of this adapter runs, at most `timeout` seconds; returns
+        how many still run. A call runs until the app returns, so what it does after its
+        response (Starlette's background tasks) counts."""
+        if self.running:
+            self._idle = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._idle), timeout)
+            except asyncio.TimeoutError:
+                pass
+            finally:
+                self._idle = None
+        return self.running
 
     async def __call__(self, request: Any, body: PyBuffer, responder: Responder) -> None:
+        self.running += 1
+        try:
+            await self._serve(request, body, responder)
+        finally:
+            self.running -= 1
+            if not self.running and self._idle is not None and not self._idle.done():
+                self._idle.set_result(None)
+
+    async def _serve(self, request: Any, body: PyBuffer, responder: Responder) -> None:
         scope = build_scope(RequestHead.from_mapping(request), self.state)
         send = _Send(responder, body, self.whole_max)
         body_receive = asgi.receive(body)

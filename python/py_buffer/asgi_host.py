@@ -4,7 +4,8 @@
     host.start()                              # lifespan startup on the loop thread; waits
     host.submit(request, body, responder)     # from any thread; a concurrent Future
     host.dispatch(request, body, responder)   # the same, no Future (a task at once on the loop)
-    host.stop()                               # lifespan shutdown; the loop thread ends
+    host.stop(drain=5.0)                      # waits for running calls (5 s at most),
+                                              # lifespan shutdown; the loop thread ends
 
 The host owns a `LoopRunner` unless given one (several hosts may share a runner). Requests
 run as tasks on that loop (`AsgiAdapter`), with the lifespan state copied into each scope.
@@ -18,6 +19,7 @@ from typing import Any, Optional
 
 from ._native import PyBuffer
 from .asgi_app import WHOLE_MAX, AsgiAdapter, AsgiApp
+from .failures import LOG
 from .lifespan import Lifespan
 from .responder import Responder
 from .runner import LoopRunner
@@ -68,9 +70,16 @@ class AsgiHost:
             self.start()
         self.runner.spawn(self.adapter(request, body, responder))
 
-    def stop(self, timeout: Optional[float] = None) -> None:
-        """Runs the lifespan shutdown, then stops the loop thread if the host owns it."""
+    def stop(self, timeout: Optional[float] = None, drain: float = 0.0) -> None:
+        """Waits up to `drain` seconds for the app calls still running (what an app does
+        after its response, such as Starlette's background tasks, ends before the lifespan
+        shutdown closes what it uses, as under uvicorn), runs the lifespan shutdown, then
+        stops the loop thread if the host owns it (cancelling what still runs)."""
         try:
+            if self.started and drain > 0:
+                left = self.runner.call(self.adapter.idle(drain))
+                if left:
+                    LOG.warning("%d app calls still running after %.1f s: cancelled", left, drain)
             if self.started and self.lifespan is not None:
                 self.runner.call(self.lifespan.shutdown(), timeout)
         finally:

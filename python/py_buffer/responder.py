@@ -86,8 +86,9 @@ def _address(value: Any) -> Optional[Tuple[str, int]]:
 class RequestHead:
     """A request as the adapters need it (HTTP server neutral).
 
-    - ``method``: ``"GET"``...; ``path``: the raw request path, still percent-encoded, without
-      the query (``b"/a%20b"``); ``query_string``: the raw bytes after ``?``.
+    - ``method``: ``"GET"``..., as sent (methods are case-sensitive, RFC 9110 §9.1);
+      ``path``: the raw request path, still percent-encoded, without the query
+      (``b"/a%20b"``); ``query_string``: the raw bytes after ``?``.
     - ``http_version``: ``"1.0"``, ``"1.1"`` or ``"2"``; ``scheme``: ``"http"`` / ``"https"``.
     - ``headers``: ``(name, value)`` byte pairs in arrival order, names in any case.
     - ``client`` / ``server``: ``(host, port)`` or ``None``; ``root_path``: the mount point
@@ -113,7 +114,7 @@ class RequestHead:
             return request
         headers = [(_bytes(k), _bytes(v)) for k, v in request.get("headers", ())]
         return cls(
-            method=_text(request.get("method", "GET")).upper(),
+            method=_text(request.get("method", "GET")),
             path=_bytes(request.get("path", b"/")) or b"/",
             query_string=_bytes(request.get("query_string", b"")),
             http_version=_text(request.get("http_version", "1.1")),

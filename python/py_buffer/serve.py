@@ -15,8 +15,8 @@ is sent as ``(tag, message)``, e.g. with a reference for a selective receive).
 - ``asgi(app, request, body, response, send)``: hands the request to the app's event-loop
   thread and returns at once; the outcome arrives through ``send``. The first request of an
   app starts its loop thread and runs its lifespan startup (``asgi_startup`` does that ahead
-  of time, raising if the startup failed); ``asgi_shutdown(app)`` runs the shutdown and ends
-  the thread. Inside the BEAM the loop thread then claims the app's later ``asgi`` calls
+  of time, raising if the startup failed); ``asgi_shutdown(app, drain)`` waits up to
+  ``drain`` seconds for the app's running calls, runs the shutdown and ends the thread. Inside the BEAM the loop thread then claims the app's later ``asgi`` calls
   (``erlang.Inbox``): the NIF queues them for the loop itself, so a request costs the loop's
   wake-up only, not a pool worker's as well (and a GIL hand-over between the two).
 """
@@ -154,9 +154,10 @@ def asgi_startup(app: AppRef) -> None:
     _started_asgi_host(app)
 
 
-def asgi_shutdown(app: AppRef) -> None:
-    """Runs the app's lifespan shutdown and stops its loop thread; a later request starts
-    them again."""
+def asgi_shutdown(app: AppRef, drain: float = 0.0) -> None:
+    """Waits up to `drain` seconds for the app's calls still running (work after their
+    responses), runs the app's lifespan shutdown and stops its loop thread; a later request
+    starts them again."""
     with _lock:
         host = _asgi.pop(app, None)
         starting = _starting.pop(host, None) if host is not None else None
@@ -165,4 +166,4 @@ def asgi_shutdown(app: AppRef) -> None:
             try:
                 _close_inbox(host)
             finally:
-                host.stop()
+                host.stop(drain=drain)

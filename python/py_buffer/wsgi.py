@@ -32,6 +32,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type
 
 from ._native import BufferWriter, PyBuffer
 from .failures import LOG, report
+from .fields import checked_header, checked_status
 from .responder import Headers, RequestHead, Responder
 from .wsgi_environ import build_environ
 
@@ -74,7 +75,7 @@ def _status(status: Any) -> int:
         raise TypeError(f"status must be a str, not {type(status).__name__}")
     if len(status) < 3 or not status[:3].isdigit() or status[3:4] not in ("", " "):
         raise ValueError(f"status must look like '200 OK', not {status!r}")
-    return int(status[:3])
+    return checked_status(int(status[:3]))
 
 
 def _headers(headers: Any) -> Headers:
@@ -87,7 +88,7 @@ def _headers(headers: Any) -> Headers:
         name, value = item
         if not (isinstance(name, str) and isinstance(value, str)):
             raise TypeError(f"header names and values must be str, not {item!r}")
-        out.append((name.encode("latin-1"), value.encode("latin-1")))
+        out.append(checked_header(name.encode("latin-1"), value.encode("latin-1")))
     return out
 
 

@@ -73,7 +73,7 @@ def test_scope_from_the_request_description(runner) -> None:
         await send({"type": "http.response.body", "body": b"ok"})
 
     req = request(
-        "put", b"/root/caf%C3%A9/x%2Fy", [(b"Content-Type", b"text/plain"), (b"X-Dup", b"a")],
+        "PUT", b"/root/caf%C3%A9/x%2Fy", [(b"Content-Type", b"text/plain"), (b"X-Dup", b"a")],
         query_string=b"a=%20", http_version="2", scheme="https", client=("1.2.3.4", 9),
         server=("srv", 443), root_path="/root",
     )
@@ -89,6 +89,45 @@ def test_scope_from_the_request_description(runner) -> None:
     assert seen["client"] == ("1.2.3.4", 9) and seen["server"] == ("srv", 443)
     assert seen["state"] == {}  # lifespan unsupported: an empty state
     assert seen["body"] == b"payload"
+
+
+@pytest.mark.parametrize("method", ["delete", "Get", "M-SEARCH"])
+def test_the_method_is_passed_as_sent(runner, method):
+    # RFC 9110 §9.1: methods are case-sensitive; upper-casing could slip a request past a
+    # method filter in front.
+    seen = {}
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            raise RuntimeError("no lifespan here")
+        seen["method"] = scope["method"]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    serve_once(host_for(app, runner), request(method, b"/"), Client([]))
+    assert seen["method"] == method
+
+
+@pytest.mark.parametrize("status, headers", [
+    (200, [(b"x-a", b"1\r\nSet-Cookie: x=1")]),
+    (200, [(b"x-a", b"1\nb")]),
+    (200, [(b"x-a", b"a\x00b")]),
+    (200, [(b"x a", b"1")]),
+    (200, [(b"", b"1")]),
+    (99, []),
+    (1000, []),
+])
+def test_a_head_http_cannot_carry_is_a_500(runner, status, headers):
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            raise RuntimeError("no lifespan here")
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"never"})
+
+    client = Client([])
+    serve_once(host_for(app, runner), request("GET", b"/"), client)
+    assert client.messages[0][:2] == ("start", 500)
+    assert b"never" not in client.messages[0][3]
 
 
 async def streaming_app(scope, receive, send):

@@ -81,7 +81,7 @@ def test_environ_from_the_request_description() -> None:
         (b"X-Latin", b"caf\xe9"),
     ]
     req = request(
-        "post", b"/app/a%20b%E9/c", headers, query_string=b"q=1&r=%20", http_version="1.1",
+        "POST", b"/app/a%20b%E9/c", headers, query_string=b"q=1&r=%20", http_version="1.1",
         scheme="https", client=("10.0.0.1", 5555), server=("example.org", 8443), root_path="/app",
     )
     result = serve_once(wsgiref.validate.validator(app), req, Client([b"hel", b"lo"], content_length=5))

@@ -179,9 +179,9 @@ app_role(#{app := App} = Config) ->
     Fronts = py_nodes:leave(),
     py_serve_log:event(info, "shutting down: ~b requests in flight, ~b fronts told",
                        [app_in_flight(), length(Fronts)]),
-    await_idle(fun app_in_flight/0, erlang:monotonic_time(millisecond)
-                                    + maps:get(graceful_timeout, Config)),
-    stop_app(App).
+    Deadline = erlang:monotonic_time(millisecond) + maps:get(graceful_timeout, Config),
+    await_idle(fun app_in_flight/0, Deadline),
+    stop_app(App, Deadline).
 
 %% The requests this app node serves: one py_remote_proxy process each.
 app_in_flight() ->
@@ -209,12 +209,14 @@ shutdown(#{app := App, graceful_timeout := Grace}) ->
              undefined -> ok;
              _ -> py_nodes:stop()
          end,
-    stop_app(App).
+    stop_app(App, Deadline).
 
-%% The end of a graceful stop, either role: this VM's lifespan shutdown, then the VM stops.
--spec stop_app(py_request:app()) -> no_return().
-stop_app(App) ->
-    case py_app:stop(App) of
+%% The end of a graceful stop, either role: this VM's lifespan shutdown, after the app's
+%% calls still running (work after their responses) ended or the grace period passed; then
+%% the VM stops.
+-spec stop_app(py_request:app(), integer()) -> no_return().
+stop_app(App, Deadline) ->
+    case py_app:stop(App, max(0, Deadline - erlang:monotonic_time(millisecond))) of
         ok -> ok;
         {error, Reason} -> py_serve_log:event(error, "lifespan shutdown: ~s", [why(Reason)])
     end,

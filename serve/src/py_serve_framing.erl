@@ -17,7 +17,7 @@
 %% but a lone `chunked').
 -module(py_serve_framing).
 
--export([body/1, expects_continue/1, wants_close/2, lower/1]).
+-export([body/1, content_length/1, expects_continue/1, wants_close/2, lower/1]).
 -export_type([framing/0, error/0]).
 
 -type framing() :: {length, non_neg_integer()} | chunked.
@@ -30,7 +30,21 @@ body(Headers) ->
         {[], []} -> {ok, {length, 0}};
         {[_ | _], [_ | _]} -> {error, both_lengths};
         {Codings, []} -> coding(Codings);
-        {[], Lengths} -> content_length(Lengths)
+        {[], Lengths} ->
+            case length_of(Lengths) of
+                {ok, Length} -> {ok, {length, Length}};
+                Error -> Error
+            end
+    end.
+
+%% @doc The length a message's `Content-Length' gives (`none' without one): the same rule
+%% for requests and for an app's responses.
+-spec content_length([{binary(), binary()}]) -> {ok, non_neg_integer()} | none
+                                                | {error, {bad_length, binary()}}.
+content_length(Headers) ->
+    case values(<<"content-length">>, Headers) of
+        [] -> none;
+        Lengths -> length_of(Lengths)
     end.
 
 %% @doc Whether the request carries `Expect: 100-continue'.
@@ -76,10 +90,10 @@ lower(Bin) ->
 coding([<<"chunked">>]) -> {ok, chunked};
 coding(Codings) -> {error, {unknown_coding, iolist_to_binary(lists:join(<<", ">>, Codings))}}.
 
-content_length([First | Rest] = Lengths) ->
+length_of([First | Rest] = Lengths) ->
     Joined = iolist_to_binary(lists:join(<<", ">>, Lengths)),
     case digits(First) andalso lists:all(fun(L) -> L =:= First end, Rest) of
-        true -> {ok, {length, binary_to_integer(First)}};
+        true -> {ok, binary_to_integer(First)};
         false -> {error, {bad_length, Joined}}
     end.
 

@@ -23,7 +23,8 @@
 %% == Decisions made here ==
 %% <ul>
 %% <li>Framing errors in the head (both lengths, bad or conflicting lengths, codings other
-%%     than `chunked'): 400 and close, the app never called. Content-Length above
+%%     than `chunked') and heads {@link py_serve_head} refuses (obs-fold, two `Host'): 400
+%%     and close, the app never called. Content-Length above
 %%     `--max-body-size': 413 and close, the app never called. A chunked body growing past
 %%     it: the body is aborted (`body_too_large'), 413 if no response started, close.</li>
 %% <li>A malformed chunk: the body is aborted (`bad_chunk'), 400 if no response started,
@@ -113,8 +114,8 @@ handle(MReq) ->
 
 head(MReq, Guard) ->
     Socket = mochiweb_request:get(socket, MReq),
-    Headers = [{header_name(K), bin(V)}
-               || {K, V} <- mochiweb_headers:to_list(mochiweb_request:get(headers, MReq))],
+    Headers = lists:flatmap(fun unmerge/1,
+                            mochiweb_headers:to_list(mochiweb_request:get(headers, MReq))),
     {PeerAddr, Peer, ServerAddr} = get(py_serve_ends),
     #s{sock = Socket, mreq = MReq, guard = Guard, cfg = cfg(),
        server_addr = ServerAddr,
@@ -140,7 +141,13 @@ json_value(V) when is_integer(V) -> integer_to_list(V);
 json_value(V) when is_map(V) -> json_object(V).
 
 serve(#s{headers = Headers, cfg = #{max_body := Max}} = S) ->
-    case py_serve_framing:body(Headers) of
+    case py_serve_head:check(Headers) of
+        ok -> serve_framed(S, py_serve_framing:body(Headers), Max);
+        {error, Why} -> ours(S#s{close = true, note = io_lib:format("bad head: ~p", [Why])}, 400)
+    end.
+
+serve_framed(S, Found, Max) ->
+    case Found of
         {error, Why} ->
             ours(S#s{close = true, note = io_lib:format("bad framing: ~p", [Why])}, 400);
         {ok, {length, Length}} when Length > Max ->
@@ -188,6 +195,16 @@ ends(Socket) ->
 
 address({ok, {IP, Port}}) -> {IP, Port};
 address(_) -> undefined.
+
+%% A header as `{LowercaseName, Value}' entries. mochiweb's header store joins a repeated
+%% header into one value with `, ' (RFC 9110 §5.3 allows it for list-valued fields); a
+%% `Cookie' cannot be joined so (its pairs are separated by `; ', RFC 6265 §5.4, and a cookie
+%% value holds no comma, §4.1.1), so its joined values are split back into one entry each.
+unmerge({Name, Value}) ->
+    case header_name(Name) of
+        <<"cookie">> -> [{<<"cookie">>, V} || V <- binary:split(bin(Value), <<", ">>, [global])];
+        Lower -> [{Lower, bin(Value)}]
+    end.
 
 %% A header name, lower-cased. mochiweb gives the names Erlang's HTTP parser knows as atoms
 %% (a fixed set): their lower-cased binaries are kept in the connection's dictionary, so a
@@ -466,17 +483,22 @@ stream(#s{req = Req} = S) ->
         {ok, Data} ->
             case S#s.resp of
                 {streaming, Framing} when not S#s.gone ->
-                    stream(send(S#s{sent = S#s.sent + byte_size(Data)},
-                                py_serve_response:chunk(Framing, Data)));
+                    stream(send_piece(S, py_serve_response:chunk(Framing, Data), Data));
                 _ ->
-                    stream(S)
+                    stream(S)  % not sent (HEAD, a cut or broken response): read and dropped
             end;
         wait ->
             S;
         eof ->
             case S#s.resp of
                 {streaming, Framing} when not S#s.gone ->
-                    send(S#s{resp = sent}, py_serve_response:last_chunk(Framing));
+                    case py_serve_response:last_chunk(Framing) of
+                        {ok, Last} ->
+                            send(S#s{resp = sent}, Last);
+                        short ->
+                            S#s{resp = broken, close = true,
+                                note = "response shorter than its content-length"}
+                    end;
                 _ ->
                     S
             end;
@@ -486,6 +508,14 @@ stream(#s{req = Req} = S) ->
                 _ -> S
             end
     end.
+
+%% One piece of a streamed response on the wire; a piece beyond the app's Content-Length is
+%% cut there, the rest of the body dropped, and the connection closed after it.
+send_piece(S, {overrun, Wire}, _Data) ->
+    send(S#s{resp = broken, close = true, sent = S#s.sent + byte_size(Wire),
+             note = "response longer than its content-length: cut"}, Wire);
+send_piece(S, {Wire, Framing}, Data) ->
+    send(S#s{resp = {streaming, Framing}, sent = S#s.sent + byte_size(Data)}, Wire).
 
 send(#s{gone = true} = S, _Data) ->
     S;

@@ -3,11 +3,18 @@
 %% `Server' (unless the app set one) and the framing:
 %% <ul>
 %% <li>a whole body: `Content-Length' (the app's own is replaced by the true length);</li>
-%% <li>a streamed body with the app's `Content-Length': sent as is (`identity');</li>
+%% <li>a streamed body with the app's valid `Content-Length': sent as is (`{length, Left}'),
+%%     and held to it (RFC 9112 §6.3: the length ends the message): bytes beyond it are cut
+%%     ({@link chunk/2} says `overrun'), a body ending short of it is `short' ({@link
+%%     last_chunk/1}); either way the connection then closes, so no byte of this response
+%%     is ever read as the next one's. An invalid `Content-Length' of the app's is dropped
+%%     and the body framed as if it had none;</li>
 %% <li>a streamed body without: `Transfer-Encoding: chunked' for HTTP/1.1 clients, else the
 %%     body ends with the connection (`close_delimited');</li>
 %% <li>no body for `HEAD', 1xx, 204 and 304 (`none'; the app's body is read and dropped); a
-%%     `HEAD' answer keeps the app's `Content-Length' (that of the GET).</li>
+%%     `HEAD' answer keeps the app's `Content-Length' (that of the GET), and has none when the
+%%     app gave neither one nor a body (RFC 9110 §9.3.2: a HEAD answer's length, if sent, is
+%%     the GET's).</li>
 %% </ul>
 %% `Connection: close' is added when the connection closes after this response.
 -module(py_serve_response).
@@ -15,7 +22,7 @@
 -export([whole/5, stream_head/5, chunk/2, last_chunk/1, simple/3]).
 -export_type([framing/0]).
 
--type framing() :: identity | chunked | close_delimited | none.
+-type framing() :: {length, Left :: non_neg_integer()} | chunked | close_delimited | none.
 -type headers() :: [{binary(), binary()}].
 -type version() :: {non_neg_integer(), non_neg_integer()}.
 
@@ -26,7 +33,8 @@ whole(<<"HEAD">>, Version, Status, Headers, {Body, Close}) ->
     %% The app's own Content-Length stands (a HEAD answer describes the GET's body); else
     %% the length of what it gave.
     Clean = without([<<"transfer-encoding">>], Headers),
-    case lists:keymember(<<"content-length">>, 1, lower(Clean)) orelse bodiless(Status) of
+    case lists:keymember(<<"content-length">>, 1, lower(Clean)) orelse bodiless(Status)
+        orelse Body =:= <<>> of
         true -> head(Version, Status, Clean, Close);
         false -> head(Version, Status, Clean ++ [{<<"content-length">>,
                                                   integer_to_binary(byte_size(Body))}], Close)
@@ -50,28 +58,38 @@ whole(Method, Version, Status, Headers, {Body, Close}) ->
 -spec stream_head(binary(), version(), 100..999, headers(), boolean()) ->
           {iodata(), framing(), Close :: boolean()}.
 stream_head(Method, Version, Status, Headers, Close) ->
-    HasLength = lists:keymember(<<"content-length">>, 1, lower(Headers)),
-    Clean = without([<<"transfer-encoding">>], Headers),
-    case {Method, bodiless(Status), HasLength, Version >= {1, 1}} of
+    Length = py_serve_framing:content_length(lower(Headers)),
+    Clean = case Length of
+                {error, _} -> without([<<"transfer-encoding">>, <<"content-length">>], Headers);
+                _ -> without([<<"transfer-encoding">>], Headers)
+            end,
+    case {Method, bodiless(Status), Length, Version >= {1, 1}} of
         {<<"HEAD">>, _, _, _} -> {head(Version, Status, Clean, Close), none, Close};
         {_, true, _, _} -> {head(Version, Status, Clean, Close), none, Close};
-        {_, _, true, _} -> {head(Version, Status, Clean, Close), identity, Close};
-        {_, _, false, true} ->
+        {_, _, {ok, N}, _} -> {head(Version, Status, Clean, Close), {length, N}, Close};
+        {_, _, _, true} ->
             {head(Version, Status, Clean ++ [{<<"transfer-encoding">>, <<"chunked">>}], Close),
              chunked, Close};
-        {_, _, false, false} -> {head(Version, Status, Clean, true), close_delimited, true}
+        {_, _, _, false} -> {head(Version, Status, Clean, true), close_delimited, true}
     end.
 
-%% @doc A piece of a streamed body in its framing.
--spec chunk(framing(), binary()) -> iodata().
-chunk(chunked, Data) -> [integer_to_binary(byte_size(Data), 16), <<"\r\n">>, Data, <<"\r\n">>];
-chunk(none, _Data) -> [];
-chunk(_Framing, Data) -> Data.
+%% @doc A piece of a streamed body in its framing, and the framing for the next piece; or
+%% `{overrun, Wire}': the piece goes beyond the app's `Content-Length', `Wire' is what fits.
+-spec chunk(framing(), binary()) -> {iodata(), framing()} | {overrun, binary()}.
+chunk({length, Left}, Data) when byte_size(Data) > Left -> {overrun, binary:part(Data, 0, Left)};
+chunk({length, Left}, Data) -> {Data, {length, Left - byte_size(Data)}};
+chunk(chunked, <<>>) -> {[], chunked};
+chunk(chunked, Data) ->
+    {[integer_to_binary(byte_size(Data), 16), <<"\r\n">>, Data, <<"\r\n">>], chunked};
+chunk(none, _Data) -> {[], none};
+chunk(close_delimited, Data) -> {Data, close_delimited}.
 
-%% @doc What ends a streamed body.
--spec last_chunk(framing()) -> iodata().
-last_chunk(chunked) -> <<"0\r\n\r\n">>;
-last_chunk(_Framing) -> [].
+%% @doc What ends a streamed body, or `short': it ended before its `Content-Length'.
+-spec last_chunk(framing()) -> {ok, iodata()} | short.
+last_chunk({length, 0}) -> {ok, []};
+last_chunk({length, _Left}) -> short;
+last_chunk(chunked) -> {ok, <<"0\r\n\r\n">>};
+last_chunk(_Framing) -> {ok, []}.
 
 %% @doc A server's own short answer (400, 413, 500, 503), closing the connection.
 -spec simple(binary(), version(), 100..999) -> iodata().

@@ -10,6 +10,7 @@ import json
 import os
 import threading
 import time
+from urllib.parse import unquote
 
 BLOCK = bytes(range(256)) * 256
 EVENTS = []
@@ -109,6 +110,17 @@ def wsgi(environ, start_response):
             headers.append(("Content-Length", str(size)))
         start_response("200 OK", headers)
         return pattern(size)
+    if path == "/cookies":
+        return reply("200 OK", json.dumps([environ.get("HTTP_COOKIE")]).encode())
+    if path == "/lying-length":
+        # A streamed body of `give` bytes under a Content-Length of `say`.
+        start_response("200 OK", [("Content-Length", q["say"])])
+        return pattern(int(q["give"]))
+    if path == "/echo-header":
+        # A header value taken from the query (percent-decoded): a CR LF in it must not
+        # reach the wire.
+        start_response("200 OK", [("X-Echo", unquote(q["v"])), ("Content-Length", "3")])
+        return [b"ok\n"]
     if path == "/sleep":
         time.sleep(float(q.get("s", "1")))
         return reply("200 OK", b"slept\n", "text/plain")
@@ -208,6 +220,29 @@ async def asgi(scope, receive, send):
         for block in pattern(size):
             await send({"type": "http.response.body", "body": block, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
+        return
+    if path == "/after-response":
+        # Work after the response (as Starlette's background tasks): it must end before the
+        # lifespan shutdown runs, which writes its own line after this one.
+        await reply(200, b"answered\n", b"text/plain")
+        await asyncio.sleep(float(q.get("s", "1")))
+        with open(SHUTDOWN_MARK, "a") as f:
+            f.write("after-response done\n")
+        return
+    if path == "/cookies":
+        return await reply(200, json.dumps([v.decode() for n, v in scope["headers"]
+                                            if n == b"cookie"]).encode())
+    if path == "/lying-length":
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", q["say"].encode())]})
+        for block in pattern(int(q["give"])):
+            await send({"type": "http.response.body", "body": block, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    if path == "/echo-header":
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"x-echo", unquote(q["v"]).encode("latin-1"))]})
+        await send({"type": "http.response.body", "body": b"ok\n"})
         return
     if path == "/sleep":
         await asyncio.sleep(float(q.get("s", "1")))

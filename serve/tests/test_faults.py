@@ -187,3 +187,17 @@ def test_sigterm_or_ctrl_c_with_requests_in_flight(fault_server):
     assert time.monotonic() - sent < 10
     if srv.interface == "asgi":
         assert (srv.tmp / "shutdown").read_text() == "shutdown\n"
+
+
+def test_sigterm_waits_for_work_after_the_response(fault_server):
+    # uvicorn runs an app's work after its response (Starlette's background tasks) to its
+    # end before the lifespan shutdown; so does the graceful stop here, within the grace
+    # period. WSGI: the request ends with its app call (nothing runs after it).
+    srv = fault_server
+    if srv.interface != "asgi":
+        pytest.skip("ASGI only: a WSGI app's work ends with its call")
+    r = httpx.get(srv.url + "/after-response?s=1", timeout=10)
+    assert (r.status_code, r.content) == (200, b"answered\n")
+    srv.proc.send_signal(signal.SIGTERM)
+    assert srv.proc.wait(30) == 0
+    assert (srv.tmp / "shutdown").read_text() == "after-response done\nshutdown\n"

@@ -86,6 +86,77 @@ def test_head(server):
         conn.close()
 
 
+def test_head_of_a_streamed_body_without_length_has_none(server):
+    # RFC 9110 §9.3.2: a HEAD answer's Content-Length, if any, is the GET's; the app gave
+    # none and no body, so the server must not invent one (it said 0 before).
+    out = raw(server, b"HEAD /download?size=100000 HTTP/1.1\r\nHost: x\r\n"
+                      b"Connection: close\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 200 ")
+    assert b"content-length" not in out.lower()
+    assert out.endswith(b"\r\n\r\n")
+
+
+@pytest.mark.parametrize("say, give", [(1000, 70000), (70000, 1000)])
+def test_a_body_that_disagrees_with_its_content_length_is_cut_and_closes(server, say, give):
+    # RFC 9112 §6.3: the length ends the message. Bytes beyond it would be read as the next
+    # response on a kept-alive connection; a body ending short leaves the client waiting. The
+    # server sends at most `say` bytes and closes the connection at once in both cases.
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(5)
+    s.sendall(b"GET /lying-length?say=%d&give=%d HTTP/1.1\r\nHost: x\r\n\r\n"
+              b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" % (say, give))
+    started = time.monotonic()
+    out = read_until_closed(s)
+    elapsed = time.monotonic() - started
+    s.close()
+    head, _, body = out.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert b"content-length: %d" % say in head.lower()
+    assert (len(body), hashlib.sha256(body).hexdigest()) == (min(say, give),
+                                                             expected(min(say, give)))
+    assert elapsed < 1.5  # closed by the server, not by --header-timeout 2
+
+
+@pytest.mark.parametrize("value", [b"a%0d%0aSet-Cookie:%20x=1", b"a%0aX-Injected:%201",
+                                   b"a%00b"])
+def test_a_header_value_with_cr_lf_or_nul_is_a_500(server, value):
+    # Response splitting: a value copied from the request must not add header lines
+    # (RFC 9110 §5.5); the app's head is refused and the request answered 500.
+    out = raw(server, b"GET /echo-header?v=%s HTTP/1.1\r\nHost: x\r\n\r\n" % value)
+    assert out.startswith(b"HTTP/1.1 500 ")
+    assert b"set-cookie" not in out.lower() and b"x-injected" not in out.lower()
+    assert b"x-echo" not in out.lower()
+
+
+def test_a_valid_header_value_is_sent(server):
+    r = httpx.get(server.url + "/echo-header?v=a%20b")
+    assert (r.status_code, r.headers["x-echo"], r.content) == (200, "a b", b"ok\n")
+
+
+@pytest.mark.parametrize("head", [
+    b"GET / HTTP/1.1\r\nHost: x\r\nX-Note: a\r\n b\r\n\r\n",           # obs-fold
+    b"GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n",     # two hosts
+])
+def test_malformed_heads_are_400_and_never_reach_the_app(server, head):
+    # RFC 9112 §5.2 (a server may reject obs-fold with 400) and §3.2 (more than one Host:
+    # MUST answer 400).
+    out = raw(server, head)
+    assert out.startswith(b"HTTP/1.1 400 ")
+    assert b"hello" not in out
+
+
+def test_two_cookie_lines_keep_every_cookie(server):
+    # mochiweb joins repeated headers with ", ", which would make "a=1, b=2" one cookie;
+    # ASGI gets each line as sent, WSGI one HTTP_COOKIE joined with "; " (PEP 3333 / CGI).
+    out = raw(server, b"GET /cookies HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\n"
+                      b"Cookie: b=2; c=3\r\nConnection: close\r\n\r\n")
+    cookies = json.loads(out.partition(b"\r\n\r\n")[2])
+    if server.interface == "asgi":
+        assert cookies == ["a=1", "b=2; c=3"]
+    else:
+        assert cookies == ["a=1; b=2; c=3"]
+
+
 def test_content_length_too_large(server):
     out = raw(server, b"POST /upload?id=big HTTP/1.1\r\nHost: x\r\n"
                       b"Content-Length: 17000000\r\n\r\n")
