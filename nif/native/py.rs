@@ -12,6 +12,7 @@
 //! `TimeoutError` in timed-out calls; [`inbox`] lets a Python thread of the app's own (an
 //! event loop's) run the calls meant for it; [`finalize`] stops the interpreter.
 
+pub mod big_map;
 pub mod call;
 pub mod config;
 pub mod cpu_demand;

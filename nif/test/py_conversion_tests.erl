@@ -1,5 +1,5 @@
 %% @doc EUnit tests of how module `py' converts terms between Erlang and Python: cycles and
-%% shared parts, the result budget, buffers keeping their identity both ways (and not leaked),
+%% shared parts, dicts of more than 128 keys (OTP 25 crashed building them off a scheduler), the result budget, buffers keeping their identity both ways (and not leaked),
 %% containers mutated during conversion, ints beyond Erlang's range, charlist names and equal
 %% number keys. The Python side is nif/test/python/pyt_conversions.py.
 -module(py_conversion_tests).
@@ -22,7 +22,8 @@ conversion_test_() ->
       fun send_of_a_mutated_container_does_not_panic/0,
       fun int_beyond_erlang_range_is_pyobj/0,
       fun charlist_names_become_strings/0,
-      fun equal_number_keys_become_one_entry/0]}.
+      fun equal_number_keys_become_one_entry/0,
+      {timeout, 60, fun dicts_beyond_128_keys_come_back_as_maps/0}]}.
 
 cycles_come_back_as_pyobj() ->
     ?assertMatch({ok, [{pyobj, <<"list">>, _}, {pyobj, <<"list">>, _}]},
@@ -113,3 +114,20 @@ charlist_names_become_strings() ->
 equal_number_keys_become_one_entry() ->
     {ok, Map} = py:call(pyt_helpers, identity, [#{1 => a, 1.0 => b}]),
     ?assertEqual(1, map_size(Map)).
+
+%% A map of more than 128 keys built on a `py' thread crashed OTP 25 (SIGSEGV in erts_qsort,
+%% erlang/otp#8208): results, kwargs echoed back, messages from `erlang.send', a dict nested in
+%% a list; two keys equal in Erlang still make the dict a pyobj.
+dicts_beyond_128_keys_come_back_as_maps() ->
+    [?assertEqual({ok, maps:from_list([{I, I * 2} || I <- lists:seq(0, N - 1)])},
+                  py:eval(?CTX, <<"{i: i * 2 for i in range(n)}">>, #{n => N}))
+     || N <- [128, 129, 130, 1000, 100000]],
+    Kwargs = maps:from_list([{integer_to_binary(I), I} || I <- lists:seq(1, 200)]),
+    ?assertEqual({ok, Kwargs}, py:call(any, builtins, dict, [], #{kwargs => Kwargs})),
+    ?assertEqual({ok, true},
+                 py:eval(?CTX, <<"__import__('erlang').send(p, [{i: str(i) for i in range(300)}])">>,
+                         #{p => self()})),
+    ?assertEqual([maps:from_list([{I, integer_to_binary(I)} || I <- lists:seq(0, 299)])],
+                 receive M -> M end),
+    ?assertMatch({ok, {pyobj, <<"dict">>, _}},
+                 py:eval(?CTX, <<"{**{i: i for i in range(300)}, 'a': 1, b'a': 2}">>)).

@@ -35,6 +35,7 @@ use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, Term, TermType};
 
 use crate::atoms;
+use crate::py::big_map;
 use crate::py::opaque::Term as OpaqueTerm;
 use crate::py::pid::Pid;
 use crate::py::python_face::{self, Resource};
@@ -190,9 +191,9 @@ impl<'a> Converter<'a> {
                 ));
             }
             // Keys equal in Erlang but distinct in Python (`"a"` and `b"a"`): no map.
-            return match Term::map_from_pairs(env, &pairs) {
-                Ok(map) => Ok(map),
-                Err(_) => self.pyobj(object),
+            return match big_map::from_pairs(env, &pairs) {
+                Some(map) => Ok(map),
+                None => self.pyobj(object),
             };
         }
         // set / frozenset: Python's own iterator raises (never panics) if the set changes.
