@@ -82,3 +82,48 @@ buffers_without_eof_subscribed_are_freed_test_() ->
         ?assertEqual(ok, py_buffer_test_helpers:await(
                            fun() -> py_buffer:live_buffers() =< Before end, 10000))
     end}.
+
+%% Messages sent from a Python writer's thread: once unsubscribe/1 returns, none of the
+%% subscription's messages is still on its way (one arriving later was seen hundreds of
+%% times a run when the message was sent after the subscription's lock was released).
+no_message_after_unsubscribe_returns_test_() ->
+    {setup, fun py_buffer_test_helpers:setup/0, fun(_) -> ok end,
+     {timeout, 60, fun no_message_after_unsubscribe_returns/0}}.
+
+no_message_after_unsubscribe_returns() ->
+    flush(),
+    {ok, B} = py_buffer:new(),
+    Self = self(),
+    spawn_link(fun() -> Self ! {written, py:call(pyt_helpers, write_bytes_for, [B, 2])} end),
+    {Rounds, Late} = subscribe_unsubscribe(B, 0, 0, erlang:monotonic_time(millisecond) + 1500),
+    Written = receive {written, {ok, N}} -> N after 10000 -> timeout end,
+    ?assert(is_integer(Written) andalso Written > 0),
+    ?assert(Rounds > 100),
+    ?assertEqual(0, Late).
+
+subscribe_unsubscribe(B, Rounds, Late, End) ->
+    case erlang:monotonic_time(millisecond) > End of
+        true ->
+            {Rounds, Late};
+        false ->
+            read_what_is_there(B),
+            ok = py_buffer:subscribe(B),
+            spin(200),
+            ok = py_buffer:unsubscribe(B),
+            flush_buffer(B),
+            spin(2000),
+            subscribe_unsubscribe(B, Rounds + 1, Late + flush_buffer(B), End)
+    end.
+
+read_what_is_there(B) ->
+    case py_buffer:read(B, 1 bsl 20) of
+        {ok, _} -> read_what_is_there(B);
+        _ -> ok
+    end.
+
+spin(0) -> ok;
+spin(N) -> spin(N - 1).
+
+%% How many messages of `B' the mailbox holds (taking them).
+flush_buffer(B) ->
+    receive {py_buffer, B, _} -> 1 + flush_buffer(B) after 0 -> 0 end.

@@ -243,7 +243,10 @@ impl Notifier {
         drop(released);
     }
 
-    /// An edge caused outside our NIF calls (a Python or Rust thread).
+    /// An edge caused outside our NIF calls (a Python or Rust thread). The message is sent
+    /// with the subscription locked, so when `unsubscribe` (or a `subscribe` replacing the
+    /// subscriber) returns, every message of the old subscription is already in its
+    /// mailbox: none arrives later (sending after unlocking let hundreds a run through).
     fn edge_outside(&self, edge: Edge) {
         let mut sub = lock(&self.sub);
         let released = if edge == Edge::Eof {
@@ -251,15 +254,13 @@ impl Notifier {
         } else {
             None
         };
-        let target = self.decide(&mut sub, edge).and_then(|pid| {
-            let held = released.as_ref().or(sub.held.as_ref())?;
-            Some((pid, held.clone()))
-        });
+        if let Some(pid) = self.decide(&mut sub, edge) {
+            if let Some(held) = released.as_ref().or(sub.held.as_ref()) {
+                send_from_outside(pid, held.clone(), edge);
+            }
+        }
         drop(sub);
         drop(released);
-        if let Some((pid, buf)) = target {
-            send_from_outside(pid, buf, edge);
-        }
     }
 
     /// Registers `pid` as the subscriber (replacing any other) for the edge kinds in `kinds`

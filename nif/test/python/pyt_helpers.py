@@ -219,3 +219,19 @@ def hold_gil(pid, seconds):
     erlang.send(pid, "holding the gil")
     libc.usleep(int(seconds * 1e6))
     return "released"
+
+
+def write_bytes_for(buf, seconds):
+    """Writes one byte at a time into `buf` for `seconds`, a few microseconds apart, then
+    closes it; returns how many."""
+    writer = buf.writer()
+    end = time.monotonic() + seconds
+    count = 0
+    while time.monotonic() < end:
+        writer.write(b"x")
+        count += 1
+        pause = time.perf_counter() + (count % 7) * 3e-6
+        while time.perf_counter() < pause:
+            pass
+    writer.close()
+    return count
