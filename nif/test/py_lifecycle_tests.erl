@@ -19,6 +19,7 @@ lifecycle_test_() ->
       fun subprocess_exit_status_reaches_python/0,
       fun port_programs_keep_their_exit_status/0,
       {timeout, 60, fun stop_runs_atexit_and_flushes_files/0},
+      {timeout, 60, fun stop_after_a_busy_stop_is_busy_again/0},
       {timeout, 60, fun halt_without_stop_skips_atexit/0},
       {timeout, 30, fun timed_out_code_is_interrupted/0},
       {timeout, 120, fun interrupts_never_break_the_import_system/0},
@@ -101,6 +102,19 @@ stop_runs_atexit_and_flushes_files() ->
     ?assertMatch({0, _}, run_vm(Code, [])),
     ?assertEqual({ok, <<"atexit">>}, file:read_file(Dir ++ "/atexit")),
     ?assertEqual({ok, <<"buffered">>}, file:read_file(Dir ++ "/buffered")).
+
+%% A stop that found a worker busy (a reader blocked for its 5 s) does not finalize; a second
+%% stop, once that worker returned, says busy again, never `{busy, 0}' (outside the spec).
+stop_after_a_busy_stop_is_busy_again() ->
+    Code = "{ok, _} = application:ensure_all_started(py_buffer), {ok, B} = py_buffer:new(), "
+           "Self = self(), "
+           "spawn(fun() -> Self ! {read, py:eval(py:context(1), <<\"b.read(1)\">>, #{b => B})} end), "
+           "timer:sleep(300), {error, {busy, 1}} = py:stop(), ok = py_buffer:write(B, <<\"x\">>), "
+           "receive {read, _} -> ok end, "
+           "{error, {busy, N}} = py:stop(), true = N >= 1, io:format(\"second stop busy ~p~n\", [N]), "
+           "halt(0).",
+    {Status, Out} = run_vm(Code, []),
+    ?assertEqual({0, match}, {Status, re:run(Out, "second stop busy", [{capture, none}])}).
 
 halt_without_stop_skips_atexit() ->
     Dir = scratch_dir("halt"),

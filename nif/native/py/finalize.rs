@@ -95,10 +95,13 @@ pub fn stop() -> Outcome {
         return Outcome::NotStarted;
     }
     if STOPPING.swap(true, Ordering::AcqRel) {
+        // Not finalized: another stop is finalizing now, or one gave up because workers
+        // were busy (it never finalizes after that). Either way the answer is `busy`, with
+        // at least one (the workers may have returned since: `{busy, 0}` is not a result).
         return if is_finalized() {
             Outcome::Finalized
         } else {
-            Outcome::Busy(workers::running())
+            Outcome::Busy(workers::running().max(1))
         };
     }
     let busy = workers::shutdown(GRACE);
