@@ -145,3 +145,32 @@ split_improper(Tail, Acc) -> {lists:reverse(Acc), Tail}.
 
 depth([Inner]) -> 1 + depth(Inner);
 depth(_) -> 0.
+
+%% A buffer in its own abort reason is replaced by '...': the stored reason held the buffer,
+%% the buffer its reason, and neither was ever freed (20 owners dying in a function_clause
+%% that listed their buffer kept 20 MB alive).
+buffer_in_its_own_reason_is_freed_test_() ->
+    {timeout, 30, fun buffer_in_its_own_reason_is_freed/0}.
+
+buffer_in_its_own_reason_is_freed() ->
+    {ok, B} = py_buffer:new(),
+    ok = py_buffer:abort(B, {client_gone, B, make_ref()}),
+    ?assertMatch({error, {aborted, {client_gone, '...', R}}} when is_reference(R),
+                 py_buffer:read(B, 1)),
+    Before = py_buffer:live_buffers(),
+    Owners = [spawn(fun() ->
+                            {ok, Buf} = py_buffer:new(),
+                            ok = py_buffer:write(Buf, binary:copy(<<"x">>, 100000)),
+                            takes_ok(Buf, unexpected)  % function_clause: the buffer in the reason
+                    end) || _ <- lists:seq(1, 20)],
+    [ok = py_buffer_owners:sync(P) || P <- Owners],
+    Mine = spawn(fun() -> {ok, Buf} = py_buffer:new(), ok = py_buffer:abort(Buf, {gone, Buf}) end),
+    Ref = monitor(process, Mine),
+    receive {'DOWN', Ref, process, Mine, _} -> ok end,
+    ?assertEqual(ok, py_buffer_test_helpers:await(
+                       fun() ->
+                               [erlang:garbage_collect(P) || P <- processes()],
+                               py_buffer:live_buffers() =< Before
+                       end, 10000)).
+
+takes_ok(Buf, ok) -> Buf.

@@ -17,6 +17,10 @@
 //! Not bounded: a fun's captured environment and a bignum in the kept term are copied whole
 //! (the NIF API cannot size them without walking them).
 //!
+//! Buffers in a reason become `'...'` too: a stored reason that held a buffer whose reason
+//! it is (an owner dying in a call that took the buffer, `abort(B, {gone, B})`) kept both
+//! alive for good. A buffer inside a fun's environment still does (not walked).
+//!
 //! Building both walks at most [`KEPT`]'s nodes of the term, whatever its size, so aborting
 //! never holds a scheduler for long. One owner dying with many buffers stores its reason
 //! once and shares it.
@@ -30,7 +34,7 @@ use rustler::types::tuple::make_tuple;
 use rustler::{Binary, Encoder, Env, MapIterator, OwnedEnv, Term, TermType};
 
 use crate::atoms;
-use crate::buffer::lock;
+use crate::buffer::{lock, BufferArc};
 
 /// How much of a term a cut keeps.
 pub struct Limits {
@@ -148,6 +152,10 @@ impl<'a> Cutter<'a, '_> {
                     self.dots()
                 }
             }
+            // A buffer in its own reason (an owner's `function_clause` lists the buffer it
+            // was called with; `abort(B, {gone, B})`) would keep itself alive for good: the
+            // stored reason holds the buffer, the buffer its reason.
+            TermType::Ref if term.decode::<BufferArc>().is_ok() => self.dots(),
             _ => term,
         }
     }
