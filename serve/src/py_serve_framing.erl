@@ -26,15 +26,12 @@
 %% @doc The request body's framing, or why the headers do not define one.
 -spec body([{binary(), binary()}]) -> {ok, framing()} | {error, error()}.
 body(Headers) ->
-    case {values(<<"transfer-encoding">>, Headers), values(<<"content-length">>, Headers)} of
-        {[], []} -> {ok, {length, 0}};
-        {[_ | _], [_ | _]} -> {error, both_lengths};
-        {Codings, []} -> coding(Codings);
-        {[], Lengths} ->
-            case length_of(Lengths) of
-                {ok, Length} -> {ok, {length, Length}};
-                Error -> Error
-            end
+    case {values(<<"transfer-encoding">>, Headers), content_length(Headers)} of
+        {[], none} -> {ok, {length, 0}};
+        {[], {ok, Length}} -> {ok, {length, Length}};
+        {[], Error} -> Error;
+        {Codings, none} -> coding(Codings);
+        {_, _} -> {error, both_lengths}
     end.
 
 %% @doc The length a message's `Content-Length' gives (`none' without one): the same rule
@@ -42,9 +39,9 @@ body(Headers) ->
 -spec content_length([{binary(), binary()}]) -> {ok, non_neg_integer()} | none
                                                 | {error, {bad_length, binary()}}.
 content_length(Headers) ->
-    case values(<<"content-length">>, Headers) of
-        [] -> none;
-        Lengths -> length_of(Lengths)
+    case lists:keymember(<<"content-length">>, 1, Headers) of
+        false -> none;
+        true -> length_of(values(<<"content-length">>, Headers))
     end.
 
 %% @doc Whether the request carries `Expect: 100-continue'.
@@ -90,6 +87,8 @@ lower(Bin) ->
 coding([<<"chunked">>]) -> {ok, chunked};
 coding(Codings) -> {error, {unknown_coding, iolist_to_binary(lists:join(<<", ">>, Codings))}}.
 
+length_of([]) ->
+    {error, {bad_length, <<>>}};  % `Content-Length:' with no value (RFC 9112 §6.3: 400)
 length_of([First | Rest] = Lengths) ->
     Joined = iolist_to_binary(lists:join(<<", ">>, Lengths)),
     case digits(First) andalso lists:all(fun(L) -> L =:= First end, Rest) of

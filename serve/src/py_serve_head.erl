@@ -1,38 +1,152 @@
-%% @doc What makes a request head malformed beyond what mochiweb's parser (Erlang's `http'
-%% packets) refuses: checked before the body framing, and answered 400 with the connection
-%% closed, the app never called.
+%% @doc A request head: read from the socket with Erlang's HTTP packet parser (the one
+%% mochiweb uses, `{packet, http_bin}'), bounded, and checked for what that parser lets
+%% through.
+%%
+%% == Reading ({@link read/1}) ==
+%% The request line and the header lines come as binaries, every header line as it was sent
+%% (a repeated header stays repeated, in order: the ASGI scope lists them as received), names
+%% lower-cased, values without surrounding whitespace. Bounds: ?MAX_FIELDS header lines and
+%% ?MAX_HEAD bytes of request line and headers together (431), a request line longer than
+%% the socket's `buffer' (414); a line the parser cannot read is a 400 at once, not a
+%% connection left waiting (mochiweb's own loop ignored such lines, so the client waited for
+%% the header timeout and the connection process kept the line for 5 minutes). Empty lines
+%% before the request line are skipped (RFC 9112 §2.2). The socket is in passive `raw' mode
+%% again when a head is returned.
+%%
+%% == Checks ({@link check/1}) ==
 %% <ul>
-%% <li>`obs_fold': a header value continued on the next line (RFC 9112 §5.2 lets a server
-%%     refuse it; the parser keeps the line break inside the value, where an app would see
-%%     a CR or LF);</li>
-%% <li>`several_hosts': more than one `Host' (RFC 9112 §3.2: a server MUST answer 400); a
-%%     host never holds a comma, so a value with one is two fields mochiweb joined.</li>
+%% <li>`bad_field_value': a header value holding CR, LF or NUL (RFC 9110 §5.5: reject or
+%%     replace): the parser keeps the line break of a header folded onto the next line
+%%     (obs-fold, RFC 9112 §5.2), which an app would otherwise see and could copy into a
+%%     response;</li>
+%% <li>`several_hosts': more than one `Host' (RFC 9112 §3.2: a server MUST answer 400).</li>
 %% </ul>
+%% Both are answered 400 with the connection closed, the app never called.
 %% ```
 %% ok = py_serve_head:check([{<<"host">>, <<"a.example">>}]),
-%% {error, several_hosts} = py_serve_head:check([{<<"host">>, <<"a.example, b.example">>}]).
+%% {error, several_hosts} = py_serve_head:check([{<<"host">>, <<"a">>}, {<<"host">>, <<"b">>}]).
 %% '''
 -module(py_serve_head).
 
--export([check/1]).
--export_type([error/0]).
+-export([read/1, check/1]).
+-export_type([head/0, error/0]).
 
--type error() :: obs_fold | several_hosts.
+%% The most header lines in a request head, and the most bytes of request line and headers.
+-define(MAX_FIELDS, 200).
+-define(MAX_HEAD, 65536).
 
-%% @doc `ok', or why the head is malformed. `Headers' are `{LowercaseName, Value}' binaries.
--spec check([{binary(), binary()}]) -> ok | {error, error()}.
-check(Headers) ->
-    Hosts = [V || {<<"host">>, V} <- Headers],
-    case {lists:any(fun folded/1, Headers), Hosts} of
-        {true, _} -> {error, obs_fold};
-        {false, [_, _ | _]} -> {error, several_hosts};
-        {false, [Host]} ->
-            case binary:match(Host, <<",">>) of
-                nomatch -> ok;
-                _ -> {error, several_hosts}
+-type head() :: #{method := binary(), target := binary(),
+                  version := {non_neg_integer(), non_neg_integer()},
+                  headers := [{binary(), binary()}]}.
+-type error() :: bad_field_value | several_hosts.
+
+%% @doc The next request head on `Socket' (the caller's, in passive mode); `closed' when the
+%% connection ended before one (or the guard closed it: the header timeout); `{error,
+%% Status, Why}' for a head to answer `Status' (and close). The connection's guard ends a
+%% wait for a head by closing the socket, after sending `{py_serve_guard, timeout, _}'.
+-spec read(gen_tcp:socket()) -> {ok, head()} | closed
+                                | {error, 400 | 414 | 431, atom()}.
+read(Socket) ->
+    request_line(Socket).
+
+request_line(Socket) ->
+    case inet:setopts(Socket, [{packet, http_bin}, {active, once}]) of
+        ok ->
+            receive
+                {http, Socket, {http_request, Method, Target, Version}} ->
+                    Line = #{method => text(Method), target => target(Target),
+                             version => Version},
+                    fields(Socket, Line, [], 0, byte_size(text(Method)) + 16
+                           + byte_size(target(Target)));
+                {http, Socket, {http_error, Blank}} when Blank =:= <<"\r\n">>;
+                                                        Blank =:= <<"\n">> ->
+                    request_line(Socket);
+                {http, Socket, {http_error, _}} -> {error, 400, bad_request_line};
+                {http, Socket, _Other} -> {error, 400, bad_request_line};
+                {tcp_error, Socket, emsgsize} -> {error, 414, request_line_too_long};
+                {tcp_error, Socket, _} -> closed;
+                {tcp_closed, Socket} -> closed;
+                {py_serve_guard, timeout, _} -> closed  % the guard closed the socket
             end;
-        {false, []} -> ok
+        {error, _} ->
+            closed
     end.
 
-folded({_Name, Value}) ->
-    binary:match(Value, [<<"\r">>, <<"\n">>]) =/= nomatch.
+fields(Socket, Line, Acc, Count, Bytes) ->
+    case inet:setopts(Socket, [{packet, httph_bin}, {active, once}]) of
+        ok ->
+            receive
+                {http, Socket, http_eoh} ->
+                    case inet:setopts(Socket, [{packet, raw}]) of
+                        ok -> {ok, Line#{headers => lists:reverse(Acc)}};
+                        {error, _} -> closed
+                    end;
+                {http, Socket, {http_header, _, Name, _, Value}} ->
+                    Size = Bytes + byte_size(text(Name)) + byte_size(Value) + 4,
+                    case Count < ?MAX_FIELDS andalso Size =< ?MAX_HEAD of
+                        true ->
+                            fields(Socket, Line,
+                                   [{name(Name), trim_trailing_ows(Value)} | Acc],
+                                   Count + 1, Size);
+                        false ->
+                            {error, 431, head_too_large}
+                    end;
+                {http, Socket, _Error} -> {error, 400, bad_header_line};
+                {tcp_error, Socket, emsgsize} -> {error, 431, header_line_too_long};
+                {tcp_error, Socket, _} -> closed;
+                {tcp_closed, Socket} -> closed;
+                {py_serve_guard, timeout, _} -> closed
+            end;
+        {error, _} ->
+            closed
+    end.
+
+%% @doc `ok', or why the head is malformed. `Headers' are `{LowercaseName, Value}' binaries,
+%% one per header line.
+-spec check([{binary(), binary()}]) -> ok | {error, error()}.
+check(Headers) ->
+    case lists:any(fun bad_value/1, Headers) of
+        true ->
+            {error, bad_field_value};
+        false ->
+            case [V || {<<"host">>, V} <- Headers] of
+                [_, _ | _] -> {error, several_hosts};
+                _ -> ok
+            end
+    end.
+
+bad_value({_Name, Value}) ->
+    binary:match(Value, [<<"\r">>, <<"\n">>, <<0>>]) =/= nomatch.
+
+%% The request target as sent, but the path alone of an absolute-form target (RFC 9112
+%% §3.2.2: a server must accept it; the path is what the app routes on).
+target({abs_path, Path}) -> Path;
+target({absoluteURI, _Scheme, _Host, _Port, Path}) -> Path;
+target('*') -> <<"*">>;
+target({scheme, Host, Port}) -> <<Host/binary, $:, Port/binary>>;
+target(Other) when is_binary(Other) -> Other.
+
+%% A header name, lower-cased. The parser gives the names it knows as atoms (a fixed set):
+%% their lower-cased binaries are kept in the connection's dictionary, so a keep-alive
+%% connection lower-cases each only once; other names (binaries) every time.
+name(Name) when is_atom(Name) ->
+    case get({py_serve_header, Name}) of
+        undefined ->
+            Lower = py_serve_framing:lower(atom_to_binary(Name)),
+            put({py_serve_header, Name}, Lower),
+            Lower;
+        Lower ->
+            Lower
+    end;
+name(Name) ->
+    py_serve_framing:lower(Name).
+
+text(Atom) when is_atom(Atom) -> atom_to_binary(Atom);
+text(Bin) when is_binary(Bin) -> Bin.
+
+trim_trailing_ows(<<>>) -> <<>>;
+trim_trailing_ows(Bin) ->
+    case binary:last(Bin) of
+        C when C =:= $\s; C =:= $\t -> trim_trailing_ows(binary:part(Bin, 0, byte_size(Bin) - 1));
+        _ -> Bin
+    end.

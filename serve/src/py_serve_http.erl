@@ -4,10 +4,13 @@
 %% local `py_request'; with `--nodes N' each request is served by the node with the fewest
 %% outstanding requests (this VM or a local app node, each with its own CPython).
 %%
-%% mochiweb parses the request line and headers and calls {@link handle/1}; from there this
-%% module checks the body framing ({@link py_serve_framing}), starts the request, streams the
-%% body from the socket into the request's body buffer and the response from its response
-%% buffer to the socket, and returns to mochiweb for the next request (keep-alive) or closes.
+%% mochiweb runs the listener and accepts connections; each connection process reads request
+%% heads with {@link py_serve_head} (Erlang's HTTP packet parser, as mochiweb's own loop did,
+%% but bounded, with every header line kept, and a 400 at once for a line it cannot read),
+%% checks the body framing ({@link py_serve_framing}), starts the request, streams the body
+%% from the socket into the request's body buffer (chunked bodies: {@link py_serve_chunked})
+%% and the response from its response buffer to the socket, then reads the next head
+%% (keep-alive) or closes.
 %%
 %% == Flow control ==
 %% The socket is read only when the body buffer took the previous piece: a write returning
@@ -17,8 +20,7 @@
 %% `gen_tcp:send' waits (this process, never a scheduler) while the client reads slowly, and
 %% meanwhile the app's writes wait for room. Content-Length bodies are read with
 %% `gen_tcp:recv' in pieces of at most 256 KiB and never beyond the body (the next request's
-%% bytes stay in the socket); chunked bodies are decoded by mochiweb
-%% (`mochiweb_request:stream_body/5').
+%% bytes stay in the socket); chunked bodies by {@link py_serve_chunked}.
 %%
 %% == Decisions made here ==
 %% <ul>
@@ -46,16 +48,17 @@
 %% `py_serve_config').
 -module(py_serve_http).
 
--export([loop/2, handle/1]).
+-export([loop/2]).
 
 -define(MAX_PIECE, 262144).
 -define(DRAIN_MAX, 1048576).
 -define(STATS_PATH, "/.py-buffer-serve/stats").
-%% How often a body read of a remote request looks for the request's events (see recv/2).
--define(REMOTE_WATCH, 200).
+%% How often a body read that waits for the client looks for the request's events (recv/2).
+-define(WATCH, 100).
+%% The smallest read a slow body read shrinks to (recv/2).
+-define(MIN_UNIT, 1024).
 
 -record(s, {sock :: term(),
-            mreq :: term(),
             guard :: pid(),
             cfg :: map(),
             method :: binary(),
@@ -87,45 +90,53 @@
             note = [] :: iodata()}).
 
 %% @doc The connection loop given to `mochiweb_socket_server' (`{loop, {py_serve_http,
-%% loop}}'): starts the connection's guard, then mochiweb's HTTP loop with {@link handle/1}.
+%% loop}}'): starts the connection's guard, then serves requests until the connection ends
+%% (exit `{shutdown, closed}').
 -spec loop(term(), list()) -> no_return().
-loop(Socket, Opts) ->
+loop(Socket, _Opts) ->
     #{header_timeout := HeaderTimeout, body_timeout := BodyTimeout} = cfg(),
     _ = inet:setopts(Socket, [{send_timeout, BodyTimeout}, {send_timeout_close, true}]),
     Guard = py_serve_guard:start(Socket),
-    put(py_serve_guard, Guard),
     put(py_serve_ends, ends(Socket)),
     ok = py_serve_guard:arm(Guard, HeaderTimeout, headers_timeout),
-    mochiweb_http:loop(Socket, Opts, {?MODULE, handle}).
+    requests(Socket, Guard).
 
-%% @doc One request, called by mochiweb once its head is parsed. Returns to mochiweb for the
-%% next request, or closes the connection and exits `{shutdown, closed}'.
--spec handle(term()) -> ok.
-handle(MReq) ->
-    Guard = get(py_serve_guard),
-    case head(MReq, Guard) of
-        #s{method = <<"GET">>, target = <<?STATS_PATH>>, cfg = #{stats := true}} = S ->
+requests(Socket, Guard) ->
+    case py_serve_head:read(Socket) of
+        {ok, Head} ->
+            ok = handle(head(Socket, Guard, Head)),
+            requests(Socket, Guard);
+        {error, Status, Why} ->
+            ok = py_serve_guard:busy(Guard),
+            S = head(Socket, Guard, #{method => <<"-">>, target => <<"-">>, version => {1, 1},
+                                      headers => []}),
+            finish(ours(S#s{close = true, note = atom_to_list(Why)}, Status));
+        closed ->
+            _ = gen_tcp:close(Socket),
+            exit({shutdown, closed})
+    end.
+
+%% One request. Returns `ok' for the next request, or closes the connection and exits
+%% `{shutdown, closed}'.
+handle(#s{guard = Guard} = S) ->
+    case S of
+        #s{method = <<"GET">>, target = <<?STATS_PATH>>, cfg = #{stats := true}} ->
             ok = py_serve_guard:disarm(Guard),
             finish(stats(S));  % not counted in flight: it reports that count
-        S ->
+        _ ->
             ok = py_serve_guard:busy(Guard),
             finish(serve(S))
     end.
 
-head(MReq, Guard) ->
-    Socket = mochiweb_request:get(socket, MReq),
-    Headers = lists:flatmap(fun unmerge/1,
-                            mochiweb_headers:to_list(mochiweb_request:get(headers, MReq))),
+head(Socket, Guard, #{method := Method, target := Target, version := Version,
+                      headers := Headers}) ->
     {PeerAddr, Peer, ServerAddr} = get(py_serve_ends),
-    #s{sock = Socket, mreq = MReq, guard = Guard, cfg = cfg(),
-       server_addr = ServerAddr,
-       method = bin(mochiweb_request:get(method, MReq)),
-       target = bin(mochiweb_request:get(raw_path, MReq)),
-       version = mochiweb_request:get(version, MReq),
+    #s{sock = Socket, guard = Guard, cfg = cfg(), server_addr = ServerAddr,
+       method = Method, target = Target, version = Version,
        headers = Headers, peer = Peer, peer_addr = PeerAddr,
        started = erlang:monotonic_time(microsecond),
        close = py_serve_stats:draining()
-           orelse py_serve_framing:wants_close(mochiweb_request:get(version, MReq), Headers)}.
+           orelse py_serve_framing:wants_close(Version, Headers)}.
 
 stats(S) ->
     Json = json_object(py_serve_stats:snapshot()),
@@ -196,31 +207,6 @@ ends(Socket) ->
 address({ok, {IP, Port}}) -> {IP, Port};
 address(_) -> undefined.
 
-%% A header as `{LowercaseName, Value}' entries. mochiweb's header store joins a repeated
-%% header into one value with `, ' (RFC 9110 §5.3 allows it for list-valued fields); a
-%% `Cookie' cannot be joined so (its pairs are separated by `; ', RFC 6265 §5.4, and a cookie
-%% value holds no comma, §4.1.1), so its joined values are split back into one entry each.
-unmerge({Name, Value}) ->
-    case header_name(Name) of
-        <<"cookie">> -> [{<<"cookie">>, V} || V <- binary:split(bin(Value), <<", ">>, [global])];
-        Lower -> [{Lower, bin(Value)}]
-    end.
-
-%% A header name, lower-cased. mochiweb gives the names Erlang's HTTP parser knows as atoms
-%% (a fixed set): their lower-cased binaries are kept in the connection's dictionary, so a
-%% keep-alive connection lower-cases each only once; other names (strings) every time.
-header_name(Name) when is_atom(Name) ->
-    case get({py_serve_header, Name}) of
-        undefined ->
-            Lower = py_serve_framing:lower(atom_to_binary(Name)),
-            put({py_serve_header, Name}, Lower),
-            Lower;
-        Lower ->
-            Lower
-    end;
-header_name(Name) ->
-    py_serve_framing:lower(bin(Name)).
-
 %% 100-continue: sent when the app first waits for body bytes (the event `body_demand').
 expect(#s{headers = Headers, version = Version} = S, Framing)
   when Framing =/= {length, 0}, Version >= {1, 1} ->
@@ -231,6 +217,10 @@ expect(#s{headers = Headers, version = Version} = S, Framing)
 expect(S, _Framing) ->
     S.
 
+send_continue(#s{continue = waiting, resp = Resp} = S) when Resp =/= none ->
+    %% A 1xx cannot follow the final response's head (RFC 9110 §15.2): the client sends its
+    %% body anyway after its own wait (curl: 1 s); read it when it comes.
+    S#s{continue = sent};
 send_continue(#s{continue = waiting, sock = Socket} = S) ->
     case gen_tcp:send(Socket, <<"HTTP/1.1 100 Continue\r\n\r\n">>) of
         ok -> S#s{continue = sent};
@@ -245,45 +235,32 @@ body(S, {length, 0}) ->
     S#s{body_done = true};
 body(S, {length, Length}) ->
     read_length(S, Length);
-body(#s{mreq = MReq, sock = Socket} = S, chunked) ->
+body(#s{sock = Socket} = S, chunked) ->
     case await_continue(S) of
         #s{feed = stop} = S1 ->
             S1;
         S1 ->
-            %% mochiweb's decoder, on a copy of the request without `Expect' (100 Continue
-            %% is ours to send) and with the coding written as mochiweb compares it: the
-            %% framing found a lone `chunked', in any case and spacing (RFC 9112 §7: coding
-            %% names are case-insensitive), which mochiweb would not decode.
-            Headers = mochiweb_headers:enter("transfer-encoding", "chunked",
-                                             mochiweb_headers:delete_any(
-                                               "expect", mochiweb_request:get(headers, MReq))),
-            Decoder = mochiweb_request:new(Socket, mochiweb_request:get(opts, MReq),
-                                           mochiweb_request:get(method, MReq),
-                                           mochiweb_request:get(raw_path, MReq),
-                                           mochiweb_request:get(version, MReq), Headers),
             put(py_serve_state, S1),
             arm_body(S1),
-            try mochiweb_request:stream_body(piece(S1), fun chunk/2, S1, undefined, Decoder) of
-                #s{} = S2 ->
+            try py_serve_chunked:stream(Socket, piece(S1), fun chunk/2, S1) of
+                {ok, S2} ->
                     disarm(S2),
-                    end_body(S2#s{body_done = true})
+                    end_body(S2#s{body_done = true});
+                {error, Why} ->
+                    S2 = get(py_serve_state),
+                    disarm(S2),
+                    case {py_serve_guard:timed_out(), Why} of
+                        {{true, Timeout}, _} -> broken_body(S2, Timeout, none);
+                        {false, closed} -> client_gone(S2);
+                        {false, bad_chunk} -> broken_body(S2, bad_chunk, 400)
+                    end
             catch
                 throw:{stop, S2} ->
                     disarm(S2),
-                    S2;
-                _:_ ->
-                    S2 = get(py_serve_state),
-                    disarm(S2),
-                    case {py_serve_guard:timed_out(), gen_tcp:recv(Socket, 0, 0)} of
-                        {{true, Why}, _} -> broken_body(S2, Why, none);
-                        {false, {error, closed}} -> client_gone(S2);
-                        {false, _} -> broken_body(S2, bad_chunk, 400)
-                    end
+                    S2
             end
     end.
 
-chunk({0, _Trailers}, S) ->
-    S;
 chunk({Size, Data}, S) ->
     disarm(S),
     S1 = feed(S#s{received = S#s.received + Size}, Data),
@@ -312,8 +289,9 @@ read_length(S0, Remaining) ->
             disarm(S),
             case Result of
                 {ok, Data} ->
-                    read_length(feed(S#s{received = S#s.received + Size}, Data),
-                                Remaining - Size);
+                    Got = byte_size(Data),
+                    read_length(feed(S#s{received = S#s.received + Got}, Data),
+                                Remaining - Got);
                 stop ->
                     S#s{feed = stop};
                 {error, _} ->
@@ -324,22 +302,23 @@ read_length(S0, Remaining) ->
             end
     end.
 
-%% One read of `Size' body bytes. A request on another node can fail while the client sends
-%% nothing (the node died or became unreachable): the read then wakes up every
-%% ?REMOTE_WATCH ms to handle the request's events (bytes already received stay in the
-%% socket), so the failure is answered (502) at once, not when the client sends again.
-recv(#s{sock = Socket, req = Req} = S, Size) ->
-    case py_remote:node(Req) =:= node() of
-        true -> {gen_tcp:recv(Socket, Size, infinity), S};
-        false -> recv_watching(S, Size)
-    end.
-
-recv_watching(#s{sock = Socket} = S, Size) ->
-    case gen_tcp:recv(Socket, Size, ?REMOTE_WATCH) of
+%% One read of `Size' body bytes. While the client sends nothing the read wakes up every
+%% ?WATCH ms to handle the request's events (bytes already received stay in the socket
+%% across a `recv' timeout): an app that answers before reading its body has its response
+%% sent at once, not when the rest of the body arrives (or never: at the body timeout the
+%% connection closed with the response unsent), and a request whose node failed is answered
+%% (502) at once.
+%% Each wake-up also halves the size asked for, down to ?MIN_UNIT: the bytes already there
+%% then come back (fewer than asked), and the caller re-arms the body timeout, so a client
+%% that sends slowly but steadily is not timed out for taking longer than the timeout to
+%% send a whole read unit (up to 256 KiB); one that sends less than ?MIN_UNIT bytes in
+%% `--body-timeout' is.
+recv(#s{sock = Socket} = S, Size) ->
+    case gen_tcp:recv(Socket, Size, ?WATCH) of
         {error, timeout} ->
             case pump_nowait(S) of
                 #s{ended = {failed, _}} = S1 -> {stop, S1};
-                S1 -> recv_watching(S1, Size)
+                S1 -> recv(S1, max(min(Size, ?MIN_UNIT), Size div 2))
             end;
         Result ->
             {Result, S}
@@ -442,14 +421,16 @@ events([Event | Rest], S) ->
     events(Rest, event(Event, S)).
 
 event({response, Status, Headers, Body}, #s{resp = none, gone = false} = S) ->
-    Close = S#s.close orelse S#s.continue =:= waiting,
+    Close = S#s.close orelse S#s.continue =:= waiting
+        orelse py_serve_response:app_closes(Headers),
     Sent = case S#s.method of <<"HEAD">> -> 0; _ -> byte_size(Body) end,
     send(S#s{resp = sent, status = Status, close = Close, sent = Sent},
          py_serve_response:whole(S#s.method, S#s.version, Status, Headers, {Body, Close}));
 event({response_start, Status, Headers}, #s{resp = none, gone = false} = S) ->
     {Head, Framing, Close} = py_serve_response:stream_head(
                                S#s.method, S#s.version, Status, Headers,
-                               S#s.close orelse S#s.continue =:= waiting),
+                               S#s.close orelse S#s.continue =:= waiting
+                               orelse py_serve_response:app_closes(Headers)),
     send(S#s{resp = {streaming, Framing}, status = Status, close = Close}, Head);
 event(response_readable, S) ->
     stream(S);
@@ -548,8 +529,6 @@ finish(#s{guard = Guard, sock = Socket, cfg = #{header_timeout := HeaderTimeout}
             _ = gen_tcp:close(Socket),
             exit({shutdown, closed});
         false ->
-            %% mochiweb's own flag: the body was read, so its keep-alive check agrees.
-            put(mochiweb_request_recv, true),
             ok
     end.
 
@@ -562,6 +541,3 @@ log(S) ->
 cfg() ->
     persistent_term:get(py_serve_config).
 
-bin(B) when is_binary(B) -> B;
-bin(A) when is_atom(A) -> atom_to_binary(A);
-bin(L) when is_list(L) -> list_to_binary(L).

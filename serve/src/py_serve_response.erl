@@ -16,10 +16,11 @@
 %%     app gave neither one nor a body (RFC 9110 §9.3.2: a HEAD answer's length, if sent, is
 %%     the GET's).</li>
 %% </ul>
-%% `Connection: close' is added when the connection closes after this response.
+%% `Connection: close' is added when the connection closes after this response (unless the
+%% app said it: then it does close).
 -module(py_serve_response).
 
--export([whole/5, stream_head/5, chunk/2, last_chunk/1, simple/3]).
+-export([whole/5, stream_head/5, chunk/2, last_chunk/1, simple/3, app_closes/1]).
 -export_type([framing/0]).
 
 -type framing() :: {length, Left :: non_neg_integer()} | chunked | close_delimited | none.
@@ -98,12 +99,18 @@ simple(Method, Version, Status) ->
     whole(Method, Version, Status, [{<<"content-type">>, <<"text/plain">>}],
           {iolist_to_binary(Body), true}).
 
+%% @doc Whether the app's own headers say `Connection: close': the connection then closes
+%% after this response (RFC 9112 §9.6), as if the client had asked.
+-spec app_closes(headers()) -> boolean().
+app_closes(Headers) ->
+    py_serve_framing:wants_close({1, 1}, lower(Headers)).
+
 head(Version, Status, Headers, Close) ->
     Lower = lower(Headers),
     Extra = [{<<"date">>, mochiweb_clock:rfc1123()}
              || not lists:keymember(<<"date">>, 1, Lower)]
         ++ [{<<"server">>, <<"py-buffer-serve">>} || not lists:keymember(<<"server">>, 1, Lower)]
-        ++ [{<<"connection">>, <<"close">>} || Close],
+        ++ [{<<"connection">>, <<"close">>} || Close, not app_closes(Headers)],
     [version(Version), integer_to_binary(Status), $\s, httpd_util:reason_phrase(Status),
      <<"\r\n">>, [[N, <<": ">>, V, <<"\r\n">>] || {N, V} <- Headers ++ Extra], <<"\r\n">>].
 

@@ -112,6 +112,17 @@ def wsgi(environ, start_response):
         return pattern(size)
     if path == "/cookies":
         return reply("200 OK", json.dumps([environ.get("HTTP_COOKIE")]).encode())
+    if path == "/early-then-read":
+        # The response starts before the body is read (write() sends the head at once).
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"first;")
+        return [b"got %d" % len(body.read())]
+    if path == "/app-closes":
+        start_response("200 OK", [("Content-Length", "4"), ("Connection", "close")])
+        return [b"bye\n"]
+    if path == "/headers":
+        return reply("200 OK", json.dumps(sorted(
+            [k, v] for k, v in environ.items() if k.startswith("HTTP_"))).encode())
     if path == "/lying-length":
         # A streamed body of `give` bytes under a Content-Length of `say`.
         start_response("200 OK", [("Content-Length", q["say"])])
@@ -229,9 +240,28 @@ async def asgi(scope, receive, send):
         with open(SHUTDOWN_MARK, "a") as f:
             f.write("after-response done\n")
         return
+    if path == "/early-then-read":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"first;", "more_body": True})
+        size = 0
+        while True:
+            message = await receive()
+            size += len(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.body", "body": b"got %d" % size})
+        return
+    if path == "/app-closes":
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"4"), (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": b"bye\n"})
+        return
     if path == "/cookies":
         return await reply(200, json.dumps([v.decode() for n, v in scope["headers"]
                                             if n == b"cookie"]).encode())
+    if path == "/headers":
+        return await reply(200, json.dumps([[n.decode(), v.decode("latin-1")]
+                                            for n, v in scope["headers"]]).encode())
     if path == "/lying-length":
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-length", q["say"].encode())]})

@@ -157,6 +157,148 @@ def test_two_cookie_lines_keep_every_cookie(server):
         assert cookies == ["a=1; b=2; c=3"]
 
 
+def test_repeated_headers_reach_asgi_as_sent(server):
+    # ASGI: "duplicates ... must be preserved in the message as received" (order included);
+    # WSGI: one CGI variable per name, joined with ", " (PEP 3333 / RFC 9110 §5.3).
+    out = raw(server, b"GET /headers HTTP/1.1\r\nHost: x\r\nX-Tag: 1\r\nAccept: */*\r\n"
+                      b"X-Tag: 2  \r\nConnection: close\r\n\r\n")
+    seen = json.loads(out.partition(b"\r\n\r\n")[2])
+    if server.interface == "asgi":
+        assert seen == [["host", "x"], ["x-tag", "1"], ["accept", "*/*"], ["x-tag", "2"],
+                        ["connection", "close"]]
+    else:
+        assert ["HTTP_X_TAG", "1, 2"] in seen
+
+
+@pytest.mark.parametrize("line", [b"X-Bad\r\n", b"Content-Length : 0\r\n",
+                                  b"X(Y): a\r\n"])
+def test_an_unreadable_header_line_is_400_at_once(server, line):
+    # RFC 9112 §5.1: whitespace before the colon MUST be a 400; mochiweb's loop ignored such
+    # lines, and the client waited for the header timeout.
+    started = time.monotonic()
+    out = raw(server, b"GET / HTTP/1.1\r\nHost: x\r\n" + line + b"\r\n")
+    assert out.startswith(b"HTTP/1.1 400 ")
+    assert time.monotonic() - started < 1.5  # not --header-timeout 2
+
+
+@pytest.mark.parametrize("request_line", [b"GARBAGE\r\n\r\n", b"GET /a b HTTP/1.1\r\n\r\n"])
+def test_an_unreadable_request_line_is_400_at_once(server, request_line):
+    started = time.monotonic()
+    out = raw(server, request_line)
+    assert out.startswith(b"HTTP/1.1 400 ")
+    assert time.monotonic() - started < 1.5
+
+
+def test_a_head_beyond_64_kib_is_431_and_a_long_request_line_414(server):
+    many = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 1000) for i in range(70))
+    out = raw(server, b"GET / HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n")
+    assert out.startswith(b"HTTP/1.1 431 ")
+    fields = b"".join(b"X-H%d: v\r\n" % i for i in range(201))
+    out = raw(server, b"GET / HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n")
+    assert out.startswith(b"HTTP/1.1 431 ")
+    out = raw(server, b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 414 ")
+    # Within the bounds: served.
+    out = raw(server, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                      + b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 500) for i in range(100))
+                      + b"\r\n")
+    assert out.startswith(b"HTTP/1.1 200 ")
+
+
+def chunked_upload(server, body_bytes, then=b""):
+    return raw(server, b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               + body_bytes + then)
+
+
+def test_chunk_extensions_are_ignored(server):
+    # RFC 9112 §7.1.1: a recipient MUST ignore unrecognized chunk extensions.
+    out = chunked_upload(server, b"5;name=value\r\nhello\r\n6 ; a=1;b\r\n world\r\n0;x\r\n\r\n",
+                         b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 200 ")
+    assert json.dumps({"bytes": 11, "sha256": hashlib.sha256(b"hello world").hexdigest()}).encode() in out
+    assert out.endswith(b"hello\n")  # the pipelined GET / after it
+
+
+@pytest.mark.parametrize("size_line", [b"+5", b"5 zzz", b"5\rZ", b"0x5", b""])
+def test_a_chunk_size_that_is_not_hex_digits_is_400(server, size_line):
+    out = chunked_upload(server, size_line + b"\r\nhello\r\n0\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 400 ")
+
+
+def test_trailers_end_at_a_bare_lf_and_the_next_request_is_served(server):
+    # mochiweb read trailers until a line that was exactly CR LF, so after "0\r\n\n" the
+    # pipelined request was taken for trailer lines and never answered.
+    out = chunked_upload(server, b"5\r\nhello\r\n0\r\nX-Trailer: 1\r\n\n",
+                         b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert out.count(b"HTTP/1.1 200 ") == 2 and out.endswith(b"hello\n")
+    out = chunked_upload(server, b"5\r\nhello\r\n0\r\nnot a field\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 400 ")
+
+
+def test_no_100_continue_inside_a_started_response(server):
+    # A 1xx cannot follow the final response's head: the app started its response before
+    # reading the body, so 100 Continue is never sent; the client sends its body after its
+    # own wait, and the app reads it.
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(5)
+    s.sendall(b"POST /early-then-read HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+              b"Expect: 100-continue\r\nConnection: close\r\n\r\n")
+    first = s.recv(65536)
+    while b"first;" not in first:
+        first += s.recv(65536)
+    s.sendall(b"hello")
+    out = first + read_until_closed(s)
+    s.close()
+    assert out.startswith(b"HTTP/1.1 200 ")
+    assert b"100 Continue" not in out
+    assert b"got 5" in out
+
+
+def test_the_apps_connection_close_is_honoured(server):
+    # RFC 9112 §9.6: a server that sends "Connection: close" closes after that response.
+    out = raw(server, b"GET /app-closes HTTP/1.1\r\nHost: x\r\n\r\n"
+                      b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert out.count(b"HTTP/1.1 ") == 1 and out.endswith(b"bye\n")
+    assert out.lower().count(b"connection: close") == 1
+
+
+def test_an_empty_content_length_is_400(server):
+    # RFC 9112 §6.3: an invalid Content-Length is a 400 and a close; taken as 0, the body
+    # after the head was read as the next request.
+    out = raw(server, b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n"
+                      b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 400 ") and out.count(b"HTTP/1.1 ") == 1
+
+
+def test_an_answer_before_the_body_goes_out_at_once(server):
+    # The app answers without reading its body while the client is still sending: the
+    # response must not wait for the rest of the body (it waited, then was lost at the
+    # body timeout). gunicorn and uvicorn answer at once.
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(1.5)
+    s.sendall(b"POST /never-reads HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+              + b"x" * 10)
+    head = s.recv(65536)
+    s.close()
+    assert head.startswith(b"HTTP/1.1 200 ") and b"did not read" in head
+
+
+def test_a_slow_upload_that_keeps_sending_is_not_timed_out(server):
+    # --body-timeout 2 is the longest the client may send nothing, not the time a whole
+    # read unit (up to 256 KiB) may take: 1 KiB every 0.4 s for 3.2 s completes.
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(10)
+    s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 8192\r\n"
+              b"Connection: close\r\n\r\n")
+    for _ in range(8):
+        time.sleep(0.4)
+        s.sendall(b"u" * 1024)
+    out = read_until_closed(s)
+    s.close()
+    assert out.startswith(b"HTTP/1.1 200 ")
+    assert json.loads(out.partition(b"\r\n\r\n")[2])["bytes"] == 8192
+
+
 def test_content_length_too_large(server):
     out = raw(server, b"POST /upload?id=big HTTP/1.1\r\nHost: x\r\n"
                       b"Content-Length: 17000000\r\n\r\n")
