@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use pyo3::buffer::PyUntypedBuffer;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
@@ -18,6 +18,25 @@ pub fn size(value: Option<isize>, name: &str) -> PyResult<Option<usize>> {
             "{name} must be a non-negative integer, -1 or None, not {n}"
         ))),
         Some(n) => Ok(Some(n as usize)),
+    }
+}
+
+/// A `start`/`end` argument of `find`, as `bytes.find` takes it: `None` (absent), or any
+/// integer (anything with `__index__`); values beyond the machine's range clamp to its ends,
+/// which are beyond any buffer.
+pub fn slice_index(value: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<isize>> {
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    match value.extract::<isize>() {
+        Ok(index) => Ok(Some(index)),
+        Err(err) if err.is_instance_of::<PyOverflowError>(value.py()) => {
+            Ok(Some(if value.lt(0)? { isize::MIN } else { isize::MAX }))
+        }
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "{name} must be an integer or None, not {}",
+            value.get_type().name()?
+        ))),
     }
 }
 

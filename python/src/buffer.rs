@@ -15,7 +15,7 @@ use std::time::Duration;
 use py_buffer_core::{channel, wake_trace, Bytes, Options, ReadKind, Reader, Slices, Writer};
 use pyo3::exceptions::{PyBufferError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyType};
+use pyo3::types::{PyBytes, PyList, PyTuple, PyType};
 
 use crate::adopt::adopt;
 use crate::args::{self, ByteSource, Target};
@@ -391,20 +391,28 @@ impl PyBuffer {
     }
 
     /// Where `sub` first occurs in the unread bytes `[start:end]` (slice semantics, relative to
-    /// the read position), or -1. Never waits.
-    #[pyo3(signature = (sub, start=0, end=None))]
+    /// the read position, as `bytes.find`: `None` or any integer, clamped), or -1. Never waits.
+    #[pyo3(signature = (sub, start=None, end=None))]
     fn find(
         &self,
         py: Python<'_>,
         sub: &Bound<'_, PyAny>,
-        start: isize,
-        end: Option<isize>,
+        start: Option<&Bound<'_, PyAny>>,
+        end: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<isize> {
+        let start = args::slice_index(start, "start")?;
+        let end = args::slice_index(end, "end")?;
         let needle = ByteSource::new(sub, "sub")?;
         let needle = needle.as_slice(py);
         let unread = self.reader.readable_amount() as isize;
-        let clamp = |i: isize| if i < 0 { (i + unread).max(0) } else { i } as usize;
-        let start = clamp(start);
+        let clamp = |i: isize| {
+            if i < 0 {
+                i.saturating_add(unread).max(0)
+            } else {
+                i
+            }
+        } as usize;
+        let start = clamp(start.unwrap_or(0));
         let end = end.map(clamp);
         Ok(self
             .reader
@@ -458,6 +466,41 @@ impl PyBuffer {
     fn fileno(&self) -> PyResult<i32> {
         Err(crate::errors::UnsupportedOperation::new_err(
             "PyBuffer has no file descriptor",
+        ))
+    }
+
+    /// Not writable here (the producer writes through `writer()`): raises
+    /// `io.UnsupportedOperation`, as `io.BufferedIOBase`'s read-only objects do.
+    #[pyo3(signature = (*args))]
+    fn truncate(&self, args: &Bound<'_, PyTuple>) -> PyResult<()> {
+        let _ = args;
+        Err(crate::errors::UnsupportedOperation::new_err(
+            "PyBuffer is read-only: truncate",
+        ))
+    }
+
+    /// Not writable here: raises `io.UnsupportedOperation` (see `truncate`).
+    #[pyo3(signature = (*args))]
+    fn write(&self, args: &Bound<'_, PyTuple>) -> PyResult<()> {
+        let _ = args;
+        Err(crate::errors::UnsupportedOperation::new_err(
+            "PyBuffer is read-only: write (write through writer())",
+        ))
+    }
+
+    /// Not writable here: raises `io.UnsupportedOperation` (see `truncate`).
+    #[pyo3(signature = (*args))]
+    fn writelines(&self, args: &Bound<'_, PyTuple>) -> PyResult<()> {
+        let _ = args;
+        Err(crate::errors::UnsupportedOperation::new_err(
+            "PyBuffer is read-only: writelines (write through writer())",
+        ))
+    }
+
+    /// There is no raw stream underneath: raises `io.UnsupportedOperation`.
+    fn detach(&self) -> PyResult<()> {
+        Err(crate::errors::UnsupportedOperation::new_err(
+            "PyBuffer has no raw stream to detach",
         ))
     }
 

@@ -209,11 +209,12 @@ WRITES = ["awrite", "await_writable"]
 
 def pending_write(method: str):
     """A bounded buffer, its writer, a write awaitable that must wait (the bound is full), and
-    what awaiting it returns once the reader drained 2 bytes."""
+    what awaiting it returns once the reader drained 2 bytes. Nothing is written before the
+    awaitable's first step: an `awrite` appends "ab" there, and "cd" waits."""
     buf = PyBuffer(max_buffered=2)
     w = buf.writer()
     if method == "awrite":
-        aw = w.awrite(b"abcd")  # "ab" appended at the call, "cd" waits
+        aw = w.awrite(b"abcd")
         return buf, w, aw, 4
     assert w.try_write(b"ab") == 2
     return buf, w, w.await_writable(), None
@@ -265,6 +266,8 @@ def test_send_by_hand_while_a_task_awaits_a_write_does_not_steal_the_wake_up(met
 def test_a_closed_write_cannot_be_awaited_and_writes_nothing_more(method):
     async def main():
         buf, w, aw, _ = pending_write(method)
+        if method == "awrite":
+            aw.send(None)  # the first step: "ab" appended, "cd" waits
         aw.close()
         assert buf.read(2) == b"ab"  # room: a write still armed would take it
         with pytest.raises(RuntimeError) as info:
@@ -313,15 +316,46 @@ def test_throw_into_a_write_refuses_what_is_not_an_exception(method, bad):
 
 
 def test_throw_into_a_write_with_a_class_and_a_value():
-    _, _, aw, _ = pending_write("awrite")
+    buf, _, aw, _ = pending_write("awrite")
     with pytest.raises(ValueError) as info:
         aw.throw(ValueError, "boom")
     assert info.value.args == ("boom",)
-    assert info.value.characters_written == 2
+    assert info.value.characters_written == 0  # thrown before its first step: nothing written
+    assert buf.readable_amount() == 0
     _, _, aw, _ = pending_write("awrite")
     with pytest.raises(TypeError) as info:
         aw.throw(ValueError("a"), "b")
     assert message(info) == "instance exception may not have a separate value"
+
+
+@pytest.mark.parametrize("method", WRITES)
+def test_nothing_is_taken_or_written_before_the_first_step(method):
+    # A task cancelled before it ran, wait_for(..., 0), a gather whose sibling failed: the
+    # awaitable is never stepped, and the bytes stay (asyncio.StreamReader.read() likewise).
+    async def main():
+        buf = PyBuffer()
+        w = buf.writer()
+        w.write(b"abcdef")
+        for make in (lambda: buf.aread(3), lambda: buf.areadline(), lambda: buf.aread1(2),
+                     lambda: buf.areadexactly(2), lambda: buf.achunks(2).__anext__()):
+            task = asyncio.ensure_future(make())
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(make(), 0)
+            make().close()
+            make()  # never awaited
+        assert buf.read(6) == b"abcdef"
+        aw = w.awrite(b"xy") if method == "awrite" else w.await_writable()
+        task = asyncio.ensure_future(aw)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        w.close()
+        assert buf.read() == b""
+
+    asyncio.run(main())
 
 
 @pytest.mark.parametrize("method", WRITES)

@@ -1,8 +1,13 @@
-//! The awaitable of a read whose data was already there: completes at once.
+//! The awaitable of a read (or write) whose data (or room) was there when the method was
+//! called: its first step completes it without yielding to the event loop.
 //!
-//! `await` calls `__await__` (itself) and then `__next__`, which raises
-//! `StopIteration(value)` (or the read's error) straight away: the awaiting coroutine goes on
-//! without yielding to the event loop.
+//! Nothing is taken or written before that step, as with a coroutine (`StreamReader.read()`):
+//! an await cancelled before its first step (`wait_for(buf.aread(3), 0)`, a task cancelled
+//! before it ran, a `gather` whose sibling failed), closed, or never awaited leaves every
+//! byte for the next read. (It took the bytes when the method was called before: 24,515 of
+//! 200,000 counters were lost by tasks cancelled at once; found by an audit.) If the data is
+//! gone by the first step (another task read it), the await goes on as a waiting one (a
+//! `Waiting` or `Writing` delegate that the later steps drive).
 //!
 //! The interpreter's `await` calls the type's `tp_iternext` slot. PyO3's slot returns a lazily
 //! built `PyErr`, which CPython must then turn into a `StopIteration` instance and back into
@@ -13,69 +18,120 @@
 //! Like a coroutine, it is awaitable once: stepping it again (or awaiting it after its step,
 //! `close()` or `throw()`) raises `RuntimeError("cannot reuse already awaited ...")`.
 //!
-//! An error outcome is handed over, not kept: once raised, the exception's traceback holds
-//! the frames it passed through, and a frame may hold this awaitable (`asyncio.wait_for`
-//! wraps it in a coroutine whose frame does), so a kept exception would close a reference
-//! cycle through an object the collector cannot see into, and every object those frames
-//! reference (the buffer read, its bytes) would leak. Found by the soak (`make soak`).
+//! No outcome is kept: the value or error is made at the step that returns it. A kept error's
+//! traceback holds the frames it passed through, and a frame may hold this awaitable
+//! (`asyncio.wait_for` wraps it in a coroutine whose frame does), so a kept exception would
+//! close a reference cycle through an object the collector cannot see into (found by the
+//! soak, `make soak`, when errors were kept).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use pyo3::exceptions::PyStopIteration;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
+use crate::aio::awaitable::Outcome;
 use crate::aio::throw::{reused, thrown};
 
-/// What a completed read resolves to.
-enum Outcome {
-    /// The value, kept (bytes, a count or `None`: nothing that can refer back to the await).
-    Value(Py<PyAny>),
-    /// The error, taken by the one step that raises it (see the module doc).
-    Error(Mutex<Option<PyErr>>),
+/// A read or write not attempted yet: [`Done`] attempts it at its first step.
+pub trait Pending: Send + Sync {
+    /// One try with the GIL held (as [`crate::aio::awaitable::Attempt::attempt`]).
+    fn attempt(&mut self, py: Python<'_>) -> Outcome;
+
+    /// The awaitable (`Waiting`, `Writing`) that waits for what the first try could not do.
+    fn into_waiting(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>>;
+
+    /// `error`, thrown in before the first step, as the `await` raises it (a write's says
+    /// `characters_written`: 0).
+    fn thrown(&self, _py: Python<'_>, error: PyErr) -> PyErr {
+        error
+    }
 }
 
-/// A completed read, awaitable once.
+enum State {
+    /// Not stepped yet: nothing taken or written.
+    Fresh(Box<dyn Pending>),
+    /// The first step had to wait after all: the await goes on in this awaitable.
+    Delegated(Py<PyAny>),
+    /// Stepped to its end, closed or thrown into.
+    Used,
+}
+
+/// What one step gives the awaiting coroutine.
+enum Step {
+    /// The `await`'s value.
+    Value(Py<PyAny>),
+    /// A loop future to yield (the delegate waits).
+    Yield(Py<PyAny>),
+    /// The `await`'s exception (a delegate's `StopIteration` included).
+    Error(PyErr),
+}
+
+/// A read or write whose data (or room) was there when the method was called, awaitable
+/// once; it is attempted at its first step, so an await that is cancelled, closed or never
+/// stepped takes and writes nothing.
 #[pyclass(frozen, module = "py_buffer._native")]
 pub struct Done {
-    outcome: Outcome,
+    state: Mutex<State>,
     /// The method's name, for the reuse error.
     what: &'static str,
-    /// Stepped, closed or thrown into: awaiting it again is an error.
-    used: AtomicBool,
 }
 
 impl Done {
-    /// An awaitable resolving to `outcome` at once.
-    pub fn new(outcome: PyResult<Py<PyAny>>, what: &'static str) -> Self {
+    /// An awaitable that attempts `pending` at its first step.
+    pub fn new(pending: Box<dyn Pending>, what: &'static str) -> Self {
         Self {
-            outcome: match outcome {
-                Ok(value) => Outcome::Value(value),
-                Err(error) => Outcome::Error(Mutex::new(Some(error))),
-            },
+            state: Mutex::new(State::Fresh(pending)),
             what,
-            used: AtomicBool::new(false),
         }
     }
 
-    /// Marks the awaitable used; the error if it already was.
-    fn first_use(&self) -> PyResult<()> {
-        // Relaxed: every access holds the GIL, which orders them.
-        if self.used.swap(true, Ordering::Relaxed) {
-            return Err(reused(self.what));
-        }
-        Ok(())
-    }
-
-    /// The error to raise, taken (after [`Done::first_use`], so at most once).
-    fn take_error(&self, error: &Mutex<Option<PyErr>>) -> PyErr {
-        let taken = error
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
-        taken.unwrap_or_else(|| reused(self.what))
+    }
+
+    /// Takes the state, leaving `Used` (the lock is not held while Python code runs).
+    fn take(&self) -> State {
+        std::mem::replace(&mut *self.lock(), State::Used)
+    }
+
+    /// One step: the first attempts; one that must wait hands the await to a delegate,
+    /// which the later steps drive.
+    fn step(&self, py: Python<'_>) -> Step {
+        match self.take() {
+            State::Fresh(mut pending) => match pending.attempt(py) {
+                Some(Ok(value)) => Step::Value(value),
+                Some(Err(error)) => Step::Error(error),
+                None => match pending.into_waiting(py) {
+                    Ok(delegate) => self.delegate(py, delegate, |d| {
+                        d.call_method0(pyo3::intern!(py, "__next__"))
+                    }),
+                    Err(error) => Step::Error(error),
+                },
+            },
+            State::Delegated(delegate) => self.delegate(py, delegate, |d| {
+                d.call_method0(pyo3::intern!(py, "__next__"))
+            }),
+            State::Used => Step::Error(reused(self.what)),
+        }
+    }
+
+    /// Keeps `delegate` as the state and drives it one step with `call`.
+    fn delegate<'py>(
+        &self,
+        py: Python<'py>,
+        delegate: Py<PyAny>,
+        call: impl FnOnce(&Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>>,
+    ) -> Step {
+        let bound = delegate.bind(py).clone();
+        *self.lock() = State::Delegated(delegate);
+        match call(&bound) {
+            Ok(fut) => Step::Yield(fut.unbind()),
+            Err(error) => Step::Error(error),
+        }
     }
 }
 
@@ -87,7 +143,7 @@ pub fn stop_iteration(value: Py<PyAny>) -> PyErr {
 #[pymethods]
 impl Done {
     fn __await__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
-        if slf.get().used.load(Ordering::Relaxed) {
+        if matches!(*slf.get().lock(), State::Used) {
             return Err(reused(slf.get().what));
         }
         Ok(slf)
@@ -98,34 +154,67 @@ impl Done {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.first_use()?;
-        match &self.outcome {
-            Outcome::Value(value) => Err(stop_iteration(value.clone_ref(py))),
-            Outcome::Error(error) => Err(self.take_error(error)),
+        match self.step(py) {
+            Step::Value(value) => Err(stop_iteration(value)),
+            Step::Yield(fut) => Ok(fut),
+            Step::Error(error) => Err(error),
         }
     }
 
-    /// Generator protocol: only `None` can be sent; the outcome comes at once.
-    fn send(&self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.__next__(py)
+    /// Generator protocol: the first step ignores the value (only `None` is sent to a fresh
+    /// awaitable); later ones pass it to the delegate.
+    fn send(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let state = self.take();
+        match state {
+            State::Delegated(delegate) => {
+                match self.delegate(py, delegate, |d| {
+                    d.call_method1(pyo3::intern!(py, "send"), (value,))
+                }) {
+                    Step::Yield(fut) => Ok(fut),
+                    Step::Value(value) => Err(stop_iteration(value)),
+                    Step::Error(error) => Err(error),
+                }
+            }
+            other => {
+                *self.lock() = other;
+                self.__next__(py)
+            }
+        }
     }
 
-    /// Generator protocol: raises the exception (checked as `coroutine.throw` checks it); the
-    /// read's outcome is dropped, as a coroutine's would be. After the step, `RuntimeError`.
-    #[pyo3(signature = (typ, val=None, _tb=None))]
+    /// Generator protocol: raises the exception (checked as `coroutine.throw` checks it).
+    /// Before the first step nothing was attempted, so nothing is taken or written; after
+    /// it, the delegate disarms (a write's exception then says `characters_written`).
+    #[pyo3(signature = (typ, val=None, tb=None))]
     fn throw(
         &self,
+        py: Python<'_>,
         typ: &Bound<'_, PyAny>,
         val: Option<&Bound<'_, PyAny>>,
-        _tb: Option<&Bound<'_, PyAny>>,
+        tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        self.first_use()?;
-        Err(thrown(typ, val))
+        match self.take() {
+            State::Fresh(pending) => Err(pending.thrown(py, thrown(typ, val))),
+            State::Delegated(delegate) => {
+                match self.delegate(py, delegate, |d| {
+                    d.call_method1(pyo3::intern!(py, "throw"), (typ, val, tb))
+                }) {
+                    Step::Yield(fut) => Ok(fut),
+                    Step::Value(value) => Err(stop_iteration(value)),
+                    Step::Error(error) => Err(error),
+                }
+            }
+            State::Used => Err(reused(self.what)),
+        }
     }
 
-    /// Generator protocol: nothing to clean up; it cannot be awaited afterwards.
-    fn close(&self) {
-        self.used.store(true, Ordering::Relaxed);
+    /// Generator protocol: a fresh awaitable is dropped unattempted; a delegate disarms. It
+    /// cannot be awaited afterwards.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        if let State::Delegated(delegate) = self.take() {
+            delegate.bind(py).call_method0(pyo3::intern!(py, "close"))?;
+        }
+        Ok(())
     }
 }
 
@@ -140,18 +229,15 @@ unsafe extern "C" fn done_next(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
     // SAFETY: this slot is installed on `Done`'s type only, so `slf` is a live `Done`,
     // borrowed for the duration of the call.
     let done = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<Done>() };
-    if let Err(error) = done.get().first_use() {
-        error.restore(py);
-        return std::ptr::null_mut();
-    }
-    match &done.get().outcome {
+    match done.get().step(py) {
         // A tuple would be taken as the exception's arguments: only other values go direct.
-        Outcome::Value(value) if !value.bind(py).is_instance_of::<pyo3::types::PyTuple>() => {
+        Step::Value(value) if !value.bind(py).is_instance_of::<pyo3::types::PyTuple>() => {
             // SAFETY: the GIL is held; `PyErr_SetObject` takes its own references.
             unsafe { ffi::PyErr_SetObject(ffi::PyExc_StopIteration, value.as_ptr()) };
         }
-        Outcome::Value(value) => stop_iteration(value.clone_ref(py)).restore(py),
-        Outcome::Error(error) => done.get().take_error(error).restore(py),
+        Step::Value(value) => stop_iteration(value).restore(py),
+        Step::Yield(fut) => return fut.into_ptr(),
+        Step::Error(error) => error.restore(py),
     }
     std::ptr::null_mut()
 }

@@ -1,8 +1,9 @@
 //! The awaitable methods of `PyBuffer` (a second `#[pymethods]` block), and `achunks`' async
 //! iterator.
 //!
-//! Each method builds a [`Request`] and attempts it at once with the GIL held: data already
-//! there gives a [`Done`] awaitable (no trip through the loop), otherwise a [`Waiting`] one.
+//! Each method builds a [`Request`] and looks, with the GIL held, whether it could complete:
+//! data already there gives a [`Done`] awaitable (completed at its first step, no trip through
+//! the loop), otherwise a [`Waiting`] one. Neither takes anything before it is stepped.
 //! Semantics and errors are those of the blocking methods of the same name without the `a`.
 
 use py_buffer_core::ReadKind;
@@ -11,20 +12,22 @@ use pyo3::sync::PyOnceLock;
 
 use crate::aio::done::Done;
 use crate::aio::request::{Request, Want};
-use crate::aio::waiting::Waiting;
+use crate::aio::waiting::{ReadAttempt, Waiting};
 use crate::args;
 use crate::buffer::PyBuffer;
 
-/// The awaitable of `request` on `buffer`: completed if it can complete now.
-fn start(buffer: &Bound<'_, PyBuffer>, mut request: Request) -> PyResult<Py<PyAny>> {
+/// The awaitable of `request` on `buffer`: one that completes at its first step if it could
+/// complete now (nothing is taken before that step), else one that waits.
+fn start(buffer: &Bound<'_, PyBuffer>, request: Request) -> PyResult<Py<PyAny>> {
     let py = buffer.py();
-    Ok(match request.attempt(py, buffer.get()) {
-        Some(outcome) => Bound::new(py, Done::new(outcome, request.what))?
+    let what = request.what;
+    let attempt = ReadAttempt::new(buffer.clone().unbind(), request);
+    Ok(if attempt.could_complete(buffer.get()) {
+        Bound::new(py, Done::new(Box::new(attempt), what))?
             .into_any()
-            .unbind(),
-        None => Bound::new(py, Waiting::new(buffer.clone().unbind(), request))?
-            .into_any()
-            .unbind(),
+            .unbind()
+    } else {
+        Bound::new(py, Waiting::from(attempt))?.into_any().unbind()
     })
 }
 

@@ -1,9 +1,9 @@
 //! What an awaitable read asks for, and one attempt at it with the GIL held.
 //!
 //! A request is a core [`ReadKind`] plus what to make of the bytes taken ([`Want`]). The same
-//! attempt runs when the method is called (ready data: the awaitable completes at once) and
-//! when a woken task resumes; it either completes (a value or an error) or says "wait", and
-//! takes nothing when it says "wait" or fails.
+//! attempt runs at an awaitable's first step (ready data: it completes at once) and when a
+//! woken task resumes; it either completes (a value or an error) or says "wait", and takes
+//! nothing when it says "wait" or fails.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -87,6 +87,15 @@ impl Request {
             }
             Want::Readable => reader.ready(self.kind).try_now().map(|()| Ok(py.None())),
             Want::HangUp => reader.hung_up().try_now().map(|()| Ok(py.None())),
+        }
+    }
+
+    /// Whether an attempt now would complete (with a value or an error), taking nothing.
+    pub fn could_complete(&self, buffer: &PyBuffer) -> bool {
+        let reader = buffer.reader();
+        match self.want {
+            Want::HangUp => reader.hung_up().try_now().is_some(),
+            _ => reader.ready(self.kind).try_now().is_some(),
         }
     }
 

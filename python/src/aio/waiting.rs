@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::aio::awaitable::{awaitable_methods, Attempt, Awaitable, Host, Listener, Outcome};
+use crate::aio::done::Pending;
 use crate::aio::hub::Parked;
 use crate::aio::request::{Request, Want};
 use crate::args;
@@ -76,16 +77,38 @@ pub struct Waiting {
     awaitable: Awaitable<ReadAttempt>,
 }
 
-impl Waiting {
-    /// An await of `request` on `buffer`, armed when a task first awaits it.
+impl ReadAttempt {
+    /// A read of `request` on `buffer`, not attempted yet.
     pub fn new(buffer: Py<PyBuffer>, request: Request) -> Self {
         Self {
-            awaitable: Awaitable::new(ReadAttempt {
-                request,
-                buffer,
-                deadline: None,
-            }),
+            request,
+            buffer,
+            deadline: None,
         }
+    }
+
+    /// Whether an attempt now would complete (a value or an error), taking nothing.
+    pub fn could_complete(&self, buffer: &PyBuffer) -> bool {
+        self.request.could_complete(buffer)
+    }
+}
+
+impl From<ReadAttempt> for Waiting {
+    /// An await of the read, armed when a task first awaits it.
+    fn from(attempt: ReadAttempt) -> Self {
+        Self {
+            awaitable: Awaitable::new(attempt),
+        }
+    }
+}
+
+impl Pending for ReadAttempt {
+    fn attempt(&mut self, py: Python<'_>) -> Outcome {
+        Attempt::attempt(self, py)
+    }
+
+    fn into_waiting(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(Bound::new(py, Waiting::from(*self))?.into_any().unbind())
     }
 }
 

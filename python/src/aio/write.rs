@@ -5,8 +5,9 @@
 //! hub waker and yields a loop future ([`Writing`]: the protocol of
 //! [`crate::aio::awaitable`], so awaited once like a read). The reader's drain wakes the hub (the loop's
 //! doorbell, never the GIL on the reader's thread); the loop resolves the future, the task
-//! resumes and appends more. A write that completes at once returns a [`Done`] awaitable (no
-//! trip through the loop).
+//! resumes and appends more. A write that finds room returns a [`Done`] awaitable, which
+//! writes at its first step (no trip through the loop unless the room is gone by then);
+//! nothing is written before an await is first stepped.
 //!
 //! Cancellation (or any exception thrown in) disarms the listener and re-raises with the
 //! exception's `characters_written` set to the bytes already appended (as `BlockingIOError`
@@ -26,7 +27,7 @@ use std::task::{Context, Waker};
 
 use crate::adopt::{adopt, ADOPT_MIN};
 use crate::aio::awaitable::{awaitable_methods, Attempt, Awaitable, Host, Listener, Outcome};
-use crate::aio::done::Done;
+use crate::aio::done::{Done, Pending};
 use crate::aio::hub::Parked;
 use crate::args::ByteSource;
 use crate::errors::to_py;
@@ -153,25 +154,68 @@ impl Writing {
         what: &'static str,
     ) -> PyResult<Py<PyAny>> {
         let py = writer.py();
-        let mut attempt = WriteAttempt {
+        let attempt = WriteAttempt {
             writer: writer.clone().unbind(),
             data,
             done: 0,
             what,
         };
-        Ok(match attempt.attempt(py) {
-            Some(outcome) => Bound::new(py, Done::new(outcome, what))?
+        // Nothing is written before the first step: a write cancelled before it wrote nothing
+        // (its exception says `characters_written` 0). Only the choice of awaitable is made
+        // now; either one is right whatever happens before the step.
+        let completes = completes_now(py, writer.get(), &attempt.data);
+        Ok(if completes {
+            Bound::new(py, Done::new(Box::new(attempt), what))?
                 .into_any()
-                .unbind(),
-            None => Bound::new(
+                .unbind()
+        } else {
+            Bound::new(
                 py,
                 Writing {
                     awaitable: Awaitable::new(attempt),
                 },
             )?
             .into_any()
-            .unbind(),
+            .unbind()
         })
+    }
+}
+
+/// Whether a first attempt would complete (all of `data` fits, or one byte for
+/// `await_writable`, or the write would fail): a [`Done`] then completes it at its first step;
+/// else a [`Writing`] appends what fits there and waits for the rest. A guess (the length of
+/// an object other than `bytes` is its `len()`): a wrong one costs a delegation, never bytes.
+fn completes_now(py: Python<'_>, writer: &BufferWriter, data: &Data) -> bool {
+    let info = writer.writer().info();
+    if info.closed || info.aborted.is_some() || info.reader_closed {
+        return true;
+    }
+    let Some(max) = info.max_buffered else {
+        return true;
+    };
+    let room = (max as u64).saturating_sub(info.unread.saturating_sub(info.set_aside));
+    let wanted = match data {
+        Data::Nothing => 1,
+        Data::Owned(rest) => rest.len(),
+        Data::Object { object, .. } => object.bind(py).len().unwrap_or(usize::MAX),
+    };
+    room >= wanted as u64
+}
+
+impl Pending for WriteAttempt {
+    fn attempt(&mut self, py: Python<'_>) -> Outcome {
+        Attempt::attempt(self, py)
+    }
+
+    fn thrown(&self, py: Python<'_>, error: PyErr) -> PyErr {
+        with_count(py, error, self.done)
+    }
+
+    fn into_waiting(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let writing = Writing {
+            awaitable: Awaitable::new(*self),
+        };
+        Ok(Bound::new(py, writing)?.into_any().unbind())
     }
 }
 
