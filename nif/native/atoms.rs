@@ -4,6 +4,7 @@ rustler::atoms! {
     ok,
     error,
     undefined,
+    nil,
     eof,
     // message tag and edges
     py_buffer,

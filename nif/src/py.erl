@@ -5,7 +5,8 @@
 %% On threads the NIF owns, never on schedulers (normal or dirty). `context(N)' names one of
 %% a fixed set of context threads: calls on one context run one at a time, in order, and
 %% `eval'/`exec' on a context share that context's global namespace (they take a context,
-%% never `any': `any' raises `badarg'). `call/3' (no context) runs on a pool that grows on
+%% never `any': `any' raises `badarg'; the seed's `eval(Code)', `eval(Code, Locals)' and
+%% `exec(Code)' use the calling process's context, the same one each time). `call/3' (no context) runs on a pool that grows on
 %% demand, so calls blocked in Python (a `read()' waiting for Erlang to write) never hold up
 %% new calls. Blocked Python code releases the GIL. A call runs below a Python frame of its
 %% own, so `py:call(builtins, eval, [<<"1 + 1">>])' works (its globals are a namespace of the
@@ -97,7 +98,7 @@
 %% <ul>
 %% <li>integer (any size) to `int'; float to `float'</li>
 %% <li>binary to `str' when it is valid UTF-8, else `bytes'; `{bytes, Bin}' always `bytes'</li>
-%% <li>`true'/`false' to `True'/`False'; `undefined' and `none' to `None'; any other atom to
+%% <li>`true'/`false' to `True'/`False'; `undefined', `none' and `nil' to `None'; any other atom to
 %%     `str' (its name; atoms do not come back as atoms)</li>
 %% <li>list to `list', tuple to `tuple', map to `dict'; keys equal in Python become one
 %%     entry (`#{1 => a, 1.0 => b}' is a one-entry `dict')</li>
@@ -132,10 +133,11 @@
 %% it the result is `{error, result_too_large}' (`x = [x, x]' forty times is 2^40 nodes).
 %% Round trips are exact for integers, floats, UTF-8 binaries, lists, tuples, maps with such
 %% keys, pids and opaque terms; atoms other than `true'/`false' come back as binaries,
-%% `undefined' as `none', and `{bytes, B}' as `B'.
+%% `undefined' and `nil' as `none', and `{bytes, B}' as `B'.
 -module(py).
 
--export([call/3, call/4, call/5, eval/2, eval/3, exec/2, context/1, info/0, stop/0]).
+-export([call/3, call/4, call/5, eval/1, eval/2, eval/3, exec/1, exec/2, context/1, info/0,
+         stop/0]).
 -export_type([context/0, result/0, python_error/0, call_options/0]).
 
 %% The largest `py:context/1' argument and `timeout' option (a `receive ... after' limit).
@@ -156,15 +158,26 @@
 call(Module, Function, Args) ->
     call(any, Module, Function, Args, #{}).
 
-%% @doc `Module.Function(*Args)' on context `Ctx' (`any' for the pool).
--spec call(context() | any, name(), name(), list()) -> result().
+%% @doc `Module.Function(*Args)' on context `Ctx' (`any' for the pool). The seed's form
+%% `call(Module, Function, Args, Kwargs)' (a map of keyword arguments last) is
+%% `call(any, Module, Function, Args, #{kwargs => Kwargs})'.
+-spec call(context() | any, name(), name(), list()) -> result();
+          (name(), name(), list(), #{name() => term()}) -> result().
+call(Module, Function, Args, Kwargs) when is_list(Args), is_map(Kwargs) ->
+    call(any, Module, Function, Args, #{kwargs => Kwargs});
 call(Ctx, Module, Function, Args) ->
     call(Ctx, Module, Function, Args, #{}).
 
 %% @doc `Module.Function(*Args, **Kwargs)' with options: `kwargs' (a map with atom, binary or
 %% string keys) and `timeout' (milliseconds, `0..4294967295', or `infinity', the default).
 %% Any other option key, or a bad value, raises `badarg' before anything is queued.
--spec call(context() | any, name(), name(), list(), call_options()) -> result().
+%% The seed's form `call(Module, Function, Args, Kwargs, Timeout)' is
+%% `call(any, Module, Function, Args, #{kwargs => Kwargs, timeout => Timeout})'.
+-spec call(context() | any, name(), name(), list(), call_options()) -> result();
+          (name(), name(), list(), #{name() => term()}, timeout()) -> result().
+call(Module, Function, Args, Kwargs, Timeout) when is_list(Args), is_map(Kwargs),
+                                                   not is_map(Timeout) ->
+    call(any, Module, Function, Args, #{kwargs => Kwargs, timeout => Timeout});
 call(Ctx, Module, Function, Args, Opts) when is_list(Args), is_map(Opts) ->
     Index = index(Ctx),
     case maps:keys(maps:without([kwargs, timeout], Opts)) of
@@ -187,15 +200,34 @@ call(Ctx, Module, Function, Args, Opts) when is_list(Args), is_map(Opts) ->
 call(Ctx, Module, Function, Args, Opts) ->
     error(badarg, [Ctx, Module, Function, Args, Opts]).
 
-%% @doc The value of a Python expression, in the context's namespace.
--spec eval(context(), iodata()) -> result().
+%% @doc The seed's `eval(Code)': the value of a Python expression in the calling process's
+%% context ({@link process_context/0}).
+-spec eval(iodata()) -> result().
+eval(Code) ->
+    eval(process_context(), Code, #{}).
+
+%% @doc The value of a Python expression, in the context's namespace. The seed's form
+%% `eval(Code, Locals)' (a map last) runs in the calling process's context.
+-spec eval(context(), iodata()) -> result();
+          (iodata(), map()) -> result().
+eval(Code, Locals) when is_map(Locals) ->
+    eval(process_context(), Code, Locals);
 eval(Ctx, Code) ->
     eval(Ctx, Code, #{}).
 
 %% @doc The value of a Python expression with local variables (a map with atom, binary or
-%% string keys, e.g. `#{buf => Buf}').
--spec eval(context(), iodata(), map()) -> result().
+%% string keys, e.g. `#{buf => Buf}'). The seed's form `eval(Code, Locals, Timeout)' runs in
+%% the calling process's context and gives up after `Timeout' as {@link call/5} does.
+-spec eval(context(), iodata(), map()) -> result();
+          (iodata(), map(), timeout()) -> result().
 eval({py_context, _} = Ctx, Code, Locals) when is_map(Locals) ->
+    eval(Ctx, Code, Locals, infinity);
+eval(Code, Locals, Timeout) when is_map(Locals), not is_map(Timeout) ->
+    eval(process_context(), Code, Locals, timeout(Timeout));
+eval(Ctx, Code, Locals) ->
+    error(badarg, [Ctx, Code, Locals]).
+
+eval(Ctx, Code, Locals, Timeout) ->
     Index = index(Ctx),
     Names = names(Locals),
     Ref = make_ref(),
@@ -203,9 +235,14 @@ eval({py_context, _} = Ctx, Code, Locals) when is_map(Locals) ->
                  dirty -> py_buffer:py_eval_dirty(Ref, Index, Code, Names);
                  Queued -> Queued
              end,
-    await(Ref, Ticket, infinity);
-eval(Ctx, Code, Locals) ->
-    error(badarg, [Ctx, Code, Locals]).
+    await(Ref, Ticket, Timeout).
+
+%% @doc The seed's `exec(Code)': runs Python statements in the calling process's context
+%% ({@link process_context/0}), so a later `eval(Code)' of the same process sees the names.
+-spec exec(iodata()) ->
+          ok | {error, python_error() | stopped | not_started | {python_init, term()}}.
+exec(Code) ->
+    exec(process_context(), Code).
 
 %% @doc Runs Python statements in the context's namespace (names they bind stay there).
 -spec exec(context(), iodata()) ->
@@ -215,6 +252,12 @@ exec({py_context, _} = Ctx, Code) ->
     await(Ref, py_buffer:py_exec(Ref, index(Ctx), Code), infinity);
 exec(Ctx, Code) ->
     error(badarg, [Ctx, Code]).
+
+%% The context of the calling process for the seed's context-free `eval'/`exec': always the
+%% same one for a process (its pid hashed over the contexts), so its `exec' and `eval' share
+%% a namespace; other processes may share it too (the seed's contexts were per process).
+process_context() ->
+    context(erlang:phash2(self()) + 1).
 
 %% @doc Context `N', `1..4294967295', taken modulo the number of contexts, so
 %% `context(erlang:phash2(Key) + 1)' spreads keys over contexts deterministically. Any other

@@ -22,7 +22,8 @@ seed_test_() ->
       fun asyncio_reader_awaits_while_erlang_writes_with_sleeps/0,
       fun erlang_writes_never_wait_for_the_gil/0,
       fun owner_killed_while_python_reads_raises_body_aborted/0,
-      fun abort_reaches_a_blocked_python_reader/0]}.
+      fun abort_reaches_a_blocked_python_reader/0,
+      fun the_seeds_context_free_and_kwargs_forms_run/0]}.
 
 new_closed(Body) ->
     {ok, Buf} = py_buffer:new(byte_size(Body)),
@@ -182,3 +183,20 @@ wait_blocked(Buf) ->
         true -> timer:sleep(20);
         false -> timer:sleep(2), wait_blocked(Buf)
     end.
+
+%% The seed's own examples call `py:exec(Code)', `py:eval(Code)', `py:eval(Code, Locals)',
+%% `py:call(M, F, Args, Kwargs)' and `py:call(M, F, Args, Kwargs, Timeout)', and pass `nil'
+%% for None: they run as written.
+the_seeds_context_free_and_kwargs_forms_run() ->
+    ?assertEqual(ok, py:exec(<<"seed_x = 42">>)),
+    ?assertEqual({ok, 42}, py:eval(<<"seed_x">>)),
+    ?assertEqual({ok, 100}, py:eval(<<"x * y">>, #{x => 10, y => 10})),
+    ?assertEqual({ok, 7}, py:eval(<<"x + 2">>, #{x => 5}, 5000)),
+    ?assertEqual({ok, #{<<"a">> => 1, <<"b">> => <<"two">>}},
+                 py:call(builtins, dict, [], #{a => 1, <<"b">> => <<"two">>})),
+    ?assertEqual({ok, 3}, py:call(builtins, int, [<<"11">>], #{base => 2}, 5000)),
+    ?assertEqual({error, timeout}, py:call(time, sleep, [2], #{}, 100)),
+    ?assertEqual({ok, true}, py:eval(<<"v is None">>, #{v => nil})),
+    %% The context forms are unchanged.
+    ?assertEqual({ok, 4.0}, py:call(any, math, sqrt, [16])),
+    ?assertError(badarg, py:eval(any, <<"1">>)).

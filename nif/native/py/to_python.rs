@@ -8,7 +8,7 @@
 //! | binary, not UTF-8 | `bytes` |
 //! | `{bytes, Binary}` | `bytes` (forced) |
 //! | `true` / `false` | `True` / `False` |
-//! | `undefined` / `none` | `None` |
+//! | `undefined` / `none` / `nil` (Elixir's, and the seed's) | `None` |
 //! | other atom | `str` (its name) |
 //! | list | `list` |
 //! | tuple | `tuple` |
@@ -111,7 +111,10 @@ fn atom<'py>(py: Python<'py>, term: Term<'_>) -> PyResult<Bound<'py, PyAny>> {
     if term == rustler::types::atom::false_().to_term(env) {
         return Ok(PyBool::new(py, false).to_owned().into_any());
     }
-    if term == atoms::undefined().to_term(env) || term == atoms::none().to_term(env) {
+    if term == atoms::undefined().to_term(env)
+        || term == atoms::none().to_term(env)
+        || term == atoms::nil().to_term(env)
+    {
         return Ok(py.None().into_bound(py));
     }
     Ok(PyString::new(py, &term.atom_to_string().map_err(nif_err)?).into_any())
