@@ -28,7 +28,7 @@
 %% '''
 -module(py_serve_head).
 
--export([read/1, check/1]).
+-export([read/1, watch/1, arrived/1, check/1]).
 -export_type([head/0, error/0]).
 
 %% The most header lines in a request head, and the most bytes of request line and headers.
@@ -47,30 +47,54 @@
 -spec read(gen_tcp:socket()) -> {ok, head()} | closed
                                 | {error, 400 | 414 | 431, atom()}.
 read(Socket) ->
-    request_line(Socket).
+    case erase(py_serve_head_arrived) of
+        undefined -> request_line(Socket);
+        Packet -> line(Socket, Packet)
+    end.
+
+%% @doc Asks for the next request line while a request is still being served (its body read
+%% to the end): the socket then reports the client's close (`{tcp_closed, Socket}'), and a
+%% pipelined request line comes as `{http, Socket, Packet}', to be handed to {@link
+%% arrived/1}; {@link read/1} goes on from there. So a client that leaves while its app
+%% runs is seen at once, not at the first write that fails.
+-spec watch(gen_tcp:socket()) -> ok | {error, term()}.
+watch(Socket) ->
+    case inet:setopts(Socket, [{packet, http_bin}, {active, once}]) of
+        ok -> put(py_serve_head_watching, true), ok;
+        Error -> Error
+    end.
+
+%% @doc The packet a watched socket sent ({@link watch/1}): the next {@link read/1} starts
+%% with it.
+-spec arrived(term()) -> ok.
+arrived(Packet) ->
+    erase(py_serve_head_watching),
+    put(py_serve_head_arrived, Packet),
+    ok.
 
 request_line(Socket) ->
-    case inet:setopts(Socket, [{packet, http_bin}, {active, once}]) of
-        ok ->
+    Armed = erase(py_serve_head_watching) =:= true
+        orelse inet:setopts(Socket, [{packet, http_bin}, {active, once}]) =:= ok,
+    case Armed of
+        true ->
             receive
-                {http, Socket, {http_request, Method, Target, Version}} ->
-                    Line = #{method => text(Method), target => target(Target),
-                             version => Version},
-                    fields(Socket, Line, [], 0, byte_size(text(Method)) + 16
-                           + byte_size(target(Target)));
-                {http, Socket, {http_error, Blank}} when Blank =:= <<"\r\n">>;
-                                                        Blank =:= <<"\n">> ->
-                    request_line(Socket);
-                {http, Socket, {http_error, _}} -> {error, 400, bad_request_line};
-                {http, Socket, _Other} -> {error, 400, bad_request_line};
+                {http, Socket, Packet} -> line(Socket, Packet);
                 {tcp_error, Socket, emsgsize} -> {error, 414, request_line_too_long};
                 {tcp_error, Socket, _} -> closed;
                 {tcp_closed, Socket} -> closed;
                 {py_serve_guard, timeout, _} -> closed  % the guard closed the socket
             end;
-        {error, _} ->
+        false ->
             closed
     end.
+
+line(Socket, {http_request, Method, Target, Version}) ->
+    Line = #{method => text(Method), target => target(Target), version => Version},
+    fields(Socket, Line, [], 0, byte_size(text(Method)) + 16 + byte_size(target(Target)));
+line(Socket, {http_error, Blank}) when Blank =:= <<"\r\n">>; Blank =:= <<"\n">> ->
+    request_line(Socket);
+line(_Socket, _Other) ->
+    {error, 400, bad_request_line}.
 
 fields(Socket, Line, Acc, Count, Bytes) ->
     case inet:setopts(Socket, [{packet, httph_bin}, {active, once}]) of

@@ -86,6 +86,8 @@
             sent = 0 :: non_neg_integer(),
             ended = false :: false | done | {failed, term()},
             gone = false :: boolean(),
+            %% The socket reports the client's close while the app runs (py_serve_head:watch/1).
+            watching = false :: boolean(),
             close = false :: boolean(),
             note = [] :: iodata()}).
 
@@ -391,12 +393,39 @@ disarm(#s{guard = Guard}) ->
 %% ---- events and the response -------------------------------------------------------------
 
 wait_end(#s{ended = false} = S) ->
-    wait_end(pump(S));
+    wait_end(pump(watch_client(S)));
 wait_end(S) ->
     S.
 
-pump(#s{req = Req} = S) ->
+%% The client closed while its app runs: the app's body is aborted, unless the response was
+%% complete already (the app's reads then end anyway: an ASGI `receive' after the response
+%% gives `http.disconnect').
+closed_by_client(#s{resp = sent} = S) ->
+    S#s{gone = true, close = true};
+closed_by_client(S) ->
+    client_gone(S).
+
+%% Once the body is read to the end, the socket is asked for the next request line: a client
+%% that closes while its app still runs is then seen at once (the app's body is aborted:
+%% ASGI `http.disconnect', WSGI `BodyAborted' and failing writes), as uvicorn sees it, not
+%% at the first write that fails. A pipelined request's line waits for the next head read.
+watch_client(#s{watching = false, body_done = true, gone = false, sock = Socket} = S) ->
+    case py_serve_head:watch(Socket) of
+        ok -> S#s{watching = true};
+        {error, _} -> S
+    end;
+watch_client(S) ->
+    S.
+
+pump(#s{req = Req, sock = Socket} = S) ->
     receive
+        {http, Socket, Packet} ->
+            ok = py_serve_head:arrived(Packet),
+            S;
+        {tcp_closed, Socket} ->
+            closed_by_client(S);
+        {tcp_error, Socket, _} ->
+            closed_by_client(S);
         Msg ->
             case py_remote:handle(Msg, Req) of
                 {ok, Events, Req1} -> events(Events, S#s{req = Req1});

@@ -232,6 +232,14 @@ async def asgi(scope, receive, send):
             await send({"type": "http.response.body", "body": block, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
         return
+    if path == "/wait-disconnect":
+        # A long poll: the body, then a receive() that returns when the client leaves.
+        while (await receive()).get("more_body"):
+            pass
+        record("waiting", app="asgi", id=q.get("id"))
+        message = await receive()
+        record("disconnected", app="asgi", id=q.get("id"), type=message["type"])
+        return
     if path == "/after-response":
         # Work after the response (as Starlette's background tasks): it must end before the
         # lifespan shutdown runs, which writes its own line after this one.

@@ -299,6 +299,32 @@ def test_a_slow_upload_that_keeps_sending_is_not_timed_out(server):
     assert json.loads(out.partition(b"\r\n\r\n")[2])["bytes"] == 8192
 
 
+def test_a_client_leaving_while_its_app_runs_is_seen_at_once(server):
+    # ASGI: receive() returns http.disconnect as soon as the client closes (uvicorn: within
+    # 0.5 s), not at the first write that fails; a long poll ends with it.
+    if server.interface != "asgi":
+        pytest.skip("ASGI: a WSGI app cannot wait for its client otherwise than by reading")
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.sendall(b"POST /wait-disconnect?id=lp HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+    assert wait_for(lambda: "lp" in ids(server, "waiting"))
+    closed = time.monotonic()
+    s.close()
+    assert wait_for(lambda: "lp" in ids(server, "disconnected"))
+    [event] = [e for e in events(server) if e["kind"] == "disconnected" and e["id"] == "lp"]
+    assert event["type"] == "http.disconnect"
+    assert event["t"] - closed < 1.0
+
+
+def test_a_request_pipelined_while_the_app_runs_is_served_after_it(server):
+    # The next request's line arrives while the socket is watched for the client's close:
+    # it is kept, and served next, its headers and body intact.
+    out = raw(server, b"GET /sleep?s=0.3 HTTP/1.1\r\nHost: x\r\n\r\n"
+                      b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                      b"Connection: close\r\n\r\nhello")
+    assert out.count(b"HTTP/1.1 200 ") == 2
+    assert b"slept" in out and out.endswith(b"hello")
+
+
 def test_content_length_too_large(server):
     out = raw(server, b"POST /upload?id=big HTTP/1.1\r\nHost: x\r\n"
                       b"Content-Length: 17000000\r\n\r\n")

@@ -32,7 +32,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyType;
 
 use crate::aio::awaitable::Outcome;
-use crate::aio::throw::{reused, thrown};
+use crate::aio::throw::{executing, reused, thrown};
 
 /// A read or write not attempted yet: [`Done`] attempts it at its first step.
 pub trait Pending: Send + Sync {
@@ -52,6 +52,9 @@ pub trait Pending: Send + Sync {
 enum State {
     /// Not stepped yet: nothing taken or written.
     Fresh(Box<dyn Pending>),
+    /// In its first step (Python code the attempt runs, such as a target's `__buffer__`, may
+    /// try to drive it again: `RuntimeError`, as for a coroutine already executing).
+    Executing,
     /// The first step had to wait after all: the await goes on in this awaitable.
     Delegated(Py<PyAny>),
     /// Stepped to its end, closed or thrown into.
@@ -93,29 +96,43 @@ impl Done {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Takes the state, leaving `Used` (the lock is not held while Python code runs).
-    fn take(&self) -> State {
-        std::mem::replace(&mut *self.lock(), State::Used)
+    /// Takes the state, leaving `Used` (the lock is not held while Python code runs); a step
+    /// in progress stays so, and driving it again is an error.
+    fn take(&self) -> PyResult<State> {
+        let mut state = self.lock();
+        if matches!(*state, State::Executing) {
+            return Err(executing(self.what));
+        }
+        Ok(std::mem::replace(&mut *state, State::Used))
     }
 
     /// One step: the first attempts; one that must wait hands the await to a delegate,
     /// which the later steps drive.
     fn step(&self, py: Python<'_>) -> Step {
-        match self.take() {
-            State::Fresh(mut pending) => match pending.attempt(py) {
-                Some(Ok(value)) => Step::Value(value),
-                Some(Err(error)) => Step::Error(error),
-                None => match pending.into_waiting(py) {
-                    Ok(delegate) => self.delegate(py, delegate, |d| {
-                        d.call_method0(pyo3::intern!(py, "__next__"))
-                    }),
-                    Err(error) => Step::Error(error),
-                },
-            },
+        let state = match self.take() {
+            Ok(state) => state,
+            Err(error) => return Step::Error(error),
+        };
+        match state {
+            State::Fresh(mut pending) => {
+                *self.lock() = State::Executing;
+                let outcome = pending.attempt(py);
+                *self.lock() = State::Used;
+                match outcome {
+                    Some(Ok(value)) => Step::Value(value),
+                    Some(Err(error)) => Step::Error(error),
+                    None => match pending.into_waiting(py) {
+                        Ok(delegate) => self.delegate(py, delegate, |d| {
+                            d.call_method0(pyo3::intern!(py, "__next__"))
+                        }),
+                        Err(error) => Step::Error(error),
+                    },
+                }
+            }
             State::Delegated(delegate) => self.delegate(py, delegate, |d| {
                 d.call_method0(pyo3::intern!(py, "__next__"))
             }),
-            State::Used => Step::Error(reused(self.what)),
+            State::Executing | State::Used => Step::Error(reused(self.what)),
         }
     }
 
@@ -143,9 +160,11 @@ pub fn stop_iteration(value: Py<PyAny>) -> PyErr {
 #[pymethods]
 impl Done {
     fn __await__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
-        if matches!(*slf.get().lock(), State::Used) {
-            return Err(reused(slf.get().what));
-        }
+        match *slf.get().lock() {
+            State::Used => Err(reused(slf.get().what)),
+            State::Executing => Err(executing(slf.get().what)),
+            _ => Ok(()),
+        }?;
         Ok(slf)
     }
 
@@ -164,8 +183,7 @@ impl Done {
     /// Generator protocol: the first step ignores the value (only `None` is sent to a fresh
     /// awaitable); later ones pass it to the delegate.
     fn send(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let state = self.take();
-        match state {
+        match self.take()? {
             State::Delegated(delegate) => {
                 match self.delegate(py, delegate, |d| {
                     d.call_method1(pyo3::intern!(py, "send"), (value,))
@@ -193,7 +211,7 @@ impl Done {
         val: Option<&Bound<'_, PyAny>>,
         tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        match self.take() {
+        match self.take()? {
             State::Fresh(pending) => Err(pending.thrown(py, thrown(typ, val))),
             State::Delegated(delegate) => {
                 match self.delegate(py, delegate, |d| {
@@ -204,14 +222,14 @@ impl Done {
                     Step::Error(error) => Err(error),
                 }
             }
-            State::Used => Err(reused(self.what)),
+            State::Executing | State::Used => Err(reused(self.what)),
         }
     }
 
     /// Generator protocol: a fresh awaitable is dropped unattempted; a delegate disarms. It
     /// cannot be awaited afterwards.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        if let State::Delegated(delegate) = self.take() {
+        if let State::Delegated(delegate) = self.take()? {
             delegate.bind(py).call_method0(pyo3::intern!(py, "close"))?;
         }
         Ok(())
