@@ -7,7 +7,8 @@
 %% (a repeated header stays repeated, in order: the ASGI scope lists them as received), names
 %% lower-cased, values without surrounding whitespace. Bounds: ?MAX_FIELDS header lines and
 %% ?MAX_HEAD bytes of request line and headers together (431), a request line longer than
-%% the socket's `buffer' (414); a line the parser cannot read is a 400 at once, not a
+%% the socket's `buffer' (414); a major version other than 1 (`HTTP/2.0' sent as text) is a
+%% 505; a line the parser cannot read is a 400 at once, not a
 %% connection left waiting (mochiweb's own loop ignored such lines, so the client waited for
 %% the header timeout and the connection process kept the line for 5 minutes). Empty lines
 %% before the request line are skipped (RFC 9112 §2.2). The socket is in passive `raw' mode
@@ -45,7 +46,7 @@
 %% Status, Why}' for a head to answer `Status' (and close). The connection's guard ends a
 %% wait for a head by closing the socket, after sending `{py_serve_guard, timeout, _}'.
 -spec read(gen_tcp:socket()) -> {ok, head()} | closed
-                                | {error, 400 | 414 | 431, atom()}.
+                                | {error, 400 | 414 | 431 | 505, atom()}.
 read(Socket) ->
     case erase(py_serve_head_arrived) of
         undefined -> request_line(Socket);
@@ -88,6 +89,8 @@ request_line(Socket) ->
             closed
     end.
 
+line(_Socket, {http_request, _Method, _Target, {Major, _}}) when Major =/= 1 ->
+    {error, 505, http_version_not_supported};  % RFC 9110 §15.6.6: HTTP/1.x only here
 line(Socket, {http_request, Method, Target, Version}) ->
     Line = #{method => text(Method), target => target(Target), version => Version},
     fields(Socket, Line, [], 0, byte_size(text(Method)) + 16 + byte_size(target(Target)));

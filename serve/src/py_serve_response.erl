@@ -17,7 +17,8 @@
 %%     the GET's).</li>
 %% </ul>
 %% `Connection: close' is added when the connection closes after this response (unless the
-%% app said it: then it does close).
+%% app said it: then it does close); `Connection: keep-alive' when an HTTP/1.0 client's
+%% connection stays open (it asked for it, and keeps it only if the answer says so).
 -module(py_serve_response).
 
 -export([whole/5, stream_head/5, chunk/2, last_chunk/1, simple/3, app_closes/1]).
@@ -110,7 +111,9 @@ head(Version, Status, Headers, Close) ->
     Extra = [{<<"date">>, mochiweb_clock:rfc1123()}
              || not lists:keymember(<<"date">>, 1, Lower)]
         ++ [{<<"server">>, <<"py-buffer-serve">>} || not lists:keymember(<<"server">>, 1, Lower)]
-        ++ [{<<"connection">>, <<"close">>} || Close, not app_closes(Headers)],
+        ++ [{<<"connection">>, <<"close">>} || Close, not app_closes(Headers)]
+        %% An HTTP/1.0 client keeps the connection only if the answer says so.
+        ++ [{<<"connection">>, <<"keep-alive">>} || not Close, Version =:= {1, 0}],
     [version(Version), integer_to_binary(Status), $\s, httpd_util:reason_phrase(Status),
      <<"\r\n">>, [[N, <<": ">>, V, <<"\r\n">>] || {N, V} <- Headers ++ Extra], <<"\r\n">>].
 

@@ -325,6 +325,20 @@ def test_a_request_pipelined_while_the_app_runs_is_served_after_it(server):
     assert b"slept" in out and out.endswith(b"hello")
 
 
+def test_http_1_0_keep_alive_is_said_in_the_answer(server):
+    # An HTTP/1.0 client keeps its connection only if the answer says "keep-alive".
+    out = raw(server, b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n")
+    first, _, second = out.partition(b"hello\n")
+    assert first.startswith(b"HTTP/1.0 200 ") and b"connection: keep-alive" in first.lower()
+    assert second.startswith(b"HTTP/1.0 200 ") and b"connection: close" in second.lower()
+
+
+@pytest.mark.parametrize("version", [b"HTTP/2.0", b"HTTP/9.9"])
+def test_a_major_version_other_than_1_is_505(server, version):
+    out = raw(server, b"GET / " + version + b"\r\nHost: x\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 505 ")
+
+
 def test_content_length_too_large(server):
     out = raw(server, b"POST /upload?id=big HTTP/1.1\r\nHost: x\r\n"
                       b"Content-Length: 17000000\r\n\r\n")
