@@ -96,7 +96,7 @@
          read/2, read_nonblock/2, readline/1, readline/2, read_all/1, close_reader/1,
          live_buffers/0]).
 %% Internal: called by py_buffer_owners, the benchmark and the tests.
--export([owner_exit/2, watched_owners/0, bench_write/3, write_dirty_nif/2, test_on_thread/2]).
+-export([owner_exit/2, owner_exit_dirty/2, watched_owners/0, bench_write/3, write_dirty_nif/2, test_on_thread/2]).
 %% Internal: the embedded Python behind module `py' (one NIF library loads into one module,
 %% so these live here; `py' is their interface).
 -export([py_call/6, py_eval/4, py_exec/3, py_cancel/1, py_info/0,
@@ -107,7 +107,8 @@
 -nifs([new_nif/1, write_nif/2, write_dirty_nif/2, bench_write/3, close/1, abort/2,
        info/1, controlling_process_nif/2, subscribe/1, subscribe/2, subscribe/3, unsubscribe/1,
        activate/1,
-       read_nif/2, read_dirty_nif/2, close_reader/1, owner_exit/2, watched_owners/0,
+       read_nif/2, read_dirty_nif/2, close_reader/1, owner_exit/2, owner_exit_dirty/2,
+       watched_owners/0,
        live_buffers/0,
        test_on_thread/2, py_call/6, py_eval/4, py_exec/3, py_cancel/1, py_info/0,
        py_call_dirty/6, py_eval_dirty/4, py_finalize/0]).
@@ -317,9 +318,14 @@ close_reader(_Buf) -> ?NOT_LOADED.
 -spec live_buffers() -> non_neg_integer().
 live_buffers() -> ?NOT_LOADED.
 
-%% @private Called by `py_buffer_owners' when an owner exits.
--spec owner_exit(pid(), term()) -> non_neg_integer().
+%% @private Called by `py_buffer_owners' when an owner exits: how many buffers were aborted,
+%% or `dirty' for an owner of many (then `owner_exit_dirty/2' does it).
+-spec owner_exit(pid(), term()) -> non_neg_integer() | dirty.
 owner_exit(_Pid, _Reason) -> ?NOT_LOADED.
+
+%% @private `owner_exit/2' on a dirty CPU scheduler.
+-spec owner_exit_dirty(pid(), term()) -> non_neg_integer().
+owner_exit_dirty(_Pid, _Reason) -> ?NOT_LOADED.
 
 %% @private The owners `py_buffer_owners' was asked to watch whose exit was not handled yet;
 %% a starting watcher monitors them.

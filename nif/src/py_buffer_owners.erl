@@ -123,7 +123,11 @@ handle_cast(_Msg, State) ->
 -spec handle_info(term(), #state{}) -> {noreply, #state{}}.
 handle_info({'DOWN', _Ref, process, Pid, Reason},
             #state{watched = Watched, waiting = Waiting} = State) ->
-    case py_buffer:owner_exit(Pid, Reason) of
+    Aborted = case py_buffer:owner_exit(Pid, Reason) of
+                  dirty -> py_buffer:owner_exit_dirty(Pid, Reason);
+                  N -> N
+              end,
+    case Aborted of
         0 -> ok;
         _ ->
             %% The `eof' messages to subscribers were built on this process's heap, with a

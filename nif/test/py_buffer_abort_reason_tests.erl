@@ -95,6 +95,34 @@ owner_exit_with_a_large_reason_never_stalls() ->
          ?assert(length(Kept) < ?KEPT_NODES)
      end || B <- Bufs].
 
+%% An owner of many buffers: the watcher aborts them on a dirty scheduler (100,000 held a
+%% normal one for about 50 ms), each one, and the watcher is not reported for a schedule of
+%% 10 ms or more.
+owner_of_many_buffers_exits_without_a_long_schedule_test_() ->
+    {timeout, 60, fun owner_of_many_buffers_exits_without_a_long_schedule/0}.
+
+owner_of_many_buffers_exits_without_a_long_schedule() ->
+    Self = self(),
+    N = 100000,
+    Owner = spawn(fun() ->
+                          Bufs = [begin {ok, B} = py_buffer:new(), B end
+                                  || _ <- lists:seq(1, N)],
+                          Self ! {bufs, Bufs},
+                          receive go -> exit(many) end
+                  end),
+    Bufs = receive {bufs, Bs} -> Bs after 30000 -> error(no_buffers) end,
+    Reports = long_schedules(
+                [whereis(py_buffer_owners)],
+                fun() ->
+                        Ref = monitor(process, Owner),
+                        Owner ! go,
+                        receive {'DOWN', Ref, process, Owner, many} -> ok end,
+                        ok = py_buffer_owners:sync(Owner)
+                end, 10),
+    ?assertEqual([], Reports),
+    ?assertEqual(N, length([B || B <- Bufs,
+                                 maps:get(aborted, py_buffer:info(B)) =:= {owner_down, many}])).
+
 python_sees_a_bounded_printed_form_test_() ->
     {setup, fun py_buffer_test_helpers:setup/0, fun(_) -> ok end,
      fun() ->
@@ -118,9 +146,12 @@ python_sees_a_bounded_printed_form_test_() ->
 %% Runs Fun with long_schedule monitoring; the reports about the processes in Who. (The
 %% monitoring process is never reported on itself, so a separate one collects.)
 long_schedules(Who, Fun) ->
+    long_schedules(Who, Fun, ?LONG_MS).
+
+long_schedules(Who, Fun, Ms) ->
     Self = self(),
     Collector = spawn_link(fun() -> collect(Self, []) end),
-    Previous = erlang:system_monitor(Collector, [{long_schedule, ?LONG_MS}]),
+    Previous = erlang:system_monitor(Collector, [{long_schedule, Ms}]),
     try
         ok = Fun()
     after
