@@ -31,7 +31,7 @@ public() ->
 %% @doc The internal exports called with random terms.
 -spec internal() -> [{atom(), arity()}].
 internal() ->
-    [{owner_exit, 2}, {watched_owners, 0}, {bench_write, 3}, {write_dirty_nif, 2},
+    [{owner_exit, 2}, {owner_exit_dirty, 2}, {watched_owners, 0}, {bench_write, 3}, {write_dirty_nif, 2},
      {test_on_thread, 2}, {py_call, 6}, {py_call_dirty, 6}, {py_eval, 4},
      {py_eval_dirty, 4}, {py_exec, 3}, {py_cancel, 1}, {py_info, 0}].
 
@@ -181,7 +181,7 @@ made_plausible(F, 1) when F =:= py_call; F =:= py_call_dirty; F =:= py_eval;
     {make, ref, 0};
 made_plausible(F, 1) when F =:= bench_write; F =:= write_dirty_nif; F =:= test_on_thread ->
     prop_terms:buffer_spec();
-made_plausible(owner_exit, 1) -> prop_terms:pid_spec();
+made_plausible(F, 1) when F =:= owner_exit; F =:= owner_exit_dirty -> prop_terms:pid_spec();
 made_plausible(_, _) -> prop_terms:made().
 
 plausible(F, 2) when F =:= py_call; F =:= py_call_dirty; F =:= py_eval;
@@ -205,5 +205,6 @@ plausible(bench_write, 3) -> elements([copy, keep, other]);
 plausible(test_on_thread, 2) ->
     oneof([{write, binary()}, close, close_reader, {read, prop_terms:size_like()},
            {wait_read, range(0, 8)}]);
-plausible(owner_exit, 2) -> elements([normal, kill, {shutdown, x}]);
+plausible(F, 2) when F =:= owner_exit; F =:= owner_exit_dirty ->
+    elements([normal, kill, {shutdown, x}]);
 plausible(_, _) -> prop_terms:near_miss().

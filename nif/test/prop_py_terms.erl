@@ -1,6 +1,6 @@
 %% @doc PropEr: random and near-miss terms to every function of `py' but `stop/0' (which
 %% stops the interpreter for the rest of the VM's life; py_lifecycle_tests covers it):
-%% `call/3,4,5', `eval/2,3', `exec/2', `context/1', `info/0'.
+%% `call/3,4,5', `eval/1,2,3', `exec/1,2', `context/1', `info/0' (the seed's forms too).
 %%
 %% Held to the module doc: arguments it accepts give a value of the function's `-spec'
 %% (prop_spec), never an exception and never `{error, {nif_panic, _}}'; all others raise
@@ -24,8 +24,8 @@
 %% @doc The functions called (every export of `py' but `stop/0').
 -spec called() -> [{atom(), arity()}].
 called() ->
-    [{call, 3}, {call, 4}, {call, 5}, {eval, 2}, {eval, 3}, {exec, 2}, {context, 1},
-     {info, 0}].
+    [{call, 3}, {call, 4}, {call, 5}, {eval, 1}, {eval, 2}, {eval, 3}, {exec, 1}, {exec, 2},
+     {context, 1}, {info, 0}].
 
 %% @doc Every function of `py' with random and near-miss arguments, held to its doc.
 -spec prop_py_api() -> proper:test().
@@ -89,6 +89,14 @@ py_call() ->
            ?LET({C, Code}, {ctx(), code()}, {eval, [C, Code]}),
            ?LET({C, Code, L}, {ctx(), code(), names_map()}, {eval, [C, Code, L]}),
            ?LET({C, Code}, {ctx(), code()}, {exec, [C, Code]}),
+           %% The seed's forms: no context, keyword arguments or locals as a map.
+           ?LET(Code, code(), {eval, [Code]}),
+           ?LET(Code, code(), {exec, [Code]}),
+           ?LET({Code, L}, {code(), names_map()}, {eval, [Code, L]}),
+           ?LET({Code, L, T}, {code(), names_map(), timeout_spec()}, {eval, [Code, L, T]}),
+           ?LET({{M, Fn}, As, K}, {target(), call_args(), names_map()}, {call, [M, Fn, As, K]}),
+           ?LET({{M, Fn}, As, K, T}, {target(), call_args(), names_map(), timeout_spec()},
+                {call, [M, Fn, As, K, T]}),
            ?LET(N, oneof([{term, prop_terms:size_like()}, prop_terms:arg()]), {context, [N]}),
            {info, []}]).
 
@@ -149,12 +157,21 @@ code() ->
 
 %% What the module doc accepts (see its "Bad arguments" paragraph).
 valid(call, [M, F, As]) -> valid(call, [any, M, F, As, #{}]);
+valid(call, [M, F, As, K]) when is_list(As), is_map(K) ->  % the seed's form
+    valid(call, [any, M, F, As, #{kwargs => K}]);
 valid(call, [C, M, F, As]) -> valid(call, [C, M, F, As, #{}]);
+valid(call, [M, F, As, K, T]) when is_list(As), is_map(K), not is_map(T) ->  % the seed's
+    valid(call, [any, M, F, As, #{kwargs => K, timeout => T}]);
 valid(call, [C, M, F, As, O]) ->
     (C =:= any orelse valid_context(C)) andalso is_name(M) andalso is_name(F)
         andalso is_proper_list(As) andalso call_options(O);
+valid(eval, [Code]) -> is_code(Code);
+valid(eval, [Code, L]) when is_map(L) -> is_code(Code) andalso names(L);  % the seed's
 valid(eval, [C, Code]) -> valid(eval, [C, Code, #{}]);
+valid(eval, [Code, L, T]) when is_map(L), not is_map(T) ->  % the seed's
+    is_code(Code) andalso names(L) andalso valid_timeout(T);
 valid(eval, [C, Code, L]) -> valid_context(C) andalso is_code(Code) andalso names(L);
+valid(exec, [Code]) -> is_code(Code);
 valid(exec, [C, Code]) -> valid_context(C) andalso is_code(Code);
 valid(context, [N]) -> is_integer(N) andalso N >= 1 andalso N =< ?MAX_U32;
 valid(info, []) -> true.

@@ -71,10 +71,13 @@ map_conforms(V, M, Fields) ->
                                             end, Fields)
                           end, maps:to_list(V)).
 
+%% The return type of `M:F/A': a spec of several clauses (`(A) -> R1; (B) -> R2') returns
+%% their union.
 return_type(M, F, A) ->
-    case [Range || {attribute, _, spec, {{F1, A1}, [{type, _, 'fun', [_, Range]}]}} <- forms(M),
-                   F1 =:= F, A1 =:= A] of
-        [Range] -> Range;
+    case [Clauses || {attribute, _, spec, {{F1, A1}, Clauses}} <- forms(M),
+                     F1 =:= F, A1 =:= A] of
+        [[{type, _, 'fun', [_, Range]}]] -> Range;
+        [Clauses] -> {type, 0, union, [Range || {type, _, 'fun', [_, Range]} <- Clauses]};
         [] -> erlang:error({no_spec, {M, F, A}})
     end.
 
