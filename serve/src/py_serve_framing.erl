@@ -17,7 +17,8 @@
 %% but a lone `chunked').
 -module(py_serve_framing).
 
--export([body/1, content_length/1, expects_continue/1, wants_close/2, lower/1]).
+-export([body/1, content_length/1, expects_continue/1, wants_close/2, lower/1,
+         trim_trailing_ows/1]).
 -export_type([framing/0, error/0]).
 
 -type framing() :: {length, non_neg_integer()} | chunked.
@@ -72,6 +73,9 @@ trim_ows(Bin) ->
 trim_leading_ows(<<C, Rest/binary>>) when C =:= $\s; C =:= $\t -> trim_leading_ows(Rest);
 trim_leading_ows(Bin) -> Bin.
 
+%% @doc Without the optional whitespace (spaces and tabs) at its end: a header value as the
+%% parser gives it keeps its trailing whitespace, which is not part of the value.
+-spec trim_trailing_ows(binary()) -> binary().
 trim_trailing_ows(<<>>) -> <<>>;
 trim_trailing_ows(Bin) ->
     case binary:last(Bin) of

@@ -113,7 +113,7 @@ fields(Socket, Line, Acc, Count, Bytes) ->
                     case Count < ?MAX_FIELDS andalso Size =< ?MAX_HEAD of
                         true ->
                             fields(Socket, Line,
-                                   [{name(Name), trim_trailing_ows(Value)} | Acc],
+                                   [{name(Name), py_serve_framing:trim_trailing_ows(Value)} | Acc],
                                    Count + 1, Size);
                         false ->
                             {error, 431, head_too_large}
@@ -170,10 +170,3 @@ name(Name) ->
 
 text(Atom) when is_atom(Atom) -> atom_to_binary(Atom);
 text(Bin) when is_binary(Bin) -> Bin.
-
-trim_trailing_ows(<<>>) -> <<>>;
-trim_trailing_ows(Bin) ->
-    case binary:last(Bin) of
-        C when C =:= $\s; C =:= $\t -> trim_trailing_ows(binary:part(Bin, 0, byte_size(Bin) - 1));
-        _ -> Bin
-    end.

@@ -144,6 +144,16 @@ def wsgi(environ, start_response):
 
 # ---- ASGI --------------------------------------------------------------------------------
 
+async def body_size(receive):
+    """Reads an ASGI request body to its end; returns its length."""
+    size = 0
+    while True:
+        message = await receive()
+        size += len(message.get("body", b""))
+        if not message.get("more_body"):
+            return size
+
+
 async def asgi(scope, receive, send):
     if scope["type"] == "lifespan":
         while True:
@@ -205,13 +215,7 @@ async def asgi(scope, receive, send):
         return await reply(200, data, b"application/octet-stream")
     if path == "/late-read":
         await asyncio.sleep(float(q.get("s", "0.5")))
-        size = 0
-        while True:
-            message = await receive()
-            size += len(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        return await reply(200, json.dumps({"bytes": size}).encode())
+        return await reply(200, json.dumps({"bytes": await body_size(receive)}).encode())
     if path == "/never-reads":
         return await reply(200, b"did not read\n", b"text/plain")
     if path == "/raise":
@@ -251,12 +255,7 @@ async def asgi(scope, receive, send):
     if path == "/early-then-read":
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"first;", "more_body": True})
-        size = 0
-        while True:
-            message = await receive()
-            size += len(message.get("body", b""))
-            if not message.get("more_body"):
-                break
+        size = await body_size(receive)
         await send({"type": "http.response.body", "body": b"got %d" % size})
         return
     if path == "/app-closes":
