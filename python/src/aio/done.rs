@@ -99,23 +99,35 @@ impl Done {
     /// Takes the state, leaving `Used` (the lock is not held while Python code runs); a step
     /// in progress stays so, and driving it again is an error.
     fn take(&self) -> PyResult<State> {
+        self.take_leaving(|_| State::Used)
+    }
+
+    /// As [`Done::take`], but a fresh state leaves `Executing`: its attempt is about to run.
+    fn take_to_step(&self) -> PyResult<State> {
+        self.take_leaving(|state| match state {
+            State::Fresh(_) => State::Executing,
+            _ => State::Used,
+        })
+    }
+
+    fn take_leaving(&self, left: impl FnOnce(&State) -> State) -> PyResult<State> {
         let mut state = self.lock();
         if matches!(*state, State::Executing) {
             return Err(executing(self.what));
         }
-        Ok(std::mem::replace(&mut *state, State::Used))
+        let left = left(&state);
+        Ok(std::mem::replace(&mut *state, left))
     }
 
     /// One step: the first attempts; one that must wait hands the await to a delegate,
     /// which the later steps drive.
     fn step(&self, py: Python<'_>) -> Step {
-        let state = match self.take() {
+        let state = match self.take_to_step() {
             Ok(state) => state,
             Err(error) => return Step::Error(error),
         };
         match state {
             State::Fresh(mut pending) => {
-                *self.lock() = State::Executing;
                 let outcome = pending.attempt(py);
                 *self.lock() = State::Used;
                 match outcome {
