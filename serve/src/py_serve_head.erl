@@ -20,16 +20,20 @@
 %%     replace): the parser keeps the line break of a header folded onto the next line
 %%     (obs-fold, RFC 9112 §5.2), which an app would otherwise see and could copy into a
 %%     response;</li>
-%% <li>`several_hosts': more than one `Host' (RFC 9112 §3.2: a server MUST answer 400).</li>
+%% <li>`several_hosts': more than one `Host', and `no_host': none in an HTTP/1.1 request
+%%     (RFC 9112 §3.2: a server MUST answer either with 400; HTTP/1.0 needs none).</li>
 %% </ul>
 %% Both are answered 400 with the connection closed, the app never called.
 %% ```
-%% ok = py_serve_head:check([{<<"host">>, <<"a.example">>}]),
-%% {error, several_hosts} = py_serve_head:check([{<<"host">>, <<"a">>}, {<<"host">>, <<"b">>}]).
+%% ok = py_serve_head:check({1, 1}, [{<<"host">>, <<"a.example">>}]),
+%% {error, several_hosts} = py_serve_head:check({1, 1}, [{<<"host">>, <<"a">>},
+%%                                                      {<<"host">>, <<"b">>}]),
+%% {error, no_host} = py_serve_head:check({1, 1}, []),
+%% ok = py_serve_head:check({1, 0}, []).
 %% '''
 -module(py_serve_head).
 
--export([read/1, watch/1, arrived/1, check/1]).
+-export([read/1, watch/1, arrived/1, check/2]).
 -export_type([head/0, error/0]).
 
 %% The most header lines in a request head, and the most bytes of request line and headers.
@@ -39,7 +43,7 @@
 -type head() :: #{method := binary(), target := binary(),
                   version := {non_neg_integer(), non_neg_integer()},
                   headers := [{binary(), binary()}]}.
--type error() :: bad_field_value | several_hosts.
+-type error() :: bad_field_value | several_hosts | no_host.
 
 %% @doc The next request head on `Socket' (the caller's, in passive mode); `closed' when the
 %% connection ended before one (or the guard closed it: the header timeout); `{error,
@@ -128,18 +132,16 @@ fields(Socket, Line, Acc, Count, Bytes) ->
             closed
     end.
 
-%% @doc `ok', or why the head is malformed. `Headers' are `{LowercaseName, Value}' binaries,
-%% one per header line.
--spec check([{binary(), binary()}]) -> ok | {error, error()}.
-check(Headers) ->
-    case lists:any(fun bad_value/1, Headers) of
-        true ->
-            {error, bad_field_value};
-        false ->
-            case [V || {<<"host">>, V} <- Headers] of
-                [_, _ | _] -> {error, several_hosts};
-                _ -> ok
-            end
+%% @doc `ok', or why the head of a request of HTTP version `Version' is malformed. `Headers'
+%% are `{LowercaseName, Value}' binaries, one per header line.
+-spec check({non_neg_integer(), non_neg_integer()}, [{binary(), binary()}]) ->
+          ok | {error, error()}.
+check(Version, Headers) ->
+    case {lists:any(fun bad_value/1, Headers), [V || {<<"host">>, V} <- Headers]} of
+        {true, _} -> {error, bad_field_value};
+        {false, [_, _ | _]} -> {error, several_hosts};
+        {false, []} when Version >= {1, 1} -> {error, no_host};
+        {false, _} -> ok
     end.
 
 bad_value({_Name, Value}) ->

@@ -25,7 +25,7 @@
 %% == Decisions made here ==
 %% <ul>
 %% <li>Framing errors in the head (both lengths, bad or conflicting lengths, codings other
-%%     than `chunked') and heads {@link py_serve_head} refuses (obs-fold, two `Host'): 400
+%%     than `chunked') and heads {@link py_serve_head} refuses (obs-fold, no or two `Host'): 400
 %%     and close, the app never called. Content-Length above
 %%     `--max-body-size': 413 and close, the app never called. A chunked body growing past
 %%     it: the body is aborted (`body_too_large'), 413 if no response started, close.</li>
@@ -153,8 +153,8 @@ json_object(Map) ->
 json_value(V) when is_integer(V) -> integer_to_list(V);
 json_value(V) when is_map(V) -> json_object(V).
 
-serve(#s{headers = Headers, cfg = #{max_body := Max}} = S) ->
-    case py_serve_head:check(Headers) of
+serve(#s{headers = Headers, version = Version, cfg = #{max_body := Max}} = S) ->
+    case py_serve_head:check(Version, Headers) of
         ok -> serve_framed(S, py_serve_framing:body(Headers), Max);
         {error, Why} -> ours(S#s{close = true, note = io_lib:format("bad head: ~p", [Why])}, 400)
     end.

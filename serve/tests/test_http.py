@@ -136,10 +136,11 @@ def test_a_valid_header_value_is_sent(server):
 @pytest.mark.parametrize("head", [
     b"GET / HTTP/1.1\r\nHost: x\r\nX-Note: a\r\n b\r\n\r\n",           # obs-fold
     b"GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n",     # two hosts
+    b"GET / HTTP/1.1\r\nX-A: 1\r\n\r\n",                                    # no host
 ])
 def test_malformed_heads_are_400_and_never_reach_the_app(server, head):
-    # RFC 9112 §5.2 (a server may reject obs-fold with 400) and §3.2 (more than one Host:
-    # MUST answer 400).
+    # RFC 9112 §5.2 (a server may reject obs-fold with 400) and §3.2 (an HTTP/1.1 request
+    # without a Host, or with more than one: MUST answer 400).
     out = raw(server, head)
     assert out.startswith(b"HTTP/1.1 400 ")
     assert b"hello" not in out
