@@ -474,27 +474,21 @@ impl PyBuffer {
     #[pyo3(signature = (*args))]
     fn truncate(&self, args: &Bound<'_, PyTuple>) -> PyResult<()> {
         let _ = args;
-        Err(crate::errors::UnsupportedOperation::new_err(
-            "PyBuffer is read-only: truncate",
-        ))
+        Err(read_only("truncate"))
     }
 
     /// Not writable here: raises `io.UnsupportedOperation` (see `truncate`).
     #[pyo3(signature = (*args))]
     fn write(&self, args: &Bound<'_, PyTuple>) -> PyResult<()> {
         let _ = args;
-        Err(crate::errors::UnsupportedOperation::new_err(
-            "PyBuffer is read-only: write (write through writer())",
-        ))
+        Err(read_only("write (write through writer())"))
     }
 
     /// Not writable here: raises `io.UnsupportedOperation` (see `truncate`).
     #[pyo3(signature = (*args))]
     fn writelines(&self, args: &Bound<'_, PyTuple>) -> PyResult<()> {
         let _ = args;
-        Err(crate::errors::UnsupportedOperation::new_err(
-            "PyBuffer is read-only: writelines (write through writer())",
-        ))
+        Err(read_only("writelines (write through writer())"))
     }
 
     /// There is no raw stream underneath: raises `io.UnsupportedOperation`.
@@ -608,4 +602,10 @@ impl PyBuffer {
         // each view exactly once.
         drop(unsafe { Box::from_raw((*view).internal.cast::<Bytes>()) });
     }
+}
+
+/// The error of a writing `io` method on a `PyBuffer` (`io.UnsupportedOperation`, as
+/// `io.BufferedIOBase`'s read-only objects raise), naming the operation.
+fn read_only(op: &str) -> PyErr {
+    crate::errors::UnsupportedOperation::new_err(format!("PyBuffer is read-only: {op}"))
 }
