@@ -2,8 +2,9 @@
 #
 #   make build-serve   compiles serve/src/*.erl (and serve/compat, see below) into serve/ebin;
 #                      bin/py-buffer-serve runs them (erl -pa nif/ebin -pa serve/ebin)
-#   make test-serve    build-serve, dialyzer-serve, then the HTTP tests (serve/tests, pytest,
-#                      the real server on loopback ports; bounded: a few minutes)
+#   make test-serve    build-serve, dialyzer-serve, the EUnit tests of serve/test (the
+#                      server's pure parts), then the HTTP tests (serve/tests, pytest, the
+#                      real server on loopback ports; bounded: a few minutes)
 #   make dialyzer-serve  dialyzer on serve/ebin with nif/ebin and mochiweb (zero warnings)
 #   (make demo, in the root Makefile, runs examples/http/demo.py on build-serve)
 #   make bench-http    the HTTP benchmarks against gunicorn, uvicorn and Granian
@@ -19,6 +20,7 @@
 # (yet) in nif/src; one that nif/src has is skipped, so nif/src always wins.
 
 SERVE_EBIN := serve/ebin
+SERVE_TEST_EBIN := serve/_build/test_ebin
 SERVE_COMPAT = $(filter-out $(patsubst nif/src/%,serve/compat/%,$(wildcard nif/src/*.erl)),\
                  $(wildcard serve/compat/*.erl))
 MOCHIWEB_EBIN := $(shell $(ERL) -noshell -eval 'io:format("~s", [filename:dirname(code:which(mochiweb))]), halt().' 2>/dev/null)
@@ -43,6 +45,10 @@ dialyzer-serve: build-serve
 		$(SERVE_EBIN) nif/ebin
 
 test-serve: build-serve dialyzer-serve
+	mkdir -p $(SERVE_TEST_EBIN)
+	$(ERLC) -Wall -Werror -o $(SERVE_TEST_EBIN) serve/test/*.erl
+	$(ERL) -noshell -pa $(SERVE_EBIN) -pa $(SERVE_TEST_EBIN) -eval \
+		'Ms = [list_to_atom(filename:basename(F, ".beam")) || F <- filelib:wildcard("$(SERVE_TEST_EBIN)/*.beam")], halt(case eunit:test(Ms, [verbose]) of ok -> 0; _ -> 1 end).'
 	$(PYTHON) -m pytest -q -p no:cacheprovider serve/tests
 
 bench-http: build-serve

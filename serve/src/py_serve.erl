@@ -83,7 +83,8 @@ init(#{ip := IP, host := Host, port := Port} = Config) ->
     case mochiweb_socket_server:start([{name, {local, ?LISTENER}}, {ip, IP}, {port, Port},
                                        {loop, {py_serve_http, loop}},
                                        {backlog, 1024}, {nodelay, true},
-                                       {recbuf, undefined}, {buffer, 65536},
+                                       {recbuf, undefined},
+                                       {buffer, py_serve_head:socket_buffer()},
                                        {acceptor_pool_size, 32}, {max, 100000}]) of
         {ok, _} -> ok;
         {error, Why} -> fail("cannot listen on ~s:~b: ~p", [Host, Port, Why])

@@ -1,4 +1,7 @@
-%% @doc A chunked request body (RFC 9112 §7.1) read from the socket, handed on in pieces.
+%% @doc The chunked transfer coding of a request body (RFC 9112 §7.1), decoded incrementally:
+%% the connection feeds whatever bytes arrived ({@link decode/2}) and gets the body's data
+%% out of them, so a body is handed on as it arrives, whatever the sizes of its chunks and of
+%% the socket's reads.
 %%
 %% mochiweb's decoder (`mochiweb_request:stream_body/5') refused valid chunk extensions
 %% (`5;name=value': a recipient MUST ignore them, §7.1.1), accepted sizes that are not hex
@@ -8,62 +11,116 @@
 %% <li>a size line is 1 to 15 hex digits, then nothing or (after optional spaces or tabs)
 %%     `;' and extensions, which are ignored;</li>
 %% <li>chunk data is followed by exactly CR LF;</li>
-%% <li>lines end with CR LF or a bare LF (§2.2 allows both); trailer lines are read and
-%%     dropped (each must be a field: hold a `:'), at most ?MAX_TRAILERS bytes of them.</li>
+%% <li>lines end with CR LF or a bare LF (§2.2 allows both), and are at most ?MAX_LINE
+%%     bytes; trailer lines are dropped (each must be a field: hold a `:'), at most
+%%     ?MAX_TRAILERS bytes of them.</li>
 %% </ul>
-%% Anything else is `bad_chunk'. Reads block the calling process (the connection's guard
-%% closes the socket on a timeout, which ends them with `closed').
+%% Anything else is `bad_chunk'.
+%% ```
+%% D0 = py_serve_chunked:new(),
+%% {more, [<<"hel">>], D1} = py_serve_chunked:decode(<<"5;x=y\r\nhel">>, D0),
+%% {done, [<<"lo">>], <<"GET">>} = py_serve_chunked:decode(<<"lo\r\n0\r\nA: b\n\r\nGET">>, D1),
+%% {error, bad_chunk} = py_serve_chunked:decode(<<"+5\r\n">>, D0).
+%% '''
 -module(py_serve_chunked).
 
--export([stream/4]).
+-export([new/0, decode/2]).
+-export_type([decoder/0]).
 
 -define(MAX_TRAILERS, 65536).
+%% The longest size or trailer line, its end included (the socket's buffer bounded it when
+%% lines were read with `{packet, line}').
+-define(MAX_LINE, 65536).
 %% Hex digits of a chunk size: 15 is up to 2^60 - 1 bytes, beyond any body limit.
 -define(MAX_SIZE_DIGITS, 15).
 
-%% @doc Reads the body, calling `Fun({Size, Data}, State)' for each piece of at most `Piece'
-%% bytes (`Fun' may throw to stop reading); returns the last state when the last chunk and
-%% the trailers were read.
--spec stream(gen_tcp:socket(), pos_integer(), fun(({pos_integer(), binary()}, S) -> S), S) ->
-          {ok, S} | {error, bad_chunk | closed}.
-stream(Socket, Piece, Fun, State) ->
-    case line(Socket) of
-        {ok, Line} ->
+%% Where the decoder is: in a size line (its bytes so far), in chunk data (bytes left), at
+%% the CR LF after the data (its bytes so far), in the trailers (bytes of the trailer lines
+%% so far, and of the current line).
+-opaque decoder() :: {size, binary()} | {data, pos_integer()} | {data_end, binary()}
+                   | {trailers, non_neg_integer(), binary()}.
+
+%% @doc A decoder at the start of a body.
+-spec new() -> decoder().
+new() ->
+    {size, <<>>}.
+
+%% @doc Decodes the next bytes of a body: the chunk data in them (sub-binaries of `Bytes',
+%% none empty) and either the decoder for the bytes that follow (`more') or, once the last
+%% chunk and the trailers ended, the bytes after the body (`done': the next request's).
+-spec decode(binary(), decoder()) ->
+          {more, [binary()], decoder()} | {done, [binary()], binary()} | {error, bad_chunk}.
+decode(Bytes, Decoder) ->
+    decode(Bytes, Decoder, []).
+
+decode(Bytes, {size, Acc}, Out) ->
+    case line(Acc, Bytes) of
+        {ok, Line, Rest} ->
             case chunk_size(Line) of
-                {ok, 0} -> trailers(Socket, 0, State);
-                {ok, Size} -> chunk(Socket, Size, Piece, Fun, State);
+                {ok, 0} -> decode(Rest, {trailers, 0, <<>>}, Out);
+                {ok, Size} -> decode(Rest, {data, Size}, Out);
                 error -> {error, bad_chunk}
             end;
-        {error, _} = Error ->
-            Error
-    end.
-
-chunk(Socket, 0, Piece, Fun, State) ->
-    case recv(Socket, 2) of
-        {ok, <<"\r\n">>} -> stream(Socket, Piece, Fun, State);
-        {ok, _} -> {error, bad_chunk};
-        {error, _} = Error -> Error
+        {more, Acc1} ->
+            {more, lists:reverse(Out), {size, Acc1}};
+        error ->
+            {error, bad_chunk}
     end;
-chunk(Socket, Left, Piece, Fun, State) ->
-    Size = min(Left, Piece),
-    case recv(Socket, Size) of
-        {ok, Data} -> chunk(Socket, Left - Size, Piece, Fun, Fun({Size, Data}, State));
-        {error, _} = Error -> Error
-    end.
-
-trailers(Socket, Bytes, State) ->
-    case line(Socket) of
-        {ok, <<>>} ->
-            {ok, State};
-        {ok, Line} when Bytes + byte_size(Line) =< ?MAX_TRAILERS ->
+decode(<<>>, {data, _} = Decoder, Out) ->
+    {more, lists:reverse(Out), Decoder};
+decode(Bytes, {data, Left}, Out) when byte_size(Bytes) < Left ->
+    {more, lists:reverse(Out, [Bytes]), {data, Left - byte_size(Bytes)}};
+decode(Bytes, {data, Left}, Out) ->
+    <<Data:Left/binary, Rest/binary>> = Bytes,
+    decode(Rest, {data_end, <<>>}, [Data | Out]);
+decode(Bytes, {data_end, Acc}, Out) ->
+    Need = 2 - byte_size(Acc),
+    case Bytes of
+        <<End:Need/binary, Rest/binary>> when <<Acc/binary, End/binary>> =:= <<"\r\n">> ->
+            decode(Rest, {size, <<>>}, Out);
+        <<_:Need/binary, _/binary>> ->
+            {error, bad_chunk};
+        _ when Acc =:= <<>>, Bytes =:= <<"\r">>; Bytes =:= <<>> ->
+            {more, lists:reverse(Out), {data_end, <<Acc/binary, Bytes/binary>>}};
+        _ ->
+            {error, bad_chunk}
+    end;
+decode(Bytes, {trailers, Seen, Acc}, Out) ->
+    case line(Acc, Bytes) of
+        {ok, <<>>, Rest} ->
+            {done, lists:reverse(Out), Rest};
+        {ok, Line, Rest} when Seen + byte_size(Line) =< ?MAX_TRAILERS ->
             case binary:match(Line, <<":">>) of
                 nomatch -> {error, bad_chunk};
-                _ -> trailers(Socket, Bytes + byte_size(Line), State)
+                _ -> decode(Rest, {trailers, Seen + byte_size(Line), <<>>}, Out)
             end;
-        {ok, _} ->
+        {ok, _, _} ->
             {error, bad_chunk};
-        {error, _} = Error ->
-            Error
+        {more, Acc1} ->
+            {more, lists:reverse(Out), {trailers, Seen, Acc1}};
+        error ->
+            {error, bad_chunk}
+    end.
+
+%% A line: the bytes kept so far (`Acc') and the next ones, up to LF; without its LF or CR
+%% LF.
+line(Acc, Bytes) ->
+    case binary:match(Bytes, <<"\n">>) of
+        {Pos, 1} when byte_size(Acc) + Pos < ?MAX_LINE ->
+            <<Part:Pos/binary, _, Rest/binary>> = Bytes,
+            {ok, without_cr(<<Acc/binary, Part/binary>>), Rest};
+        {_, 1} ->
+            error;
+        nomatch when byte_size(Acc) + byte_size(Bytes) < ?MAX_LINE ->
+            {more, <<Acc/binary, Bytes/binary>>};
+        nomatch ->
+            error
+    end.
+
+without_cr(Line) ->
+    case byte_size(Line) of
+        N when N >= 1, binary_part(Line, N - 1, 1) =:= <<"\r">> -> binary_part(Line, 0, N - 1);
+        _ -> Line
     end.
 
 %% The chunk size of a size line.
@@ -88,34 +145,3 @@ extensions(<<>>) -> true;
 extensions(<<C, Rest/binary>>) when C =:= $\s; C =:= $\t -> extensions(Rest);
 extensions(<<$;, _/binary>>) -> true;
 extensions(_) -> false.
-
-%% One line without its CR LF (or bare LF); a line without an end (longer than the socket's
-%% buffer, or cut by the connection's end) is `bad_chunk'.
-line(Socket) ->
-    case inet:setopts(Socket, [{packet, line}]) of
-        ok ->
-            Result = gen_tcp:recv(Socket, 0),
-            _ = inet:setopts(Socket, [{packet, raw}]),
-            case Result of
-                {ok, Line} -> without_eol(Line);
-                {error, _} -> {error, closed}
-            end;
-        {error, _} ->
-            {error, closed}
-    end.
-
-without_eol(Line) ->
-    case byte_size(Line) of
-        N when N >= 2, binary_part(Line, N - 2, 2) =:= <<"\r\n">> ->
-            {ok, binary_part(Line, 0, N - 2)};
-        N when N >= 1, binary_part(Line, N - 1, 1) =:= <<"\n">> ->
-            {ok, binary_part(Line, 0, N - 1)};
-        _ ->
-            {error, bad_chunk}
-    end.
-
-recv(Socket, Size) ->
-    case gen_tcp:recv(Socket, Size) of
-        {ok, Data} -> {ok, Data};
-        {error, _} -> {error, closed}
-    end.

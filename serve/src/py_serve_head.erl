@@ -12,7 +12,9 @@
 %% connection left waiting (mochiweb's own loop ignored such lines, so the client waited for
 %% the header timeout and the connection process kept the line for 5 minutes). Empty lines
 %% before the request line are skipped (RFC 9112 §2.2). The socket is in passive `raw' mode
-%% again when a head is returned.
+%% again when a head is returned. A head whose first bytes came with the previous request's
+%% body ({@link py_serve_ahead}) is parsed from those bytes with the same parser
+%% (`erlang:decode_packet/3'), and what follows it is kept there for the body.
 %%
 %% == Checks ({@link check/1}) ==
 %% <ul>
@@ -33,12 +35,16 @@
 %% '''
 -module(py_serve_head).
 
--export([read/1, watch/1, arrived/1, check/2]).
+-export([read/1, watch/1, arrived/1, check/2, socket_buffer/0]).
 -export_type([head/0, error/0]).
 
 %% The most header lines in a request head, and the most bytes of request line and headers.
 -define(MAX_FIELDS, 200).
 -define(MAX_HEAD, 65536).
+%% The socket's `buffer' while it reads heads: it bounds the lines its parser reads (a longer
+%% request line is a 414), and so does ?MAX_LINE for a head read from bytes read ahead.
+-define(SOCKET_BUFFER, 65536).
+-define(MAX_LINE, ?SOCKET_BUFFER).
 
 -type head() :: #{method := binary(), target := binary(),
                   version := {non_neg_integer(), non_neg_integer()},
@@ -53,19 +59,22 @@
                                 | {error, 400 | 414 | 431 | 505, atom()}.
 read(Socket) ->
     case erase(py_serve_head_arrived) of
-        undefined -> request_line(Socket);
-        Packet -> line(Socket, Packet)
+        undefined -> request_line(source(Socket));
+        Packet -> line(source(Socket), Packet)
     end.
 
 %% @doc Asks for the next request line while a request is still being served (its body read
 %% to the end): the socket then reports the client's close (`{tcp_closed, Socket}'), and a
 %% pipelined request line comes as `{http, Socket, Packet}', to be handed to {@link
 %% arrived/1}; {@link read/1} goes on from there. So a client that leaves while its app
-%% runs is seen at once, not at the first write that fails.
+%% runs is seen at once, not at the first write that fails. Not done (`{error, read_ahead}')
+%% when the next request's first bytes were read already ({@link py_serve_ahead}): the
+%% socket's parser would start in its middle.
 -spec watch(gen_tcp:socket()) -> ok | {error, term()}.
 watch(Socket) ->
-    case inet:setopts(Socket, [{packet, http_bin}, {active, once}]) of
+    case py_serve_ahead:empty() andalso inet:setopts(Socket, [{packet, http_bin}, {active, once}]) of
         ok -> put(py_serve_head_watching, true), ok;
+        false -> {error, read_ahead};
         Error -> Error
     end.
 
@@ -77,60 +86,97 @@ arrived(Packet) ->
     put(py_serve_head_arrived, Packet),
     ok.
 
-request_line(Socket) ->
-    Armed = erase(py_serve_head_watching) =:= true
-        orelse inet:setopts(Socket, [{packet, http_bin}, {active, once}]) =:= ok,
+%% Where the head's packets come from: the socket's parser, or (when bytes were read ahead,
+%% see py_serve_ahead) the same parser run on those bytes, then on what the socket adds.
+source(Socket) ->
+    case py_serve_ahead:take() of
+        <<>> -> {socket, Socket};
+        Bytes -> {bytes, Socket, Bytes}
+    end.
+
+%% The next packet of type `Type' (`http_bin', `httph_bin'): `{ok, Packet, Source}',
+%% `{error, emsgsize}' for a line longer than the socket's buffer, or `closed'.
+packet(Type, {socket, Socket} = Source) ->
+    Armed = (Type =:= http_bin andalso erase(py_serve_head_watching) =:= true)
+        orelse inet:setopts(Socket, [{packet, Type}, {active, once}]) =:= ok,
     case Armed of
         true ->
             receive
-                {http, Socket, Packet} -> line(Socket, Packet);
-                {tcp_error, Socket, emsgsize} -> {error, 414, request_line_too_long};
+                {http, Socket, Packet} -> {ok, Packet, Source};
+                {tcp_error, Socket, emsgsize} -> {error, emsgsize};
                 {tcp_error, Socket, _} -> closed;
                 {tcp_closed, Socket} -> closed;
                 {py_serve_guard, timeout, _} -> closed  % the guard closed the socket
             end;
         false ->
             closed
-    end.
-
-line(_Socket, {http_request, _Method, _Target, {Major, _}}) when Major =/= 1 ->
-    {error, 505, http_version_not_supported};  % RFC 9110 §15.6.6: HTTP/1.x only here
-line(Socket, {http_request, Method, Target, Version}) ->
-    Line = #{method => text(Method), target => target(Target), version => Version},
-    fields(Socket, Line, [], 0, byte_size(text(Method)) + 16 + byte_size(target(Target)));
-line(Socket, {http_error, Blank}) when Blank =:= <<"\r\n">>; Blank =:= <<"\n">> ->
-    request_line(Socket);
-line(_Socket, _Other) ->
-    {error, 400, bad_request_line}.
-
-fields(Socket, Line, Acc, Count, Bytes) ->
-    case inet:setopts(Socket, [{packet, httph_bin}, {active, once}]) of
-        ok ->
-            receive
-                {http, Socket, http_eoh} ->
-                    case inet:setopts(Socket, [{packet, raw}]) of
-                        ok -> {ok, Line#{headers => lists:reverse(Acc)}};
-                        {error, _} -> closed
-                    end;
-                {http, Socket, {http_header, _, Name, _, Value}} ->
-                    Size = Bytes + byte_size(text(Name)) + byte_size(Value) + 4,
-                    case Count < ?MAX_FIELDS andalso Size =< ?MAX_HEAD of
-                        true ->
-                            fields(Socket, Line,
-                                   [{name(Name), py_serve_framing:trim_trailing_ows(Value)} | Acc],
-                                   Count + 1, Size);
-                        false ->
-                            {error, 431, head_too_large}
-                    end;
-                {http, Socket, _Error} -> {error, 400, bad_header_line};
-                {tcp_error, Socket, emsgsize} -> {error, 431, header_line_too_long};
-                {tcp_error, Socket, _} -> closed;
-                {tcp_closed, Socket} -> closed;
-                {py_serve_guard, timeout, _} -> closed
+    end;
+packet(Type, {bytes, Socket, Bytes}) ->
+    case erlang:decode_packet(Type, Bytes, []) of
+        {ok, Packet, Rest} ->
+            {ok, Packet, {bytes, Socket, Rest}};
+        {more, _} when byte_size(Bytes) >= ?MAX_LINE ->
+            {error, emsgsize};
+        {more, _} ->
+            case gen_tcp:recv(Socket, 0) of  % ended by the guard's close at the timeout
+                {ok, More} -> packet(Type, {bytes, Socket, <<Bytes/binary, More/binary>>});
+                {error, _} -> closed
             end;
         {error, _} ->
-            closed
+            {ok, {http_error, Bytes}, {bytes, Socket, <<>>}}
     end.
+
+%% The head is read: the socket is in passive raw mode, bytes read beyond the head are kept.
+done({socket, Socket}) ->
+    inet:setopts(Socket, [{packet, raw}]) =:= ok;
+done({bytes, _Socket, Rest}) ->
+    py_serve_ahead:put(Rest),
+    true.
+
+request_line(Source) ->
+    case packet(http_bin, Source) of
+        {ok, Packet, Source1} -> line(Source1, Packet);
+        {error, emsgsize} -> {error, 414, request_line_too_long};
+        closed -> closed
+    end.
+
+line(_Source, {http_request, _Method, _Target, {Major, _}}) when Major =/= 1 ->
+    {error, 505, http_version_not_supported};  % RFC 9110 §15.6.6: HTTP/1.x only here
+line(Source, {http_request, Method, Target, Version}) ->
+    Line = #{method => text(Method), target => target(Target), version => Version},
+    fields(Source, Line, [], 0, byte_size(text(Method)) + 16 + byte_size(target(Target)));
+line(Source, {http_error, Blank}) when Blank =:= <<"\r\n">>; Blank =:= <<"\n">> ->
+    request_line(Source);
+line(_Source, _Other) ->
+    {error, 400, bad_request_line}.
+
+fields(Source, Line, Acc, Count, Bytes) ->
+    case packet(httph_bin, Source) of
+        {ok, http_eoh, Source1} ->
+            case done(Source1) of
+                true -> {ok, Line#{headers => lists:reverse(Acc)}};
+                false -> closed
+            end;
+        {ok, {http_header, _, Name, _, Value}, Source1} ->
+            Size = Bytes + byte_size(text(Name)) + byte_size(Value) + 4,
+            case Count < ?MAX_FIELDS andalso Size =< ?MAX_HEAD of
+                true ->
+                    fields(Source1, Line,
+                           [{name(Name), py_serve_framing:trim_trailing_ows(Value)} | Acc],
+                           Count + 1, Size);
+                false ->
+                    {error, 431, head_too_large}
+            end;
+        {ok, _Error, _} -> {error, 400, bad_header_line};
+        {error, emsgsize} -> {error, 431, header_line_too_long};
+        closed -> closed
+    end.
+
+%% @doc The socket's `buffer' option while it reads heads (the listener sets it; a body read
+%% may widen it for its time): the longest request or header line, 64 KiB.
+-spec socket_buffer() -> pos_integer().
+socket_buffer() ->
+    ?SOCKET_BUFFER.
 
 %% @doc `ok', or why the head of a request of HTTP version `Version' is malformed. `Headers'
 %% are `{LowercaseName, Value}' binaries, one per header line.

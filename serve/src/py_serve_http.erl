@@ -16,11 +16,22 @@
 %% The socket is read only when the body buffer took the previous piece: a write returning
 %% `{partial, Rest}' parks `Rest' until the event `body_writable', so a slow app slows the
 %% client through TCP and a request holds at most `--buffer-size' body bytes (plus the piece
-%% being read: 256 KiB or `--buffer-size' if smaller). Responses are sent as they are read from the response buffer;
-%% `gen_tcp:send' waits (this process, never a scheduler) while the client reads slowly, and
-%% meanwhile the app's writes wait for room. Content-Length bodies are read with
-%% `gen_tcp:recv' in pieces of at most 256 KiB and never beyond the body (the next request's
-%% bytes stay in the socket); chunked bodies by {@link py_serve_chunked}.
+%% being read: 256 KiB or `--buffer-size' if smaller). Responses are sent as they are read
+%% from the response buffer; `gen_tcp:send' waits (this process, never a scheduler) while the
+%% client reads slowly, and meanwhile the app's writes wait for room.
+%%
+%% == Body reads ==
+%% A body read takes what the client sent so far, as soon as there is any (the socket in
+%% `{active, once}' mode, so the request's events are handled in the same wait), up to a
+%% read unit; the framing (the bytes left of a Content-Length, or the chunked decoder {@link
+%% py_serve_chunked}) says where the body ends, and bytes read beyond it (a pipelined
+%% request) are kept for the next head ({@link py_serve_ahead}). So a body streams both ways
+%% at once (the client may wait for the answer to a piece before it sends the next, as
+%% uvicorn and Granian allow), an app that answers before it read its body has its answer
+%% sent at once, and the body timeout counts time without bytes, not the time of a read
+%% unit. A body longer than the socket's buffer (64 KiB, the bound of head lines) is read
+%% with the buffer widened to a read unit for its time, in reads as large as when each read
+%% waited for a whole unit.
 %%
 %% == Decisions made here ==
 %% <ul>
@@ -38,10 +49,9 @@
 %% <li>A body the app did not read (`body_unread'): the rest is read and dropped up to 1 MiB
 %%     (keep-alive), else the connection closes.</li>
 %% <li>Body timeout: while waiting for body bytes (not while the app is slow) the guard
-%%     ({@link py_serve_guard}) is armed with `--body-timeout'; a read unit (256 KiB or
-%%     `--buffer-size', or the rest of the body) that does not arrive in time makes the guard
-%%     close the socket: the body is aborted with `body_timeout' and the connection ends once
-%%     the app did. Head timeout: a connection
+%%     ({@link py_serve_guard}) is armed with `--body-timeout'; a client that sends no body
+%%     byte for that long has its socket closed by the guard: the body is aborted with
+%%     `body_timeout' and the connection ends once the app did. Head timeout: a connection
 %%     that does not complete a request head within `--header-timeout' is closed.</li>
 %% </ul>
 %% The configuration is a {@link py_serve_cli:config()} in `persistent_term' (key
@@ -51,12 +61,9 @@
 -export([loop/2]).
 
 -define(MAX_PIECE, 262144).
+-define(SOCKET_BUFFER, py_serve_head:socket_buffer()).
 -define(DRAIN_MAX, 1048576).
 -define(STATS_PATH, "/.py-buffer-serve/stats").
-%% How often a body read that waits for the client looks for the request's events (recv/2).
--define(WATCH, 100).
-%% The smallest read a slow body read shrinks to (recv/2).
--define(MIN_UNIT, 1024).
 
 -record(s, {sock :: term(),
             guard :: pid(),
@@ -236,40 +243,86 @@ send_continue(S) ->
 body(S, {length, 0}) ->
     S#s{body_done = true};
 body(S, {length, Length}) ->
-    read_length(S, Length);
-body(#s{sock = Socket} = S, chunked) ->
-    case await_continue(S) of
-        #s{feed = stop} = S1 ->
+    widened(S, Length > ?SOCKET_BUFFER, fun() -> read_body(S, {length, Length}) end);
+body(S, chunked) ->
+    widened(S, true, fun() -> read_body(S, {chunked, py_serve_chunked:new()}) end).
+
+%% Reads a body that may be longer than the socket's buffer (the head's bound, 64 KiB) with
+%% the buffer widened to a read unit (`piece/1'): a fast client's body then comes in
+%% 256 KiB reads, as fast as when each read waited for a whole unit.
+widened(#s{sock = Socket} = S, Long, Read) ->
+    case Long andalso piece(S) > ?SOCKET_BUFFER of
+        true ->
+            _ = inet:setopts(Socket, [{buffer, piece(S)}]),
+            S1 = Read(),
+            _ = inet:setopts(Socket, [{buffer, ?SOCKET_BUFFER}]),
             S1;
+        false ->
+            Read()
+    end.
+
+%% Reads the body: each read takes what the client sent so far (bytes read ahead first), the
+%% framing (`{length, BytesLeft}' or `{chunked, Decoder}') says which of them are body; what
+%% follows the body is kept for the next head (py_serve_ahead).
+read_body(S0, Framing) ->
+    case await_continue(pump_nowait(S0)) of
+        #s{feed = stop} = S ->
+            S;
         S1 ->
-            put(py_serve_state, S1),
             arm_body(S1),
-            try py_serve_chunked:stream(Socket, piece(S1), fun chunk/2, S1) of
-                {ok, S2} ->
-                    disarm(S2),
-                    end_body(S2#s{body_done = true});
-                {error, Why} ->
-                    S2 = get(py_serve_state),
-                    disarm(S2),
-                    case {py_serve_guard:timed_out(), Why} of
-                        {{true, Timeout}, _} -> broken_body(S2, Timeout, none);
-                        {false, closed} -> client_gone(S2);
-                        {false, bad_chunk} -> broken_body(S2, bad_chunk, 400)
-                    end
-            catch
-                throw:{stop, S2} ->
-                    disarm(S2),
-                    S2
+            {Result, S} = recv(S1, wanted(S1, Framing)),
+            disarm(S),
+            case Result of
+                {ok, Data} ->
+                    take(S, Framing, Data);
+                stop ->
+                    S#s{feed = stop};
+                {timeout, Why} ->
+                    broken_body(S, Why, none);
+                closed ->
+                    client_gone(S)
             end
     end.
 
-chunk({Size, Data}, S) ->
-    disarm(S),
-    S1 = feed(S#s{received = S#s.received + Size}, Data),
-    put(py_serve_state, S1),
-    case S1#s.feed of
-        stop -> throw({stop, S1});
-        _ -> arm_body(S1), S1
+%% How many bytes a read may gather: a read unit, but no more than the rest of a body whose
+%% length is known.
+wanted(S, {length, Left}) -> min(Left, piece(S));
+wanted(S, {chunked, _}) -> piece(S).
+
+take(S, {length, Left}, Data) ->
+    case iolist_size(Data) of
+        Size when Size < Left ->
+            read_body(feed_body(S, Data), {length, Left - Size});
+        _ ->
+            <<Last:Left/binary, Next/binary>> = iolist_to_binary(Data),
+            ok = py_serve_ahead:put(Next),
+            (feed_body(S, Last))#s{body_done = true}
+    end;
+take(S, {chunked, Decoder}, Data) ->
+    case decode_chunked(Data, Decoder, []) of
+        {more, Pieces, Decoder1} ->
+            read_body(feed_body(S, Pieces), {chunked, Decoder1});
+        {done, Pieces, Next} ->
+            ok = py_serve_ahead:put(Next),
+            end_body((feed_body(S, Pieces))#s{body_done = true});
+        {error, bad_chunk} ->
+            broken_body(S, bad_chunk, 400)
+    end.
+
+%% The chunked decoder run over the binaries read, in order.
+decode_chunked([], Decoder, Acc) ->
+    {more, Acc, Decoder};
+decode_chunked([Bytes | Rest], Decoder, Acc) ->
+    case py_serve_chunked:decode(Bytes, Decoder) of
+        {more, Pieces, Decoder1} -> decode_chunked(Rest, Decoder1, [Acc | Pieces]);
+        {done, Pieces, Next} -> {done, [Acc | Pieces], iolist_to_binary([Next | Rest])};
+        {error, bad_chunk} = Error -> Error
+    end.
+
+feed_body(S, Data) ->
+    case iolist_size(Data) of
+        0 -> S;
+        Size -> feed(S#s{received = S#s.received + Size}, Data)
     end.
 
 end_body(#s{feed = app, req = Req} = S) ->
@@ -278,53 +331,68 @@ end_body(#s{feed = app, req = Req} = S) ->
 end_body(S) ->
     S.
 
-read_length(S, 0) ->
-    S#s{body_done = true};
-read_length(S0, Remaining) ->
-    case await_continue(pump_nowait(S0)) of
-        #s{feed = stop} = S ->
-            S;
-        S1 ->
-            Size = min(Remaining, piece(S1)),
-            arm_body(S1),
-            {Result, S} = recv(S1, Size),
-            disarm(S),
-            case Result of
-                {ok, Data} ->
-                    Got = byte_size(Data),
-                    read_length(feed(S#s{received = S#s.received + Got}, Data),
-                                Remaining - Got);
-                stop ->
-                    S#s{feed = stop};
-                {error, _} ->
-                    case py_serve_guard:timed_out() of
-                        {true, Why} -> broken_body(S, Why, none);
-                        false -> client_gone(S)
-                    end
+%% The next bytes of the body: those read ahead, else what the socket has once it has any
+%% (at most `Wanted' bytes: more reads than one when the socket has them at once). While waiting, the request's events are handled as they
+%% come: an app's response (or the part of it written so far) is sent at once, so an app
+%% that answers before it read its body, or one that streams its answer to each piece of a
+%% body the client sends only after it saw that answer, is not held up; a request whose node
+%% failed is answered (502) at once. The body timeout runs from the read's start: any bytes
+%% restart it (the caller re-arms), so a slow client is cut only when it sends nothing for
+%% `--body-timeout'.
+recv(#s{sock = Socket} = S, Wanted) ->
+    case py_serve_ahead:take() of
+        <<>> ->
+            case inet:setopts(Socket, [{active, once}]) of
+                ok -> arrival(S, Wanted);
+                {error, _} -> {closed, S}
+            end;
+        Bytes ->
+            {{ok, [Bytes]}, S}
+    end.
+
+arrival(#s{sock = Socket, req = Req} = S, Wanted) ->
+    receive
+        {tcp, Socket, Data} ->
+            {{ok, more(Socket, [Data], byte_size(Data), Wanted)}, S};
+        {tcp_closed, Socket} ->
+            {closed, S};
+        {tcp_error, Socket, _} ->
+            {closed, S};
+        {py_serve_guard, timeout, Why} ->
+            {{timeout, Why}, S};  % the guard closes the socket
+        Msg ->
+            case py_remote:handle(Msg, Req) of
+                {ok, Events, Req1} ->
+                    case events(Events, S#s{req = Req1}) of
+                        #s{ended = {failed, _}} = S1 -> {stop, passive(S1)};
+                        #s{feed = stop} = S1 -> {stop, passive(S1)};
+                        S1 -> arrival(S1, Wanted)
+                    end;
+                unknown ->
+                    arrival(S, Wanted)
             end
     end.
 
-%% One read of `Size' body bytes. While the client sends nothing the read wakes up every
-%% ?WATCH ms to handle the request's events (bytes already received stay in the socket
-%% across a `recv' timeout): an app that answers before reading its body has its response
-%% sent at once, not when the rest of the body arrives (or never: at the body timeout the
-%% connection closed with the response unsent), and a request whose node failed is answered
-%% (502) at once.
-%% Each wake-up also halves the size asked for, down to ?MIN_UNIT: the bytes already there
-%% then come back (fewer than asked), and the caller re-arms the body timeout, so a client
-%% that sends slowly but steadily is not timed out for taking longer than the timeout to
-%% send a whole read unit (up to 256 KiB); one that sends less than ?MIN_UNIT bytes in
-%% `--body-timeout' is.
-recv(#s{sock = Socket} = S, Size) ->
-    case gen_tcp:recv(Socket, Size, ?WATCH) of
-        {error, timeout} ->
-            case pump_nowait(S) of
-                #s{ended = {failed, _}} = S1 -> {stop, S1};
-                S1 -> recv(S1, max(min(Size, ?MIN_UNIT), Size div 2))
-            end;
-        Result ->
-            {Result, S}
-    end.
+%% `Data' and what else the socket has at once, up to `Max' bytes (more may come): one
+%% socket message holds what one read from the kernel gave (at most the socket's buffer), and
+%% a fast client's body goes on in fewer, larger writes.
+more(Socket, Acc, Size, Max) when Size < Max ->
+    case gen_tcp:recv(Socket, 0, 0) of
+        {ok, More} -> more(Socket, [More | Acc], Size + byte_size(More), Max);
+        {error, _} -> lists:reverse(Acc)  % nothing more now (`timeout'); an end shows later
+    end;
+more(_Socket, Acc, _Size, _Max) ->
+    lists:reverse(Acc).
+
+%% The socket back in passive mode, with any bytes it delivered meanwhile kept.
+passive(#s{sock = Socket} = S) ->
+    _ = inet:setopts(Socket, [{active, false}]),
+    receive
+        {tcp, Socket, Data} -> ok = py_serve_ahead:put(Data)
+    after 0 ->
+        ok
+    end,
+    S.
 
 %% Before the first body read of a 100-continue request: wait until it was sent (the app
 %% asked), or the app ended without asking (then the body is not read: close).

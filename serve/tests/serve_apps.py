@@ -88,6 +88,11 @@ def wsgi(environ, start_response):
                                                  q)).encode())
     if path == "/echo":
         return reply("200 OK", body.read(), "application/octet-stream")
+    if path == "/duplex":
+        # Each piece of the body is sent back as soon as it is read (full duplex: the
+        # client sends its next piece only after it saw the last one come back).
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return iter(lambda: body.read1(65536), b"")
     if path == "/late-read":
         time.sleep(float(q.get("s", "0.5")))
         return reply("200 OK", json.dumps({"bytes": len(body.read())}).encode())
@@ -213,6 +218,19 @@ async def asgi(scope, receive, send):
             if not message.get("more_body"):
                 break
         return await reply(200, data, b"application/octet-stream")
+    if path == "/duplex":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            if message.get("body"):
+                await send({"type": "http.response.body", "body": message["body"],
+                            "more_body": True})
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.body", "body": b""})
+        return
     if path == "/late-read":
         await asyncio.sleep(float(q.get("s", "0.5")))
         return await reply(200, json.dumps({"bytes": await body_size(receive)}).encode())

@@ -284,20 +284,106 @@ def test_an_answer_before_the_body_goes_out_at_once(server):
     assert head.startswith(b"HTTP/1.1 200 ") and b"did not read" in head
 
 
-def test_a_slow_upload_that_keeps_sending_is_not_timed_out(server):
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_slow_upload_that_keeps_sending_is_not_timed_out(server, chunked):
     # --body-timeout 2 is the longest the client may send nothing, not the time a whole
-    # read unit (up to 256 KiB) may take: 1 KiB every 0.4 s for 3.2 s completes.
+    # read unit (up to 256 KiB) or chunk may take: 1 KiB every 0.4 s for 3.2 s completes,
+    # also inside one chunk of 8 KiB.
     s = socket.create_connection(("127.0.0.1", server.port))
     s.settimeout(10)
-    s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 8192\r\n"
-              b"Connection: close\r\n\r\n")
+    framing = b"Transfer-Encoding: chunked\r\n\r\n2000\r\n" if chunked else \
+        b"Content-Length: 8192\r\n\r\n"
+    s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + framing)
     for _ in range(8):
         time.sleep(0.4)
         s.sendall(b"u" * 1024)
+    if chunked:
+        s.sendall(b"\r\n0\r\n\r\n")
     out = read_until_closed(s)
     s.close()
     assert out.startswith(b"HTTP/1.1 200 ")
     assert json.loads(out.partition(b"\r\n\r\n")[2])["bytes"] == 8192
+
+
+def dechunk(data):
+    """The body of a chunked response (`data`: the bytes after its head), and the bytes after
+    it; `None` if it is not complete."""
+    body = b""
+    while True:
+        line, sep, rest = data.partition(b"\r\n")
+        if not sep:
+            return None
+        size = int(line, 16)
+        if len(rest) < size + 2:
+            return None
+        if size == 0:
+            assert rest.startswith(b"\r\n")
+            return body, rest[2:]
+        body, data = body + rest[:size], rest[size + 2:]
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_body_streams_both_ways_at_once(server, chunked):
+    # Full duplex: each piece comes back before the client sends the next (uvicorn and
+    # Granian do this; the body read used to wait for a whole read unit, so the first
+    # piece never came back and the client waited forever).
+    pieces = [b"<piece %03d %s>" % (i, b"x" * (i * 37 % 200)) for i in range(30)]
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.settimeout(5)
+    framing = (b"Transfer-Encoding: chunked" if chunked
+               else b"Content-Length: %d" % sum(map(len, pieces)))
+    s.sendall(b"POST /duplex HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + framing
+              + b"\r\n\r\n")
+    got = b""
+    for piece in pieces:
+        s.sendall(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+        while piece not in got:
+            data = s.recv(65536)  # raises TimeoutError if the piece does not come back
+            assert data, got
+            got += data
+    if chunked:
+        s.sendall(b"0\r\n\r\n")
+    got += read_until_closed(s)
+    s.close()
+    head, _, rest = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert dechunk(rest) == (b"".join(pieces), b"")
+
+
+@pytest.mark.parametrize("split", [None, 3, 30])
+def test_requests_pipelined_behind_a_body_are_served_in_order(server, split):
+    # The second request comes in the same read as the first one's body (or its head is cut
+    # `split` bytes in, the rest sent later): the bytes after the body are its head and body.
+    first = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+    second = (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+              b"Connection: close\r\n\r\n3\r\nwor\r\n2\r\nld\r\n0\r\n\r\n")
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(5)
+    if split is None:
+        s.sendall(first + second)
+    else:
+        s.sendall(first + second[:split])
+        time.sleep(0.3)
+        s.sendall(second[split:])
+    out = read_until_closed(s)
+    s.close()
+    assert out.count(b"HTTP/1.1 200 ") == 2
+    one, two = out.split(b"HTTP/1.1 200 ")[1:]
+    assert one.endswith(b"\r\n\r\nhello") and two.endswith(b"\r\n\r\nworld")
+
+
+def test_a_pipelined_head_cut_short_ends_at_the_header_timeout(server):
+    # The next head's first bytes came with the body, the rest never comes: the header
+    # timeout (2 s) closes the connection after the first answer.
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(10)
+    s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloPOST /ec")
+    start = time.monotonic()
+    out = read_until_closed(s)
+    s.close()
+    assert out.count(b"HTTP/1.1 ") == 1 and out.endswith(b"hello")
+    assert 1.5 < time.monotonic() - start < 6
 
 
 def test_a_client_leaving_while_its_app_runs_is_seen_at_once(server):
