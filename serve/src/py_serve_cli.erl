@@ -3,7 +3,7 @@
 %% py-buffer-serve [--interface wsgi|asgi] [--bind HOST:PORT] [--app-dir DIR]
 %%                 [--max-body-size BYTES] [--body-timeout SECONDS] [--buffer-size BYTES]
 %%                 [--workers N] [--nodes N] [--header-timeout SECONDS] [--graceful-timeout SECONDS]
-%%                 [--log-level LEVEL] [--stats]
+%%                 [--root-path PATH] [--log-level LEVEL] [--stats]
 %%                 [--role front|app] [--name NAME] [--connect NAME@HOST]...
 %%                 [--dist-interface ADDR] [--dist-ticktime SECONDS] [--cookie-file PATH]
 %%                 MODULE:ATTR
@@ -41,6 +41,7 @@
                     nodes := pos_integer(),
                     log_level := py_serve_log:level(),
                     stats := boolean(),
+                    root_path := binary(),
                     role := front | app,
                     name := string() | undefined,
                     connect := [node()],
@@ -65,6 +66,7 @@
                     nodes => 1,
                     log_level => info,
                     stats => false,
+                    root_path => <<>>,
                     role => front,
                     connect => [],
                     dist_interface => {127, 0, 0, 1},
@@ -106,6 +108,10 @@ usage() ->
      "                            (default: 10)\n"
      "  --graceful-timeout SECONDS  on SIGTERM or Ctrl-C, how long requests in flight may\n"
      "                            take to finish (default: 30)\n"
+     "  --root-path PATH          the path the app is mounted at behind a proxy that\n"
+     "                            strips it: prefixed to each request's path, the ASGI\n"
+     "                            root_path and the WSGI SCRIPT_NAME (as uvicorn's\n"
+     "                            --root-path; default: none)\n"
      "  --log-level LEVEL         debug, info (access log), warning, error or none\n"
      "                            (default: info)\n"
      "  --stats                   serve GET /.py-buffer-serve/stats (JSON: requests in\n"
@@ -192,6 +198,7 @@ option("dist-ticktime", Value, Opts) ->
         error:badarg -> throw({usage, "--dist-ticktime: whole seconds, at least 1: " ++ Value})
     end;
 option("cookie-file", Value, Opts) -> Opts#{cookie_file => Value};
+option("root-path", Value, Opts) -> Opts#{root_path => root_path(Value)};
 option("log-level", Value, Opts) ->
     case lists:member(Value, ["debug", "info", "warning", "error", "none"]) of
         true -> Opts#{log_level => list_to_atom(Value)};
@@ -199,6 +206,17 @@ option("log-level", Value, Opts) ->
     end;
 option(Name, Value, _Opts) ->
     throw({usage, lists:flatten(io_lib:format("bad option --~s ~s", [Name, Value]))}).
+
+%% A mount point: empty, or `/' and path characters (no query, fragment, space or control
+%% character), without a trailing `/' (`/api/' is `/api', `/' is none).
+root_path(Value) ->
+    Path = string:trim(Value, trailing, "/"),
+    Valid = Path =:= "" orelse
+        (hd(Path) =:= $/ andalso
+         lists:all(fun(C) -> C > 32 andalso C < 127 andalso not lists:member(C, "?#") end,
+                   Path)),
+    Valid orelse throw({usage, "--root-path: a path starting with /, not " ++ Value}),
+    list_to_binary(Path).
 
 size(Value, Min) ->
     {Digits, Unit} = lists:splitwith(fun(C) -> C >= $0 andalso C =< $9 end, Value),

@@ -191,13 +191,18 @@ start(#s{cfg = #{app := App, buffer_size := Buffer, max_body := Max}} = S, Frami
             ours(S#s{close = true, note = io_lib:format("python: ~p", [Reason])}, 503)
     end.
 
+%% The request as the app sees it; with `--root-path' the path is prefixed with it (the proxy
+%% in front took it off), as uvicorn does: the app's routes then see the rest of it (WSGI
+%% `PATH_INFO', Starlette's routing) and its URLs are built with it.
 request_head(#s{method = Method, target = Target, version = {Major, Minor},
-                headers = Headers, peer_addr = Peer, server_addr = Server}) ->
+                headers = Headers, peer_addr = Peer, server_addr = Server,
+                cfg = #{root_path := Root}}) ->
     {Path, Query} = case binary:split(Target, <<"?">>) of
                         [P, Q] -> {P, Q};
                         [P] -> {P, <<>>}
                     end,
-    #{method => Method, path => Path, query_string => Query,
+    #{method => Method, path => <<Root/binary, Path/binary>>, query_string => Query,
+      root_path => Root,
       http_version => iolist_to_binary([integer_to_binary(Major), $., integer_to_binary(Minor)]),
       headers => Headers, scheme => <<"http">>,
       peer => Peer, server => Server}.

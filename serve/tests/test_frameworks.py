@@ -23,17 +23,18 @@ def free_port():
 
 
 class Peer:
-    def __init__(self, interface, app, app_dir):
+    def __init__(self, interface, app, app_dir, args=(), env=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         if interface == "wsgi":
             cmd = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{self.port}",
                    "--chdir", app_dir, "-k", "gthread", "--threads", "4", "-w", "1",
-                   "--log-level", "warning", app]
+                   "--log-level", "warning", *args, app]
         else:
             cmd = [sys.executable, "-m", "uvicorn", "--app-dir", app_dir, "--port",
-                   str(self.port), "--log-level", "warning", app]
-        self.proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
+                   str(self.port), "--log-level", "warning", *args, app]
+        self.proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL,
+                                     env=dict(os.environ, **(env or {})))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -113,3 +114,55 @@ def test_same_bytes_as_the_reference_server(name, tmp_path):
     finally:
         peer.stop()
         assert ours.stop() == 0, ours.log()
+
+
+MOUNTED = {
+    "wsgi": """
+from flask import Flask, jsonify, request, url_for
+app = Flask(__name__)
+
+@app.route("/items/<name>")
+def item(name):
+    return jsonify(name=name, path=request.path, script_root=request.script_root,
+                   url=url_for("item", name=name), full=request.url)
+""",
+    "asgi": """
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+async def item(request):
+    return JSONResponse({"name": request.path_params["name"], "path": request.url.path,
+                         "root_path": request.scope["root_path"],
+                         "url": str(request.url_for("item", name=request.path_params["name"]))})
+
+app = Starlette(routes=[Route("/items/{name}", item, name="item")])
+""",
+}
+
+
+@pytest.mark.parametrize("interface", ["wsgi", "asgi"])
+def test_an_app_mounted_below_a_path_answers_as_under_the_peer(tmp_path, interface):
+    # Behind a proxy that strips /api: --root-path /api (uvicorn's option). gunicorn takes
+    # SCRIPT_NAME from its environment and wants it still at the start of the path (it
+    # answers 500 otherwise): it is asked for /api + path. Routes match the rest of the
+    # path, URLs the app builds carry the prefix; every answer is the peer's, byte for
+    # byte, the port aside.
+    (tmp_path / "mounted.py").write_text(MOUNTED[interface])
+    ours = Server("mounted:app", interface=interface, app_dir=str(tmp_path), tmp=str(tmp_path),
+                  args=["--root-path", "/api/", "--log-level", "warning"])
+    peer = Peer(interface, "mounted:app", str(tmp_path),
+                args=["--root-path", "/api"] if interface == "asgi" else [],
+                env={"SCRIPT_NAME": "/api"} if interface == "wsgi" else None)
+    try:
+        for path in ["/items/a%20b", "/items/x?q=1"]:
+            mine = httpx.get(ours.url + path)
+            theirs = httpx.get(peer.url + ("/api" if interface == "wsgi" else "") + path)
+            assert mine.status_code == theirs.status_code == 200
+            assert (mine.text.replace(str(ours.port), "PORT")
+                    == theirs.text.replace(str(peer.port), "PORT"))
+            assert "/api/items/" in mine.json()["url"]
+        assert httpx.get(ours.url + "/other").status_code == 404
+    finally:
+        peer.stop()
+        assert ours.stop() == 0
