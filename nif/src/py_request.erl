@@ -35,7 +35,9 @@
 %% list, usually of zero or one event) and `unknown' for any other message:
 %% <ul>
 %% <li>`{response, Status, Headers, Body}': the whole response in one event (`Status' an
-%%     integer, `Headers' a list of `{Name, Value}' binaries as the app gave them, `Body' a
+%%     integer, or `{Code, Phrase}' with the app's reason phrase when the request was started
+%%     with `reason_phrase => true' and the app gave one (a WSGI status line's text);
+%%     `Headers' a list of `{Name, Value}' binaries as the app gave them, `Body' a
 %%     binary);</li>
 %% <li>`{response_start, Status, Headers}': the head of a streamed response; its body follows
 %%     through `response_readable' and {@link read_response/2};</li>
@@ -137,7 +139,7 @@
 
 -export([start/3, write_body/2, end_body/1, abort/2, handle/2, read_response/2, body_too_large/2,
          buffers/1]).
--export_type([req/0, app/0, head/0, options/0, event/0]).
+-export_type([req/0, app/0, head/0, options/0, event/0, status/0]).
 
 -define(DEFAULT_BUFFER, 65536).
 
@@ -153,7 +155,9 @@
          %% `false' until the `py' call's own reply.
          replied = false :: false | ok | {error, term()},
          %% `body_unread' was reported.
-         unread = false :: boolean()}).
+         unread = false :: boolean(),
+         %% Statuses carry the app's reason phrase (option `reason_phrase').
+         phrase = false :: boolean()}).
 
 -opaque req() :: #py_request{}.
 %% One request: a value the server process keeps and passes back after each event.
@@ -180,15 +184,21 @@
 -type options() :: #{content_length => non_neg_integer() | undefined,
                      max_body => non_neg_integer() | infinity,
                      body_buffer => pos_integer(),
-                     response_buffer => pos_integer()}.
+                     response_buffer => pos_integer(),
+                     reason_phrase => boolean()}.
 %% `content_length': the body's length (`undefined', the default: chunked, ended by
 %% {@link end_body/1}); `max_body': the most body bytes accepted (default `infinity'; a
 %% larger `content_length' is refused by {@link start/3}, a chunked body that grows past it by
 %% {@link write_body/2}); `body_buffer' / `response_buffer': the most unread bytes each buffer
-%% holds (default 64 KiB each).
+%% holds (default 64 KiB each); `reason_phrase': whether a response status carries the app's
+%% reason phrase, `{Code, Phrase}' (default `false': the code alone).
 
--type event() :: {response, Status :: 100..999, Headers :: [{binary(), binary()}], binary()}
-               | {response_start, Status :: 100..999, Headers :: [{binary(), binary()}]}
+-type status() :: 100..999 | {100..999, binary()}.
+%% A response status: the code, or with `reason_phrase => true' the code and the app's
+%% phrase when it gave one.
+
+-type event() :: {response, status(), Headers :: [{binary(), binary()}], binary()}
+               | {response_start, status(), Headers :: [{binary(), binary()}]}
                | response_readable
                | body_writable
                | body_demand
@@ -245,7 +255,8 @@ start({Kind, AppName}, Head, Opts) when (Kind =:= wsgi orelse Kind =:= asgi), is
                     {error, Reason};
                 _Ticket ->
                     {ok, #py_request{ref = Ref, body = Body, resp = Resp, length = Length,
-                                     max_body = Max}}
+                                     max_body = Max,
+                                     phrase = maps:get(reason_phrase, Opts, false) =:= true}}
             end
     end;
 start(_App, _Head, _Opts) ->
@@ -354,6 +365,11 @@ request(Head) ->
       server => address(maps:get(server, Head, undefined)),
       root_path => maps:get(root_path, Head, <<>>)}.
 
+%% The status as the caller asked for it: with the app's phrase, or the code alone.
+status({Code, Phrase}, #py_request{phrase = true}) when is_binary(Phrase) -> {Code, Phrase};
+status({Code, _Phrase}, _Req) -> Code;
+status(Code, _Req) -> Code.
+
 %% Binaries go as Python `bytes' (no UTF-8 check, no decoding on the way).
 bytes(Bin) when is_binary(Bin) -> {bytes, Bin};
 bytes(Chars) -> {bytes, unicode:characters_to_binary(Chars)}.
@@ -363,9 +379,9 @@ address({Host, Port}) when is_tuple(Host) -> {list_to_binary(inet:ntoa(Host)), P
 address({Host, Port}) -> {Host, Port}.
 
 python_message({<<"start">>, Status, Headers, Body, false}, Req) ->
-    {ok, [{response, Status, Headers, whole(Body)}], Req};
+    {ok, [{response, status(Status, Req), Headers, whole(Body)}], Req};
 python_message({<<"start">>, Status, Headers, _None, true}, Req) ->
-    {ok, [{response_start, Status, Headers}], Req};
+    {ok, [{response_start, status(Status, Req), Headers}], Req};
 python_message({<<"finish">>, Consumed}, Req = #py_request{unread = Unread}) ->
     Events = case Consumed orelse Unread of
                  true -> [];

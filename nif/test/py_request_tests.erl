@@ -20,6 +20,7 @@ py_request_test_() ->
       fun chunked_bodies_without_length/0,
       fun asgi_chunkings_give_the_same_body/0,
       fun write_callable_then_iterable/0,
+      fun the_apps_reason_phrase_comes_when_asked_for/0,
       fun exc_info_before_the_head_replaces_it/0,
       fun exc_info_after_the_head_fails_and_closes_once/0,
       fun app_error_before_the_head_is_a_500/0,
@@ -117,6 +118,19 @@ write_callable_then_iterable() ->
     R = run(?W("write_callable"), #{}, [], #{content_length => 0}),
     ?assertMatch(#{status := 200, body := <<"written first, then returned">>, last := done}, R),
     ?assert(lists:member(response_start, maps:get(events, R))).
+
+the_apps_reason_phrase_comes_when_asked_for() ->
+    [begin
+         Head = #{query_string => Query},
+         ?assertMatch(#{status := 299, body := <<"ab">>},
+                      run(?W("custom_phrase"), Head, [], #{content_length => 0})),
+         ?assertMatch(#{status := {299, <<"Custom Thing">>}, body := <<"ab">>},
+                      run(?W("custom_phrase"), Head, [], #{content_length => 0,
+                                                          reason_phrase => true})),
+         %% An ASGI status has no phrase: the code alone either way.
+         ?assertMatch(#{status := 200},
+                      run(?A("echo"), #{}, [], #{content_length => 0, reason_phrase => true}))
+     end || Query <- [<<>>, <<"stream">>]].
 
 exc_info_before_the_head_replaces_it() ->
     ?assertMatch(#{status := 500, body := <<"handled">>, last := done},

@@ -13,12 +13,27 @@ from __future__ import annotations
 import re
 from typing import Tuple
 
-__all__ = ["checked_header", "checked_status"]
+__all__ = ["Status", "checked_header", "checked_phrase", "checked_status"]
 
 #: RFC 9110 §5.6.2 ``token``.
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 #: What a field value must not hold (RFC 9110 §5.5).
 _FORBIDDEN_IN_VALUE = re.compile(rb"[\r\n\x00]")
+#: RFC 9112 §4 ``reason-phrase``: HTAB, SP, VCHAR, obs-text.
+_PHRASE = re.compile(r"[\t\x20-\x7e\x80-\xff]*\Z")
+
+
+class Status(int):
+    """A status code with the reason phrase the app gave (a WSGI status line's text), like
+    `http.HTTPStatus`'s ``phrase``: an ``int`` everywhere a code is expected, and a server
+    that writes status lines sends ``phrase`` (PEP 3333: the status string is the app's)."""
+
+    phrase: str
+
+    def __new__(cls, code: int, phrase: str) -> "Status":
+        status = super().__new__(cls, code)
+        status.phrase = phrase
+        return status
 
 
 def checked_status(status: int) -> int:
@@ -26,6 +41,14 @@ def checked_status(status: int) -> int:
     if not 100 <= status <= 999:
         raise ValueError(f"a response status is a three-digit code, not {status!r}")
     return status
+
+
+def checked_phrase(phrase: str) -> str:
+    """`phrase` if it can follow the code in a status line (RFC 9112 §4: tabs, spaces,
+    visible characters, Latin-1 beyond ASCII), else `ValueError`."""
+    if not _PHRASE.match(phrase):
+        raise ValueError(f"a reason phrase holds no control character, not {phrase!r}")
+    return phrase
 
 
 def checked_header(name: bytes, value: bytes) -> Tuple[bytes, bytes]:

@@ -26,7 +26,9 @@ response buffer's reader (``PyBuffer.close``): the app's body reads raise `BodyA
 response `PyBuffer` and a ``send(message)`` callable (the Erlang request API passes a function
 that sends the message to the request's process). Its messages are tuples:
 
-- ``("start", status: int, headers: list[tuple[bytes, bytes]], body: bytes | None, more: bool)``
+- ``("start", status: int | (int, str), headers: list[tuple[bytes, bytes]], body: bytes | None,
+  more: bool)``: the status is ``(code, phrase)`` when the app gave a reason phrase (a WSGI
+  status line; `py_buffer.fields.Status`)
 - ``("finish", body_consumed: bool)``
 - ``("fail", reason: str)``
 """
@@ -48,7 +50,9 @@ class Responder(Protocol):
     """What a server gives an adapter for one request's response (see the module doc)."""
 
     def start(self, status: int, headers: Headers, body: Optional[bytes], more: bool) -> None:
-        """The head; with ``more=False`` also the whole body (``None`` meaning empty)."""
+        """The head; with ``more=False`` also the whole body (``None`` meaning empty).
+        ``status`` may carry the app's reason phrase (`py_buffer.fields.Status`, an
+        ``int``)."""
 
     def body_writer(self) -> BufferWriter:
         """The response channel: the writer of a bounded buffer the server reads."""
@@ -137,7 +141,9 @@ class ChannelResponder:
         self._lock = threading.Lock()
 
     def start(self, status: int, headers: Headers, body: Optional[bytes], more: bool) -> None:
-        self._send(("start", status, headers, body, more))
+        phrase = getattr(status, "phrase", None)
+        code = int(status) if phrase is None else (int(status), phrase.encode("latin-1"))
+        self._send(("start", code, headers, body, more))
 
     def body_writer(self) -> BufferWriter:
         with self._lock:

@@ -32,7 +32,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type
 
 from ._native import BufferWriter, PyBuffer
 from .failures import LOG, report
-from .fields import checked_header, checked_status
+from .fields import Status, checked_header, checked_phrase, checked_status
 from .responder import Headers, RequestHead, Responder
 from .wsgi_environ import build_environ
 
@@ -71,11 +71,14 @@ class FileWrapper:
 
 
 def _status(status: Any) -> int:
+    """The code of a WSGI status line; with its phrase (`Status`) when it has one."""
     if not isinstance(status, str):
         raise TypeError(f"status must be a str, not {type(status).__name__}")
     if len(status) < 3 or not status[:3].isdigit() or status[3:4] not in ("", " "):
         raise ValueError(f"status must look like '200 OK', not {status!r}")
-    return checked_status(int(status[:3]))
+    code = checked_status(int(status[:3]))
+    phrase = checked_phrase(status[4:])
+    return Status(code, phrase) if phrase else code
 
 
 def _headers(headers: Any) -> Headers:

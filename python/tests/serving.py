@@ -28,6 +28,8 @@ class Result:
     more: bool
     end: str
     end_arg: Any
+    #: The app's reason phrase (a WSGI status line's text), if it gave one.
+    phrase: Optional[bytes] = None
 
     def header(self, name: bytes) -> Optional[bytes]:
         for k, v in self.headers:
@@ -101,7 +103,8 @@ class Client:
         if not starts:
             return Result(0, [], b"", False, ends[0][0], ends[0][1])
         _, status, headers, body, more = starts[0]
+        status, phrase = status if isinstance(status, tuple) else (status, None)
         data = bytes(self.streamed) if more else (body or b"")
         if more:
             assert body is None
-        return Result(status, headers, data, more, ends[0][0], ends[0][1])
+        return Result(status, headers, data, more, ends[0][0], ends[0][1], phrase)

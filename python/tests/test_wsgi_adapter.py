@@ -145,7 +145,7 @@ def test_whole_response_is_one_message() -> None:
     client = Client()
     result = serve_once(app, request(), client)
     assert client.messages == [
-        ("start", 201, [(b"Content-Type", b"text/plain"), (b"X-A", b"1")], b"made it", False),
+        ("start", (201, b"Created"), [(b"Content-Type", b"text/plain"), (b"X-A", b"1")], b"made it", False),
         ("finish", True),
     ]
     assert result.body == b"made it"
@@ -159,7 +159,7 @@ def test_streaming_head_waits_for_the_first_non_empty_chunk() -> None:
         yield b""
         assert client.messages == []  # nothing sent for an empty chunk
         yield b"one "
-        assert client.messages == [("start", 200, [], None, True)]
+        assert client.messages == [("start", (200, b"OK"), [], None, True)]
         yield b""
         yield b"two"
 
@@ -174,7 +174,7 @@ def test_empty_generator_sends_the_head_at_the_end() -> None:
 
     client = Client()
     result = serve_once(app, request(), client)
-    assert client.messages == [("start", 204, [], b"", False), ("finish", True)]
+    assert client.messages == [("start", (204, b"No Content"), [], b"", False), ("finish", True)]
     assert result.body == b""
 
 
@@ -340,7 +340,7 @@ def test_file_wrapper_small_file_is_one_message() -> None:
 
     client = Client()
     result = serve_once(app, request(), client)
-    assert client.messages[0] == ("start", 200, [], b"small file", False)
+    assert client.messages[0] == ("start", (200, b"OK"), [], b"small file", False)
     assert f.closes == 1 and result.body == b"small file"
 
 
@@ -550,3 +550,32 @@ def test_sender_forms(monkeypatch) -> None:
     serve.sender(("pid", "ref"))(("finish", True))
     assert sent == [("pid", ("finish", True)), ("pid", ("ref", ("finish", True)))]
     assert serve.sender(sent.append) == sent.append
+
+
+@pytest.mark.parametrize("line, sent", [
+    ("404 NOT FOUND", (404, b"NOT FOUND")),   # werkzeug's phrases, as gunicorn sends them
+    ("299 Custom Thing", (299, b"Custom Thing")),
+    ("200 caf\xe9", (200, b"caf\xe9")),        # obs-text: Latin-1 on the wire
+    ("200 ", 200),                             # no phrase: the server's own
+    ("200", 200),
+])
+def test_the_apps_reason_phrase_goes_with_the_code(line, sent) -> None:
+    def app(environ, start_response):
+        start_response(line, [])
+        return [b"x"]
+
+    client = Client()
+    result = serve_once(app, request(), client)
+    assert client.messages[0][:2] == ("start", sent)
+    assert (result.status, result.phrase) == (sent if isinstance(sent, tuple) else (sent, None))
+
+
+@pytest.mark.parametrize("line", ["200 OK\r\nX-Injected: 1", "200 a\x00b", "200 tab\x7f"])
+def test_a_reason_phrase_with_a_control_character_is_a_500(line, caplog) -> None:
+    def app(environ, start_response):
+        start_response(line, [])
+        return [b"x"]
+
+    client = Client()
+    serve_once(app, request(), client)
+    assert client.messages[0][:2] == ("start", 500)

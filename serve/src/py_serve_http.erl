@@ -180,7 +180,8 @@ start(#s{cfg = #{app := App, buffer_size := Buffer, max_body := Max}} = S, Frami
     Length = case Framing of {length, N} -> N; chunked -> undefined end,
     case py_remote:start(App, request_head(S), #{content_length => Length, max_body => Max,
                                                    body_buffer => Buffer,
-                                                   response_buffer => Buffer}) of
+                                                   response_buffer => Buffer,
+                                                   reason_phrase => true}) of
         {ok, Req} ->
             S1 = expect(S#s{req = Req}, Framing),
             S2 = body(S1, Framing),
@@ -526,14 +527,15 @@ event({response, Status, Headers, Body}, #s{resp = none, gone = false} = S) ->
     Close = S#s.close orelse S#s.continue =:= waiting
         orelse py_serve_response:app_closes(Headers),
     Sent = case S#s.method of <<"HEAD">> -> 0; _ -> byte_size(Body) end,
-    send(S#s{resp = sent, status = Status, close = Close, sent = Sent},
+    send(S#s{resp = sent, status = py_serve_status:code(Status), close = Close, sent = Sent},
          py_serve_response:whole(S#s.method, S#s.version, Status, Headers, {Body, Close}));
 event({response_start, Status, Headers}, #s{resp = none, gone = false} = S) ->
     {Head, Framing, Close} = py_serve_response:stream_head(
                                S#s.method, S#s.version, Status, Headers,
                                S#s.close orelse S#s.continue =:= waiting
                                orelse py_serve_response:app_closes(Headers)),
-    send(S#s{resp = {streaming, Framing}, status = Status, close = Close}, Head);
+    send(S#s{resp = {streaming, Framing}, status = py_serve_status:code(Status), close = Close},
+         Head);
 event(response_readable, S) ->
     stream(S);
 event(body_writable, S) ->

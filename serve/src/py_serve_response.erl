@@ -1,5 +1,6 @@
 %% @doc Response heads and body framing on the wire (HTTP/1.1 serialization only: parsing
-%% is mochiweb's). The app's status and headers go out as it gave them, plus `Date',
+%% is mochiweb's). The app's status (its reason phrase too, if it gave one: {@link
+%% py_serve_status}) and headers go out as it gave them, plus `Date',
 %% `Server' (unless the app set one) and the framing:
 %% <ul>
 %% <li>a whole body: `Content-Length' (the app's own is replaced by the true length);</li>
@@ -30,7 +31,8 @@
 
 %% @doc The whole response (head and body) for `Method' and `Version'; `Close': the
 %% connection closes after it.
--spec whole(binary(), version(), 100..999, headers(), {binary(), boolean()}) -> iodata().
+-spec whole(binary(), version(), py_request:status(), headers(), {binary(), boolean()}) ->
+          iodata().
 whole(<<"HEAD">>, Version, Status, Headers, {Body, Close}) ->
     %% The app's own Content-Length stands (a HEAD answer describes the GET's body); else
     %% the length of what it gave.
@@ -57,7 +59,7 @@ whole(Method, Version, Status, Headers, {Body, Close}) ->
     end.
 
 %% @doc The head of a streamed response and how its body is framed.
--spec stream_head(binary(), version(), 100..999, headers(), boolean()) ->
+-spec stream_head(binary(), version(), py_request:status(), headers(), boolean()) ->
           {iodata(), framing(), Close :: boolean()}.
 stream_head(Method, Version, Status, Headers, Close) ->
     Length = py_serve_framing:content_length(lower(Headers)),
@@ -96,7 +98,7 @@ last_chunk(_Framing) -> {ok, []}.
 %% @doc A server's own short answer (400, 413, 500, 503), closing the connection.
 -spec simple(binary(), version(), 100..999) -> iodata().
 simple(Method, Version, Status) ->
-    Body = [integer_to_binary(Status), " ", httpd_util:reason_phrase(Status), "\n"],
+    Body = [py_serve_status:line(Status), "\n"],
     whole(Method, Version, Status, [{<<"content-type">>, <<"text/plain">>}],
           {iolist_to_binary(Body), true}).
 
@@ -114,13 +116,14 @@ head(Version, Status, Headers, Close) ->
         ++ [{<<"connection">>, <<"close">>} || Close, not app_closes(Headers)]
         %% An HTTP/1.0 client keeps the connection only if the answer says so.
         ++ [{<<"connection">>, <<"keep-alive">>} || not Close, Version =:= {1, 0}],
-    [version(Version), integer_to_binary(Status), $\s, httpd_util:reason_phrase(Status),
-     <<"\r\n">>, [[N, <<": ">>, V, <<"\r\n">>] || {N, V} <- Headers ++ Extra], <<"\r\n">>].
+    [version(Version), py_serve_status:line(Status), <<"\r\n">>, [[N, <<": ">>, V, <<"\r\n">>] || {N, V} <- Headers ++ Extra], <<"\r\n">>].
 
 version({1, 0}) -> <<"HTTP/1.0 ">>;
 version(_) -> <<"HTTP/1.1 ">>.
 
-bodiless(Status) -> Status < 200 orelse Status =:= 204 orelse Status =:= 304.
+bodiless(Status) ->
+    Code = py_serve_status:code(Status),
+    Code < 200 orelse Code =:= 204 orelse Code =:= 304.
 
 lower(Headers) -> [{py_serve_framing:lower(N), V} || {N, V} <- Headers].
 

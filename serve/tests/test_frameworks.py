@@ -166,3 +166,55 @@ def test_an_app_mounted_below_a_path_answers_as_under_the_peer(tmp_path, interfa
     finally:
         peer.stop()
         assert ours.stop() == 0
+
+
+STATUS_APPS = """
+STATUSES = {"a": "404 NOT FOUND", "b": "299 Custom Thing", "c": "429 Too Many Requests",
+            "d": "418 I'm a teapot", "e": "200 caf\\xe9", "f": "201 Created"}
+
+def wsgi(environ, start_response):
+    start_response(STATUSES[environ["PATH_INFO"].strip("/")], [("Content-Length", "2")])
+    return [b"ok"]
+
+async def asgi(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    code = int(scope["path"].strip("/"))
+    await send({"type": "http.response.start", "status": code,
+                "headers": [(b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+"""
+
+
+def status_line(port, path):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while b"\r\n" not in data:
+            more = s.recv(4096)
+            assert more, data
+            data += more
+    return data.split(b"\r\n")[0]
+
+
+@pytest.mark.parametrize("interface, paths", [
+    ("wsgi", ["/a", "/b", "/c", "/d", "/e", "/f"]),
+    ("asgi", ["/200", "/299", "/418", "/429", "/451", "/599"]),
+])
+def test_status_lines_are_the_peers(tmp_path, interface, paths):
+    # WSGI: the app's own phrase, as gunicorn sends it (PEP 3333; werkzeug's are upper case,
+    # "404 NOT FOUND"); ASGI: the registry's phrase for the code, or none, as uvicorn.
+    (tmp_path / "statuses.py").write_text(STATUS_APPS)
+    ours = Server(f"statuses:{interface}", interface=interface, app_dir=str(tmp_path),
+                  tmp=str(tmp_path), args=["--log-level", "warning"])
+    peer = Peer(interface, f"statuses:{interface}", str(tmp_path))
+    try:
+        for path in paths:
+            assert status_line(ours.port, path) == status_line(peer.port, path), path
+        if interface == "asgi":
+            # RFC 9110's names (Python 3.13's too; uvicorn under 3.11 sends the older
+            # "Request Entity Too Large").
+            assert status_line(ours.port, "/413") == b"HTTP/1.1 413 Content Too Large"
+    finally:
+        peer.stop()
+        assert ours.stop() == 0

@@ -105,6 +105,14 @@ def write_callable(environ, start_response):
     return [b"then ", b"returned"]
 
 
+def custom_phrase(environ, start_response):
+    """A status line with a phrase of the app's own, whole or streamed (``?stream``)."""
+    start_response("299 Custom Thing", [("Content-Type", "text/plain")])
+    if environ.get("QUERY_STRING") == "stream":
+        return iter([b"a", b"b"])
+    return [b"ab"]
+
+
 def exc_info_before(environ, start_response):
     """An error handled before the head: start_response again with exc_info."""
     start_response("200 OK", [("Content-Type", "text/plain")])
