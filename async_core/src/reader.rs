@@ -176,6 +176,33 @@ impl Reader {
         )
     }
 
+    /// [`Reader::try_read_with`] for a `consume` that can fail: the bytes are taken only when
+    /// it returns `Ok`, so a binding whose result could not be built (its allocation failed:
+    /// Python's `MemoryError`) leaves every byte for the next read.
+    ///
+    /// ```
+    /// # if py_buffer_core::__built_for_loom() { return; } // loom locks need a loom model
+    /// use py_buffer_core::ReadKind;
+    /// let (writer, reader) = py_buffer_core::channel(Default::default());
+    /// writer.try_write(b"abc").unwrap();
+    /// let failed = reader.try_read_or_keep(ReadKind::Available(8), |_| Err::<(), _>("no memory"));
+    /// assert_eq!(failed, Some(Ok(Err("no memory"))));
+    /// assert_eq!(reader.read_nonblock(8).unwrap().as_ref(), b"abc"); // nothing was taken
+    /// ```
+    pub fn try_read_or_keep<T, E>(
+        &self,
+        kind: ReadKind,
+        consume: impl for<'s> FnOnce(Slices<'s>) -> std::result::Result<T, E>,
+    ) -> Option<Result<std::result::Result<T, E>>> {
+        self.shared.update(
+            |state, fx| match decide_mut(&kind, state, &mut Scan::default(), fx) {
+                Decision::Wait => None,
+                Decision::Fail(e) => Some(Err(e)),
+                Decision::Take(n) => Some(Ok(state.take_if_ok(n, consume, fx))),
+            },
+        )
+    }
+
     /// `readline()`'s fast path for bindings that read line by line: if the next line (through
     /// `delim`, no limit) is already there inside one block of an unbounded buffer, passes it
     /// to `consume` under one short lock hold and returns `consume`'s result. `None` when that

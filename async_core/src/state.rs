@@ -386,6 +386,21 @@ impl State {
         out
     }
 
+    /// [`State::take`] for an `f` that can fail: moves past the `n` bytes only when it
+    /// returns `Ok`.
+    pub(crate) fn take_if_ok<T, E>(
+        &mut self,
+        n: usize,
+        f: impl FnOnce(Slices<'_>) -> Result<T, E>,
+        fx: &mut Effects,
+    ) -> Result<T, E> {
+        let out = f(Slices::new(&self.store, self.pos, n));
+        if out.is_ok() {
+            self.advance(n as u64, fx);
+        }
+        out
+    }
+
     /// The fast path of a delimited read with no limit (`readline()`, line iteration): when the
     /// next `delim` lies in the block holding the read position and taking bytes has no
     /// effects (an unbounded buffer: nothing is released, no writer waits for room), passes

@@ -257,6 +257,19 @@ fn a_failed_try_read_with_consumes_nothing() {
 }
 
 #[test]
+fn a_consume_that_fails_takes_nothing_and_one_that_succeeds_takes_all() {
+    let (w, r) = channel(Options::new().max_buffered(4));
+    w.try_write(b"abcd").unwrap();
+    let failed = r.try_read_or_keep(ReadKind::Available(3), |s| Err::<(), _>(s.len()));
+    assert_eq!(failed, Some(Ok(Err(3))));
+    assert_eq!((r.tell(), r.readable_amount()), (0, 4));
+    assert_eq!(w.try_write(b"e").unwrap(), 0); // still full: nothing was released
+    let taken = r.try_read_or_keep(ReadKind::Available(3), |s| Ok::<_, ()>(s.to_vec()));
+    assert_eq!(taken, Some(Ok(Ok(b"abc".to_vec()))));
+    assert_eq!(r.tell(), 3);
+}
+
+#[test]
 fn io_errors_carry_the_typed_error() {
     let e = std::io::Error::from(Error::Aborted(AbortReason::WriterGone));
     assert_eq!(e.kind(), std::io::ErrorKind::ConnectionAborted);

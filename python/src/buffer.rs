@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use py_buffer_core::{channel, wake_trace, Bytes, Options, ReadKind, Reader, Slices, Writer};
-use pyo3::exceptions::{PyBufferError, PyValueError};
+use pyo3::exceptions::{PyBufferError, PyMemoryError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple, PyType};
 
@@ -88,7 +88,8 @@ impl PyBuffer {
             .and_then(|s| args::timeout(Some(s)).ok().flatten())
     }
 
-    /// Runs a read of `kind`: `take` builds the result from the bytes taken, under the lock.
+    /// Runs a read of `kind`: `take` builds the result from the bytes taken, under the lock;
+    /// when it fails (`MemoryError`) nothing is taken.
     fn blocking_read<'py, T>(
         &self,
         py: Python<'py>,
@@ -96,14 +97,14 @@ impl PyBuffer {
         what: &str,
         mut take: impl FnMut(Slices<'_>) -> PyResult<T>,
     ) -> PyResult<T> {
-        if let Some(result) = self.reader.try_read_with(kind, &mut take) {
+        if let Some(result) = self.reader.try_read_or_keep(kind, &mut take) {
             return result.map_err(to_py)?;
         }
         let deadline = deadline(self.timeout());
         let mut ready = self.reader.ready(kind);
         loop {
             park(py, &mut ready, deadline, what)?;
-            if let Some(result) = self.reader.try_read_with(kind, &mut take) {
+            if let Some(result) = self.reader.try_read_or_keep(kind, &mut take) {
                 wake_trace::mark(wake_trace::Point::BytesMade);
                 return result.map_err(to_py)?;
             }
@@ -329,15 +330,30 @@ impl PyBuffer {
             _ => 0,
         };
         let lines = self.blocking_read(py, ReadKind::Lines { hint }, "readlines()", |slices| {
-            let all = slices.to_bytes();
+            // Every allocation may fail (`MemoryError`, nothing taken): no Rust allocation
+            // that would abort.
+            let mut all = Vec::new();
+            all.try_reserve_exact(slices.len())
+                .map_err(|_| PyMemoryError::new_err(()))?;
+            slices.for_each(|piece| all.extend_from_slice(piece));
             let mut lines = Vec::new();
+            let mut push = |line: &[u8]| -> PyResult<()> {
+                lines
+                    .try_reserve(1)
+                    .map_err(|_| PyMemoryError::new_err(()))?;
+                lines.push(PyBytes::new_with(py, line.len(), |b| {
+                    b.copy_from_slice(line);
+                    Ok(())
+                })?);
+                Ok(())
+            };
             let mut start = 0;
             for end in memchr::memchr_iter(b'\n', &all) {
-                lines.push(bytes_from_slice(py, &all[start..=end]));
+                push(&all[start..=end])?;
                 start = end + 1;
             }
             if start < all.len() {
-                lines.push(bytes_from_slice(py, &all[start..]));
+                push(&all[start..])?;
             }
             Ok(lines)
         })?;

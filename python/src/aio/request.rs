@@ -55,7 +55,7 @@ impl Request {
         let reader = buffer.reader();
         let take_bytes = |kind: ReadKind| {
             reader
-                .try_read_with(kind, |slices| bytes_from_slices(py, &slices))
+                .try_read_or_keep(kind, |slices| bytes_from_slices(py, &slices))
                 .map(|r| r.map_err(to_py).and_then(|b| b))
         };
         match &self.want {
