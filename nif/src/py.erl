@@ -248,8 +248,13 @@ exec(Code) ->
 -spec exec(context(), iodata()) ->
           ok | {error, python_error() | stopped | not_started | {python_init, term()}}.
 exec({py_context, _} = Ctx, Code) ->
+    Index = index(Ctx),
     Ref = make_ref(),
-    await(Ref, py_buffer:py_exec(Ref, index(Ctx), Code), infinity);
+    Ticket = case py_buffer:py_exec(Ref, Index, Code) of
+                 dirty -> py_buffer:py_exec_dirty(Ref, Index, Code);
+                 Queued -> Queued
+             end,
+    await(Ref, Ticket, infinity);
 exec(Ctx, Code) ->
     error(badarg, [Ctx, Code]).
 

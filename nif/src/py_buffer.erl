@@ -100,7 +100,7 @@
 %% Internal: the embedded Python behind module `py' (one NIF library loads into one module,
 %% so these live here; `py' is their interface).
 -export([py_call/6, py_eval/4, py_exec/3, py_cancel/1, py_info/0,
-         py_call_dirty/6, py_eval_dirty/4, py_finalize/0]).
+         py_call_dirty/6, py_eval_dirty/4, py_exec_dirty/3, py_finalize/0]).
 
 -on_load(init/0).
 
@@ -111,7 +111,7 @@
        watched_owners/0,
        live_buffers/0,
        test_on_thread/2, py_call/6, py_eval/4, py_exec/3, py_cancel/1, py_info/0,
-       py_call_dirty/6, py_eval_dirty/4, py_finalize/0]).
+       py_call_dirty/6, py_eval_dirty/4, py_exec_dirty/3, py_finalize/0]).
 
 -type buffer() :: reference().
 %% A buffer: an opaque NIF resource term.
@@ -371,8 +371,12 @@ py_eval_dirty(_Ref, _Ctx, _Code, _Locals) -> ?NOT_LOADED.
 py_finalize() -> ?NOT_LOADED.
 
 %% @private Queues `exec(Code)'; used by `py:exec/2'.
--spec py_exec(reference(), non_neg_integer(), iodata()) -> py_ticket() | {error, term()}.
+-spec py_exec(reference(), non_neg_integer(), iodata()) -> py_ticket() | dirty | {error, term()}.
 py_exec(_Ref, _Ctx, _Code) -> ?NOT_LOADED.
+
+%% @private `py_exec/3' on a dirty scheduler, for code `py_exec/3' answered `dirty' to.
+-spec py_exec_dirty(reference(), non_neg_integer(), iodata()) -> py_ticket() | {error, term()}.
+py_exec_dirty(_Ref, _Ctx, _Code) -> ?NOT_LOADED.
 
 %% @private Gives up on a pending call: `cancelled' (no reply will come) or `replied'.
 -spec py_cancel(py_ticket()) -> cancelled | replied.

@@ -33,7 +33,7 @@ public() ->
 internal() ->
     [{owner_exit, 2}, {owner_exit_dirty, 2}, {watched_owners, 0}, {bench_write, 3}, {write_dirty_nif, 2},
      {test_on_thread, 2}, {py_call, 6}, {py_call_dirty, 6}, {py_eval, 4},
-     {py_eval_dirty, 4}, {py_exec, 3}, {py_cancel, 1}, {py_info, 0}].
+     {py_eval_dirty, 4}, {py_exec, 3}, {py_exec_dirty, 3}, {py_cancel, 1}, {py_info, 0}].
 
 %% @doc The exports deliberately not called (see the module doc).
 -spec not_called() -> [{atom(), arity()}].
@@ -177,7 +177,8 @@ internal_arg(F, I) ->
     frequency([{3, {term, plausible(F, I)}}, {1, made_plausible(F, I)}, {2, prop_terms:arg()}]).
 
 made_plausible(F, 1) when F =:= py_call; F =:= py_call_dirty; F =:= py_eval;
-                          F =:= py_eval_dirty; F =:= py_exec; F =:= py_cancel ->
+                          F =:= py_eval_dirty; F =:= py_exec; F =:= py_exec_dirty;
+                          F =:= py_cancel ->
     {make, ref, 0};
 made_plausible(F, 1) when F =:= bench_write; F =:= write_dirty_nif; F =:= test_on_thread ->
     prop_terms:buffer_spec();
@@ -185,7 +186,7 @@ made_plausible(F, 1) when F =:= owner_exit; F =:= owner_exit_dirty -> prop_terms
 made_plausible(_, _) -> prop_terms:made().
 
 plausible(F, 2) when F =:= py_call; F =:= py_call_dirty; F =:= py_eval;
-                     F =:= py_eval_dirty; F =:= py_exec ->
+                     F =:= py_eval_dirty; F =:= py_exec; F =:= py_exec_dirty ->
     elements([0, 1, 2, 16#FFFFFFFF, 1 bsl 64]);
 plausible(F, 3) when F =:= py_call; F =:= py_call_dirty ->
     elements([math, <<"math">>, "math", builtins, prop_no_such_module, <<255>>]);
@@ -195,7 +196,8 @@ plausible(F, 5) when F =:= py_call; F =:= py_call_dirty ->
     list(oneof([integer(), binary(), float()]));
 plausible(F, 6) when F =:= py_call; F =:= py_call_dirty ->
     elements([#{}, #{x => 1}, #{<<"y">> => 2}, #{1 => 2}]);
-plausible(F, 3) when F =:= py_eval; F =:= py_eval_dirty; F =:= py_exec ->
+plausible(F, 3) when F =:= py_eval; F =:= py_eval_dirty; F =:= py_exec;
+                     F =:= py_exec_dirty ->
     prop_code:code();
 plausible(F, 4) when F =:= py_eval; F =:= py_eval_dirty ->
     elements([#{}, #{x => 1}, #{<<"y">> => [1]}, #{"z" => 2}, #{{} => 1}]);

@@ -84,13 +84,21 @@ builtins_eval_works_in_a_call() ->
     ?assertEqual({ok, 2}, py:call(builtins, eval, [<<"1 + 1">>])),
     ?assertEqual({ok, 3}, py:call(builtins, eval, [<<"x + 1">>, #{x => 2}])).
 
-%% Copying large arguments never holds a normal scheduler (long_schedule > 10 ms).
+%% Copying large arguments, names or code never holds a normal scheduler (long_schedule > 10
+%% ms).
 large_arguments_do_not_stall_a_scheduler() ->
     Self = self(),
     Caller = spawn_link(fun() ->
         List = lists:seq(1, 5000000),
         Map = maps:from_list([{K, K} || K <- lists:seq(1, 1000000)]),
         Tuple = list_to_tuple(lists:seq(1, 1000000)),
+        %% Built before the watch: building a 16 MiB binary stalls this process itself.
+        Big = binary:copy(<<"x">>, 16 bsl 20),
+        BigName = <<"m", Big/binary>>,
+        BigCode = <<"len('", Big/binary, "')">>,
+        BigSource = [<<"big_source = '">>, Big, <<"'">>],
+        Pieces = [<<"len('">>, lists:duplicate(1 bsl 16, <<"abcdefghijklmnop">>), <<"')">>],
+        Chars = "len('" ++ lists:duplicate(2000000, 945) ++ "')",
         erlang:garbage_collect(),
         Self ! {ready, self()},
         receive go -> ok end,
@@ -98,14 +106,25 @@ large_arguments_do_not_stall_a_scheduler() ->
         R2 = py:call(builtins, len, [Map]),
         R3 = py:eval(?CTX, <<"len(m)">>, #{m => Map}),
         R4 = py:call(builtins, len, [Tuple]),
-        Self ! {done, self(), [R1, R2, R3, R4]}
+        %% Names and code are read (UTF-8 checked, copied) on a dirty scheduler when large:
+        %% a 16 MiB module name, a 16 MiB source as a binary, as an iolist of 1 MiB of
+        %% small binaries and as a charlist of 2 M characters.
+        R5 = py:call(BigName, f, []),
+        R6 = py:eval(?CTX, BigCode),
+        ok = py:exec(?CTX, BigSource),
+        R7 = py:eval(?CTX, <<"len(big_source)">>),
+        R8 = py:eval(?CTX, Pieces),
+        R9 = py:eval(?CTX, Chars),
+        ok = py:exec(?CTX, <<"del big_source">>),
+        Self ! {done, self(), [R1, R2, R3, R4, element(1, R5), R6, R7, R8, R9]}
     end),
     receive {ready, Caller} -> ok end,
     Previous = erlang:system_monitor(self(), [{long_schedule, 10}]),
     Caller ! go,
     Results = receive {done, Caller, Rs} -> Rs end,
     restore_monitor(Previous),
-    ?assertEqual([{ok, 5000000}, {ok, 1000000}, {ok, 1000000}, {ok, 1000000}], Results),
+    ?assertEqual([{ok, 5000000}, {ok, 1000000}, {ok, 1000000}, {ok, 1000000}, error,
+                  {ok, 16 bsl 20}, {ok, 16 bsl 20}, {ok, 1 bsl 20}, {ok, 2000000}], Results),
     Stalls = flush_long_schedules(Caller),
     ?assertEqual([], Stalls).
 

@@ -5,10 +5,12 @@
 //! The caller makes `Ref` itself (`make_ref()` right before the NIF call and the `receive`),
 //! so the compiler's selective-receive optimisation skips the rest of a long mailbox.
 //!
-//! Copying the arguments is the one cost proportional to their size. The normal-scheduler
-//! NIFs first count the term's nodes up to [`SMALL_TERM_NODES`] (bounded work); a larger
-//! term is not copied there: the NIF returns `dirty` and `py.erl` calls the `*_dirty`
-//! variant, which runs on a dirty CPU scheduler.
+//! Reading the names and code and copying the arguments are the costs proportional to their
+//! size. The normal-scheduler NIFs first count the terms' nodes up to [`SMALL_TERM_NODES`]
+//! (bounded work; a binary counts one node per [`BINARY_BYTES_PER_NODE`] bytes: a name or
+//! source is checked for UTF-8 and copied into a `String`); larger terms are not read there:
+//! the NIF returns `dirty` and `py.erl` calls the `*_dirty` variant, which runs on a dirty
+//! CPU scheduler.
 
 use std::sync::Arc;
 
@@ -27,6 +29,10 @@ use crate::py::workers;
 /// Terms with more nodes than this are copied on a dirty scheduler (a copy of this many
 /// nodes takes well under a millisecond).
 pub const SMALL_TERM_NODES: usize = 20_000;
+
+/// A binary counts one node per this many bytes (so at most about 1.3 MB of binaries go on
+/// a normal scheduler: checking and copying that takes a few hundred microseconds).
+pub const BINARY_BYTES_PER_NODE: usize = 64;
 
 /// A tuple's arity, read without copying its elements.
 fn tuple_arity(term: Term<'_>) -> Option<usize> {
@@ -51,7 +57,12 @@ fn small(terms: &[Term<'_>]) -> bool {
     let mut budget = SMALL_TERM_NODES;
     let mut stack: Vec<Term<'_>> = terms.to_vec();
     while let Some(term) = stack.pop() {
-        budget = match budget.checked_sub(1) {
+        let cost = match term.get_type() {
+            TermType::Binary => Binary::from_term(term)
+                .map_or(1, |binary| 1 + binary.len() / BINARY_BYTES_PER_NODE),
+            _ => 1,
+        };
+        budget = match budget.checked_sub(cost) {
             Some(left) => left,
             None => return false,
         };
@@ -172,14 +183,14 @@ fn call<'a>(
     kwargs: Term<'a>,
     dirty: bool,
 ) -> NifResult<Term<'a>> {
-    let module = name(module)?;
-    let function = name(function)?;
     if arguments.list_length().is_err() || !is_map(kwargs) {
         return Err(rustler::Error::BadArg);
     }
-    if !dirty && !small(&[arguments, kwargs]) {
+    if !dirty && !small(&[module, function, arguments, kwargs]) {
         return Ok(atoms::dirty().encode(env));
     }
+    let module = name(module)?;
+    let function = name(function)?;
     let has_kwargs = kwargs.map_size()? > 0;
     // A context-free call an `erlang.Inbox` claims runs on that inbox's thread.
     let inbox = if context == 0 {
@@ -203,13 +214,13 @@ fn eval<'a>(
     locals: Term<'a>,
     dirty: bool,
 ) -> NifResult<Term<'a>> {
-    let code = source(code)?;
     if !is_map(locals) {
         return Err(rustler::Error::BadArg);
     }
-    if !dirty && !small(&[locals]) {
+    if !dirty && !small(&[code, locals]) {
         return Ok(atoms::dirty().encode(env));
     }
+    let code = source(code)?;
     let has_locals = locals.map_size()? > 0;
     Ok(submit(env, reference, context, None, |owned| Work::Eval {
         code,
@@ -271,6 +282,22 @@ fn py_eval_dirty<'a>(
     eval(env, reference, context, code, locals, true)
 }
 
+fn exec<'a>(
+    env: Env<'a>,
+    reference: Term<'a>,
+    context: usize,
+    code: Term<'a>,
+    dirty: bool,
+) -> NifResult<Term<'a>> {
+    if !dirty && !small(&[code]) {
+        return Ok(atoms::dirty().encode(env));
+    }
+    let code = source(code)?;
+    Ok(submit(env, reference, context, None, |_| Work::Exec {
+        code,
+    }))
+}
+
 #[rustler::nif]
 fn py_exec<'a>(
     env: Env<'a>,
@@ -278,10 +305,18 @@ fn py_exec<'a>(
     context: usize,
     code: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    let code = source(code)?;
-    Ok(submit(env, reference, context, None, |_| Work::Exec {
-        code,
-    }))
+    exec(env, reference, context, code, false)
+}
+
+/// `py_exec/3` for code too large to read on a normal scheduler.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn py_exec_dirty<'a>(
+    env: Env<'a>,
+    reference: Term<'a>,
+    context: usize,
+    code: Term<'a>,
+) -> NifResult<Term<'a>> {
+    exec(env, reference, context, code, true)
 }
 
 /// Gives up on a call; a job already running gets `TimeoutError` raised in its thread.
