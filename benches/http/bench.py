@@ -7,6 +7,8 @@ same apps (bench_apps.py) and the same clients for every server, each load bound
   server's process tree and its app nodes, sampled every 20 ms, minus the sum before the
   load).
 - download: 64 MiB streamed from /download, curl, 1 client: MB/s (best of 3).
+- duplex: one chunked request to /duplex, 400 times a 64-byte chunk sent and awaited in the
+  response before the next: the round trip's median and p99 (a raw socket).
 
 py-buffer-serve runs with one node (one CPython) and with `--nodes 2` (a second CPython in a
 local app node, requests routed to the least busy).
@@ -34,7 +36,7 @@ import os
 import sys
 import tempfile
 
-from bench_loads import download, upload, wrk
+from bench_loads import download, duplex, upload, wrk
 from bench_report import plots, report
 from bench_scale import SCALE_JSON, SCALE_KINDS, scale_report, scale_run
 from bench_servers import SERVERS, Running
@@ -83,6 +85,7 @@ def main():
                     "upload1": upload(server, path, upload_size, 1, 60),
                     "upload16": upload(server, path, upload_size, 16, 120),
                     "download": download(server, download_size),
+                    "duplex": duplex(server),
                 }
             finally:
                 server.stop()

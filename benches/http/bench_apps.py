@@ -4,6 +4,8 @@ no framework, so the servers are what is measured.
 - ``POST /echo``: the body back (read whole).
 - ``POST /upload``: the body read 64 KiB at a time; answers the byte count.
 - ``GET /download?size=N``: N bytes streamed in 64 KiB blocks, no Content-Length.
+- ``POST /duplex``: each piece of the body sent back as soon as it is read (full duplex;
+  WSGI: ``read1`` where the input has it, else ``read(64)``).
 - ``POST /query`` (WSGI only): the body read, then 2 ms blocked with the GIL released (as in a
   database query) and ~30 µs of Python; answers the body's length. A server's Python threads
   are what it measures: with too few, requests wait behind blocked ones.
@@ -45,6 +47,10 @@ def wsgi(environ, start_response):
                 yield BLOCK[:left]
                 left -= len(BLOCK)
         return blocks()
+    if path == "/duplex":
+        read = getattr(body, "read1", None) or (lambda n: body.read(64))
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return iter(lambda: read(65536), b"")
     if path == "/query":
         size = len(body.read())
         time.sleep(0.002)
@@ -77,6 +83,19 @@ async def asgi(scope, receive, send):
         while left > 0:
             await send({"type": "http.response.body", "body": BLOCK[:left], "more_body": True})
             left -= len(BLOCK)
+        await send({"type": "http.response.body", "body": b""})
+        return
+    if path == "/duplex":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            if message.get("body"):
+                await send({"type": "http.response.body", "body": message["body"],
+                            "more_body": True})
+            if not message.get("more_body"):
+                break
         await send({"type": "http.response.body", "body": b""})
         return
     parts = []

@@ -1,8 +1,11 @@
 """The loads of the HTTP benchmarks (bench.py), the same clients for every server: the wrk
-echo, curl uploads (with the server's memory sampled meanwhile) and curl downloads."""
+echo, curl uploads (with the server's memory sampled meanwhile), curl downloads, and a
+full-duplex round trip (a raw socket)."""
 
 import os
 import re
+import socket
+import statistics
 import subprocess
 import time
 
@@ -60,3 +63,36 @@ def download(server, size, runs=3):
         if got == size:
             best = max(best, size / seconds / 1e6)
     return {"mbps": best}
+
+
+def duplex(server, rounds=400, piece=64):
+    """Full duplex on one request: a 64-byte chunk of a chunked body, then a wait until the
+    app sent it back in the response, `rounds` times: the round trip's median and p99 (ms),
+    or `None` when the first piece does not come back within 2 s (a server that answers
+    only after the whole body)."""
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.settimeout(2)
+    try:
+        s.sendall(b"POST /duplex HTTP/1.1\r\nHost: bench\r\nTransfer-Encoding: chunked\r\n"
+                  b"Connection: close\r\n\r\n")
+        got, times = 0, []
+        for i in range(rounds):
+            data = b"%0*d" % (piece, i)
+            start = time.perf_counter()
+            s.sendall(b"%x\r\n%s\r\n" % (piece, data))
+            seen = b""
+            while data not in seen:
+                more = s.recv(65536)
+                if not more:
+                    return None
+                seen = seen[-piece:] + more
+            times.append((time.perf_counter() - start) * 1e3)
+            got += 1
+        s.sendall(b"0\r\n\r\n")
+    except (socket.timeout, OSError):
+        return None
+    finally:
+        s.close()
+    times.sort()
+    return {"median_ms": statistics.median(times), "p99_ms": times[int(len(times) * 0.99)]}

@@ -64,6 +64,11 @@ def report(results, upload_size):
     print("\n### 64 MiB streamed download (curl, best of 3)\n")
     print(table(["server", "MB/s"], [(label, f"{r['download']['mbps']:,.0f}")
                                     for label, r in results.items()]))
+    print("\n### Full duplex: a 64 B chunk sent, then awaited in the response (400 round trips)\n")
+    print(table(["server", "median ms", "p99 ms"],
+                [(label, *((f"{r['duplex']['median_ms']:.3f}", f"{r['duplex']['p99_ms']:.3f}")
+                           if r.get("duplex") else ("not served", "-")))
+                 for label, r in results.items()]))
     ratios = []
 
     def ratio(a, b, key, sub):
