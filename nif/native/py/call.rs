@@ -58,8 +58,9 @@ fn small(terms: &[Term<'_>]) -> bool {
     let mut stack: Vec<Term<'_>> = terms.to_vec();
     while let Some(term) = stack.pop() {
         let cost = match term.get_type() {
-            TermType::Binary => Binary::from_term(term)
-                .map_or(1, |binary| 1 + binary.len() / BINARY_BYTES_PER_NODE),
+            TermType::Binary => {
+                Binary::from_term(term).map_or(1, |binary| 1 + binary.len() / BINARY_BYTES_PER_NODE)
+            }
             _ => 1,
         };
         budget = match budget.checked_sub(cost) {
