@@ -27,12 +27,16 @@ unsafe impl Send for Arena {}
 unsafe impl Sync for Arena {}
 
 impl Arena {
-    fn new(cap: usize) -> Self {
-        let mut memory = std::mem::ManuallyDrop::new(Vec::<u8>::with_capacity(cap));
-        Self {
+    /// `None` when the memory cannot be allocated (a binding then raises `MemoryError`
+    /// instead of the process aborting).
+    fn try_new(cap: usize) -> Option<Self> {
+        let mut memory = Vec::<u8>::new();
+        memory.try_reserve_exact(cap).ok()?;
+        let mut memory = std::mem::ManuallyDrop::new(memory);
+        Some(Self {
             ptr: memory.as_mut_ptr(),
             cap: memory.capacity(),
-        }
+        })
     }
 }
 
@@ -84,13 +88,16 @@ const MIN_ARENA: usize = 64 * 1024;
 
 impl Merge {
     /// An empty arena for bytes from `base` on, with room for at least `need` bytes (twice
-    /// that, so the following exports append without reallocating).
-    pub(crate) fn new(base: u64, need: usize) -> Self {
-        Self {
-            arena: Arc::new(Arena::new(need.saturating_mul(2).max(MIN_ARENA))),
+    /// that, so the following exports append without reallocating; `need` alone when twice
+    /// cannot be had); `None` when not even that can be allocated.
+    pub(crate) fn try_new(base: u64, need: usize) -> Option<Self> {
+        let arena = Arena::try_new(need.saturating_mul(2).max(MIN_ARENA))
+            .or_else(|| Arena::try_new(need))?;
+        Some(Self {
+            arena: Arc::new(arena),
             base,
             filled: 0,
-        }
+        })
     }
 
     /// The absolute offset just past the bytes held.

@@ -203,6 +203,25 @@ impl Reader {
         )
     }
 
+    /// A peek that may wait: `None` while no byte is there; else up to `n` unread bytes
+    /// handed to `consume` under the lock, without taking them (empty at a clean EOF; the
+    /// body's error once it failed with nothing left). What [`Reader::fill`] decides, for a
+    /// binding that builds its own result from the slices (no joined copy of the blocks).
+    pub fn try_peek_with<T>(
+        &self,
+        n: usize,
+        consume: impl for<'s> FnOnce(Slices<'s>) -> T,
+    ) -> Option<Result<T>> {
+        let kind = ReadKind::Available(n);
+        self.shared.update(
+            |state, fx| match decide_mut(&kind, state, &mut Scan::default(), fx) {
+                Decision::Wait => None,
+                Decision::Fail(e) => Some(Err(e)),
+                Decision::Take(n) => Some(Ok(consume(Slices::new(&state.store, state.pos, n)))),
+            },
+        )
+    }
+
     /// `readline()`'s fast path for bindings that read line by line: if the next line (through
     /// `delim`, no limit) is already there inside one block of an unbounded buffer, passes it
     /// to `consume` under one short lock hold and returns `consume`'s result. `None` when that
@@ -265,8 +284,18 @@ impl Reader {
     }
 
     /// All unread bytes as one contiguous, immutable [`Bytes`] (a zero-copy export: later
-    /// writes never change or invalidate it).
+    /// writes never change or invalidate it). Unread bytes over several blocks are merged
+    /// into one allocation; when it cannot be made, this aborts like any Rust allocation
+    /// ([`Reader::try_snapshot`] returns `None` instead).
     pub fn snapshot(&self) -> Bytes {
+        self.try_snapshot().unwrap_or_else(|| {
+            std::alloc::handle_alloc_error(std::alloc::Layout::new::<[u8; 64 * 1024]>())
+        })
+    }
+
+    /// [`Reader::snapshot`], or `None` when the memory to merge blocks into cannot be
+    /// allocated (nothing changed: a binding raises `MemoryError`).
+    pub fn try_snapshot(&self) -> Option<Bytes> {
         let mut state = self.shared.lock();
         let pos = state.pos;
         state.store.contiguous_from(pos)

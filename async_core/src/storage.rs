@@ -445,14 +445,15 @@ impl Storage {
         out.freeze()
     }
 
-    /// `[start, end())` as one contiguous, immutable `Bytes` that later writes never touch.
+    /// `[start, end())` as one contiguous, immutable `Bytes` that later writes never touch;
+    /// `None` (nothing changed) when the memory to merge the blocks into cannot be allocated.
     ///
     /// Blocks spanned by the range are merged into one block once, so repeated exports of a
     /// growing buffer do not copy the same bytes again and again.
-    pub(crate) fn contiguous_from(&mut self, start: u64) -> Bytes {
+    pub(crate) fn contiguous_from(&mut self, start: u64) -> Option<Bytes> {
         let end = self.end();
         if start == end {
-            return Bytes::new();
+            return Some(Bytes::new());
         }
         self.seal_tail_prefix();
         let first_index = self.segment_index(start);
@@ -460,7 +461,13 @@ impl Storage {
             let merged_start = self.sealed[first_index].start;
             let mut merge = match self.merge.take() {
                 Some(m) if m.can_extend(merged_start, end) => m,
-                _ => Merge::new(merged_start, (end - merged_start) as usize),
+                old => match Merge::try_new(merged_start, (end - merged_start) as usize) {
+                    Some(m) => m,
+                    None => {
+                        self.merge = old;
+                        return None;
+                    }
+                },
             };
             let from = merge.end();
             self.for_each_slice(from, (end - from) as usize, |piece| merge.append(piece));
@@ -473,7 +480,7 @@ impl Storage {
             });
         }
         let segment = &self.sealed[first_index];
-        segment.bytes.slice((start - segment.start) as usize..)
+        Some(segment.bytes.slice((start - segment.start) as usize..))
     }
 
     /// The offset of the first `byte` in `[start, end)`, if any.
@@ -564,7 +571,7 @@ mod tests {
     fn growth_keeps_earlier_bytes_in_place() {
         let mut s = Storage::new(None, None);
         s.append(b"hello");
-        let snapshot = s.contiguous_from(0);
+        let snapshot = s.contiguous_from(0).unwrap();
         let before = snapshot.as_ptr();
         s.append(&vec![7u8; 3 * MIN_BLOCK]);
         assert_eq!(&snapshot[..], b"hello");
@@ -670,10 +677,10 @@ mod tests {
         let mut s = Storage::new(None, None);
         s.append(&vec![1u8; MIN_BLOCK]);
         s.append(&[2u8; 3]);
-        let all = s.contiguous_from(0);
+        let all = s.contiguous_from(0).unwrap();
         assert_eq!(all.len(), MIN_BLOCK + 3);
         assert_eq!(s.sealed.len(), 1);
-        let again = s.contiguous_from(1);
+        let again = s.contiguous_from(1).unwrap();
         assert_eq!(again.as_ptr(), all[1..].as_ptr());
     }
 }

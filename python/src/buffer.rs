@@ -304,14 +304,20 @@ impl PyBuffer {
     #[pyo3(signature = (size=0))]
     fn peek<'py>(&self, py: Python<'py>, size: isize) -> PyResult<Bound<'py, PyBytes>> {
         let n = if size <= 0 { usize::MAX } else { size as usize };
-        let data: Bytes = self.reader.peek(n);
-        if !data.is_empty() {
-            return Ok(bytes_from_slice(py, &data));
+        // One copy into the new `bytes`, straight from the blocks; a failed allocation is a
+        // `MemoryError` (a joined copy in Rust would abort).
+        let build = |slices: Slices<'_>| bytes_from_slices(py, &slices);
+        if let Some(result) = self.reader.try_peek_with(n, build) {
+            return result.map_err(to_py)?;
         }
         let deadline = deadline(self.timeout());
-        let mut fill = self.reader.fill(n);
-        let data = park(py, &mut fill, deadline, "peek()")?.map_err(to_py)?;
-        Ok(bytes_from_slice(py, &data))
+        let mut ready = self.reader.ready(ReadKind::Available(n));
+        loop {
+            park(py, &mut ready, deadline, "peek()")?;
+            if let Some(result) = self.reader.try_peek_with(n, build) {
+                return result.map_err(to_py)?;
+            }
+        }
     }
 
     // Calls without keywords and with no argument, `None` or an `int` go through the raw
@@ -574,7 +580,12 @@ impl PyBuffer {
         if flags & ffi::PyBUF_WRITABLE == ffi::PyBUF_WRITABLE {
             return Err(PyBufferError::new_err("PyBuffer exports are read-only"));
         }
-        let data = Box::new(slf.get().reader.snapshot());
+        let data = Box::new(
+            slf.get()
+                .reader
+                .try_snapshot()
+                .ok_or_else(|| PyMemoryError::new_err(()))?,
+        );
         let len = data.len() as ffi::Py_ssize_t;
         // SAFETY: `view` is non-null and, per the buffer protocol, points to a `Py_buffer` we
         // may fill. `buf` points into `data`, an immutable `Bytes` whose memory never moves or
