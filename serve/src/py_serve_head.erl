@@ -72,7 +72,9 @@ read(Socket) ->
 %% socket's parser would start in its middle.
 -spec watch(gen_tcp:socket()) -> ok | {error, term()}.
 watch(Socket) ->
-    case py_serve_ahead:empty() andalso inet:setopts(Socket, [{packet, http_bin}, {active, once}]) of
+    Watched = py_serve_ahead:empty()
+        andalso inet:setopts(Socket, [{packet, http_bin}, {active, once}]),
+    case Watched of
         ok -> put(py_serve_head_watching, true), ok;
         false -> {error, read_ahead};
         Error -> Error

@@ -15,10 +15,11 @@
 %% == Flow control ==
 %% The socket is read only when the body buffer took the previous piece: a write returning
 %% `{partial, Rest}' parks `Rest' until the event `body_writable', so a slow app slows the
-%% client through TCP and a request holds at most `--buffer-size' body bytes (plus the piece
-%% being read: 256 KiB or `--buffer-size' if smaller). Responses are sent as they are read
-%% from the response buffer; `gen_tcp:send' waits (this process, never a scheduler) while the
-%% client reads slowly, and meanwhile the app's writes wait for room.
+%% client through TCP and a request holds at most `--buffer-size' body bytes (plus the bytes
+%% of one read: under twice the read unit, 256 KiB or `--buffer-size' if smaller). Responses
+%% are sent as they are read from the response buffer; `gen_tcp:send' waits (this process,
+%% never a scheduler) while the client reads slowly, and meanwhile the app's writes wait for
+%% room.
 %%
 %% == Body reads ==
 %% A body read takes what the client sent so far, as soon as there is any (the socket in
@@ -338,13 +339,13 @@ end_body(S) ->
     S.
 
 %% The next bytes of the body: those read ahead, else what the socket has once it has any
-%% (at most `Wanted' bytes: more reads than one when the socket has them at once). While waiting, the request's events are handled as they
-%% come: an app's response (or the part of it written so far) is sent at once, so an app
-%% that answers before it read its body, or one that streams its answer to each piece of a
-%% body the client sends only after it saw that answer, is not held up; a request whose node
-%% failed is answered (502) at once. The body timeout runs from the read's start: any bytes
-%% restart it (the caller re-arms), so a slow client is cut only when it sends nothing for
-%% `--body-timeout'.
+%% (gathering more reads, up to `Wanted' bytes, when the socket has them at once). While
+%% waiting, the request's events are handled as they come: an app's response (or the part of
+%% it written so far) is sent at once, so an app that answers before it read its body, or
+%% one that streams its answer to each piece of a body the client sends only after it saw
+%% that answer, is not held up; a request whose node failed is answered (502) at once. The
+%% body timeout runs from the read's start: any bytes restart it (the caller re-arms), so a
+%% slow client is cut only when it sends nothing for `--body-timeout'.
 recv(#s{sock = Socket} = S, Wanted) ->
     case py_serve_ahead:take() of
         <<>> ->

@@ -116,7 +116,8 @@ head(Version, Status, Headers, Close) ->
         ++ [{<<"connection">>, <<"close">>} || Close, not app_closes(Headers)]
         %% An HTTP/1.0 client keeps the connection only if the answer says so.
         ++ [{<<"connection">>, <<"keep-alive">>} || not Close, Version =:= {1, 0}],
-    [version(Version), py_serve_status:line(Status), <<"\r\n">>, [[N, <<": ">>, V, <<"\r\n">>] || {N, V} <- Headers ++ Extra], <<"\r\n">>].
+    [version(Version), py_serve_status:line(Status), <<"\r\n">>,
+     [[N, <<": ">>, V, <<"\r\n">>] || {N, V} <- Headers ++ Extra], <<"\r\n">>].
 
 version({1, 0}) -> <<"HTTP/1.0 ">>;
 version(_) -> <<"HTTP/1.1 ">>.
