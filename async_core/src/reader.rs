@@ -167,13 +167,10 @@ impl Reader {
         kind: ReadKind,
         consume: impl for<'s> FnOnce(Slices<'s>) -> T,
     ) -> Option<Result<T>> {
-        self.shared.update(
-            |state, fx| match decide_mut(&kind, state, &mut Scan::default(), fx) {
-                Decision::Wait => None,
-                Decision::Fail(e) => Some(Err(e)),
-                Decision::Take(n) => Some(Ok(state.take(n, consume, fx))),
-            },
-        )
+        let attempt = self.try_read_or_keep(kind, |slices| {
+            Ok::<_, std::convert::Infallible>(consume(slices))
+        })?;
+        Some(attempt.map(|Ok(taken)| taken))
     }
 
     /// [`Reader::try_read_with`] for a `consume` that can fail: the bytes are taken only when
