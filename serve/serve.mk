@@ -40,7 +40,7 @@ build-serve: build-nif
 dialyzer-serve: build-serve
 	mkdir -p $(dir $(SERVE_PLT))
 	test -f $(SERVE_PLT) || $(DIALYZER) --build_plt --output_plt $(SERVE_PLT) \
-		--apps erts kernel stdlib inets $(MOCHIWEB_EBIN)
+		--apps erts kernel stdlib inets crypto $(MOCHIWEB_EBIN)
 	$(DIALYZER) --plt $(SERVE_PLT) -Wunmatched_returns -Werror_handling -pa nif/ebin \
 		$(SERVE_EBIN) nif/ebin
 

@@ -173,13 +173,17 @@
                   scheme => binary(),
                   peer => {inet:ip_address() | binary(), inet:port_number()} | undefined,
                   server => {inet:ip_address() | binary(), inet:port_number()} | undefined,
-                  root_path => binary()}.
+                  root_path => binary(),
+                  websocket => boolean()}.
 %% The request head. `path': the raw target path, still percent-encoded, without the query;
 %% `query_string': the raw bytes after `?'; `http_version': `<<"1.1">>' (the default),
 %% `<<"1.0">>', `<<"2">>'; `headers' in arrival order (names in any case; `content-length'
 %% and `transfer-encoding' as received); `peer' (the client) and `server' as
-%% `{Address, Port}'; `root_path' the mount point (WSGI `SCRIPT_NAME', ASGI `root_path').
-%% Defaults: `GET', `/', no query, no headers, `http', no peer or server, `<<>>'.
+%% `{Address, Port}'; `root_path' the mount point (WSGI `SCRIPT_NAME', ASGI `root_path');
+%% `websocket': the server checked a WebSocket opening handshake and speaks the protocol, an
+%% ASGI app then runs a `websocket' session whose messages go through the two buffers as
+%% records (`py_buffer.asgi_websocket'). Defaults: `GET', `/', no query, no headers, `http',
+%% no peer or server, `<<>>', `false'.
 
 -type options() :: #{content_length => non_neg_integer() | undefined,
                      max_body => non_neg_integer() | infinity,
@@ -363,7 +367,8 @@ request(Head) ->
       scheme => maps:get(scheme, Head, <<"http">>),
       client => address(maps:get(peer, Head, undefined)),
       server => address(maps:get(server, Head, undefined)),
-      root_path => maps:get(root_path, Head, <<>>)}.
+      root_path => maps:get(root_path, Head, <<>>),
+      websocket => maps:get(websocket, Head, false) =:= true}.
 
 %% The status as the caller asked for it: with the app's phrase, or the code alone.
 status({Code, Phrase}, #py_request{phrase = true}) when is_binary(Phrase) -> {Code, Phrase};

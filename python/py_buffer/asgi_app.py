@@ -20,6 +20,9 @@ description (`RequestHead`), gives the app ``receive`` over the body buffer
   `py_buffer.failures`).
 
 ``scope["state"]`` is a shallow copy of the lifespan state (`py_buffer.lifespan`), when given.
+
+A request the server marks ``websocket`` (it checked the opening handshake) runs as a
+``websocket`` session instead (`py_buffer.asgi_websocket`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from urllib.parse import unquote_to_bytes
 from . import asgi
 from ._native import BufferWriter, PyBuffer
 from .failures import LOG, report
+from .asgi_websocket import WebSocketSession, build_websocket_scope
 from .fields import checked_header, checked_status
 from .responder import Headers, RequestHead, Responder
 
@@ -164,7 +168,11 @@ class AsgiAdapter:
                 self._idle.set_result(None)
 
     async def _serve(self, request: Any, body: PyBuffer, responder: Responder) -> None:
-        scope = build_scope(RequestHead.from_mapping(request), self.state)
+        head = RequestHead.from_mapping(request)
+        if head.websocket:
+            await self._session(head, body, responder)
+            return
+        scope = build_scope(head, self.state)
         send = _Send(responder, body, self.whole_max)
         body_receive = asgi.receive(body)
         gone = False
@@ -191,3 +199,15 @@ class AsgiAdapter:
                 body.close()
             if not isinstance(exc, Exception):
                 raise
+
+    async def _session(self, head: RequestHead, body: PyBuffer, responder: Responder) -> None:
+        session = WebSocketSession(responder, body)
+        scope = build_websocket_scope(head, ASGI, self.state)
+        try:
+            await self.app(scope, session.receive, session.send)
+        except BaseException as exc:  # reported; re-raised if not an Exception
+            session.end(exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            session.end(None)

@@ -97,6 +97,8 @@ class RequestHead:
     - ``headers``: ``(name, value)`` byte pairs in arrival order, names in any case.
     - ``client`` / ``server``: ``(host, port)`` or ``None``; ``root_path``: the mount point
       (WSGI ``SCRIPT_NAME``, ASGI ``root_path``), a decoded ``str``.
+    - ``websocket``: the server checked a WebSocket opening handshake and speaks the protocol
+      (ASGI: a ``websocket`` scope, `py_buffer.asgi_websocket`).
     """
 
     method: str = "GET"
@@ -108,6 +110,7 @@ class RequestHead:
     client: Optional[Tuple[str, int]] = None
     server: Optional[Tuple[str, int]] = None
     root_path: str = ""
+    websocket: bool = False
 
     @classmethod
     def from_mapping(cls, request: Mapping[str, Any]) -> "RequestHead":
@@ -127,6 +130,7 @@ class RequestHead:
             client=_address(request.get("client")),
             server=_address(request.get("server")),
             root_path=_text(request.get("root_path", "")),
+            websocket=bool(request.get("websocket", False)),
         )
 
 

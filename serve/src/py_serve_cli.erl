@@ -3,7 +3,7 @@
 %% py-buffer-serve [--interface wsgi|asgi] [--bind HOST:PORT] [--app-dir DIR]
 %%                 [--max-body-size BYTES] [--body-timeout SECONDS] [--buffer-size BYTES]
 %%                 [--workers N] [--nodes N] [--header-timeout SECONDS] [--graceful-timeout SECONDS]
-%%                 [--root-path PATH] [--log-level LEVEL] [--stats]
+%%                 [--root-path PATH] [--ws-max-size BYTES] [--log-level LEVEL] [--stats]
 %%                 [--role front|app] [--name NAME] [--connect NAME@HOST]...
 %%                 [--dist-interface ADDR] [--dist-ticktime SECONDS] [--cookie-file PATH]
 %%                 MODULE:ATTR
@@ -42,6 +42,7 @@
                     log_level := py_serve_log:level(),
                     stats := boolean(),
                     root_path := binary(),
+                    ws_max_size := pos_integer(),
                     role := front | app,
                     name := string() | undefined,
                     connect := [node()],
@@ -67,6 +68,7 @@
                     log_level => info,
                     stats => false,
                     root_path => <<>>,
+                    ws_max_size => 16 bsl 20,
                     role => front,
                     connect => [],
                     dist_interface => {127, 0, 0, 1},
@@ -112,6 +114,9 @@ usage() ->
      "                            strips it: prefixed to each request's path, the ASGI\n"
      "                            root_path and the WSGI SCRIPT_NAME (as uvicorn's\n"
      "                            --root-path; default: none)\n"
+     "  --ws-max-size BYTES       ASGI WebSocket sessions: the largest message a client\n"
+     "                            may send; a larger one closes the session with 1009\n"
+     "                            (as uvicorn's --ws-max-size; default: 16M)\n"
      "  --log-level LEVEL         debug, info (access log), warning, error or none\n"
      "                            (default: info)\n"
      "  --stats                   serve GET /.py-buffer-serve/stats (JSON: requests in\n"
@@ -173,6 +178,7 @@ option("bind", Value, Opts) -> Opts#{bind => Value, bind_given => true};
 option("app-dir", Value, Opts) -> Opts#{app_dir => Value};
 option("max-body-size", Value, Opts) -> Opts#{max_body => size(Value, 0)};
 option("buffer-size", Value, Opts) -> Opts#{buffer_size => size(Value, 1)};
+option("ws-max-size", Value, Opts) -> Opts#{ws_max_size => size(Value, 1)};
 option("body-timeout", Value, Opts) -> Opts#{body_timeout => millis(Value)};
 option("header-timeout", Value, Opts) -> Opts#{header_timeout => millis(Value)};
 option("graceful-timeout", Value, Opts) -> Opts#{graceful_timeout => millis(Value)};

@@ -17,8 +17,8 @@
 %% but a lone `chunked').
 -module(py_serve_framing).
 
--export([body/1, content_length/1, expects_continue/1, wants_close/2, lower/1,
-         trim_trailing_ows/1]).
+-export([body/1, content_length/1, expects_continue/1, wants_close/2, values/2, lower/1,
+         trim_ows/1, trim_trailing_ows/1]).
 -export_type([framing/0, error/0]).
 
 -type framing() :: {length, non_neg_integer()} | chunked.
@@ -60,13 +60,16 @@ wants_close(Version, Headers) ->
         false -> not lists:member(<<"keep-alive">>, Tokens)
     end.
 
-%% The comma-separated, trimmed, lower-cased values of a header, over all its entries.
+%% @doc The comma-separated, trimmed, lower-cased values of a header (`Name' lower-case),
+%% over all its entries.
+-spec values(binary(), [{binary(), binary()}]) -> [binary()].
 values(Name, Headers) ->
     [lower(V) || {N, Joined} <- Headers, N =:= Name,
                             V0 <- binary:split(Joined, <<",">>, [global]),
                             V <- [trim_ows(V0)], V =/= <<>>].
 
-%% Without the optional whitespace (spaces and tabs, RFC 9110 §5.6.3) at either end.
+%% @doc Without the optional whitespace (spaces and tabs, RFC 9110 §5.6.3) at either end.
+-spec trim_ows(binary()) -> binary().
 trim_ows(Bin) ->
     trim_trailing_ows(trim_leading_ows(Bin)).
 

@@ -163,8 +163,40 @@ json_value(V) when is_map(V) -> json_object(V).
 
 serve(#s{headers = Headers, version = Version, cfg = #{max_body := Max}} = S) ->
     case py_serve_head:check(Version, Headers) of
-        ok -> serve_framed(S, py_serve_framing:body(Headers), Max);
+        ok -> serve_upgrade(S, upgrade(S), Max);
         {error, Why} -> ours(S#s{close = true, note = io_lib:format("bad head: ~p", [Why])}, 400)
+    end.
+
+%% A WebSocket opening handshake, for an ASGI app (a WSGI app gets it as a plain request, as
+%% under gunicorn).
+upgrade(#s{cfg = #{app := {asgi, _}}, method = Method, version = Version, headers = Headers}) ->
+    py_serve_ws:upgrade(Method, Version, Headers);
+upgrade(_S) ->
+    no.
+
+serve_upgrade(#s{headers = Headers} = S, no, Max) ->
+    serve_framed(S, py_serve_framing:body(Headers), Max);
+serve_upgrade(S, {ok, Key}, _Max) ->
+    websocket(S, Key);
+serve_upgrade(S, {error, Status, Headers, Why}, _Max) ->
+    S1 = S#s{close = true, note = atom_to_list(Why)},
+    reply(S1, Status, [{<<"content-type">>, <<"text/plain">>} | Headers],
+          iolist_to_binary([py_serve_status:line(Status), "\n"])).
+
+%% A WebSocket session (py_serve_ws); the connection closes after it.
+websocket(#s{cfg = #{app := App, buffer_size := Buffer, ws_max_size := MaxSize,
+                     body_timeout := Timeout}, guard = Guard, sock = Socket} = S, Key) ->
+    case py_remote:start(App, (request_head(S))#{websocket => true},
+                         #{body_buffer => Buffer, response_buffer => Buffer}) of
+        {ok, Req} ->
+            ok = py_serve_guard:disarm(Guard),  % sessions have no body timeout
+            #{status := Status, sent := Sent, received := Received, note := Note} =
+                py_serve_ws:serve(#{sock => Socket, req => Req, key => Key,
+                                    max_size => MaxSize, close_timeout => Timeout}),
+            S#s{resp = sent, ended = done, body_done = true, close = true, status = Status,
+                sent = Sent, received = Received, note = Note};
+        {error, Reason} ->
+            ours(S#s{close = true, note = io_lib:format("python: ~p", [Reason])}, 503)
     end.
 
 serve_framed(S, Found, Max) ->
