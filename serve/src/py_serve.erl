@@ -17,7 +17,8 @@
 %% On SIGTERM ({@link py_serve_signal}; the script turns Ctrl-C into SIGTERM) it stops the
 %% listener (no new connections: the listening socket closes; connections already accepted
 %% are linked to the listener but ignore its `normal' exit), marks the server draining
-%% (responses say `Connection: close' and keep-alive ends), waits until no request is in
+%% (responses say `Connection: close' and keep-alive ends), closes WebSocket sessions (1012,
+%% as uvicorn: {@link py_serve_ws:shutdown/0}), waits until no request is in
 %% flight or `--graceful-timeout' passed, runs the ASGI lifespan shutdown, and stops the VM
 %% with `init:stop/0' (the `py_buffer' application finalizes Python): exit status 0.
 %%
@@ -73,6 +74,7 @@ stop() ->
 init(#{ip := IP, host := Host, port := Port} = Config) ->
     register(py_serve, self()),
     ok = py_serve_stats:init(),
+    ok = py_serve_ws:init(),
     persistent_term:put(py_serve_config, Config),
     ok = configure(Config),
     {ok, _} = application:ensure_all_started(py_buffer),
@@ -202,6 +204,7 @@ shutdown(#{app := App, graceful_timeout := Grace}) ->
                        [py_serve_stats:in_flight()]),
     py_serve_stats:drain(),
     ok = mochiweb_socket_server:stop(?LISTENER),
+    ok = py_serve_ws:shutdown(),
     Deadline = erlang:monotonic_time(millisecond) + Grace,
     await_idle(fun py_serve_stats:in_flight/0, Deadline),
     %% With app nodes, py_nodes:stop/0 runs the lifespan shutdown on every local app node (not

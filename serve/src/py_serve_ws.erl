@@ -28,14 +28,21 @@
 %%     client does not answer a close within `--body-timeout'. A client that drops the
 %%     connection is `websocket.disconnect' 1006 for the app (the body aborted).</li>
 %% </ol>
-%% No keep-alive pings are sent (uvicorn pings every 20 s); a session without traffic stays
+%% A shutdown ({@link shutdown/0}) closes every session with 1012 (the app gets it as its
+%% `websocket.disconnect'), so an open session does not hold the server for the grace
+%% period. No keep-alive pings are sent (uvicorn pings every 20 s); a session without traffic stays
 %% open until one side closes it.
 -module(py_serve_ws).
 
--export([upgrade/3, serve/1]).
+-export([init/0, upgrade/3, serve/1, shutdown/0]).
 -export_type([session/0]).
 
 -define(GUID, <<"258EAFA5-E914-47DA-95CA-C5AB0DC85B11">>).
+%% The `pg' scope and group of the sessions, which a shutdown closes.
+-define(SCOPE, py_serve_ws).
+-define(GROUP, sessions).
+%% The close code of a session the server's shutdown ends ("service restart", as uvicorn).
+-define(SHUTDOWN_CODE, 1012).
 
 -type session() :: #{sock := term(), req := py_remote:req(), key := binary(),
                      max_size := pos_integer(), close_timeout := timeout()}.
@@ -60,10 +67,25 @@
              %% The socket is armed (`{active, once}').
              armed = false :: boolean(),
              close_timeout :: timeout(),
+             %% The server's shutdown came before the app answered.
+             going_away = false :: boolean(),
              status = 101 :: non_neg_integer(),
              sent = 0 :: non_neg_integer(),
              received = 0 :: non_neg_integer(),
              note = [] :: iodata()}).
+
+%% @doc Starts the scope sessions join (once, before the listener starts).
+-spec init() -> ok.
+init() ->
+    {ok, _} = pg:start_link(?SCOPE),
+    ok.
+
+%% @doc Closes every session (the server is shutting down): the client gets a close frame
+%% with 1012, the app the same code as its `websocket.disconnect'.
+-spec shutdown() -> ok.
+shutdown() ->
+    lists:foreach(fun(Session) -> Session ! {?MODULE, shutdown} end,
+                  pg:get_members(?SCOPE, ?GROUP)).
 
 %% @doc Whether the request `Method', `Version', `Headers' (names lower-case) opens a
 %% WebSocket: `no' (a plain HTTP request), `{ok, Key}', or `{error, Status, Headers, Why}'
@@ -101,6 +123,7 @@ raw(Name, Headers) ->
 %% connection.
 -spec serve(session()) -> result().
 serve(#{sock := Socket, req := Req, key := Key, max_size := Max, close_timeout := Timeout}) ->
+    ok = pg:join(?SCOPE, ?GROUP, self()),
     W = #ws{sock = Socket, req = Req, decoder = py_serve_ws_frame:new(Max),
             close_timeout = Timeout},
     #ws{status = Status, sent = Sent, received = Received, note = Note} = connecting(W, Key),
@@ -111,6 +134,7 @@ serve(#{sock := Socket, req := Req, key := Key, max_size := Max, close_timeout :
 %% Waits for the app's answer: the 101 head, or a refusal (a whole response), or its end.
 connecting(#ws{req = Req, sock = Socket} = W, Key) ->
     receive
+        {?MODULE, shutdown} -> connecting(W#ws{going_away = true}, Key);
         {tcp_closed, Socket} -> finish(client_gone(W));
         {tcp_error, Socket, _} -> finish(client_gone(W));
         Msg ->
@@ -132,7 +156,11 @@ answer([{response_start, 101, Headers} | Rest], #ws{in = open} = W, Key) ->
                                                         false),
     W1 = send(W#ws{out = open}, Head),
     W2 = events(Rest, W1),
-    finish(session(arm(W2)));
+    W3 = case W2#ws.going_away of
+             true -> going_away(W2);
+             false -> W2
+         end,
+    finish(session(arm(W3)));
 answer([{response, Status, Headers, Body} | _], W, _Key) ->
     refused(W, py_serve_status:code(Status),
             py_serve_response:whole(<<"GET">>, {1, 1}, Status, Headers, {Body, true}));
@@ -167,6 +195,8 @@ session(#ws{sock = Socket, req = Req} = W) ->
             session(client_gone(W));
         {tcp_error, Socket, _} ->
             session(client_gone(W));
+        {?MODULE, shutdown} ->
+            session(going_away(W));
         Msg ->
             case py_remote:handle(Msg, Req) of
                 {ok, Events, Req1} -> session(arm(events(Events, W#ws{req = Req1})));
@@ -214,9 +244,17 @@ message({close, Close}, W) ->
 
 %% A frame the RFC does not allow: closed with its code (the app told so), no close awaited.
 protocol_error(W, Code, Why) ->
+    closed_by_server(W#ws{note = atom_to_list(Why)}, Code).
+
+%% The server's shutdown: closed with 1012, no close awaited.
+going_away(W) ->
+    closed_by_server(W#ws{note = "server shutdown"}, ?SHUTDOWN_CODE).
+
+closed_by_server(#ws{in = closed} = W, _Code) ->
+    W;
+closed_by_server(W, Code) ->
     W1 = frame(W, close, py_serve_ws_frame:close_payload(Code, <<>>)),
-    W2 = to_app(W1#ws{out = closed, note = atom_to_list(Why)},
-                py_serve_ws_record:record(close, <<Code:16>>)),
+    W2 = to_app(W1#ws{out = closed}, py_serve_ws_record:record(close, <<Code:16>>)),
     to_app(W2#ws{in = closed}, eof).
 
 %% A record (or the end) for the app, in order behind those waiting for room.

@@ -6,6 +6,7 @@ answering as under uvicorn."""
 import base64
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -184,6 +185,22 @@ def test_sessions_are_served_by_every_node(tmp_module):
         assert len(set(pids)) == 2 and srv.beam_pid in pids
     finally:
         assert srv.stop() == 0, srv.log()
+
+
+def test_a_shutdown_closes_open_sessions_with_1012(tmp_module):
+    srv = Server("ws_apps:app", interface="asgi", tmp=tmp_module,
+                 args=["--graceful-timeout", "60"])
+    with connect(ws_url(srv, "/echo")) as ws, connect(ws_url(srv, "/pid")) as idle:
+        ws.send("x")
+        assert ws.recv() == "x"
+        assert int(idle.recv()) == srv.beam_pid
+        srv.proc.send_signal(signal.SIGTERM)
+        for session in (ws, idle):
+            with pytest.raises(ConnectionClosed) as closed:
+                session.recv(timeout=30)
+            assert closed.value.rcvd.code == 1012
+        # Stopped well within the grace period (60 s): the sessions did not hold it.
+        assert srv.proc.wait(30) == 0, srv.log()
 
 
 # ---- the handshake and frames on a raw socket ------------------------------------------------
