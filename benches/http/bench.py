@@ -9,6 +9,9 @@ same apps (bench_apps.py) and the same clients for every server, each load bound
 - download: 64 MiB streamed from /download, curl, 1 client: MB/s (best of 3).
 - duplex: one chunked request to /duplex, 400 times a 64-byte chunk sent and awaited in the
   response before the next: the round trip's median and p99 (a raw socket).
+- websocket (ASGI servers): on /ws, one session's round trip of a 64-byte message (1000
+  times: median, p99), then 16 sessions each keeping 8 messages of 1 KiB in flight for 3 s:
+  messages echoed per second (the `websockets` client, asyncio, one process).
 
 py-buffer-serve runs with one node (one CPython) and with `--nodes 2` (a second CPython in a
 local app node, requests routed to the least busy).
@@ -36,7 +39,7 @@ import os
 import sys
 import tempfile
 
-from bench_loads import download, duplex, upload, wrk
+from bench_loads import download, duplex, upload, websocket, wrk
 from bench_report import plots, report
 from bench_scale import SCALE_JSON, SCALE_KINDS, scale_report, scale_run
 from bench_servers import SERVERS, Running
@@ -86,6 +89,7 @@ def main():
                     "upload16": upload(server, path, upload_size, 16, 120),
                     "download": download(server, download_size),
                     "duplex": duplex(server),
+                    "websocket": websocket(server),
                 }
             finally:
                 server.stop()

@@ -6,6 +6,7 @@ no framework, so the servers are what is measured.
 - ``GET /download?size=N``: N bytes streamed in 64 KiB blocks, no Content-Length.
 - ``POST /duplex``: each piece of the body sent back as soon as it is read (full duplex;
   WSGI: ``read1`` where the input has it, else ``read(64)``).
+- WebSocket ``/ws`` (ASGI only): every message sent back as it came.
 - ``POST /query`` (WSGI only): the body read, then 2 ms blocked with the GIL released (as in a
   database query) and ~30 µs of Python; answers the body's length. A server's Python threads
   are what it measures: with too few, requests wait behind blocked ones.
@@ -74,6 +75,15 @@ async def asgi(scope, receive, send):
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        while (message := await receive())["type"] == "websocket.receive":
+            if message.get("text") is not None:
+                await send({"type": "websocket.send", "text": message["text"]})
+            else:
+                await send({"type": "websocket.send", "bytes": message["bytes"]})
+        return
     path = scope["path"]
     if path == "/download":
         size = _size(scope["query_string"].decode())

@@ -1,7 +1,8 @@
 """The loads of the HTTP benchmarks (bench.py), the same clients for every server: the wrk
-echo, curl uploads (with the server's memory sampled meanwhile), curl downloads, and a
-full-duplex round trip (a raw socket)."""
+echo, curl uploads (with the server's memory sampled meanwhile), curl downloads, a
+full-duplex round trip (a raw socket), and WebSocket echoes (the `websockets` client)."""
 
+import asyncio
 import os
 import re
 import socket
@@ -96,3 +97,52 @@ def duplex(server, rounds=400, piece=64):
         s.close()
     times.sort()
     return {"median_ms": statistics.median(times), "p99_ms": times[int(len(times) * 0.99)]}
+
+
+def websocket(server, rounds=1000, clients=16, seconds=3.0, size=1024):
+    """ASGI servers: on ``/ws``, one session's round trip of a 64-byte text message
+    (`rounds` times: median and p99, ms), then `clients` sessions each keeping 8 messages of
+    `size` bytes in flight for `seconds` (echoed messages per second, all sessions). `None`
+    for WSGI servers or when the handshake fails."""
+    if server.interface != "asgi":
+        return None
+    try:
+        return asyncio.run(_websocket(server, rounds, clients, seconds, size))
+    except OSError:
+        return None
+
+
+async def _websocket(server, rounds, clients, seconds, size):
+    from websockets.asyncio.client import connect
+
+    url = f"ws://127.0.0.1:{server.port}/ws"
+    times = []
+    async with connect(url, compression=None) as ws:
+        for i in range(rounds):
+            data = "%064d" % i
+            start = time.perf_counter()
+            await ws.send(data)
+            assert await ws.recv() == data
+            times.append((time.perf_counter() - start) * 1e3)
+    times.sort()
+
+    payload = os.urandom(size)
+    deadline = time.monotonic() + seconds
+
+    async def session():
+        echoed = 0
+        async with connect(url, compression=None, max_queue=None) as ws:
+            for _ in range(8):
+                await ws.send(payload)
+            while time.monotonic() < deadline:
+                assert await ws.recv() == payload
+                echoed += 1
+                await ws.send(payload)
+            for _ in range(8):
+                await ws.recv()
+        return echoed
+
+    start = time.monotonic()
+    counts = await asyncio.gather(*(session() for _ in range(clients)))
+    return {"median_ms": statistics.median(times), "p99_ms": times[int(len(times) * 0.99)],
+            "msgs": sum(counts) / (time.monotonic() - start)}

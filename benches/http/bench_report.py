@@ -69,10 +69,17 @@ def report(results, upload_size):
                 [(label, *((f"{r['duplex']['median_ms']:.3f}", f"{r['duplex']['p99_ms']:.3f}")
                            if r.get("duplex") else ("not served", "-")))
                  for label, r in results.items()]))
+    print("\n### WebSocket echo: a 64 B round trip (1000 times); 16 sessions x 8 x 1 KiB in "
+          "flight\n")
+    print(table(["server", "median ms", "p99 ms", "messages/s"],
+                [(label, f"{r['websocket']['median_ms']:.3f}", f"{r['websocket']['p99_ms']:.3f}",
+                  f"{r['websocket']['msgs']:,.0f}")
+                 for label, r in results.items() if r.get("websocket")]))
     ratios = []
 
     def ratio(a, b, key, sub):
-        if a in results and b in results and results[b][key][sub]:
+        if a in results and b in results and results[a].get(key) and results[b].get(key) \
+                and results[b][key][sub]:
             return results[a][key][sub] / results[b][key][sub]
         return float("nan")
 
@@ -91,7 +98,9 @@ def report(results, upload_size):
             ("py-buffer-serve wsgi", "gunicorn gthread 2x8", "-", "upload16", "mbps"),
             ("py-buffer-serve wsgi", "granian wsgi 2w", "≥ 0.5", "upload16", "mbps"),
             ("py-buffer-serve wsgi", "granian wsgi 2w", "-", "download", "mbps"),
-            ("py-buffer-serve asgi", "uvicorn 2w httptools uvloop", "-", "download", "mbps")]:
+            ("py-buffer-serve asgi", "uvicorn 2w httptools uvloop", "-", "download", "mbps"),
+            ("py-buffer-serve asgi", "uvicorn 2w httptools uvloop", "-", "websocket", "msgs"),
+            ("py-buffer-serve asgi", "granian asgi 2w", "-", "websocket", "msgs")]:
         ratios.append((f"{ours} / {peer}", f"{key} {sub}", f"{ratio(ours, peer, key, sub):.2f}",
                        target))
     print("\n### Ratios\n")

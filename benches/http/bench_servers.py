@@ -44,7 +44,7 @@ SERVERS = {
     "granian asgi 2w": ("asgi", lambda port: [
         sys.executable, "-m", "granian", "--interface", "asgi", "--workers", "2", "--host",
         "127.0.0.1", "--port", str(port), "--working-dir", HERE, "--log-level", "warning",
-        "--no-ws", "bench_apps:asgi"]),
+        "bench_apps:asgi"]),
 }
 
 
