@@ -155,7 +155,9 @@ answer([{response_start, 101, Headers} | Rest], #ws{in = open} = W, Key) ->
     {Head, none, false} = py_serve_response:stream_head(<<"GET">>, {1, 1}, 101, Own ++ App,
                                                         false),
     W1 = send(W#ws{out = open}, Head),
-    W2 = events(Rest, W1),
+    %% Bytes the head reader took beyond the head (py_serve_ahead) are the client's first
+    %% frames.
+    W2 = events(Rest, frames(py_serve_ahead:take(), W1)),
     W3 = case W2#ws.going_away of
              true -> going_away(W2);
              false -> W2

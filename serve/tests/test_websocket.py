@@ -208,7 +208,7 @@ def test_a_shutdown_closes_open_sessions_with_1012(tmp_module):
 KEY = base64.b64encode(b"0123456789abcdef").decode()
 
 
-def handshake(server, path="/echo", extra="", version="13", key=KEY):
+def handshake(server, path="/echo", extra="", version="13", key=KEY, then=b""):
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
     lines = [f"GET {path} HTTP/1.1", "Host: x", "Upgrade: WebSocket",
              "Connection: keep-alive, Upgrade"]
@@ -216,7 +216,7 @@ def handshake(server, path="/echo", extra="", version="13", key=KEY):
         lines.append(f"Sec-WebSocket-Version: {version}")
     if key is not None:
         lines.append(f"Sec-WebSocket-Key: {key}")
-    sock.sendall(("\r\n".join(lines) + "\r\n" + extra + "\r\n").encode())
+    sock.sendall(("\r\n".join(lines) + "\r\n" + extra + "\r\n").encode() + then)
     head = b""
     while b"\r\n\r\n" not in head:
         got = sock.recv(1)
@@ -251,8 +251,8 @@ def recv_exactly(sock, n):
     return data
 
 
-def server_frames(sock):
-    """The frames the server sends until it closes the connection."""
+def read_all(sock):
+    """What the server sends until it closes the connection."""
     data = b""
     try:
         while True:
@@ -262,6 +262,12 @@ def server_frames(sock):
             data += got
     except (socket.timeout, ConnectionResetError):
         pass
+    return data
+
+
+def server_frames(sock):
+    """The frames the server sends until it closes the connection."""
+    data = read_all(sock)
     frames = []
     while data:
         first, second = data[0], data[1]
@@ -286,6 +292,30 @@ def test_the_handshake_answer_is_rfc_6455s(ws_server):
     assert recv_exactly(sock, 4) == b"\x81\x02hi"  # final, text, unmasked, 2 bytes
     sock.sendall(client_frame(8, struct.pack("!H", 1000) + b"bye"))
     assert server_frames(sock) == [(8, struct.pack("!H", 1000))]  # the code echoed
+
+
+def test_frames_sent_with_the_handshake_are_read(ws_server):
+    # In one segment with the head (a client must wait for the 101, but bytes already read
+    # with the head are not lost), and behind a request whose body was read ahead.
+    sock, head = handshake(ws_server, then=client_frame(1, b"early"))
+    assert head.startswith("HTTP/1.1 101 ")
+    assert recv_exactly(sock, 7) == b"\x81\x05early"
+    sock.sendall(client_frame(8, b""))
+    assert server_frames(sock) == [(8, b"")]
+    sock = socket.create_connection(("127.0.0.1", ws_server.port), timeout=5)
+    upgrade = (f"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+               f"Sec-WebSocket-Key: {KEY}\r\n\r\n").encode()
+    sock.sendall(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc" + upgrade
+                 + client_frame(2, b"\x00\x01"))
+    out = b""
+    while not out.endswith(b"\x82\x02\x00\x01"):
+        got = sock.recv(65536)
+        assert got, out
+        out += got
+    assert out.startswith(b"HTTP/1.1 200 ") and b"plain /x" in out and b"HTTP/1.1 101 " in out
+    sock.sendall(client_frame(8, b""))
+    assert server_frames(sock) == [(8, b"")]
 
 
 def test_bad_handshakes_are_answered_and_closed(ws_server):
