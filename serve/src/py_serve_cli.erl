@@ -3,7 +3,8 @@
 %% py-buffer-serve [--interface wsgi|asgi] [--bind HOST:PORT] [--app-dir DIR]
 %%                 [--max-body-size BYTES] [--body-timeout SECONDS] [--buffer-size BYTES]
 %%                 [--workers N] [--nodes N] [--header-timeout SECONDS] [--graceful-timeout SECONDS]
-%%                 [--root-path PATH] [--ws-max-size BYTES] [--log-level LEVEL] [--stats]
+%%                 [--root-path PATH] [--ws-max-size BYTES] [--ws-ping-interval SECONDS]
+%%                 [--ws-ping-timeout SECONDS] [--log-level LEVEL] [--stats]
 %%                 [--role front|app] [--name NAME] [--connect NAME@HOST]...
 %%                 [--dist-interface ADDR] [--dist-ticktime SECONDS] [--cookie-file PATH]
 %%                 MODULE:ATTR
@@ -43,6 +44,8 @@
                     stats := boolean(),
                     root_path := binary(),
                     ws_max_size := pos_integer(),
+                    ws_ping_interval := non_neg_integer(),
+                    ws_ping_timeout := pos_integer(),
                     role := front | app,
                     name := string() | undefined,
                     connect := [node()],
@@ -69,6 +72,8 @@
                     stats => false,
                     root_path => <<>>,
                     ws_max_size => 16 bsl 20,
+                    ws_ping_interval => 20000,
+                    ws_ping_timeout => 20000,
                     role => front,
                     connect => [],
                     dist_interface => {127, 0, 0, 1},
@@ -117,6 +122,10 @@ usage() ->
      "  --ws-max-size BYTES       ASGI WebSocket sessions: the largest message a client\n"
      "                            may send; a larger one closes the session with 1009\n"
      "                            (as uvicorn's --ws-max-size; default: 16M)\n"
+     "  --ws-ping-interval SECONDS  WebSocket sessions: a ping this often; 0: none\n"
+     "                            (default: 20, as uvicorn)\n"
+     "  --ws-ping-timeout SECONDS  a session whose client does not answer a ping within\n"
+     "                            this long is closed with 1011 (default: 20)\n"
      "  --log-level LEVEL         debug, info (access log), warning, error or none\n"
      "                            (default: info)\n"
      "  --stats                   serve GET /.py-buffer-serve/stats (JSON: requests in\n"
@@ -179,6 +188,9 @@ option("app-dir", Value, Opts) -> Opts#{app_dir => Value};
 option("max-body-size", Value, Opts) -> Opts#{max_body => size(Value, 0)};
 option("buffer-size", Value, Opts) -> Opts#{buffer_size => size(Value, 1)};
 option("ws-max-size", Value, Opts) -> Opts#{ws_max_size => size(Value, 1)};
+option("ws-ping-interval", "0", Opts) -> Opts#{ws_ping_interval => 0};
+option("ws-ping-interval", Value, Opts) -> Opts#{ws_ping_interval => millis(Value)};
+option("ws-ping-timeout", Value, Opts) -> Opts#{ws_ping_timeout => millis(Value)};
 option("body-timeout", Value, Opts) -> Opts#{body_timeout => millis(Value)};
 option("header-timeout", Value, Opts) -> Opts#{header_timeout => millis(Value)};
 option("graceful-timeout", Value, Opts) -> Opts#{graceful_timeout => millis(Value)};

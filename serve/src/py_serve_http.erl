@@ -185,6 +185,7 @@ serve_upgrade(S, {error, Status, Headers, Why}, _Max) ->
 
 %% A WebSocket session (py_serve_ws); the connection closes after it.
 websocket(#s{cfg = #{app := App, buffer_size := Buffer, ws_max_size := MaxSize,
+                     ws_ping_interval := Interval, ws_ping_timeout := PingTimeout,
                      body_timeout := Timeout}, guard = Guard, sock = Socket} = S, Key) ->
     case py_remote:start(App, (request_head(S))#{websocket => true},
                          #{body_buffer => Buffer, response_buffer => Buffer}) of
@@ -192,7 +193,8 @@ websocket(#s{cfg = #{app := App, buffer_size := Buffer, ws_max_size := MaxSize,
             ok = py_serve_guard:disarm(Guard),  % sessions have no body timeout
             #{status := Status, sent := Sent, received := Received, note := Note} =
                 py_serve_ws:serve(#{sock => Socket, req => Req, key => Key,
-                                    max_size => MaxSize, close_timeout => Timeout}),
+                                    max_size => MaxSize, close_timeout => Timeout,
+                                    ping => {Interval, PingTimeout}}),
             S#s{resp = sent, ended = done, body_done = true, close = true, status = Status,
                 sent = Sent, received = Received, note = Note};
         {error, Reason} ->

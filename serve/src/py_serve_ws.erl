@@ -43,11 +43,15 @@
 -define(GROUP, sessions).
 %% The close code of a session the server's shutdown ends ("service restart", as uvicorn).
 -define(SHUTDOWN_CODE, 1012).
+%% The close code of a session whose client did not answer a ping in time (as `websockets').
+-define(PING_TIMEOUT_CODE, 1011).
 
 -type session() :: #{sock := term(), req := py_remote:req(), key := binary(),
-                     max_size := pos_integer(), close_timeout := timeout()}.
+                     max_size := pos_integer(), close_timeout := timeout(),
+                     ping := {Interval :: non_neg_integer(), Timeout :: pos_integer()}}.
 %% What {@link serve/1} needs: the socket, the started request (`websocket => true'), the
-%% client's key, the largest message accepted, how long to wait for the client's close.
+%% client's key, the largest message accepted, how long to wait for the client's close,
+%% and how often to ping (ms, 0: never) and how long a pong may take.
 
 -type result() :: #{status := non_neg_integer(), sent := non_neg_integer(),
                     received := non_neg_integer(), note := iodata()}.
@@ -69,6 +73,10 @@
              close_timeout :: timeout(),
              %% The server's shutdown came before the app answered.
              going_away = false :: boolean(),
+             %% Keep-alive: ping every Interval ms (0: never); the payload of the ping
+             %% whose pong is awaited.
+             ping = {0, 1} :: {non_neg_integer(), pos_integer()},
+             awaiting = none :: none | binary(),
              status = 101 :: non_neg_integer(),
              sent = 0 :: non_neg_integer(),
              received = 0 :: non_neg_integer(),
@@ -122,10 +130,11 @@ raw(Name, Headers) ->
 %% @doc Runs the session of a started request until its end; the caller then closes the
 %% connection.
 -spec serve(session()) -> result().
-serve(#{sock := Socket, req := Req, key := Key, max_size := Max, close_timeout := Timeout}) ->
+serve(#{sock := Socket, req := Req, key := Key, max_size := Max, close_timeout := Timeout,
+        ping := Ping}) ->
     ok = pg:join(?SCOPE, ?GROUP, self()),
     W = #ws{sock = Socket, req = Req, decoder = py_serve_ws_frame:new(Max),
-            close_timeout = Timeout},
+            close_timeout = Timeout, ping = Ping},
     #ws{status = Status, sent = Sent, received = Received, note = Note} = connecting(W, Key),
     #{status => Status, sent => Sent, received => Received, note => Note}.
 
@@ -160,7 +169,7 @@ answer([{response_start, 101, Headers} | Rest], #ws{in = open} = W, Key) ->
     W2 = events(Rest, frames(py_serve_ahead:take(), W1)),
     W3 = case W2#ws.going_away of
              true -> going_away(W2);
-             false -> W2
+             false -> next_ping(W2)
          end,
     finish(session(arm(W3)));
 answer([{response, Status, Headers, Body} | _], W, _Key) ->
@@ -199,6 +208,10 @@ session(#ws{sock = Socket, req = Req} = W) ->
             session(client_gone(W));
         {?MODULE, shutdown} ->
             session(going_away(W));
+        {?MODULE, ping} ->
+            session(ping(W));
+        {?MODULE, pong_due, Payload} ->
+            session(pong_due(W, Payload));
         Msg ->
             case py_remote:handle(Msg, Req) of
                 {ok, Events, Req1} -> session(arm(events(Events, W#ws{req = Req1})));
@@ -235,8 +248,10 @@ message({Kind, Payload}, W) when Kind =:= text; Kind =:= binary ->
     to_app(W, py_serve_ws_record:record(Kind, Payload));
 message({ping, Payload}, W) ->
     frame(W, pong, Payload);
+message({pong, Payload}, #ws{awaiting = Payload} = W) ->
+    next_ping(W#ws{awaiting = none});
 message({pong, _Payload}, W) ->
-    W;
+    W;  % unsolicited (a heartbeat of the client's), or not the last ping's
 message({close, Close}, W) ->
     {Code, Reason} = case Close of none -> {1005, <<>>}; {C, R} -> {C, R} end,
     Reply = case Close of none -> <<>>; {C1, _} -> py_serve_ws_frame:close_payload(C1, <<>>) end,
@@ -247,6 +262,28 @@ message({close, Close}, W) ->
 %% A frame the RFC does not allow: closed with its code (the app told so), no close awaited.
 protocol_error(W, Code, Why) ->
     closed_by_server(W#ws{note = atom_to_list(Why)}, Code).
+
+%% ---- keep-alive pings --------------------------------------------------------------------
+
+next_ping(#ws{ping = {0, _}} = W) ->
+    W;
+next_ping(#ws{ping = {Interval, _}} = W) ->
+    _ = erlang:send_after(Interval, self(), {?MODULE, ping}),
+    W.
+
+%% A ping, its pong due within the timeout.
+ping(#ws{out = open, ping = {_, Timeout}} = W) ->
+    Payload = crypto:strong_rand_bytes(4),
+    _ = erlang:send_after(Timeout, self(), {?MODULE, pong_due, Payload}),
+    frame(W#ws{awaiting = Payload}, ping, Payload);
+ping(W) ->
+    W.
+
+%% The timeout of a ping: if its pong has not come, the client is taken for gone.
+pong_due(#ws{awaiting = Payload} = W, Payload) ->
+    closed_by_server(W#ws{note = "no pong"}, ?PING_TIMEOUT_CODE);
+pong_due(W, _Payload) ->
+    W.
 
 %% The server's shutdown: closed with 1012, no close awaited.
 going_away(W) ->

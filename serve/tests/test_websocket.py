@@ -352,6 +352,46 @@ def test_an_upgrade_to_a_wsgi_app_is_a_plain_request(tmp_module):
         assert srv.stop() == 0, srv.log()
 
 
+def read_frame(sock):
+    """One frame from the server: (opcode, payload)."""
+    first, second = recv_exactly(sock, 2)
+    n = second & 0x7F
+    if n == 126:
+        n = struct.unpack("!H", recv_exactly(sock, 2))[0]
+    elif n == 127:
+        n = struct.unpack("!Q", recv_exactly(sock, 8))[0]
+    return first & 0x0F, recv_exactly(sock, n)
+
+
+def test_pings_keep_a_session_and_an_unanswered_one_ends_it(tmp_module):
+    srv = Server("ws_apps:app", interface="asgi", tmp=tmp_module,
+                 args=["--ws-ping-interval", "0.1", "--ws-ping-timeout", "0.3"])
+    try:
+        sock, head = handshake(srv)
+        assert head.startswith("HTTP/1.1 101 ")
+        payloads = []
+        for _ in range(3):  # answered: the session stays
+            opcode, payload = read_frame(sock)
+            assert opcode == 9 and len(payload) == 4
+            payloads.append(payload)
+            sock.sendall(client_frame(10, payload))
+        assert len(set(payloads)) == 3
+        sock.sendall(client_frame(1, b"still here"))
+        frame = read_frame(sock)
+        while frame[0] == 9:  # a ping may come first
+            sock.sendall(client_frame(10, frame[1]))
+            frame = read_frame(sock)
+        assert frame == (1, b"still here")
+        # No more pongs: the next ping's timeout closes with 1011, for the app too.
+        frames = server_frames(sock)
+        assert frames[-1] == (8, struct.pack("!H", 1011))
+        assert {opcode for opcode, _ in frames[:-1]} <= {9}
+        closes = wait_for(lambda: [e for e in seen(srv, "/echo") if "code" in e])
+        assert closes == [{"path": "/echo", "code": 1011, "reason": ""}]
+    finally:
+        assert srv.stop() == 0, srv.log()
+
+
 # ---- a framework, against uvicorn ------------------------------------------------------------
 
 def fastapi_session(url):
