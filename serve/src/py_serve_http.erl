@@ -229,11 +229,14 @@ start(#s{cfg = #{app := App, buffer_size := Buffer, max_body := Max}} = S, Frami
 
 %% The request as the app sees it; with `--root-path' the path is prefixed with it (the proxy
 %% in front took it off), as uvicorn does: the app's routes then see the rest of it (WSGI
-%% `PATH_INFO', Starlette's routing) and its URLs are built with it.
+%% `PATH_INFO', Starlette's routing) and its URLs are built with it. A fragment (`#...',
+%% which a request target may not hold, RFC 9112 §3.2) is dropped, as uvicorn and gunicorn
+%% drop it, so it reaches the app neither in the path nor in the query.
 request_head(#s{method = Method, target = Target, version = {Major, Minor},
                 headers = Headers, peer_addr = Peer, server_addr = Server,
                 cfg = #{root_path := Root}}) ->
-    {Path, Query} = case binary:split(Target, <<"?">>) of
+    [Resource | _] = binary:split(Target, <<"#">>),
+    {Path, Query} = case binary:split(Resource, <<"?">>) of
                         [P, Q] -> {P, Q};
                         [P] -> {P, <<>>}
                     end,

@@ -144,6 +144,8 @@ def wsgi(environ, start_response):
         return reply("200 OK", json.dumps(ACTIVE).encode())
     if path == "/pid":
         return reply("200 OK", json.dumps({"pid": os.getpid()}).encode())
+    if path.startswith("/target"):
+        return reply("200 OK", json.dumps([path, environ.get("QUERY_STRING", "")]).encode())
     return reply("200 OK", b"hello\n", "text/plain")
 
 
@@ -306,6 +308,8 @@ async def asgi(scope, receive, send):
         return await reply(200, json.dumps(ACTIVE).encode())
     if path == "/pid":
         return await reply(200, json.dumps({"pid": os.getpid()}).encode())
+    if path.startswith("/target"):
+        return await reply(200, json.dumps([path, scope["query_string"].decode()]).encode())
     return await reply(200, b"hello\n", b"text/plain")
 
 

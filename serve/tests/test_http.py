@@ -420,6 +420,19 @@ def test_http_1_0_keep_alive_is_said_in_the_answer(server):
     assert second.startswith(b"HTTP/1.0 200 ") and b"connection: close" in second.lower()
 
 
+@pytest.mark.parametrize("target, seen", [
+    (b"/target#frag", ["/target", ""]),
+    (b"/target?a=1#frag?b", ["/target", "a=1"]),
+    (b"http://example.com/target/x?q#f", ["/target/x", "q"]),
+])
+def test_a_fragment_never_reaches_the_app(server, target, seen):
+    # A request target holds no fragment (RFC 9112 §3.2); sent anyway, it is dropped, as
+    # uvicorn and gunicorn drop it.
+    out = raw(server, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 200 ")
+    assert json.loads(out.split(b"\r\n\r\n", 1)[1]) == seen
+
+
 @pytest.mark.parametrize("version", [b"HTTP/2.0", b"HTTP/9.9"])
 def test_a_major_version_other_than_1_is_505(server, version):
     out = raw(server, b"GET / " + version + b"\r\nHost: x\r\n\r\n")
