@@ -10,7 +10,7 @@
 %% `emsgsize' on a pushed-back line that is not complete.)
 -module(py_serve_ahead).
 
--export([put/1, take/0, empty/0]).
+-export([put/1, take/0, empty/0, size/0]).
 
 %% @doc Keeps `Bytes' for the next read (after any kept already).
 -spec put(binary()) -> ok.
@@ -32,3 +32,11 @@ take() ->
 -spec empty() -> boolean().
 empty() ->
     erlang:get(?MODULE) =:= undefined.
+
+%% @doc How many bytes are kept.
+-spec size() -> non_neg_integer().
+size() ->
+    case erlang:get(?MODULE) of
+        undefined -> 0;
+        Bytes -> byte_size(Bytes)
+    end.

@@ -35,7 +35,7 @@
 %% '''
 -module(py_serve_head).
 
--export([read/1, watch/1, arrived/1, check/2, socket_buffer/0]).
+-export([read/1, watch/1, arrived/1, arrived_raw/2, check/2, socket_buffer/0]).
 -export_type([head/0, error/0]).
 
 %% The most header lines in a request head, and the most bytes of request line and headers.
@@ -58,6 +58,7 @@
 -spec read(gen_tcp:socket()) -> {ok, head()} | closed
                                 | {error, 400 | 414 | 431 | 505, atom()}.
 read(Socket) ->
+    ok = unwatch_raw(Socket),
     case erase(py_serve_head_arrived) of
         undefined -> request_line(source(Socket));
         Packet -> line(source(Socket), Packet)
@@ -67,17 +68,47 @@ read(Socket) ->
 %% to the end): the socket then reports the client's close (`{tcp_closed, Socket}'), and a
 %% pipelined request line comes as `{http, Socket, Packet}', to be handed to {@link
 %% arrived/1}; {@link read/1} goes on from there. So a client that leaves while its app
-%% runs is seen at once, not at the first write that fails. Not done (`{error, read_ahead}')
-%% when the next request's first bytes were read already ({@link py_serve_ahead}): the
-%% socket's parser would start in its middle.
+%% runs is seen at once, not at the first write that fails. When the next request's first
+%% bytes were read already ({@link py_serve_ahead}) the socket's parser would start in their
+%% middle: the socket is then watched in raw mode, and what it sends, `{tcp, Socket, Bytes}',
+%% goes to {@link arrived_raw/2}, which keeps it with them (watching on while they are
+%% under the socket's buffer, ?SOCKET_BUFFER bytes).
 -spec watch(gen_tcp:socket()) -> ok | {error, term()}.
 watch(Socket) ->
-    Watched = py_serve_ahead:empty()
-        andalso inet:setopts(Socket, [{packet, http_bin}, {active, once}]),
-    case Watched of
-        ok -> put(py_serve_head_watching, true), ok;
-        false -> {error, read_ahead};
+    case py_serve_ahead:empty() of
+        true -> watch(Socket, http_bin, py_serve_head_watching);
+        false -> watch(Socket, raw, py_serve_head_watching_raw)
+    end.
+
+watch(Socket, Packet, Flag) ->
+    case inet:setopts(Socket, [{packet, Packet}, {active, once}]) of
+        ok -> put(Flag, true), ok;
         Error -> Error
+    end.
+
+%% @doc Bytes a socket watched in raw mode sent ({@link watch/1}): kept for the next {@link
+%% read/1}; the socket watched again while fewer than ?SOCKET_BUFFER bytes are kept.
+-spec arrived_raw(gen_tcp:socket(), binary()) -> ok.
+arrived_raw(Socket, Bytes) ->
+    ok = py_serve_ahead:put(Bytes),
+    case py_serve_ahead:size() < ?SOCKET_BUFFER of
+        true -> _ = inet:setopts(Socket, [{active, once}]), ok;
+        false -> ok
+    end.
+
+%% A socket watched in raw mode back in passive mode before a head is read, with the bytes
+%% it delivered meanwhile kept.
+unwatch_raw(Socket) ->
+    case erase(py_serve_head_watching_raw) of
+        true ->
+            _ = inet:setopts(Socket, [{active, false}]),
+            receive
+                {tcp, Socket, Bytes} -> py_serve_ahead:put(Bytes)
+            after 0 ->
+                ok
+            end;
+        undefined ->
+            ok
     end.
 
 %% @doc The packet a watched socket sent ({@link watch/1}): the next {@link read/1} starts

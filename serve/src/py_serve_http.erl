@@ -520,7 +520,8 @@ closed_by_client(S) ->
 %% Once the body is read to the end, the socket is asked for the next request line: a client
 %% that closes while its app still runs is then seen at once (the app's body is aborted:
 %% ASGI `http.disconnect', WSGI `BodyAborted' and failing writes), as uvicorn sees it, not
-%% at the first write that fails. A pipelined request's line waits for the next head read.
+%% at the first write that fails. A pipelined request's line waits for the next head read;
+%% so do the bytes a socket watched in raw mode sends (the next request was read ahead).
 watch_client(#s{watching = false, body_done = true, gone = false, sock = Socket} = S) ->
     case py_serve_head:watch(Socket) of
         ok -> S#s{watching = true};
@@ -533,6 +534,9 @@ pump(#s{req = Req, sock = Socket} = S) ->
     receive
         {http, Socket, Packet} ->
             ok = py_serve_head:arrived(Packet),
+            S;
+        {tcp, Socket, Bytes} ->
+            ok = py_serve_head:arrived_raw(Socket, Bytes),
             S;
         {tcp_closed, Socket} ->
             closed_by_client(S);

@@ -402,6 +402,33 @@ def test_a_client_leaving_while_its_app_runs_is_seen_at_once(server):
     assert event["t"] - closed < 1.0
 
 
+def test_a_client_that_pipelined_and_left_is_seen_at_once(server):
+    # The next request came with the body (its bytes read ahead): the socket is watched all
+    # the same, in raw mode, and its close reaches the waiting app.
+    if server.interface != "asgi":
+        pytest.skip("ASGI: a WSGI app cannot wait for its client otherwise than by reading")
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.sendall(b"POST /wait-disconnect?id=pl HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n"
+              b"hiGET / HTTP/1.1\r\nHo")
+    assert wait_for(lambda: "pl" in ids(server, "waiting"))
+    s.sendall(b"st: x\r\n")  # more of it, kept while watching
+    s.close()
+    assert wait_for(lambda: "pl" in ids(server, "disconnected"))
+
+
+def test_bytes_pipelined_in_pieces_while_the_app_runs_make_the_next_request(server):
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(10)
+    s.sendall(b"POST /sleep?s=0.5 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n"
+              b"xPOST /echo HTTP/1.1\r\n")
+    for piece in (b"Host: x\r\nContent-", b"Length: 5\r\nConnection: close\r\n", b"\r\nhel",
+                  b"lo"):
+        time.sleep(0.05)  # separate segments while the first app sleeps
+        s.sendall(piece)
+    out = read_until_closed(s)
+    assert out.count(b"HTTP/1.1 200 ") == 2 and b"slept" in out and out.endswith(b"hello")
+
+
 def test_a_request_pipelined_while_the_app_runs_is_served_after_it(server):
     # The next request's line arrives while the socket is watched for the client's close:
     # it is kept, and served next, its headers and body intact.
