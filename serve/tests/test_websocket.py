@@ -19,7 +19,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from conftest import TESTS, Server, wait_for
+from conftest import TESTS, Server, read_until_closed, wait_for
 
 MAX_SIZE = 1 << 20
 
@@ -251,23 +251,9 @@ def recv_exactly(sock, n):
     return data
 
 
-def read_all(sock):
-    """What the server sends until it closes the connection."""
-    data = b""
-    try:
-        while True:
-            got = sock.recv(65536)
-            if not got:
-                break
-            data += got
-    except (socket.timeout, ConnectionResetError):
-        pass
-    return data
-
-
 def server_frames(sock):
     """The frames the server sends until it closes the connection."""
-    data = read_all(sock)
+    data = read_until_closed(sock)
     frames = []
     while data:
         first, second = data[0], data[1]
