@@ -62,7 +62,7 @@
              decoder :: py_serve_ws_frame:decoder(),
              reader = py_serve_ws_record:reader() :: py_serve_ws_record:reader(),
              %% Records (and `eof') for the body buffer waiting for room, in order.
-             queue = [] :: [iodata() | eof],
+             queue = queue:new() :: queue:queue(iodata() | eof),
              %% The client's side: open, or it closed (close frame, drop, protocol error).
              in = open :: open | closed,
              %% Ours: before the 101, open, or our close frame sent (or the socket gone).
@@ -222,10 +222,10 @@ session(#ws{sock = Socket, req = Req} = W) ->
     end.
 
 %% The socket re-armed when the client's side is open and its messages went to the app.
-arm(#ws{armed = false, in = open, queue = [], out = Out, sock = Socket} = W)
-  when Out =/= connecting ->
-    case inet:setopts(Socket, [{active, once}]) of
+arm(#ws{armed = false, in = open, out = Out, sock = Socket} = W) when Out =/= connecting ->
+    case queue:is_empty(W#ws.queue) andalso inet:setopts(Socket, [{active, once}]) of
         ok -> W#ws{armed = true};
+        false -> W;
         {error, _} -> client_gone(W)
     end;
 arm(W) ->
@@ -297,23 +297,28 @@ closed_by_server(W, Code) ->
     to_app(W2#ws{in = closed}, eof).
 
 %% A record (or the end) for the app, in order behind those waiting for room.
-to_app(#ws{queue = []} = W, Item) ->
-    write(W, [Item]);
 to_app(#ws{queue = Queue} = W, Item) ->
-    W#ws{queue = Queue ++ [Item]}.
+    case queue:is_empty(Queue) of
+        true -> write(W#ws{queue = queue:in(Item, Queue)});
+        false -> W#ws{queue = queue:in(Item, Queue)}
+    end.
 
-write(W, []) ->
-    W#ws{queue = []};
-write(#ws{req = Req} = W, [eof | Rest]) ->
-    _ = py_remote:end_body(Req),
-    %% The client's side is over: the app still reads what came before, and its later sends
-    %% fail (ASGI 2.4: `OSError'); an ended body is not aborted, only the response's reader
-    %% closed.
-    write(W#ws{req = py_remote:abort(Req, websocket_closed)}, Rest);
-write(#ws{req = Req} = W, [Record | Rest]) ->
-    case py_remote:write_body(Req, Record) of
-        {partial, Left} -> W#ws{queue = [Left | Rest]};
-        _ -> write(W, Rest)  % ok, or the app stopped reading (it returned): dropped
+%% Writes what waits for the app, until the body buffer is full (`body_writable' goes on).
+write(#ws{req = Req, queue = Queue} = W) ->
+    case queue:out(Queue) of
+        {empty, _} ->
+            W;
+        {{value, eof}, Rest} ->
+            _ = py_remote:end_body(Req),
+            %% The client's side is over: the app still reads what came before, and its
+            %% later sends fail (ASGI 2.4: `OSError'); an ended body is not aborted, only the
+            %% response's reader closed.
+            write(W#ws{req = py_remote:abort(Req, websocket_closed), queue = Rest});
+        {{value, Record}, Rest} ->
+            case py_remote:write_body(Req, Record) of
+                {partial, Left} -> W#ws{queue = queue:in_r(Left, Rest)};
+                _ -> write(W#ws{queue = Rest})  % ok, or the app stopped reading: dropped
+            end
     end.
 
 %% ---- the app's side ----------------------------------------------------------------------
@@ -323,8 +328,8 @@ events(Events, W) ->
 
 event(response_readable, W) ->
     relay(W);
-event(body_writable, #ws{queue = Queue} = W) ->
-    write(W#ws{queue = []}, Queue);
+event(body_writable, W) ->
+    write(W);
 event(done, W) ->
     ended(relay(W#ws{ended = done}), 1000);
 event({failed, Reason}, W) ->
@@ -332,11 +337,13 @@ event({failed, Reason}, W) ->
 event(_Event, W) ->
     W.
 
-%% The app ended: our close goes out with `Code' unless one did.
+%% The app ended: what waited for it is dropped (so the socket is read again, for the
+%% client's close), and our close goes out with `Code' unless one did.
 ended(#ws{out = open} = W, Code) ->
-    (frame(W, close, py_serve_ws_frame:close_payload(Code, <<>>)))#ws{out = closed};
+    W1 = frame(W#ws{queue = queue:new()}, close, py_serve_ws_frame:close_payload(Code, <<>>)),
+    W1#ws{out = closed};
 ended(W, _Code) ->
-    W.
+    W#ws{queue = queue:new()}.
 
 %% The app's records, read from the response buffer until it would wait, sent as frames.
 relay(#ws{req = Req} = W) ->
@@ -373,8 +380,8 @@ send(#ws{sock = Socket} = W, Data) ->
 %% The connection dropped (or a send failed): the app's body aborted (`websocket.disconnect'
 %% 1006), nothing more is sent.
 client_gone(#ws{req = Req} = W) ->
-    W#ws{req = py_remote:abort(Req, client_closed), in = closed, out = closed, queue = [],
-         note = "client gone"}.
+    W#ws{req = py_remote:abort(Req, client_closed), in = closed, out = closed,
+         queue = queue:new(), note = "client gone"}.
 
 %% Waits for the request's end (its last event), the session being over.
 finish(#ws{ended = false, req = Req} = W) ->

@@ -304,6 +304,25 @@ def test_frames_sent_with_the_handshake_are_read(ws_server):
     assert server_frames(sock) == [(8, b"")]
 
 
+def test_many_small_frames_in_one_read_all_reach_a_busy_app(ws_server):
+    # 30,000 one-byte messages in one burst to an app that reads nothing for 0.5 s: they wait
+    # (in order, none lost) behind a full body buffer, then all arrive.
+    before = len(seen(ws_server, "/slow"))
+    sock, head = handshake(ws_server, path="/slow")
+    assert head.startswith("HTTP/1.1 101 ")
+    sock.sendall(b"".join(client_frame(2, b"z") for _ in range(30_000)))
+    acks = []
+    while len(acks) < 300:  # the app's running total every 100 messages
+        opcode, payload = read_frame(sock)
+        assert opcode == 1
+        acks.append(int(payload))
+    assert acks == list(range(100, 30_001, 100))
+    sock.sendall(client_frame(8, b""))
+    assert server_frames(sock) == [(8, b"")]
+    counts = wait_for(lambda: seen(ws_server, "/slow")[before:][1:])
+    assert counts == [{"path": "/slow", "count": 30_000, "total": 30_000}]
+
+
 def test_bad_handshakes_are_answered_and_closed(ws_server):
     sock, head = handshake(ws_server, version="8")
     assert head.startswith("HTTP/1.1 426 ") and "sec-websocket-version: 13\r\n" in head
