@@ -4,7 +4,8 @@
 %%                 [--max-body-size BYTES] [--body-timeout SECONDS] [--buffer-size BYTES]
 %%                 [--workers N] [--nodes N] [--header-timeout SECONDS] [--graceful-timeout SECONDS]
 %%                 [--root-path PATH] [--ws-max-size BYTES] [--ws-ping-interval SECONDS]
-%%                 [--ws-ping-timeout SECONDS] [--log-level LEVEL] [--stats]
+%%                 [--ws-ping-timeout SECONDS] [--proxy-headers | --no-proxy-headers]
+%%                 [--forwarded-allow-ips LIST] [--log-level LEVEL] [--stats]
 %%                 [--role front|app] [--name NAME] [--connect NAME@HOST]...
 %%                 [--dist-interface ADDR] [--dist-ticktime SECONDS] [--cookie-file PATH]
 %%                 MODULE:ATTR
@@ -46,6 +47,7 @@
                     ws_max_size := pos_integer(),
                     ws_ping_interval := non_neg_integer(),
                     ws_ping_timeout := pos_integer(),
+                    proxy_headers := false | py_serve_proxy:trusted(),
                     role := front | app,
                     name := string() | undefined,
                     connect := [node()],
@@ -74,6 +76,7 @@
                     ws_max_size => 16 bsl 20,
                     ws_ping_interval => 20000,
                     ws_ping_timeout => 20000,
+                    proxy_headers => true,
                     role => front,
                     connect => [],
                     dist_interface => {127, 0, 0, 1},
@@ -126,6 +129,13 @@ usage() ->
      "                            (default: 20, as uvicorn)\n"
      "  --ws-ping-timeout SECONDS  a session whose client does not answer a ping within\n"
      "                            this long is closed with 1011 (default: 20)\n"
+     "  --proxy-headers           take the scheme from X-Forwarded-Proto and the client\n"
+     "                            from X-Forwarded-For when the connection comes from\n"
+     "                            --forwarded-allow-ips (default: on, as uvicorn)\n"
+     "  --no-proxy-headers        ignore those headers\n"
+     "  --forwarded-allow-ips LIST  the trusted proxies: addresses and networks, comma-\n"
+     "                            separated, or * (default: $FORWARDED_ALLOW_IPS, else\n"
+     "                            127.0.0.1)\n"
      "  --log-level LEVEL         debug, info (access log), warning, error or none\n"
      "                            (default: info)\n"
      "  --stats                   serve GET /.py-buffer-serve/stats (JSON: requests in\n"
@@ -167,6 +177,8 @@ options([], Opts) -> Opts;
 options(["--help" | _], _Opts) -> help;
 options(["-h" | _], _Opts) -> help;
 options(["--stats" | Rest], Opts) -> options(Rest, Opts#{stats => true, stats_given => true});
+options(["--proxy-headers" | Rest], Opts) -> options(Rest, Opts#{proxy_headers => true});
+options(["--no-proxy-headers" | Rest], Opts) -> options(Rest, Opts#{proxy_headers => false});
 options([[$-, $- | NameValue] | Rest], Opts) ->
     case string:split(NameValue, "=") of
         [Name, Value] -> options(Rest, option(Name, Value, Opts));
@@ -191,6 +203,7 @@ option("ws-max-size", Value, Opts) -> Opts#{ws_max_size => size(Value, 1)};
 option("ws-ping-interval", "0", Opts) -> Opts#{ws_ping_interval => 0};
 option("ws-ping-interval", Value, Opts) -> Opts#{ws_ping_interval => millis(Value)};
 option("ws-ping-timeout", Value, Opts) -> Opts#{ws_ping_timeout => millis(Value)};
+option("forwarded-allow-ips", Value, Opts) -> Opts#{forwarded_allow_ips => Value};
 option("body-timeout", Value, Opts) -> Opts#{body_timeout => millis(Value)};
 option("header-timeout", Value, Opts) -> Opts#{header_timeout => millis(Value)};
 option("graceful-timeout", Value, Opts) -> Opts#{graceful_timeout => millis(Value)};
@@ -277,14 +290,26 @@ finish(#{app_name := AppName, interface := Interface, bind := Bind} = Opts) ->
                        end
                end,
     {ok, maps:merge(maps:without([interface, bind, app_name, cookie_file, bind_given,
-                                  stats_given, nodes_given], Opts),
+                                  stats_given, nodes_given, forwarded_allow_ips], Opts),
                     #{app => {Interface, list_to_binary(AppName)},
                       ip => IP, host => Host, port => Port,
                       app_dir => filename:absname(maps:get(app_dir, Opts)),
                       name => maps:get(name, Opts, undefined),
+                      proxy_headers => proxy_headers(Opts),
                       cookie => cookie(Opts)})};
 finish(_Opts) ->
     throw({usage, "no app given (MODULE:ATTR)"}).
+
+%% The trusted proxies (`false': proxy headers ignored).
+proxy_headers(#{proxy_headers := false}) ->
+    false;
+proxy_headers(Opts) ->
+    Value = maps:get(forwarded_allow_ips, Opts, os:getenv("FORWARDED_ALLOW_IPS", "127.0.0.1")),
+    case py_serve_proxy:trusted(Value) of
+        {ok, Trusted} -> Trusted;
+        {error, Item} -> throw({usage, "--forwarded-allow-ips: not an address or network: "
+                                ++ Item})
+    end.
 
 %% What `--role app' cannot take, and what it needs.
 role(#{role := front}) ->

@@ -231,19 +231,26 @@ start(#s{cfg = #{app := App, buffer_size := Buffer, max_body := Max}} = S, Frami
 %% in front took it off), as uvicorn does: the app's routes then see the rest of it (WSGI
 %% `PATH_INFO', Starlette's routing) and its URLs are built with it. A fragment (`#...',
 %% which a request target may not hold, RFC 9112 §3.2) is dropped, as uvicorn and gunicorn
-%% drop it, so it reaches the app neither in the path nor in the query.
+%% drop it, so it reaches the app neither in the path nor in the query. The scheme and the
+%% client are the proxy's headers' when it is trusted ({@link py_serve_proxy}).
 request_head(#s{method = Method, target = Target, version = {Major, Minor},
-                headers = Headers, peer_addr = Peer, server_addr = Server,
-                cfg = #{root_path := Root}}) ->
+                headers = Headers, peer_addr = PeerAddr, server_addr = Server,
+                cfg = #{root_path := Root, proxy_headers := Proxies}}) ->
     [Resource | _] = binary:split(Target, <<"#">>),
     {Path, Query} = case binary:split(Resource, <<"?">>) of
                         [P, Q] -> {P, Q};
                         [P] -> {P, <<>>}
                     end,
+    {Scheme, Peer} = case {Proxies, PeerAddr} of
+                         {false, _} -> {<<"http">>, PeerAddr};
+                         {_, undefined} -> {<<"http">>, PeerAddr};
+                         {_, {PeerIP, _}} -> py_serve_proxy:apply(Proxies, PeerIP, Headers,
+                                                                  {<<"http">>, PeerAddr})
+                     end,
     #{method => Method, path => <<Root/binary, Path/binary>>, query_string => Query,
       root_path => Root,
       http_version => iolist_to_binary([integer_to_binary(Major), $., integer_to_binary(Minor)]),
-      headers => Headers, scheme => <<"http">>,
+      headers => Headers, scheme => Scheme,
       peer => Peer, server => Server}.
 
 %% The connection's two ends, read once per connection (not per request): the peer's address

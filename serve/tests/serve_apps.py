@@ -146,6 +146,9 @@ def wsgi(environ, start_response):
         return reply("200 OK", json.dumps({"pid": os.getpid()}).encode())
     if path.startswith("/target"):
         return reply("200 OK", json.dumps([path, environ.get("QUERY_STRING", "")]).encode())
+    if path == "/whoami":
+        return reply("200 OK", json.dumps([environ["wsgi.url_scheme"], environ["REMOTE_ADDR"],
+                                           int(environ["REMOTE_PORT"])]).encode())
     return reply("200 OK", b"hello\n", "text/plain")
 
 
@@ -310,6 +313,8 @@ async def asgi(scope, receive, send):
         return await reply(200, json.dumps({"pid": os.getpid()}).encode())
     if path.startswith("/target"):
         return await reply(200, json.dumps([path, scope["query_string"].decode()]).encode())
+    if path == "/whoami":
+        return await reply(200, json.dumps([scope["scheme"], *scope["client"]]).encode())
     return await reply(200, b"hello\n", b"text/plain")
 
 

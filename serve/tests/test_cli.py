@@ -12,7 +12,8 @@ OPTIONS = ["--interface", "--bind", "--app-dir", "--max-body-size", "--body-time
            "--buffer-size", "--workers", "--header-timeout", "--graceful-timeout",
            "--log-level", "--stats", "--help", "--nodes", "--role", "--name", "--connect",
            "--dist-interface", "--dist-ticktime", "--cookie-file", "--root-path",
-           "--ws-max-size", "--ws-ping-interval", "--ws-ping-timeout"]
+           "--ws-max-size", "--ws-ping-interval", "--ws-ping-timeout", "--proxy-headers",
+           "--no-proxy-headers", "--forwarded-allow-ips"]
 
 
 def run(*args):
@@ -31,7 +32,9 @@ def test_bad_arguments_exit_2():
                  ["--bind", "127.0.0.1", "a:b"], ["--max-body-size", "lots", "a:b"],
                  ["--root-path", "api", "a:b"], ["--root-path", "/a?b", "a:b"],
                  ["--ws-max-size", "0", "a:b"], ["--ws-ping-timeout", "0", "a:b"],
-                 ["--ws-ping-interval", "soon", "a:b"]):
+                 ["--ws-ping-interval", "soon", "a:b"],
+                 ["--forwarded-allow-ips", "127.0.0.1,proxy.local", "a:b"],
+                 ["--forwarded-allow-ips", "10.0.0.0/33", "a:b"]):
         out = run(*args)
         assert out.returncode == 2, (args, out)
         assert "py-buffer-serve:" in out.stderr

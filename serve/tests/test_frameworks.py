@@ -2,6 +2,7 @@
 bytes as under gunicorn (WSGI) or uvicorn (ASGI): uploads with a length, chunked and
 multipart, echoes, streamed downloads."""
 
+import json
 import os
 import socket
 import subprocess
@@ -166,6 +167,56 @@ def test_an_app_mounted_below_a_path_answers_as_under_the_peer(tmp_path, interfa
     finally:
         peer.stop()
         assert ours.stop() == 0
+
+
+PROXIED = """
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse, RedirectResponse
+from starlette.routing import Route
+
+async def where(request):
+    return JSONResponse({"url": str(request.url), "client": list(request.client),
+                         "next": str(request.url_for("where"))})
+
+async def go(request):
+    return RedirectResponse(request.url_for("where"))
+
+app = Starlette(routes=[Route("/where", where, name="where"), Route("/go", go)])
+"""
+
+
+def test_behind_a_proxy_the_app_sees_the_proxys_client_and_scheme_as_under_uvicorn(tmp_path):
+    # Both with their defaults (proxy headers on, 127.0.0.1 trusted), then both told to
+    # trust only 10.0.0.0/8 (the headers are then ignored): the same answers, port aside.
+    (tmp_path / "proxied.py").write_text(PROXIED)
+    cases = [
+        {"x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.7, 10.0.0.2"},
+        {"x-forwarded-proto": "https", "x-forwarded-for": "[2001:db8::5]:4711"},
+        {"x-forwarded-proto": "gopher", "x-forwarded-for": ""},
+        {"x-forwarded-for": "198.51.100.1:8080, 127.0.0.1"},
+        {},
+    ]
+    for args in ([], ["--forwarded-allow-ips", "10.0.0.0/8"]):
+        ours = Server("proxied:app", interface="asgi", app_dir=str(tmp_path),
+                      tmp=str(tmp_path), args=args + ["--log-level", "warning"])
+        peer = Peer("asgi", "proxied:app", str(tmp_path), args=args)
+        try:
+            for headers in cases:
+                answers = []
+                for srv in (ours, peer):
+                    where = httpx.get(srv.url + "/where", headers=headers).json()
+                    if where["client"][0] == "127.0.0.1":
+                        where["client"][1] = "PORT"  # the connection's own port
+                    go = httpx.get(srv.url + "/go", headers=headers)
+                    answers.append(json.loads(json.dumps(
+                        [where, go.status_code, go.headers["location"]]
+                    ).replace(str(srv.port), "SERVER")))
+                assert answers[0] == answers[1], (args, headers)
+                if not args and headers.get("x-forwarded-proto") == "https":
+                    assert answers[0][0]["url"].startswith("https://")
+        finally:
+            peer.stop()
+            assert ours.stop() == 0
 
 
 STATUS_APPS = """

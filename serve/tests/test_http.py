@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from conftest import events, read_until_closed, wait_for
+from conftest import Server, events, read_until_closed, wait_for
 from serve_apps import BLOCK
 
 
@@ -458,6 +458,32 @@ def test_a_fragment_never_reaches_the_app(server, target, seen):
     out = raw(server, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 200 ")
     assert json.loads(out.split(b"\r\n\r\n", 1)[1]) == seen
+
+
+def test_a_trusted_proxys_headers_give_the_scheme_and_the_client(server):
+    # The test client is 127.0.0.1, trusted by default: WSGI wsgi.url_scheme / REMOTE_ADDR /
+    # REMOTE_PORT and ASGI scheme / client are the proxy's word (uvicorn's rules).
+    def whoami(headers):
+        return httpx.get(server.url + "/whoami", headers=headers).json()
+
+    scheme, host, port = whoami({})
+    assert (scheme, host) == ("http", "127.0.0.1") and port > 0
+    assert whoami({"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7, 10.0.0.2"}) \
+        == ["https", "10.0.0.2", 0]  # the last entry no trusted proxy added
+    assert whoami({"X-Forwarded-For": "203.0.113.7:5555, 127.0.0.1"}) == ["http", "203.0.113.7",
+                                                                         5555]
+    assert whoami({"X-Forwarded-Proto": "javascript"})[0] == "http"
+
+
+def test_no_proxy_headers_ignores_them(tmp_module):
+    srv = Server("serve_apps:asgi", interface="asgi", tmp=tmp_module,
+                 args=["--no-proxy-headers"])
+    try:
+        scheme, host, _port = httpx.get(srv.url + "/whoami", headers={
+            "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}).json()
+        assert (scheme, host) == ("http", "127.0.0.1")
+    finally:
+        assert srv.stop() == 0, srv.log()
 
 
 @pytest.mark.parametrize("version", [b"HTTP/2.0", b"HTTP/9.9"])
