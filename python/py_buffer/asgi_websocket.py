@@ -28,20 +28,28 @@ Messages, as uvicorn gives them:
   ``bytes``. A send once the client has closed raises `BrokenPipeError` (an `OSError`, as
   ASGI 2.4 asks).
 
+Before accepting, an app may answer with an HTTP response of its own instead (the
+``websocket.http.response`` extension, advertised in the scope as uvicorn does: Starlette's
+``send_denial_response``, FastAPI's ``HTTPException`` in a WebSocket route):
+``websocket.http.response.start`` (``status``, ``headers``), then
+``websocket.http.response.body`` messages until one without ``more_body``; the response
+goes out whole when its body is complete.
+
 An app that returns without accepting gets a 403 sent for it, as uvicorn does; one that
-raises before accepting, a 500; after it, the server closes with 1011.
+raises before accepting (or in the middle of its own response), a 500; after accepting, the
+server closes with 1011.
 """
 
 from __future__ import annotations
 
 import asyncio
 import struct
-from typing import Any, Dict, List, MutableMapping, Optional
+from typing import Any, Dict, List, MutableMapping, Optional, Tuple
 from urllib.parse import unquote_to_bytes
 
 from ._native import BodyAborted, BodyTruncated, BufferWriter, PyBuffer
 from .failures import LOG, client_gone, internal_error
-from .fields import checked_header
+from .fields import checked_header, checked_status
 from .responder import Headers, RequestHead, Responder
 
 __all__ = ["BYTES", "CLOSE", "RECORD", "TEXT", "WebSocketSession", "build_websocket_scope"]
@@ -79,7 +87,7 @@ def build_websocket_scope(
         "client": head.client,
         "server": head.server,
         "subprotocols": offered_subprotocols(headers),
-        "extensions": {},
+        "extensions": {"websocket.http.response": {}},
     }
     if state is not None:
         scope["state"] = dict(state)
@@ -110,7 +118,7 @@ def close_payload(code: int, reason: str) -> bytes:
 class WebSocketSession:
     """The ``receive`` and ``send`` of one session, and how it ends (`end`)."""
 
-    CONNECTING, OPEN, CLOSED = "connecting", "open", "closed"
+    CONNECTING, DENYING, OPEN, CLOSED = "connecting", "denying", "open", "closed"
 
     def __init__(self, responder: Responder, body: PyBuffer) -> None:
         self.responder = responder
@@ -121,6 +129,9 @@ class WebSocketSession:
         self.connected = False
         #: The client's side, once it closed (or dropped): the disconnect message.
         self.disconnect: Optional[Message] = None
+        #: The app's own HTTP answer while its body comes (``websocket.http.response``).
+        self.denial: Optional[Tuple[int, Headers]] = None
+        self.denial_body: List[bytes] = []
 
     async def receive(self) -> Message:
         if not self.connected:
@@ -166,19 +177,42 @@ class WebSocketSession:
             await self._send(message)
         elif kind == "websocket.close":
             await self._close(int(message.get("code") or 1000), message.get("reason") or "")
+        elif kind == "websocket.http.response.start":
+            self._deny(message)
+        elif kind == "websocket.http.response.body":
+            self._denial_body(message)
         else:
             raise ValueError(f"unexpected ASGI message type {kind!r} in a websocket session")
 
     def _accept(self, message: Message) -> None:
         if self.state is not self.CONNECTING:
             raise RuntimeError(f"websocket.accept after the session was {self.state}")
-        headers = [checked_header(bytes(n).lower(), bytes(v)) for n, v in message.get("headers") or ()]
+        headers = [checked_header(bytes(n).lower(), bytes(v))
+                   for n, v in message.get("headers") or ()]
         subprotocol = message.get("subprotocol")
         if subprotocol is not None:
-            headers.append(checked_header(b"sec-websocket-protocol", subprotocol.encode("latin-1")))
+            headers.append(
+                checked_header(b"sec-websocket-protocol", subprotocol.encode("latin-1")))
         self.responder.start(101, headers, None, True)
         self.writer = self.responder.body_writer()
         self.state = self.OPEN
+
+    def _deny(self, message: Message) -> None:
+        if self.state is not self.CONNECTING:
+            raise RuntimeError(
+                f"websocket.http.response.start after the session was {self.state}")
+        headers = [checked_header(bytes(n), bytes(v)) for n, v in message.get("headers") or ()]
+        self.denial = (checked_status(int(message["status"])), headers)
+        self.state = self.DENYING
+
+    def _denial_body(self, message: Message) -> None:
+        if self.state is not self.DENYING or self.denial is None:
+            raise RuntimeError("websocket.http.response.body without its start")
+        self.denial_body.append(bytes(message.get("body", b"")))
+        if not message.get("more_body", False):
+            status, headers = self.denial
+            self.responder.start(status, headers, b"".join(self.denial_body), False)
+            self.state = self.CLOSED
 
     async def _send(self, message: Message) -> None:
         if self.state is not self.OPEN:
@@ -203,7 +237,7 @@ class WebSocketSession:
             if self.disconnect is None:
                 await self._write(record(CLOSE, payload))
         else:
-            raise RuntimeError("websocket.close after the session was closed")
+            raise RuntimeError(f"websocket.close after the session was {self.state}")
 
     async def _write(self, data: bytes) -> None:
         assert self.writer is not None
@@ -211,7 +245,8 @@ class WebSocketSession:
 
     def _refuse(self) -> None:
         """The handshake refused: 403, no body."""
-        self.responder.start(403, [(b"content-length", b"0")], b"", False)
+        self.responder.start(403, [(b"content-type", b"text/plain"), (b"content-length", b"0")],
+                             b"", False)
 
     def end(self, exc: Optional[BaseException]) -> None:
         """The app returned (`exc` None) or raised: the one end message of the request."""
@@ -224,6 +259,12 @@ class WebSocketSession:
                 self.responder.finish(True)
             else:
                 internal_error(self.responder, True)
+        elif self.state is self.DENYING:
+            # Its own response left unfinished: nothing of it was sent.
+            if exc is None:
+                LOG.error("websocket app returned in the middle of its HTTP response")
+            self.state = self.CLOSED
+            internal_error(self.responder, True)
         elif exc is None or self.state is self.CLOSED:
             self.responder.finish(True)
         else:

@@ -158,3 +158,40 @@ def test_messages_out_of_place_raise(messages, error):
 
     Session(end=None).run(app)
     assert [type(e) for e in raised] == [error]
+
+
+def test_the_apps_own_http_answer_before_accepting():
+    # The websocket.http.response extension (advertised): a status, headers and a body in
+    # pieces, sent whole once complete.
+    extensions: List[dict] = []
+
+    async def app(scope, receive, send):
+        extensions.append(scope["extensions"])
+        await receive()
+        await send({"type": "websocket.http.response.start", "status": 418,
+                    "headers": [(b"x-why", b"tea")]})
+        await send({"type": "websocket.http.response.body", "body": b"go ", "more_body": True})
+        await send({"type": "websocket.http.response.body", "body": b"away"})
+
+    assert Session().run(app) == [("start", 418, [(b"x-why", b"tea")], b"go away", False),
+                                  ("finish", True)]
+    assert extensions == [{"websocket.http.response": {}}]
+
+    async def unfinished(scope, receive, send):
+        await send({"type": "websocket.http.response.start", "status": 401})
+        await send({"type": "websocket.http.response.body", "body": b"x", "more_body": True})
+
+    assert [m[:2] for m in Session().run(unfinished)] == [("start", 500), ("finish", True)]
+
+    raised: List[BaseException] = []
+
+    async def accepts_after(scope, receive, send):
+        await send({"type": "websocket.http.response.start", "status": 401})
+        try:
+            await send({"type": "websocket.accept"})
+        except RuntimeError as exc:
+            raised.append(exc)
+        await send({"type": "websocket.http.response.body", "body": b""})
+
+    assert [m[:2] for m in Session().run(accepts_after)] == [("start", 401), ("finish", True)]
+    assert len(raised) == 1

@@ -410,9 +410,13 @@ def fastapi_session(url):
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv()
         out.append((closed.value.rcvd.code, closed.value.rcvd.reason))
-    with pytest.raises(InvalidStatus) as refused:
-        connect(url + "/nowhere")
-    out.append(refused.value.response.status_code)
+    for path in ("/nowhere", "/deny", "/denial"):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url + path)
+        response = refused.value.response
+        out.append((response.status_code, response.reason_phrase, response.body,
+                    sorted((k.lower(), v) for k, v in response.headers.raw_items()
+                           if k.lower() not in ("date", "server"))))
     return out
 
 
@@ -434,9 +438,14 @@ def test_a_fastapi_app_answers_as_under_uvicorn(tmp_module):
     finally:
         uvicorn.terminate()
         uvicorn.wait(30)
-    assert ours == theirs == [
-        "hi ann", {"upper": "ABC", "len": 3}, {"upper": "ÉTÉ", "len": 3},
-        {"upper": "", "len": 0}, (4001, "bye"), 403]
+    assert ours == theirs
+    assert ours[:5] == ["hi ann", {"upper": "ABC", "len": 3}, {"upper": "ÉTÉ", "len": 3},
+                        {"upper": "", "len": 0}, (4001, "bye")]
+    # Refused: no route (403), an HTTPException (401 with its JSON, through the
+    # websocket.http.response extension), Starlette's send_denial_response (418, its header).
+    assert [(status, body) for status, _, body, _ in ours[5:]] == [
+        (403, b""), (401, b'{"detail":"who are you"}'), (418, b"go away")]
+    assert ("x-why", "tea") in ours[7][3]
 
 
 def _listening(port):

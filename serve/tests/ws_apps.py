@@ -15,7 +15,8 @@ SEEN = []
 async def http(scope, receive, send):
     """``GET /seen``: what the sessions saw; ``/...`` anything else: 200 ``plain <path>``
     (an upgrade request served as plain HTTP ends here)."""
-    body = json.dumps(SEEN).encode() if scope["path"] == "/seen" else b"plain " + scope["path"].encode()
+    path = scope["path"]
+    body = json.dumps(SEEN).encode() if path == "/seen" else b"plain " + path.encode()
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
@@ -140,9 +141,19 @@ async def app(scope, receive, send):
 
 
 def _fastapi():
-    from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+    from fastapi import FastAPI, HTTPException, WebSocket, WebSocketDisconnect
+    from starlette.responses import PlainTextResponse
 
     api = FastAPI()
+
+    @api.websocket("/deny")
+    async def deny(websocket: WebSocket):
+        raise HTTPException(status_code=401, detail="who are you")
+
+    @api.websocket("/denial")
+    async def denial(websocket: WebSocket):
+        await websocket.send_denial_response(
+            PlainTextResponse("go away", status_code=418, headers={"x-why": "tea"}))
 
     @api.websocket("/upper/{name}")
     async def upper(websocket: WebSocket, name: str):
