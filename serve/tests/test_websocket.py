@@ -203,6 +203,33 @@ def test_a_shutdown_closes_open_sessions_with_1012(tmp_module):
         assert srv.proc.wait(30) == 0, srv.log()
 
 
+def test_sessions_that_end_every_way_leave_nothing_behind(ws_server):
+    # 60 sessions open at once, then a third closed properly, a third dropped (no close
+    # frame) while the app streams to them, a third refused: nothing stays in flight and
+    # every buffer is freed.
+    def stats():
+        return httpx.get(ws_server.url + "/.py-buffer-serve/stats").json()
+
+    with ExitStack() as stack:
+        closing = [stack.enter_context(connect(ws_url(ws_server, "/echo"))) for _ in range(20)]
+        dropping = [handshake(ws_server, path="/stream?100000&4096")[0] for _ in range(20)]
+        for sock in dropping:
+            assert read_frame(sock)[0] == 2  # the stream runs
+        for _ in range(20):
+            with pytest.raises(InvalidStatus):
+                connect(ws_url(ws_server, "/refuse"))
+        assert stats()["in_flight"] == 40  # sessions count as requests (the stats' does not)
+        for ws in closing:
+            ws.send("bye")
+            assert ws.recv() == "bye"
+            ws.close()
+        for sock in dropping:
+            sock.close()
+    settled = wait_for(lambda: (lambda st: st if st["in_flight"] == 0 and st["live_buffers"] == 0
+                                else None)(stats()), timeout=10)
+    assert settled, stats()
+
+
 # ---- the handshake and frames on a raw socket ------------------------------------------------
 
 KEY = base64.b64encode(b"0123456789abcdef").decode()
