@@ -27,10 +27,11 @@
 -export([trusted/1, apply/4]).
 -export_type([trusted/0]).
 
--type network() :: {inet:ip_address(), Bits :: non_neg_integer()}.
+-type network() :: {Family :: 4 | 8, Bits :: non_neg_integer(), Prefix :: bitstring()}.
 -type trusted() :: all | [network()].
 %% The trusted proxies: any (`*'), or addresses (a network of all the address's bits) and
-%% networks.
+%% networks, each as its family (the address tuple's size), its prefix length and the
+%% prefix's bits (computed once, when the option is read).
 
 -type peer() :: {inet:ip_address() | binary(), inet:port_number()} | undefined.
 
@@ -62,8 +63,9 @@ network(Item) ->
         {error, _} -> error
     end.
 
-bits(IP, all, Max) -> {ok, {IP, Max}};
-bits(IP, {N, []}, Max) when is_integer(N), N >= 0, N =< Max -> {ok, {IP, N}};
+bits(IP, all, Max) -> {ok, {tuple_size(IP), Max, prefix(IP, Max)}};
+bits(IP, {N, []}, Max) when is_integer(N), N >= 0, N =< Max ->
+    {ok, {tuple_size(IP), N, prefix(IP, N)}};
 bits(_IP, _Bits, _Max) -> error.
 
 %% @doc The request's scheme and client, given the proxies trusted, the connection's peer
@@ -141,12 +143,21 @@ trusts(Trusted, Host) when is_binary(Host) ->
         {error, _} -> false
     end;
 trusts(Trusted, IP) ->
-    lists:any(fun({Net, Bits}) -> tuple_size(Net) =:= tuple_size(IP) andalso
-                                      prefix(Net, Bits) =:= prefix(IP, Bits) end, Trusted).
+    Family = tuple_size(IP),
+    Address = address_bits(IP),
+    lists:any(fun({F, Bits, Prefix}) -> F =:= Family andalso
+                                            binary_part_bits(Address, Bits) =:= Prefix end,
+              Trusted).
 
 prefix(IP, Bits) ->
+    binary_part_bits(address_bits(IP), Bits).
+
+address_bits(IP) ->
     Width = width(IP),
-    <<P:Bits/bits, _/bits>> = << <<Part:Width>> || Part <- tuple_to_list(IP) >>,
+    << <<Part:Width>> || Part <- tuple_to_list(IP) >>.
+
+binary_part_bits(Address, Bits) ->
+    <<P:Bits/bits, _/bits>> = Address,
     P.
 
 width(IP) when tuple_size(IP) =:= 4 -> 8;
