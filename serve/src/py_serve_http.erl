@@ -241,12 +241,7 @@ request_head(#s{method = Method, target = Target, version = {Major, Minor},
                         [P, Q] -> {P, Q};
                         [P] -> {P, <<>>}
                     end,
-    {Scheme, Peer} = case {Proxies, PeerAddr} of
-                         {false, _} -> {<<"http">>, PeerAddr};
-                         {_, undefined} -> {<<"http">>, PeerAddr};
-                         {_, {PeerIP, _}} -> py_serve_proxy:apply(Proxies, PeerIP, Headers,
-                                                                  {<<"http">>, PeerAddr})
-                     end,
+    {Scheme, Peer} = py_serve_proxy:apply(Proxies, PeerAddr, Headers),
     #{method => Method, path => <<Root/binary, Path/binary>>, query_string => Query,
       root_path => Root,
       http_version => iolist_to_binary([integer_to_binary(Major), $., integer_to_binary(Minor)]),
