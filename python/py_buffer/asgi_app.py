@@ -34,7 +34,7 @@ from urllib.parse import unquote_to_bytes
 from . import asgi
 from ._native import BufferWriter, PyBuffer
 from .failures import LOG, report
-from .asgi_websocket import WebSocketSession, build_websocket_scope
+from .asgi_websocket import WebSocketSession, websocket_scope
 from .fields import checked_header, checked_status
 from .responder import Headers, RequestHead, Responder
 
@@ -202,7 +202,7 @@ class AsgiAdapter:
 
     async def _session(self, head: RequestHead, body: PyBuffer, responder: Responder) -> None:
         session = WebSocketSession(responder, body)
-        scope = build_websocket_scope(head, ASGI, self.state)
+        scope = websocket_scope(build_scope(head, self.state))
         try:
             await self.app(scope, session.receive, session.send)
         except BaseException as exc:  # reported; re-raised if not an Exception

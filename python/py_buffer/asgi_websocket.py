@@ -44,15 +44,14 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from typing import Any, Dict, List, MutableMapping, Optional, Tuple
-from urllib.parse import unquote_to_bytes
+from typing import Any, Dict, List, Optional, Tuple
 
 from ._native import BodyAborted, BodyTruncated, BufferWriter, PyBuffer
 from .failures import LOG, client_gone, internal_error
 from .fields import checked_header, checked_status
-from .responder import Headers, RequestHead, Responder
+from .responder import Headers, Responder
 
-__all__ = ["BYTES", "CLOSE", "RECORD", "TEXT", "WebSocketSession", "build_websocket_scope"]
+__all__ = ["BYTES", "CLOSE", "RECORD", "TEXT", "WebSocketSession", "websocket_scope"]
 
 #: A record's head: kind, payload length.
 RECORD = struct.Struct(">BI")
@@ -68,29 +67,15 @@ ABNORMAL = 1006
 Message = Dict[str, Any]
 
 
-def build_websocket_scope(
-    head: RequestHead, asgi: Dict[str, str], state: Optional[MutableMapping[str, Any]] = None
-) -> Dict[str, Any]:
-    """The ``websocket`` scope of `head` (ASGI: like ``http``, no ``method``, ``ws``/``wss``,
-    the ``subprotocols`` the client offered)."""
-    headers = [(name.lower(), value) for name, value in head.headers]
-    scope: Dict[str, Any] = {
-        "type": "websocket",
-        "asgi": dict(asgi),
-        "http_version": head.http_version,
-        "scheme": "wss" if head.scheme == "https" else "ws",
-        "path": unquote_to_bytes(head.path).decode("utf-8", "replace"),
-        "raw_path": head.path,
-        "query_string": head.query_string,
-        "root_path": head.root_path,
-        "headers": headers,
-        "client": head.client,
-        "server": head.server,
-        "subprotocols": offered_subprotocols(headers),
-        "extensions": {"websocket.http.response": {}},
-    }
-    if state is not None:
-        scope["state"] = dict(state)
+def websocket_scope(http_scope: Dict[str, Any]) -> Dict[str, Any]:
+    """The ``websocket`` scope of a request whose ``http`` scope is `http_scope`
+    (`py_buffer.asgi_app.build_scope`): the same keys but ``method``, the scheme ``ws`` or
+    ``wss``, the ``subprotocols`` the client offered, and the extensions served here."""
+    scope = dict(http_scope, type="websocket",
+                 scheme="wss" if http_scope["scheme"] == "https" else "ws",
+                 subprotocols=offered_subprotocols(http_scope["headers"]),
+                 extensions={"websocket.http.response": {}})
+    del scope["method"]
     return scope
 
 
@@ -140,7 +125,8 @@ class WebSocketSession:
         if self.disconnect is None:
             try:
                 kind, length = RECORD.unpack(await self.body.areadexactly(RECORD.size))
-                payload = await self._payload(length)
+                # Read as it comes: a message may be larger than the buffer.
+                payload = await self.body.areadexactly(length)
             except (asyncio.IncompleteReadError, BodyAborted, BodyTruncated):
                 self._disconnected(ABNORMAL, "")
             else:
@@ -154,17 +140,6 @@ class WebSocketSession:
                 self._disconnected(code, payload[2:].decode("utf-8"))
         assert self.disconnect is not None
         return dict(self.disconnect)
-
-    async def _payload(self, length: int) -> bytes:
-        """`length` bytes, read as they come (a message may be larger than the buffer)."""
-        parts: List[bytes] = []
-        while length:
-            part = await self.body.aread1(length)
-            if not part:
-                raise asyncio.IncompleteReadError(b"".join(parts), length)
-            parts.append(part)
-            length -= len(part)
-        return b"".join(parts)
 
     def _disconnected(self, code: int, reason: str) -> None:
         self.disconnect = {"type": "websocket.disconnect", "code": code, "reason": reason}
