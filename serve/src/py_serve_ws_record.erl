@@ -43,10 +43,9 @@ reader() ->
 %% @doc The records `Bytes' completes, in order, and the reader holding the rest. A kind that
 %% is not one of the three raises `{bad_record, Kind}' (the Python side wrote it: a bug).
 -spec read(binary(), reader()) -> {[{kind(), binary()}], reader()}.
-read(Bytes, {Pending, _Size, undefined}) ->
-    %% Fewer than a head's 5 bytes pending.
-    split(iolist_to_binary(lists:reverse(Pending, [Bytes])), []);
-read(Bytes, {Pending, Size, Need}) when Size + byte_size(Bytes) >= Need ->
+read(Bytes, {Pending, Size, Need})
+  when Need =:= undefined;  % fewer than a head's 5 bytes pending
+       Size + byte_size(Bytes) >= Need ->
     split(iolist_to_binary(lists:reverse(Pending, [Bytes])), []);
 read(Bytes, {Pending, Size, Need}) ->
     {[], {[Bytes | Pending], Size + byte_size(Bytes), Need}}.
