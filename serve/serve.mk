@@ -10,6 +10,7 @@
 #   make bench-http    the HTTP benchmarks against gunicorn, uvicorn and Granian
 #                      (benches/http/bench.py; prints markdown, writes docs/benchmarks-http/*.png;
 #                      installs benches/requirements.txt, matplotlib, for the plots)
+#   make bench-http-tls  the same comparison with every server and load over HTTPS (tables)
 #   make bench-http-scale  the same apps with 1, 2 and 4 interpreters: py-buffer-serve --nodes N
 #                      against gunicorn -w N and uvicorn --workers N, 3 rounds in alternating
 #                      order, medians (bench.py --scale; BENCH_HTTP_SCALE_ARGS, e.g. --rounds 5
@@ -29,7 +30,7 @@ SERVE_PLT := serve/_build/serve.plt
 BUILD_PARTS += build-serve
 TEST_PARTS += test-serve
 
-.PHONY: build-serve dialyzer-serve test-serve bench-http bench-http-scale
+.PHONY: build-serve dialyzer-serve test-serve bench-http bench-http-tls bench-http-scale
 
 build-serve: build-nif
 	mkdir -p $(SERVE_EBIN)
@@ -40,7 +41,7 @@ build-serve: build-nif
 dialyzer-serve: build-serve
 	mkdir -p $(dir $(SERVE_PLT))
 	test -f $(SERVE_PLT) || $(DIALYZER) --build_plt --output_plt $(SERVE_PLT) \
-		--apps erts kernel stdlib inets crypto $(MOCHIWEB_EBIN)
+		--apps erts kernel stdlib inets crypto public_key ssl $(MOCHIWEB_EBIN)
 	$(DIALYZER) --plt $(SERVE_PLT) -Wunmatched_returns -Werror_handling -pa nif/ebin \
 		$(SERVE_EBIN) nif/ebin
 
@@ -54,6 +55,10 @@ test-serve: build-serve dialyzer-serve
 bench-http: build-serve
 	$(PYTHON) -m pip install -q -r benches/requirements.txt
 	$(PYTHON) benches/http/bench.py
+
+bench-http-tls: build-serve
+	$(PYTHON) -m pip install -q -r benches/requirements.txt
+	$(PYTHON) benches/http/bench.py --tls
 
 BENCH_HTTP_SCALE_ARGS ?=
 bench-http-scale: build-serve

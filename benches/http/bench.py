@@ -17,7 +17,9 @@ py-buffer-serve runs with one node (one CPython) and with `--nodes 2` (a second 
 local app node, requests routed to the least busy).
 
 Prints markdown tables and writes PNG plots to docs/benchmarks-http/. Options: --quick
-(shorter loads), --only NAME[,NAME] (servers by label).
+(shorter loads), --only NAME[,NAME] (servers by label), --tls (every server and load over
+HTTPS, each server with its own TLS options and a certificate made for the run by trustme;
+tables only, no plots).
 
 `--scale` (`make bench-http-scale`, for docs/scaling.md): the same apps and clients with N = 1,
 2, 4 interpreters: py-buffer-serve --nodes N (WSGI, ASGI), gunicorn -w N (sync; gthread x 8),
@@ -49,6 +51,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default="")
+    parser.add_argument("--tls", action="store_true", help="every server over HTTPS")
     parser.add_argument("--scale", action="store_true",
                         help="the rows with 1, 2 and 4 nodes / workers (make bench-http-scale)")
     parser.add_argument("--rounds", type=int, default=3, help="--scale: rounds (medians)")
@@ -79,9 +82,10 @@ def main():
         with open(path, "wb") as f:
             for _ in range(upload_size >> 20):
                 f.write(os.urandom(1 << 20))
+        tls = certificate(tmp) if args.tls else None
         for label in labels:
             print(f"-- {label}", file=sys.stderr, flush=True)
-            server = Running(label)
+            server = Running(label, tls=tls)
             try:
                 results[label] = {
                     "echo": wrk(server.url, seconds),
@@ -94,8 +98,23 @@ def main():
             finally:
                 server.stop()
             print(json.dumps(results[label]), file=sys.stderr, flush=True)
+    if args.tls:
+        print("All servers and loads over TLS (HTTPS, wss).\n")
     report(results, upload_size)
-    plots(results)
+    if not args.tls:
+        plots(results)
+
+
+def certificate(directory):
+    """A certificate for 127.0.0.1 and its key (PKCS#8, which Granian needs), from a CA made
+    for the run: the PEM files' paths."""
+    import trustme
+
+    issued = trustme.CA().issue_cert("127.0.0.1", "localhost")
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    issued.cert_chain_pems[0].write_to_path(cert)
+    issued.private_key_pem.write_to_path(key)
+    return cert, key
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 """The loads of the HTTP benchmarks (bench.py), the same clients for every server: the wrk
 echo, curl uploads (with the server's memory sampled meanwhile), curl downloads, a
-full-duplex round trip (a raw socket), and WebSocket echoes (the `websockets` client)."""
+full-duplex round trip (a raw socket), and WebSocket echoes (the `websockets` client). Over
+TLS (a server started with `tls`) the clients do not verify the certificate (`curl -k`)."""
 
 import asyncio
 import os
 import re
 import socket
+import ssl
 import statistics
 import subprocess
 import time
@@ -36,12 +38,23 @@ def wrk(url, seconds, connections=32, threads=2):
             "socket_errors": socket_errors.group(1).strip() if socket_errors else ""}
 
 
+def _unverified():
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _curl(server):
+    return ["curl", "-s"] + (["-k"] if server.tls else [])
+
+
 def upload(server, path, size, clients, max_time):
     """`clients` curl uploads of the file at once: MB/s (total), whether every answer was the
     byte count, the RSS growth and the absolute peak RSS of the server's process tree."""
     def work():
         start = time.monotonic()
-        procs = [subprocess.Popen(["curl", "-s", "-H", "Expect:", "--max-time", str(max_time),
+        procs = [subprocess.Popen(_curl(server) + ["-H", "Expect:", "--max-time", str(max_time),
                                    "--data-binary", "@" + path, server.url + "/upload"],
                                   stdout=subprocess.PIPE) for _ in range(clients)]
         outs = [p.communicate()[0].decode().strip() for p in procs]
@@ -56,7 +69,7 @@ def upload(server, path, size, clients, max_time):
 def download(server, size, runs=3):
     best = 0.0
     for _ in range(runs):
-        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "--max-time", "60", "-w",
+        out = subprocess.run(_curl(server) + ["-o", "/dev/null", "--max-time", "60", "-w",
                               "%{size_download} %{time_total}",
                               f"{server.url}/download?size={size}"],
                              capture_output=True, text=True).stdout.split()
@@ -73,6 +86,8 @@ def duplex(server, rounds=400, piece=64):
     only after the whole body)."""
     s = socket.create_connection(("127.0.0.1", server.port))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if server.tls:
+        s = _unverified().wrap_socket(s)
     s.settimeout(2)
     try:
         s.sendall(b"POST /duplex HTTP/1.1\r\nHost: bench\r\nTransfer-Encoding: chunked\r\n"
@@ -115,9 +130,10 @@ def websocket(server, rounds=1000, clients=16, seconds=3.0, size=1024):
 async def _websocket(server, rounds, clients, seconds, size):
     from websockets.asyncio.client import connect
 
-    url = f"ws://127.0.0.1:{server.port}/ws"
+    url = f"{'wss' if server.tls else 'ws'}://127.0.0.1:{server.port}/ws"
+    tls = {"ssl": _unverified()} if server.tls else {}
     times = []
-    async with connect(url, compression=None) as ws:
+    async with connect(url, compression=None, **tls) as ws:
         for i in range(rounds):
             data = "%064d" % i
             start = time.perf_counter()
@@ -131,7 +147,7 @@ async def _websocket(server, rounds, clients, seconds, size):
 
     async def session():
         echoed = 0
-        async with connect(url, compression=None, max_queue=None) as ws:
+        async with connect(url, compression=None, max_queue=None, **tls) as ws:
             for _ in range(8):
                 await ws.send(payload)
             while time.monotonic() < deadline:

@@ -48,6 +48,17 @@ SERVERS = {
 }
 
 
+def tls_args(command, cert, key):
+    """A server's own options for HTTPS with the PEM files `cert` and `key`."""
+    if command[0] == SERVE or "uvicorn" in command:
+        return ["--ssl-certfile", cert, "--ssl-keyfile", key]
+    if "gunicorn" in command:
+        return ["--certfile", cert, "--keyfile", key]
+    if "granian" in command:
+        return ["--ssl-certificate", cert, "--ssl-keyfile", key]
+    raise ValueError(command)
+
+
 def scale_server(kind, n):
     """The `--scale` servers: `kind` with `n` interpreters (app nodes or worker processes),
     the same app code as SERVERS; returns (interface, command)."""
@@ -80,12 +91,18 @@ def app_nodes_expected(args):
 
 
 class Running:
-    def __init__(self, label, server=None):
+    """One started server; with `tls` = (cert, key) PEM files, serving HTTPS (`url` is
+    https, `tls` true)."""
+
+    def __init__(self, label, server=None, tls=None):
         self.label = label
         self.interface, command = server or SERVERS[label]
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.tls = bool(tls)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         args = command(self.port)
+        if tls:
+            args = args[:-1] + tls_args(args, *tls) + args[-1:]  # the app stays last
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, cwd=HERE)
         deadline = time.monotonic() + 90
@@ -109,8 +126,8 @@ class Running:
         # Requests through, so lazy imports and worker start-up are not measured (several:
         # requests spread over the nodes or workers).
         for _ in range(8):
-            subprocess.run(["curl", "-s", "-o", "/dev/null", "-d", "x", self.url + "/echo"],
-                           timeout=30)
+            subprocess.run(["curl", "-s", "-k", "-o", "/dev/null", "-d", "x",
+                            self.url + "/echo"], timeout=30)
         time.sleep(0.5)
         # What memory is counted over: the server's process tree and its app nodes.
         self.apps = app_nodes(self.proc.pid)

@@ -56,12 +56,23 @@ main() ->
                                           "\n(py-buffer-serve --help lists the options)\n"]),
             halt(2);
         {ok, #{role := front} = Config} ->
-            _ = spawn(?MODULE, init, [Config]),
-            ok;
+            watched(init, Config);
         {ok, #{role := app} = Config} ->
-            _ = spawn(?MODULE, app_role, [Config]),
-            ok
+            watched(app_role, Config)
     end.
+
+%% Runs `Role(Config)' (it ends with the VM's stop: `init:stop/0', exit `normal') in a
+%% process of its own, watched: if it crashes, the VM exits 1 with the reason, rather than
+%% staying up serving nothing.
+watched(Role, Config) ->
+    _ = spawn(fun() ->
+                      {_, Ref} = spawn_monitor(?MODULE, Role, [Config]),
+                      receive
+                          {'DOWN', Ref, process, _, normal} -> ok;
+                          {'DOWN', Ref, process, _, Reason} -> fail("stopped: ~P", [Reason, 30])
+                      end
+              end),
+    ok.
 
 %% @doc Starts the graceful shutdown (as SIGTERM does).
 -spec stop() -> ok.
@@ -77,6 +88,7 @@ init(#{ip := IP, host := Host, port := Port} = Config) ->
     ok = py_serve_ws:init(),
     persistent_term:put(py_serve_config, Config),
     ok = configure(Config),
+    ok = check_tls(Config),
     {ok, _} = application:ensure_all_started(py_buffer),
     ok = start_app(Config),
     ok = app_nodes(Config),
@@ -87,12 +99,14 @@ init(#{ip := IP, host := Host, port := Port} = Config) ->
                                        {backlog, 1024}, {nodelay, true},
                                        {recbuf, undefined},
                                        {buffer, py_serve_head:socket_buffer()},
-                                       {acceptor_pool_size, 32}, {max, 100000}]) of
+                                       {acceptor_pool_size, 32}, {max, 100000}
+                                       | tls_listener(Config)]) of
         {ok, _} -> ok;
         {error, Why} -> fail("cannot listen on ~s:~b: ~p", [Host, Port, Why])
     end,
     RealPort = mochiweb_socket_server:get(?LISTENER, port),
-    io:format("py-buffer-serve listening on http://~s:~b~n", [host(Host), RealPort]),
+    Scheme = case Config of #{tls := none} -> "http"; _ -> "https" end,
+    io:format("py-buffer-serve listening on ~s://~s:~b~n", [Scheme, host(Host), RealPort]),
     wait(Config).
 
 %% The log level and the `py_buffer' application environment (both roles).
@@ -101,6 +115,21 @@ configure(#{app_dir := AppDir, workers := Workers, log_level := Level}) ->
     ok = application:load(py_buffer),
     ok = application:set_env(py_buffer, python_path, [AppDir]),
     ok = application:set_env(py_buffer, max_workers, Workers).
+
+%% HTTPS: the certificate and key checked before anything starts (exit 1 if they do not
+%% work), then given to the listener.
+check_tls(#{tls := none}) ->
+    ok;
+check_tls(#{tls := Tls, log_level := Level}) ->
+    case py_serve_tls:check(Tls) of
+        ok -> py_serve_tls:quiet_failed_handshakes(Level);
+        {error, Message} -> fail("~s", [Message])
+    end.
+
+tls_listener(#{tls := none}) ->
+    [];
+tls_listener(#{tls := Tls, log_level := Level}) ->
+    [{ssl, true}, {ssl_opts, py_serve_tls:listen_options(Tls, Level)}].
 
 %% Imports the app here (ASGI: lifespan startup); exits 1 if it cannot.
 start_app(#{app := App}) ->

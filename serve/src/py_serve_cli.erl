@@ -6,6 +6,8 @@
 %%                 [--root-path PATH] [--ws-max-size BYTES] [--ws-ping-interval SECONDS]
 %%                 [--ws-ping-timeout SECONDS] [--proxy-headers | --no-proxy-headers]
 %%                 [--forwarded-allow-ips LIST] [--log-level LEVEL] [--stats]
+%%                 [--ssl-certfile PATH [--ssl-keyfile PATH] [--ssl-keyfile-password PASS]
+%%                  [--ssl-ca-certs PATH] [--ssl-cert-reqs 0|1|2]]
 %%                 [--role front|app] [--name NAME] [--connect NAME@HOST]...
 %%                 [--dist-interface ADDR] [--dist-ticktime SECONDS] [--cookie-file PATH]
 %%                 MODULE:ATTR
@@ -48,6 +50,7 @@
                     ws_ping_interval := non_neg_integer(),
                     ws_ping_timeout := pos_integer(),
                     proxy_headers := false | py_serve_proxy:trusted(),
+                    tls := none | py_serve_tls:config(),
                     role := front | app,
                     name := string() | undefined,
                     connect := [node()],
@@ -59,6 +62,10 @@
 -type cookie() :: random | {file, string()}.
 %% Where the distribution cookie comes from: `random' (a front alone with its local app
 %% nodes) or the file `{file, Path}'.
+
+%% The `--ssl-*' options' keys while the arguments are read (`tls' in the config).
+-define(TLS_OPTIONS, [ssl_certfile, ssl_keyfile, ssl_keyfile_password, ssl_ca_certs,
+                      ssl_cert_reqs]).
 
 -define(DEFAULTS, #{interface => wsgi,
                     bind => "127.0.0.1:8000",
@@ -136,6 +143,12 @@ usage() ->
      "  --forwarded-allow-ips LIST  the trusted proxies: addresses and networks, comma-\n"
      "                            separated, or * (default: $FORWARDED_ALLOW_IPS, else\n"
      "                            127.0.0.1)\n"
+     "  --ssl-certfile PATH       serve HTTPS (and wss) with this PEM certificate (chain)\n"
+     "  --ssl-keyfile PATH        its PEM private key (default: in --ssl-certfile)\n"
+     "  --ssl-keyfile-password PASS  the key's password, if it is encrypted\n"
+     "  --ssl-ca-certs PATH       PEM certificates that client certificates must chain to\n"
+     "  --ssl-cert-reqs 0|1|2     client certificates: 0 none asked (default), 1 optional,\n"
+     "                            2 required (as uvicorn's; 1 and 2 need --ssl-ca-certs)\n"
      "  --log-level LEVEL         debug, info (access log), warning, error or none\n"
      "                            (default: info)\n"
      "  --stats                   serve GET /.py-buffer-serve/stats (JSON: requests in\n"
@@ -229,6 +242,14 @@ option("dist-ticktime", Value, Opts) ->
         error:badarg -> throw({usage, "--dist-ticktime: whole seconds, at least 1: " ++ Value})
     end;
 option("cookie-file", Value, Opts) -> Opts#{cookie_file => Value};
+option("ssl-certfile", Value, Opts) -> Opts#{ssl_certfile => Value};
+option("ssl-keyfile", Value, Opts) -> Opts#{ssl_keyfile => Value};
+option("ssl-keyfile-password", Value, Opts) -> Opts#{ssl_keyfile_password => Value};
+option("ssl-ca-certs", Value, Opts) -> Opts#{ssl_ca_certs => Value};
+option("ssl-cert-reqs", Value, Opts) when Value =:= "0"; Value =:= "1"; Value =:= "2" ->
+    Opts#{ssl_cert_reqs => list_to_integer(Value)};
+option("ssl-cert-reqs", _Value, _Opts) ->
+    throw({usage, "--ssl-cert-reqs: 0 (none), 1 (optional) or 2 (required)"});
 option("root-path", Value, Opts) -> Opts#{root_path => root_path(Value)};
 option("log-level", Value, Opts) ->
     case lists:member(Value, ["debug", "info", "warning", "error", "none"]) of
@@ -290,12 +311,14 @@ finish(#{app_name := AppName, interface := Interface, bind := Bind} = Opts) ->
                        end
                end,
     {ok, maps:merge(maps:without([interface, bind, app_name, cookie_file, bind_given,
-                                  stats_given, nodes_given, forwarded_allow_ips], Opts),
+                                  stats_given, nodes_given, forwarded_allow_ips
+                                  | ?TLS_OPTIONS], Opts),
                     #{app => {Interface, list_to_binary(AppName)},
                       ip => IP, host => Host, port => Port,
                       app_dir => filename:absname(maps:get(app_dir, Opts)),
                       name => maps:get(name, Opts, undefined),
                       proxy_headers => proxy_headers(Opts),
+                      tls => tls(Opts),
                       cookie => cookie(Opts)})};
 finish(_Opts) ->
     throw({usage, "no app given (MODULE:ATTR)"}).
@@ -311,6 +334,26 @@ proxy_headers(Opts) ->
                                 ++ Item})
     end.
 
+%% HTTPS: on with `--ssl-certfile' (the key in the same file unless `--ssl-keyfile').
+tls(#{ssl_certfile := Cert} = Opts) ->
+    Reqs = maps:get(ssl_cert_reqs, Opts, 0),
+    CaCerts = maps:get(ssl_ca_certs, Opts, undefined),
+    Reqs =:= 0 orelse CaCerts =/= undefined
+        orelse throw({usage, "--ssl-cert-reqs 1 or 2 needs --ssl-ca-certs (the CA "
+                      "certificates client certificates are verified against)"}),
+    #{certfile => Cert, keyfile => maps:get(ssl_keyfile, Opts, Cert),
+      password => maps:get(ssl_keyfile_password, Opts, undefined), ca_certs => CaCerts,
+      cert_reqs => Reqs};
+tls(Opts) ->
+    case [K || K <- ?TLS_OPTIONS, is_map_key(K, Opts)] of
+        [] -> none;
+        [K | _] -> throw({usage, flag(K) ++ " needs --ssl-certfile (HTTPS)"})
+    end.
+
+%% `--some-flag' from `some_flag'.
+flag(Key) ->
+    "--" ++ lists:flatten(string:replace(atom_to_list(Key), "_", "-", all)).
+
 %% What `--role app' cannot take, and what it needs.
 role(#{role := front}) ->
     ok;
@@ -318,7 +361,8 @@ role(#{role := app} = Opts) ->
     is_map_key(name, Opts)
         orelse throw({usage, "--role app needs --name NAME (the name fronts --connect to)"}),
     Given = [Flag || {Key, Flag} <- [{connect, "--connect"}, {nodes_given, "--nodes"},
-                                     {bind_given, "--bind"}, {stats_given, "--stats"}],
+                                     {bind_given, "--bind"}, {stats_given, "--stats"}]
+                         ++ [{K, flag(K)} || K <- ?TLS_OPTIONS],
                      not lists:member(maps:get(Key, Opts, false), [false, []])],
     case Given of
         [] -> ok;

@@ -15,10 +15,10 @@
 %%     two messages.</li>
 %% </ul>
 %% On a timeout the guard sends the connection process `{py_serve_guard, timeout, Why}' and
-%% closes its socket (`gen_tcp:close/1' works from any process): a connection waiting for a
-%% head ends (mochiweb sees the socket closed); one waiting for body bytes sees its read fail,
-%% finds the message, and aborts the body with `Why' (the app sees its body aborted), waits
-%% for the app to end and logs the request. The guard ends with the connection process (it
+%% closes its socket (`gen_tcp:close/1' and `ssl:close/1' work from any process): a
+%% connection waiting for a head ends (mochiweb sees the socket closed); one waiting for
+%% body bytes sees its read fail, finds the message, and aborts the body with `Why' (the app
+%% sees its body aborted), waits for the app to end and logs the request. The guard ends with the connection process (it
 %% monitors it).
 -module(py_serve_guard).
 
@@ -26,7 +26,7 @@
 -export([init/1]).
 
 %% @doc Starts the guard of the calling connection process and its socket.
--spec start(gen_tcp:socket()) -> pid().
+-spec start(py_serve_socket:socket()) -> pid().
 start(Socket) ->
     Conn = self(),
     spawn(?MODULE, init, [{Conn, Socket}]).
@@ -63,7 +63,7 @@ idle(Guard, Ms) ->
     ok.
 
 %% @private
--spec init({pid(), gen_tcp:socket()}) -> no_return().
+-spec init({pid(), py_serve_socket:socket()}) -> no_return().
 init({Conn, Socket}) ->
     Mon = monitor(process, Conn),
     put(socket, Socket),
@@ -89,7 +89,7 @@ loop(Conn, Mon, Timer, Busy) ->
         {timeout, Ref, Why} when element(1, Timer) =:= Ref ->
             py_serve_log:event(info, "connection ~p dropped: ~s", [Conn, Why]),
             Conn ! {py_serve_guard, timeout, Why},
-            _ = gen_tcp:close(get(socket)),
+            _ = mochiweb_socket:close(get(socket)),
             loop(Conn, Mon, undefined, Busy);
         {timeout, _Stale, _} ->
             loop(Conn, Mon, Timer, Busy);

@@ -14,7 +14,9 @@
 %% before the request line are skipped (RFC 9112 §2.2). The socket is in passive `raw' mode
 %% again when a head is returned. A head whose first bytes came with the previous request's
 %% body ({@link py_serve_ahead}) is parsed from those bytes with the same parser
-%% (`erlang:decode_packet/3'), and what follows it is kept there for the body.
+%% (`erlang:decode_packet/3'), and what follows it is kept there for the body. Over TLS
+%% every head is parsed that way, from the bytes the socket gives in raw mode
+%% ({@link py_serve_socket:parses_heads/1}), with the same bounds.
 %%
 %% == Checks ({@link check/1}) ==
 %% <ul>
@@ -55,7 +57,7 @@
 %% connection ended before one (or the guard closed it: the header timeout); `{error,
 %% Status, Why}' for a head to answer `Status' (and close). The connection's guard ends a
 %% wait for a head by closing the socket, after sending `{py_serve_guard, timeout, _}'.
--spec read(gen_tcp:socket()) -> {ok, head()} | closed
+-spec read(py_serve_socket:socket()) -> {ok, head()} | closed
                                 | {error, 400 | 414 | 431 | 505, atom()}.
 read(Socket) ->
     ok = unwatch_raw(Socket),
@@ -70,29 +72,32 @@ read(Socket) ->
 %% arrived/1}; {@link read/1} goes on from there. So a client that leaves while its app
 %% runs is seen at once, not at the first write that fails. When the next request's first
 %% bytes were read already ({@link py_serve_ahead}) the socket's parser would start in their
-%% middle: the socket is then watched in raw mode, and what it sends, `{tcp, Socket, Bytes}',
+%% middle, and a TLS socket does not parse heads: the socket is then watched in raw mode,
+%% and what it sends, `{tcp, Socket, Bytes}' (`ssl' over TLS),
 %% goes to {@link arrived_raw/2}, which keeps it with them (watching on while they are
 %% under the socket's buffer, ?SOCKET_BUFFER bytes).
--spec watch(gen_tcp:socket()) -> ok | {error, term()}.
+-spec watch(py_serve_socket:socket()) -> ok | {error, term()}.
 watch(Socket) ->
-    case py_serve_ahead:empty() of
+    case py_serve_ahead:empty() andalso py_serve_socket:parses_heads(Socket) of
         true -> watch(Socket, http_bin, py_serve_head_watching);
         false -> watch(Socket, raw, py_serve_head_watching_raw)
     end.
 
 watch(Socket, Packet, Flag) ->
-    case inet:setopts(Socket, [{packet, Packet}, {active, once}]) of
+    case mochiweb_socket:setopts(Socket, [{packet, Packet}, {active, once}]) of
         ok -> put(Flag, true), ok;
         Error -> Error
     end.
 
 %% @doc Bytes a socket watched in raw mode sent ({@link watch/1}): kept for the next {@link
-%% read/1}; the socket watched again while fewer than ?SOCKET_BUFFER bytes are kept.
--spec arrived_raw(gen_tcp:socket(), binary()) -> ok.
+%% read/1}; the socket watched again while fewer than ?SOCKET_BUFFER bytes are kept. An
+%% error is the connection's end (a TLS socket whose peer closed right after those bytes
+%% says so here, not with a message).
+-spec arrived_raw(py_serve_socket:socket(), binary()) -> ok | {error, term()}.
 arrived_raw(Socket, Bytes) ->
     ok = py_serve_ahead:put(Bytes),
     case py_serve_ahead:size() < ?SOCKET_BUFFER of
-        true -> _ = inet:setopts(Socket, [{active, once}]), ok;
+        true -> mochiweb_socket:setopts(Socket, [{active, once}]);
         false -> ok
     end.
 
@@ -101,9 +106,10 @@ arrived_raw(Socket, Bytes) ->
 unwatch_raw(Socket) ->
     case erase(py_serve_head_watching_raw) of
         true ->
-            _ = inet:setopts(Socket, [{active, false}]),
+            _ = mochiweb_socket:setopts(Socket, [{active, false}]),
+            {Data, _Closed, _Error, Owner} = py_serve_socket:tags(Socket),
             receive
-                {tcp, Socket, Bytes} -> py_serve_ahead:put(Bytes)
+                {Data, Owner, Bytes} -> py_serve_ahead:put(Bytes)
             after 0 ->
                 ok
             end;
@@ -120,18 +126,19 @@ arrived(Packet) ->
     ok.
 
 %% Where the head's packets come from: the socket's parser, or (when bytes were read ahead,
-%% see py_serve_ahead) the same parser run on those bytes, then on what the socket adds.
+%% see py_serve_ahead, and always over TLS) the same parser run on those bytes, then on what
+%% the socket adds.
 source(Socket) ->
-    case py_serve_ahead:take() of
-        <<>> -> {socket, Socket};
-        Bytes -> {bytes, Socket, Bytes}
+    case {py_serve_ahead:take(), py_serve_socket:parses_heads(Socket)} of
+        {<<>>, true} -> {socket, Socket};
+        {Bytes, _} -> {bytes, Socket, Bytes}
     end.
 
 %% The next packet of type `Type' (`http_bin', `httph_bin'): `{ok, Packet, Source}',
 %% `{error, emsgsize}' for a line longer than the socket's buffer, or `closed'.
 packet(Type, {socket, Socket} = Source) ->
     Armed = (Type =:= http_bin andalso erase(py_serve_head_watching) =:= true)
-        orelse inet:setopts(Socket, [{packet, Type}, {active, once}]) =:= ok,
+        orelse mochiweb_socket:setopts(Socket, [{packet, Type}, {active, once}]) =:= ok,
     case Armed of
         true ->
             receive
@@ -151,7 +158,7 @@ packet(Type, {bytes, Socket, Bytes}) ->
         {more, _} when byte_size(Bytes) >= ?MAX_LINE ->
             {error, emsgsize};
         {more, _} ->
-            case gen_tcp:recv(Socket, 0) of  % ended by the guard's close at the timeout
+            case mochiweb_socket:recv(Socket, 0, infinity) of  % the guard's close ends it
                 {ok, More} -> packet(Type, {bytes, Socket, <<Bytes/binary, More/binary>>});
                 {error, _} -> closed
             end;
@@ -161,7 +168,7 @@ packet(Type, {bytes, Socket, Bytes}) ->
 
 %% The head is read: the socket is in passive raw mode, bytes read beyond the head are kept.
 done({socket, Socket}) ->
-    inet:setopts(Socket, [{packet, raw}]) =:= ok;
+    mochiweb_socket:setopts(Socket, [{packet, raw}]) =:= ok;
 done({bytes, _Socket, Rest}) ->
     py_serve_ahead:put(Rest),
     true.
@@ -177,7 +184,14 @@ line(_Source, {http_request, _Method, _Target, {Major, _}}) when Major =/= 1 ->
     {error, 505, http_version_not_supported};  % RFC 9110 §15.6.6: HTTP/1.x only here
 line(Source, {http_request, Method, Target, Version}) ->
     Line = #{method => text(Method), target => target(Target), version => Version},
-    fields(Source, Line, [], 0, byte_size(text(Method)) + 16 + byte_size(target(Target)));
+    case byte_size(text(Method)) + 16 + byte_size(target(Target)) of
+        Size when Size > ?MAX_LINE ->
+            %% Parsed from bytes read at once (over TLS, or read ahead): the same bound as
+            %% the socket's parser has.
+            {error, 414, request_line_too_long};
+        Size ->
+            fields(Source, Line, [], 0, Size)
+    end;
 line(Source, {http_error, Blank}) when Blank =:= <<"\r\n">>; Blank =:= <<"\n">> ->
     request_line(Source);
 line(_Source, _Other) ->

@@ -66,7 +66,9 @@
 -define(DRAIN_MAX, 1048576).
 -define(STATS_PATH, "/.py-buffer-serve/stats").
 
--record(s, {sock :: term(),
+-record(s, {sock :: py_serve_socket:socket(),
+            %% The socket's active-mode messages (py_serve_socket:tags/1).
+            tags :: py_serve_socket:tags(),
             guard :: pid(),
             cfg :: map(),
             method :: binary(),
@@ -105,7 +107,8 @@
 -spec loop(term(), list()) -> no_return().
 loop(Socket, _Opts) ->
     #{header_timeout := HeaderTimeout, body_timeout := BodyTimeout} = cfg(),
-    _ = inet:setopts(Socket, [{send_timeout, BodyTimeout}, {send_timeout_close, true}]),
+    _ = mochiweb_socket:setopts(Socket, [{send_timeout, BodyTimeout}, {send_timeout_close, true}
+                                         | py_serve_socket:connection_options(Socket)]),
     Guard = py_serve_guard:start(Socket),
     put(py_serve_ends, ends(Socket)),
     ok = py_serve_guard:arm(Guard, HeaderTimeout, headers_timeout),
@@ -122,7 +125,7 @@ requests(Socket, Guard) ->
                                       headers => []}),
             finish(ours(S#s{close = true, note = atom_to_list(Why)}, Status));
         closed ->
-            _ = gen_tcp:close(Socket),
+            _ = mochiweb_socket:close(Socket),
             exit({shutdown, closed})
     end.
 
@@ -141,7 +144,8 @@ handle(#s{guard = Guard} = S) ->
 head(Socket, Guard, #{method := Method, target := Target, version := Version,
                       headers := Headers}) ->
     {PeerAddr, Peer, ServerAddr} = get(py_serve_ends),
-    #s{sock = Socket, guard = Guard, cfg = cfg(), server_addr = ServerAddr,
+    #s{sock = Socket, tags = py_serve_socket:tags(Socket), guard = Guard, cfg = cfg(),
+       server_addr = ServerAddr,
        method = Method, target = Target, version = Version,
        headers = Headers, peer = Peer, peer_addr = PeerAddr,
        started = erlang:monotonic_time(microsecond),
@@ -234,14 +238,15 @@ start(#s{cfg = #{app := App, buffer_size := Buffer, max_body := Max}} = S, Frami
 %% drop it, so it reaches the app neither in the path nor in the query. The scheme and the
 %% client are the proxy's headers' when it is trusted ({@link py_serve_proxy}).
 request_head(#s{method = Method, target = Target, version = {Major, Minor},
-                headers = Headers, peer_addr = PeerAddr, server_addr = Server,
+                headers = Headers, peer_addr = PeerAddr, server_addr = Server, sock = Socket,
                 cfg = #{root_path := Root, proxy_headers := Proxies}}) ->
     [Resource | _] = binary:split(Target, <<"#">>),
     {Path, Query} = case binary:split(Resource, <<"?">>) of
                         [P, Q] -> {P, Q};
                         [P] -> {P, <<>>}
                     end,
-    {Scheme, Peer} = py_serve_proxy:apply(Proxies, PeerAddr, Headers),
+    {Scheme, Peer} = py_serve_proxy:apply(Proxies, py_serve_socket:scheme(Socket), PeerAddr,
+                                          Headers),
     #{method => Method, path => <<Root/binary, Path/binary>>, query_string => Query,
       root_path => Root,
       http_version => iolist_to_binary([integer_to_binary(Major), $., integer_to_binary(Minor)]),
@@ -251,13 +256,13 @@ request_head(#s{method = Method, target = Target, version = {Major, Minor},
 %% The connection's two ends, read once per connection (not per request): the peer's address
 %% and its text for the access log, and the server's address.
 ends(Socket) ->
-    {PeerAddr, Peer} = case inet:peername(Socket) of
+    {PeerAddr, Peer} = case mochiweb_socket:peername(Socket) of
                            {ok, {IP, Port} = Addr} ->
                                {Addr, inet:ntoa(IP) ++ ":" ++ integer_to_list(Port)};
                            _ ->
                                {undefined, "-"}
                        end,
-    {PeerAddr, Peer, address(inet:sockname(Socket))}.
+    {PeerAddr, Peer, address(py_serve_socket:sockname(Socket))}.
 
 address({ok, {IP, Port}}) -> {IP, Port};
 address(_) -> undefined.
@@ -277,7 +282,7 @@ send_continue(#s{continue = waiting, resp = Resp} = S) when Resp =/= none ->
     %% body anyway after its own wait (curl: 1 s); read it when it comes.
     S#s{continue = sent};
 send_continue(#s{continue = waiting, sock = Socket} = S) ->
-    case gen_tcp:send(Socket, <<"HTTP/1.1 100 Continue\r\n\r\n">>) of
+    case mochiweb_socket:send(Socket, <<"HTTP/1.1 100 Continue\r\n\r\n">>) of
         ok -> S#s{continue = sent};
         {error, _} -> client_gone(S#s{continue = sent})
     end;
@@ -299,9 +304,9 @@ body(S, chunked) ->
 widened(#s{sock = Socket} = S, Long, Read) ->
     case Long andalso piece(S) > ?SOCKET_BUFFER of
         true ->
-            _ = inet:setopts(Socket, [{buffer, piece(S)}]),
+            _ = mochiweb_socket:setopts(Socket, [{buffer, piece(S)}]),
             S1 = Read(),
-            _ = inet:setopts(Socket, [{buffer, ?SOCKET_BUFFER}]),
+            _ = mochiweb_socket:setopts(Socket, [{buffer, ?SOCKET_BUFFER}]),
             S1;
         false ->
             Read()
@@ -388,7 +393,7 @@ end_body(S) ->
 recv(#s{sock = Socket} = S, Wanted) ->
     case py_serve_ahead:take() of
         <<>> ->
-            case inet:setopts(Socket, [{active, once}]) of
+            case mochiweb_socket:setopts(Socket, [{active, once}]) of
                 ok -> arrival(S, Wanted);
                 {error, _} -> {closed, S}
             end;
@@ -396,13 +401,14 @@ recv(#s{sock = Socket} = S, Wanted) ->
             {{ok, [Bytes]}, S}
     end.
 
-arrival(#s{sock = Socket, req = Req} = S, Wanted) ->
+arrival(#s{sock = Socket, tags = {Tcp, TcpClosed, TcpError, Owner}, req = Req} = S,
+        Wanted) ->
     receive
-        {tcp, Socket, Data} ->
+        {Tcp, Owner, Data} ->
             {{ok, more(Socket, [Data], byte_size(Data), Wanted)}, S};
-        {tcp_closed, Socket} ->
+        {TcpClosed, Owner} ->
             {closed, S};
-        {tcp_error, Socket, _} ->
+        {TcpError, Owner, _} ->
             {closed, S};
         {py_serve_guard, timeout, Why} ->
             {{timeout, Why}, S};  % the guard closes the socket
@@ -423,7 +429,7 @@ arrival(#s{sock = Socket, req = Req} = S, Wanted) ->
 %% socket message holds what one read from the kernel gave (at most the socket's buffer), and
 %% a fast client's body goes on in fewer, larger writes.
 more(Socket, Acc, Size, Max) when Size < Max ->
-    case gen_tcp:recv(Socket, 0, 0) of
+    case mochiweb_socket:recv(Socket, 0, 0) of
         {ok, More} -> more(Socket, [More | Acc], Size + byte_size(More), Max);
         {error, _} -> lists:reverse(Acc)  % nothing more now (`timeout'); an end shows later
     end;
@@ -431,10 +437,10 @@ more(_Socket, Acc, _Size, _Max) ->
     lists:reverse(Acc).
 
 %% The socket back in passive mode, with any bytes it delivered meanwhile kept.
-passive(#s{sock = Socket} = S) ->
-    _ = inet:setopts(Socket, [{active, false}]),
+passive(#s{sock = Socket, tags = {Tcp, _, _, Owner}} = S) ->
+    _ = mochiweb_socket:setopts(Socket, [{active, false}]),
     receive
-        {tcp, Socket, Data} -> ok = py_serve_ahead:put(Data)
+        {Tcp, Owner, Data} -> ok = py_serve_ahead:put(Data)
     after 0 ->
         ok
     end,
@@ -527,22 +533,24 @@ closed_by_client(S) ->
 watch_client(#s{watching = false, body_done = true, gone = false, sock = Socket} = S) ->
     case py_serve_head:watch(Socket) of
         ok -> S#s{watching = true};
-        {error, _} -> S
+        {error, _} -> closed_by_client(S#s{watching = true})
     end;
 watch_client(S) ->
     S.
 
-pump(#s{req = Req, sock = Socket} = S) ->
+pump(#s{req = Req, sock = Socket, tags = {Tcp, TcpClosed, TcpError, Owner}} = S) ->
     receive
-        {http, Socket, Packet} ->
+        {http, Owner, Packet} ->
             ok = py_serve_head:arrived(Packet),
             S;
-        {tcp, Socket, Bytes} ->
-            ok = py_serve_head:arrived_raw(Socket, Bytes),
-            S;
-        {tcp_closed, Socket} ->
+        {Tcp, Owner, Bytes} ->
+            case py_serve_head:arrived_raw(Socket, Bytes) of
+                ok -> S;
+                {error, _} -> closed_by_client(S)
+            end;
+        {TcpClosed, Owner} ->
             closed_by_client(S);
-        {tcp_error, Socket, _} ->
+        {TcpError, Owner, _} ->
             closed_by_client(S);
         Msg ->
             case py_remote:handle(Msg, Req) of
@@ -649,7 +657,7 @@ send_piece(S, {Wire, Framing}, Data) ->
 send(#s{gone = true} = S, _Data) ->
     S;
 send(#s{sock = Socket} = S, Data) ->
-    case gen_tcp:send(Socket, Data) of
+    case mochiweb_socket:send(Socket, Data) of
         ok -> S;
         {error, _} -> client_gone(S)
     end.
@@ -674,7 +682,7 @@ finish(#s{guard = Guard, sock = Socket, cfg = #{header_timeout := HeaderTimeout}
     ok = py_serve_guard:idle(Guard, HeaderTimeout),
     case Close of
         true ->
-            _ = gen_tcp:close(Socket),
+            _ = mochiweb_socket:close(Socket),
             exit({shutdown, closed});
         false ->
             ok

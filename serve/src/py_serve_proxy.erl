@@ -18,13 +18,13 @@
 %% ```
 %% {ok, T} = py_serve_proxy:trusted("127.0.0.1, 10.0.0.0/8"),
 %% {<<"https">>, {<<"203.0.113.7">>, 0}} =
-%%     py_serve_proxy:apply(T, {{127, 0, 0, 1}, 5000},
+%%     py_serve_proxy:apply(T, <<"http">>, {{127, 0, 0, 1}, 5000},
 %%                          [{<<"x-forwarded-proto">>, <<"https">>},
 %%                           {<<"x-forwarded-for">>, <<"203.0.113.7, 10.1.2.3">>}]).
 %% '''
 -module(py_serve_proxy).
 
--export([trusted/1, apply/3]).
+-export([trusted/1, apply/4]).
 -export_type([trusted/0]).
 
 -type network() :: {Family :: 4 | 8, Bits :: non_neg_integer(), Prefix :: bitstring()}.
@@ -69,16 +69,17 @@ bits(IP, {N, []}, Max) when is_integer(N), N >= 0, N =< Max ->
 bits(_IP, _Bits, _Max) -> error.
 
 %% @doc The request's scheme and client, given the proxies trusted (`false': proxy headers
-%% ignored), the connection's peer and the request headers (names lower-case): `http' and
-%% the peer, unless the peer is a trusted proxy.
--spec apply(false | trusted(), peer(), [{binary(), binary()}]) -> {binary(), peer()}.
-apply(Trusted, {PeerIP, _Port} = Peer, Headers) when Trusted =/= false, is_tuple(PeerIP) ->
+%% ignored), the connection's scheme (`http', `https' over TLS) and peer, and the request
+%% headers (names lower-case): the connection's own, unless the peer is a trusted proxy.
+-spec apply(false | trusted(), binary(), peer(), [{binary(), binary()}]) -> {binary(), peer()}.
+apply(Trusted, Scheme, {PeerIP, _Port} = Peer, Headers)
+  when Trusted =/= false, is_tuple(PeerIP) ->
     case trusts(Trusted, PeerIP) of
-        true -> {scheme(Headers, <<"http">>), client(Trusted, Headers, Peer)};
-        false -> {<<"http">>, Peer}
+        true -> {scheme(Headers, Scheme), client(Trusted, Headers, Peer)};
+        false -> {Scheme, Peer}
     end;
-apply(_Trusted, Peer, _Headers) ->
-    {<<"http">>, Peer}.
+apply(_Trusted, Scheme, Peer, _Headers) ->
+    {Scheme, Peer}.
 
 scheme(Headers, Scheme) ->
     case [py_serve_framing:trim_ows(V) || {<<"x-forwarded-proto">>, V} <- Headers] of

@@ -57,7 +57,8 @@
                     received := non_neg_integer(), note := iodata()}.
 %% For the access log: the status answered, the bytes sent and received, a note.
 
--record(ws, {sock :: term(),
+-record(ws, {sock :: py_serve_socket:socket(),
+             tags :: py_serve_socket:tags(),
              req :: py_remote:req(),
              decoder :: py_serve_ws_frame:decoder(),
              reader = py_serve_ws_record:reader() :: py_serve_ws_record:reader(),
@@ -133,7 +134,8 @@ raw(Name, Headers) ->
 serve(#{sock := Socket, req := Req, key := Key, max_size := Max, close_timeout := Timeout,
         ping := Ping}) ->
     ok = pg:join(?SCOPE, ?GROUP, self()),
-    W = #ws{sock = Socket, req = Req, decoder = py_serve_ws_frame:new(Max),
+    W = #ws{sock = Socket, tags = py_serve_socket:tags(Socket), req = Req,
+            decoder = py_serve_ws_frame:new(Max),
             close_timeout = Timeout, ping = Ping},
     #ws{status = Status, sent = Sent, received = Received, note = Note} = connecting(W, Key),
     #{status => Status, sent => Sent, received => Received, note => Note}.
@@ -141,11 +143,11 @@ serve(#{sock := Socket, req := Req, key := Key, max_size := Max, close_timeout :
 %% ---- before the answer -------------------------------------------------------------------
 
 %% Waits for the app's answer: the 101 head, or a refusal (a whole response), or its end.
-connecting(#ws{req = Req, sock = Socket} = W, Key) ->
+connecting(#ws{req = Req, tags = {_, TcpClosed, TcpError, Owner}} = W, Key) ->
     receive
         {?MODULE, shutdown} -> connecting(W#ws{going_away = true}, Key);
-        {tcp_closed, Socket} -> finish(client_gone(W));
-        {tcp_error, Socket, _} -> finish(client_gone(W));
+        {TcpClosed, Owner} -> finish(client_gone(W));
+        {TcpError, Owner, _} -> finish(client_gone(W));
         Msg ->
             case py_remote:handle(Msg, Req) of
                 {ok, Events, Req1} -> answer(Events, W#ws{req = Req1}, Key);
@@ -193,18 +195,18 @@ refused(W, Status, Response) ->
 
 session(#ws{in = closed, out = closed, ended = Ended} = W) when Ended =/= false ->
     W;
-session(#ws{sock = Socket, req = Req} = W) ->
+session(#ws{tags = {Tcp, TcpClosed, TcpError, Owner}, req = Req} = W) ->
     Wait = case W of
                #ws{out = closed, ended = Ended} when Ended =/= false -> W#ws.close_timeout;
                _ -> infinity
            end,
     receive
-        {tcp, Socket, Data} ->
+        {Tcp, Owner, Data} ->
             session(arm(frames(Data, W#ws{armed = false,
                                           received = W#ws.received + byte_size(Data)})));
-        {tcp_closed, Socket} ->
+        {TcpClosed, Owner} ->
             session(client_gone(W));
-        {tcp_error, Socket, _} ->
+        {TcpError, Owner, _} ->
             session(client_gone(W));
         {?MODULE, shutdown} ->
             session(going_away(W));
@@ -223,7 +225,7 @@ session(#ws{sock = Socket, req = Req} = W) ->
 
 %% The socket re-armed when the client's side is open and its messages went to the app.
 arm(#ws{armed = false, in = open, out = Out, sock = Socket} = W) when Out =/= connecting ->
-    case queue:is_empty(W#ws.queue) andalso inet:setopts(Socket, [{active, once}]) of
+    case queue:is_empty(W#ws.queue) andalso mochiweb_socket:setopts(Socket, [{active, once}]) of
         ok -> W#ws{armed = true};
         false -> W;
         {error, _} -> client_gone(W)
@@ -372,7 +374,7 @@ frame(W, _Kind, _Payload) ->
     W.
 
 send(#ws{sock = Socket} = W, Data) ->
-    case gen_tcp:send(Socket, Data) of
+    case mochiweb_socket:send(Socket, Data) of
         ok -> W#ws{sent = W#ws.sent + iolist_size(Data)};
         {error, _} -> client_gone(W)
     end.

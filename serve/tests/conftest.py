@@ -1,16 +1,19 @@
 """Starts the real `bin/py-buffer-serve` (and peer servers) on loopback ports."""
 
+import http.client
 import os
 import re
 import select
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 
 import httpx
 import pytest
+import trustme
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SERVE = os.path.join(ROOT, "bin", "py-buffer-serve")
@@ -20,25 +23,99 @@ EXAMPLES = os.path.join(ROOT, "examples", "python")
 FRAMEWORKS = os.path.join(ROOT, "tests", "frameworks")
 
 
+class TlsFiles:
+    """A test CA and the PEM files made with it (trustme), in directory ``path``: ``ca``
+    (the CA's certificate), ``cert`` and ``key`` (the server's, for localhost and
+    127.0.0.1), ``combined`` (both in one file), ``encrypted_key`` (the key under the
+    password ``secret``), ``client`` (a client certificate and its key, issued by the CA),
+    ``stranger`` (a client certificate and key from another CA), ``other_key`` (a key that
+    belongs to no certificate here)."""
+
+    def __init__(self, path):
+        from cryptography.hazmat.primitives import serialization
+
+        ca, other_ca = trustme.CA(), trustme.CA()
+        server = ca.issue_cert("localhost", "127.0.0.1")
+        self.path = str(path)
+        files = {
+            "ca": ca.cert_pem.bytes(),
+            "cert": b"".join(p.bytes() for p in server.cert_chain_pems),
+            "key": server.private_key_pem.bytes(),
+            "combined": server.private_key_and_cert_chain_pem.bytes(),
+            "client": ca.issue_cert("client.example").private_key_and_cert_chain_pem.bytes(),
+            "stranger": other_ca.issue_cert("client.example")
+                                .private_key_and_cert_chain_pem.bytes(),
+            "other_key": other_ca.issue_cert("localhost").private_key_pem.bytes(),
+        }
+        key = serialization.load_pem_private_key(files["key"], password=None)
+        files["encrypted_key"] = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret"))
+        for name, pem in files.items():
+            with open(os.path.join(self.path, name + ".pem"), "wb") as f:
+                f.write(pem)
+            setattr(self, name, os.path.join(self.path, name + ".pem"))
+
+    def server_args(self):
+        """The options of a server with the CA's certificate."""
+        return ["--ssl-certfile", self.cert, "--ssl-keyfile", self.key]
+
+    def client_context(self, cert=None):
+        """A client's TLS context trusting the CA (with a client certificate file, if
+        given)."""
+        context = ssl.create_default_context(cafile=self.ca)
+        if cert:
+            context.load_cert_chain(cert)
+        return context
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory):
+    return TlsFiles(tmp_path_factory.mktemp("tls"))
+
+
 class Server:
     """One `py-buffer-serve` process: ``url``, ``port``, ``pid`` (the script), ``beam_pid``
-    (the VM), ``stop()`` (SIGTERM, returns the exit status), ``log()`` (its stderr)."""
+    (the VM), ``stop()`` (SIGTERM, returns the exit status), ``log()`` (its stderr). With
+    ``tls`` (a `TlsFiles`) it serves HTTPS: ``url`` is ``https://...``, ``verify`` the
+    client's TLS context (``True`` for plain HTTP: the value of httpx's ``verify``), and
+    ``connect()`` / ``http_connection()`` speak TLS."""
 
-    def __init__(self, app, interface="wsgi", app_dir=TESTS, args=(), env=None, tmp=None):
+    def __init__(self, app, interface="wsgi", app_dir=TESTS, args=(), env=None, tmp=None,
+                 tls=None):
+        self.tls = tls
+        self.verify = tls.client_context() if tls else True
+        if tls:
+            args = [*tls.server_args(), *args]
         self.errfile = open(os.path.join(tmp, f"serve-{time.monotonic_ns()}.log"), "w+")
         self.proc = subprocess.Popen(
             [SERVE, "--interface", interface, "--bind", "127.0.0.1:0", "--app-dir", app_dir,
              "--stats", *args, app],
             stdout=subprocess.PIPE, stderr=self.errfile, env=dict(os.environ, **(env or {})))
         line = self._readline(30)
-        m = re.match(r"py-buffer-serve listening on http://127\.0\.0\.1:(\d+)$", line.strip())
+        m = re.match(r"py-buffer-serve listening on (https?)://127\.0\.0\.1:(\d+)$",
+                     line.strip())
         if not m:
             self.proc.kill()
             raise RuntimeError(f"no listening line: {line!r}\n{self.log()}")
-        self.port = int(m.group(1))
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = int(m.group(2))
+        self.url = f"{m.group(1)}://127.0.0.1:{self.port}"
         self.pid = self.proc.pid
         self.beam_pid = beam_child(self.pid)
+
+    def connect(self, timeout=None):
+        """A fresh connection to the server (a TLS one when it serves HTTPS)."""
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        if self.tls:
+            return self.verify.wrap_socket(sock, server_hostname="127.0.0.1")
+        return sock
+
+    def http_connection(self, **kw):
+        """An `http.client` connection to the server (HTTPS when it serves it)."""
+        if self.tls:
+            return http.client.HTTPSConnection("127.0.0.1", self.port, context=self.verify,
+                                               **kw)
+        return http.client.HTTPConnection("127.0.0.1", self.port, **kw)
 
     def _readline(self, timeout):
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
@@ -148,7 +225,7 @@ def wait_for(predicate, timeout=5.0):
 
 def events(server):
     """The test app's event log (serve_apps.py, GET /events)."""
-    return httpx.get(server.url + "/events").json()
+    return httpx.get(server.url + "/events", verify=server.verify).json()
 
 
 def read_until_closed(sock):
@@ -175,12 +252,15 @@ def start(app, tmp, **kw):
     return Server(app, tmp=tmp, **kw)
 
 
-@pytest.fixture(scope="module", params=["wsgi", "asgi"])
-def server(request, tmp_module):
-    """The test apps (serve_apps.py) under py-buffer-serve, WSGI then ASGI; small limits."""
-    srv = Server(f"serve_apps:{request.param}", interface=request.param, tmp=tmp_module,
+@pytest.fixture(scope="module", params=["wsgi", "asgi", "wsgi-tls", "asgi-tls"])
+def server(request, tmp_module, tls_files):
+    """The test apps (serve_apps.py) under py-buffer-serve, WSGI then ASGI, over HTTP then
+    HTTPS; small limits."""
+    interface, _, tls = request.param.partition("-")
+    srv = Server(f"serve_apps:{interface}", interface=interface, tmp=tmp_module,
+                 tls=tls_files if tls else None,
                  args=["--max-body-size", "16M", "--body-timeout", "2", "--buffer-size", "64K",
                        "--header-timeout", "2", "--log-level", "info"])
-    srv.interface = request.param
+    srv.interface = interface
     yield srv
     assert srv.stop() == 0, srv.log()

@@ -13,7 +13,8 @@ OPTIONS = ["--interface", "--bind", "--app-dir", "--max-body-size", "--body-time
            "--log-level", "--stats", "--help", "--nodes", "--role", "--name", "--connect",
            "--dist-interface", "--dist-ticktime", "--cookie-file", "--root-path",
            "--ws-max-size", "--ws-ping-interval", "--ws-ping-timeout", "--proxy-headers",
-           "--no-proxy-headers", "--forwarded-allow-ips"]
+           "--no-proxy-headers", "--forwarded-allow-ips", "--ssl-certfile", "--ssl-keyfile",
+           "--ssl-keyfile-password", "--ssl-ca-certs", "--ssl-cert-reqs"]
 
 
 def run(*args):

@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import socket
+import ssl
 import time
 
 import httpx
@@ -22,7 +23,7 @@ def ids(server, kind):
 def raw(server, data, read=True, timeout=5):
     """Sends `data` on a fresh connection and returns everything the server sends until it
     closes (or `timeout`)."""
-    s = socket.create_connection(("127.0.0.1", server.port))
+    s = server.connect()
     s.settimeout(timeout)
     s.sendall(data)
     out = read_until_closed(s) if read else b""
@@ -35,7 +36,7 @@ def expected(size):
 
 
 def test_hello_and_keep_alive(server):
-    conn = http.client.HTTPConnection("127.0.0.1", server.port)
+    conn = server.http_connection()
     for _ in range(3):
         conn.request("GET", "/")
         r = conn.getresponse()
@@ -53,9 +54,9 @@ def test_upload(server, chunked):
     data = os.urandom(5 << 20 | 123)
     if chunked:
         body = (data[i:i + 100_000] for i in range(0, len(data), 100_000))
-        r = httpx.post(server.url + "/upload", content=body)
+        r = httpx.post(server.url + "/upload", content=body, verify=server.verify)
     else:
-        r = httpx.post(server.url + "/upload", content=data)
+        r = httpx.post(server.url + "/upload", content=data, verify=server.verify)
     assert r.status_code == 200
     assert r.json() == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
@@ -63,7 +64,8 @@ def test_upload(server, chunked):
 @pytest.mark.parametrize("length", ["", "1"])
 def test_download(server, length):
     size = (8 << 20) + 7
-    with httpx.stream("GET", f"{server.url}/download?size={size}&length={length}") as r:
+    with httpx.stream("GET", f"{server.url}/download?size={size}&length={length}",
+                      verify=server.verify) as r:
         assert r.status_code == 200
         if length:
             assert r.headers["content-length"] == str(size)
@@ -77,7 +79,7 @@ def test_download(server, length):
 
 def test_head(server):
     for length in ("", "1"):
-        conn = http.client.HTTPConnection("127.0.0.1", server.port)
+        conn = server.http_connection()
         conn.request("HEAD", f"/download?size=100000&length={length}")
         r = conn.getresponse()
         assert r.status == 200 and r.read() == b""
@@ -101,7 +103,7 @@ def test_a_body_that_disagrees_with_its_content_length_is_cut_and_closes(server,
     # RFC 9112 §6.3: the length ends the message. Bytes beyond it would be read as the next
     # response on a kept-alive connection; a body ending short leaves the client waiting. The
     # server sends at most `say` bytes and closes the connection at once in both cases.
-    s = socket.create_connection(("127.0.0.1", server.port))
+    s = server.connect()
     s.settimeout(5)
     s.sendall(b"GET /lying-length?say=%d&give=%d HTTP/1.1\r\nHost: x\r\n\r\n"
               b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" % (say, give))
@@ -129,7 +131,7 @@ def test_a_header_value_with_cr_lf_or_nul_is_a_500(server, value):
 
 
 def test_a_valid_header_value_is_sent(server):
-    r = httpx.get(server.url + "/echo-header?v=a%20b")
+    r = httpx.get(server.url + "/echo-header?v=a%20b", verify=server.verify)
     assert (r.status_code, r.headers["x-echo"], r.content) == (200, "a b", b"ok\n")
 
 
@@ -240,7 +242,7 @@ def test_no_100_continue_inside_a_started_response(server):
     # A 1xx cannot follow the final response's head: the app started its response before
     # reading the body, so 100 Continue is never sent; the client sends its body after its
     # own wait, and the app reads it.
-    s = socket.create_connection(("127.0.0.1", server.port))
+    s = server.connect()
     s.settimeout(5)
     s.sendall(b"POST /early-then-read HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
               b"Expect: 100-continue\r\nConnection: close\r\n\r\n")
@@ -275,7 +277,7 @@ def test_an_answer_before_the_body_goes_out_at_once(server):
     # The app answers without reading its body while the client is still sending: the
     # response must not wait for the rest of the body (it waited, then was lost at the
     # body timeout). gunicorn and uvicorn answer at once.
-    s = socket.create_connection(("127.0.0.1", server.port))
+    s = server.connect()
     s.settimeout(1.5)
     s.sendall(b"POST /never-reads HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
               + b"x" * 10)
@@ -289,7 +291,7 @@ def test_a_slow_upload_that_keeps_sending_is_not_timed_out(server, chunked):
     # --body-timeout 2 is the longest the client may send nothing, not the time a whole
     # read unit (up to 256 KiB) or chunk may take: 1 KiB every 0.4 s for 3.2 s completes,
     # also inside one chunk of 8 KiB.
-    s = socket.create_connection(("127.0.0.1", server.port))
+    s = server.connect()
     s.settimeout(10)
     framing = b"Transfer-Encoding: chunked\r\n\r\n2000\r\n" if chunked else \
         b"Content-Length: 8192\r\n\r\n"
@@ -328,7 +330,7 @@ def test_a_body_streams_both_ways_at_once(server, chunked):
     # Granian do this; the body read used to wait for a whole read unit, so the first
     # piece never came back and the client waited forever).
     pieces = [b"<piece %03d %s>" % (i, b"x" * (i * 37 % 200)) for i in range(30)]
-    s = socket.create_connection(("127.0.0.1", server.port))
+    s = server.connect()
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.settimeout(5)
     framing = (b"Transfer-Encoding: chunked" if chunked
@@ -358,7 +360,7 @@ def test_requests_pipelined_behind_a_body_are_served_in_order(server, split):
     first = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
     second = (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
               b"Connection: close\r\n\r\n3\r\nwor\r\n2\r\nld\r\n0\r\n\r\n")
-    s = socket.create_connection(("127.0.0.1", server.port))
+    s = server.connect()
     s.settimeout(5)
     if split is None:
         s.sendall(first + second)
@@ -376,7 +378,7 @@ def test_requests_pipelined_behind_a_body_are_served_in_order(server, split):
 def test_a_pipelined_head_cut_short_ends_at_the_header_timeout(server):
     # The next head's first bytes came with the body, the rest never comes: the header
     # timeout (2 s) closes the connection after the first answer.
-    s = socket.create_connection(("127.0.0.1", server.port))
+    s = server.connect()
     s.settimeout(10)
     s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloPOST /ec")
     start = time.monotonic()
@@ -391,7 +393,7 @@ def test_a_client_leaving_while_its_app_runs_is_seen_at_once(server):
     # 0.5 s), not at the first write that fails; a long poll ends with it.
     if server.interface != "asgi":
         pytest.skip("ASGI: a WSGI app cannot wait for its client otherwise than by reading")
-    s = socket.create_connection(("127.0.0.1", server.port))
+    s = server.connect()
     s.sendall(b"POST /wait-disconnect?id=lp HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
     assert wait_for(lambda: "lp" in ids(server, "waiting"))
     closed = time.monotonic()
@@ -407,7 +409,7 @@ def test_a_client_that_pipelined_and_left_is_seen_at_once(server):
     # the same, in raw mode, and its close reaches the waiting app.
     if server.interface != "asgi":
         pytest.skip("ASGI: a WSGI app cannot wait for its client otherwise than by reading")
-    s = socket.create_connection(("127.0.0.1", server.port))
+    s = server.connect()
     s.sendall(b"POST /wait-disconnect?id=pl HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n"
               b"hiGET / HTTP/1.1\r\nHo")
     assert wait_for(lambda: "pl" in ids(server, "waiting"))
@@ -417,7 +419,7 @@ def test_a_client_that_pipelined_and_left_is_seen_at_once(server):
 
 
 def test_bytes_pipelined_in_pieces_while_the_app_runs_make_the_next_request(server):
-    s = socket.create_connection(("127.0.0.1", server.port))
+    s = server.connect()
     s.settimeout(10)
     s.sendall(b"POST /sleep?s=0.5 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n"
               b"xPOST /echo HTTP/1.1\r\n")
@@ -462,17 +464,20 @@ def test_a_fragment_never_reaches_the_app(server, target, seen):
 
 def test_a_trusted_proxys_headers_give_the_scheme_and_the_client(server):
     # The test client is 127.0.0.1, trusted by default: WSGI wsgi.url_scheme / REMOTE_ADDR /
-    # REMOTE_PORT and ASGI scheme / client are the proxy's word (uvicorn's rules).
+    # REMOTE_PORT and ASGI scheme / client are the proxy's word (uvicorn's rules). Without
+    # it, the connection's own scheme.
     def whoami(headers):
-        return httpx.get(server.url + "/whoami", headers=headers).json()
+        return httpx.get(server.url + "/whoami", headers=headers, verify=server.verify).json()
 
+    own = "https" if server.tls else "http"
     scheme, host, port = whoami({})
-    assert (scheme, host) == ("http", "127.0.0.1") and port > 0
+    assert (scheme, host) == (own, "127.0.0.1") and port > 0
     assert whoami({"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7, 10.0.0.2"}) \
         == ["https", "10.0.0.2", 0]  # the last entry no trusted proxy added
-    assert whoami({"X-Forwarded-For": "203.0.113.7:5555, 127.0.0.1"}) == ["http", "203.0.113.7",
+    assert whoami({"X-Forwarded-For": "203.0.113.7:5555, 127.0.0.1"}) == [own, "203.0.113.7",
                                                                          5555]
-    assert whoami({"X-Forwarded-Proto": "javascript"})[0] == "http"
+    assert whoami({"X-Forwarded-Proto": "javascript"})[0] == own
+    assert whoami({"X-Forwarded-Proto": "http"})[0] == "http"
 
 
 def test_no_proxy_headers_ignores_them(tmp_module):
@@ -503,7 +508,7 @@ def test_content_length_too_large(server):
 
 def test_chunked_too_large(server):
     chunk = b"%x\r\n" % (1 << 20) + b"x" * (1 << 20) + b"\r\n"
-    s = socket.create_connection(("127.0.0.1", server.port))
+    s = server.connect()
     s.sendall(b"POST /upload?id=bigchunked HTTP/1.1\r\nHost: x\r\n"
               b"Transfer-Encoding: chunked\r\n\r\n")
     try:
@@ -562,7 +567,7 @@ def test_malformed_chunk(server):
 
 
 def test_expect_continue(server):
-    s = socket.create_connection(("127.0.0.1", server.port))
+    s = server.connect()
     s.settimeout(5)
     s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
               b"Content-Length: 5\r\n\r\n")
@@ -574,7 +579,7 @@ def test_expect_continue(server):
 
 
 def test_expect_continue_only_when_the_app_reads(server):
-    s = socket.create_connection(("127.0.0.1", server.port))
+    s = server.connect()
     s.settimeout(0.3)
     s.sendall(b"POST /late-read?s=0.6 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
               b"Content-Length: 5\r\n\r\n")
@@ -596,7 +601,7 @@ def test_expect_continue_never_read(server):
 
 
 def test_unread_body_drained_keep_alive(server):
-    conn = http.client.HTTPConnection("127.0.0.1", server.port)
+    conn = server.http_connection()
     conn.request("POST", "/never-reads", body=b"x" * 300_000)
     r = conn.getresponse()
     assert (r.status, r.read()) == (200, b"did not read\n")
@@ -608,13 +613,13 @@ def test_unread_body_drained_keep_alive(server):
 
 
 def test_unread_large_body_closes(server):
-    s = socket.create_connection(("127.0.0.1", server.port))
+    s = server.connect()
     s.settimeout(5)
     s.sendall(b"POST /never-reads HTTP/1.1\r\nHost: x\r\nContent-Length: 8000000\r\n\r\n")
     try:
         for _ in range(8):
             s.sendall(b"y" * 1_000_000)
-    except (BrokenPipeError, ConnectionResetError):
+    except (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError):
         pass
     out = read_until_closed(s)
     assert out.startswith(b"HTTP/1.1 200 ")
@@ -622,7 +627,7 @@ def test_unread_large_body_closes(server):
 
 
 def test_client_gone_mid_upload(server):
-    s = socket.create_connection(("127.0.0.1", server.port))
+    s = server.connect()
     s.sendall(b"POST /upload?id=gone HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n")
     s.sendall(b"z" * 1_000_000)
     time.sleep(0.1)
@@ -644,7 +649,7 @@ def seconds_until_closed_unanswered(sock):
 
 
 def test_body_timeout(server):
-    s = socket.create_connection(("127.0.0.1", server.port))
+    s = server.connect()
     s.settimeout(6)
     s.sendall(b"POST /upload?id=idle HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc")
     assert 1.5 < seconds_until_closed_unanswered(s) < 4  # --body-timeout 2
@@ -652,7 +657,7 @@ def test_body_timeout(server):
 
 
 def test_header_timeout(server):
-    s = socket.create_connection(("127.0.0.1", server.port))
+    s = server.connect()
     s.settimeout(6)
     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
     assert 1.5 < seconds_until_closed_unanswered(s) < 4  # --header-timeout 2
@@ -662,7 +667,7 @@ def test_timeouts_rearm_on_a_kept_alive_connection(server):
     # Each deadline starts anew with the request it belongs to: a connection that served
     # requests for longer than --header-timeout 2 is not dropped for it, and is dropped once
     # it stays idle (or stalls in a body) for the timeout after its last request.
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=6)
+    conn = server.http_connection(timeout=6)
     start = time.monotonic()
     while time.monotonic() - start < 3:
         conn.request("POST", "/upload", body=b"hello")
@@ -671,7 +676,7 @@ def test_timeouts_rearm_on_a_kept_alive_connection(server):
         time.sleep(0.3)
     assert 1.5 < seconds_until_closed_unanswered(conn.sock) < 4  # idle: --header-timeout 2
     conn.close()
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=6)
+    conn = server.http_connection(timeout=6)
     for _ in range(3):
         conn.request("POST", "/upload", body=b"hello")
         r = conn.getresponse()
@@ -683,12 +688,12 @@ def test_timeouts_rearm_on_a_kept_alive_connection(server):
 
 
 def test_app_exception_before_head(server):
-    r = httpx.get(server.url + "/raise")
+    r = httpx.get(server.url + "/raise", verify=server.verify)
     assert r.status_code == 500
 
 
 def test_app_exception_after_head(server):
-    conn = http.client.HTTPConnection("127.0.0.1", server.port)
+    conn = server.http_connection()
     conn.request("GET", "/raise-after")
     r = conn.getresponse()
     assert r.status == 200
@@ -697,5 +702,5 @@ def test_app_exception_after_head(server):
 
 
 def test_access_log(server):
-    httpx.get(server.url + "/?logged=1")
+    httpx.get(server.url + "/?logged=1", verify=server.verify)
     assert wait_for(lambda: '"GET /?logged=1 HTTP/1.1" 200' in server.log())
