@@ -13,6 +13,14 @@
 %% verifies it against `ca_certs' when the client sends one, 2 requires one (Python's
 %% `ssl.CERT_NONE', `CERT_OPTIONAL', `CERT_REQUIRED', the values uvicorn takes).
 %%
+%% Memory: a TLS connection's process reads its TCP socket ahead of the connection's demand,
+%% `internal_active_n' socket messages (`ssl''s default 100) of up to the socket's `buffer'
+%% each (256 KiB while a body is read): up to 25 MiB per upload whose app reads slower than
+%% its client sends, which broke the bound of a request's memory (16 uploads to a busy app
+%% grew the VM by 430 MiB). The server sets it to ?READ_AHEAD, one message: the bound holds
+%% (16 such uploads: 57 MiB), and throughput did not change (echo, uploads, downloads,
+%% same run).
+%%
 %% A client's failed handshake (plain HTTP sent to the port, an untrusted certificate, a
 %% scanner) is logged at `--log-level debug' only, as under uvicorn: `ssl''s notices of its
 %% alerts, and mochiweb's error and crash reports of its acceptor ({@link
@@ -20,12 +28,28 @@
 %% about the server.
 -module(py_serve_tls).
 
--export([listen_options/2, check/1, quiet_failed_handshakes/1, failed_handshake/2]).
+-export([start/2, listen_options/2, check/1, quiet_failed_handshakes/1, failed_handshake/2]).
 -export_type([config/0]).
+
+%% How many socket messages a TLS connection's process reads ahead of the connection's
+%% demand (`ssl''s `internal_active_n').
+-define(READ_AHEAD, 1).
 
 -type config() :: #{certfile := string(), keyfile := string(),
                     password := string() | undefined, ca_certs := string() | undefined,
                     cert_reqs := 0 | 1 | 2}.
+
+%% @doc Starts `ssl' the way the server uses it (?READ_AHEAD), then checks the files
+%% ({@link check/1}) and quiets failed handshakes below `--log-level debug' ({@link
+%% quiet_failed_handshakes/1}).
+-spec start(config(), py_serve_log:level()) -> ok | {error, string()}.
+start(Tls, LogLevel) ->
+    _ = application:load(ssl),  % before set_env: loading would reset it
+    ok = application:set_env(ssl, internal_active_n, ?READ_AHEAD),
+    case check(Tls) of
+        ok -> quiet_failed_handshakes(LogLevel);
+        {error, _} = Error -> Error
+    end.
 
 %% @doc The `ssl' options of the listener (mochiweb's `ssl_opts').
 -spec listen_options(config(), py_serve_log:level()) -> [ssl:tls_server_option()].

@@ -11,7 +11,9 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -50,6 +52,40 @@ def test_curl_uploads_and_downloads_exact_bytes(https, tls_files, tmp_path):
     out = subprocess.run(curl + [f"{https.url}/download?size=5000001"],
                          capture_output=True, timeout=60, check=True).stdout
     assert len(out) == 5000001 and out[:256] == bytes(range(256))
+
+
+def test_uploads_to_an_app_that_reads_late_hold_bounded_memory_over_tls(https):
+    # 16 clients send 16 MiB each to an app that waits 2 s before reading: what is held
+    # meanwhile is the server's, and stays within the bound of plain HTTP (clients x
+    # --buffer-size + 64 MiB; OTP ssl's default read-ahead held 25 MiB per upload).
+    clients, size = 16, 16 << 20
+    body = os.urandom(size)
+    base = https.rss()
+    peak = [base]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], https.rss())
+            time.sleep(0.02)
+
+    def upload(_):
+        conn = https.http_connection(timeout=60)
+        conn.request("POST", "/late-read?s=2", body=body)
+        answer = conn.getresponse().read()
+        conn.close()
+        return answer
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        with ThreadPoolExecutor(clients) as pool:
+            answers = list(pool.map(upload, range(clients)))
+    finally:
+        done.set()
+        sampler.join()
+    assert answers == [b'{"bytes": %d}' % size] * clients
+    assert peak[0] - base <= clients * (256 << 10) + (64 << 20), (peak[0] - base) >> 20
 
 
 def test_one_tls_connection_serves_many_requests(https):
