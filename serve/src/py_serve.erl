@@ -82,7 +82,7 @@ stop() ->
 
 %% @private
 -spec init(py_serve_cli:config()) -> no_return().
-init(#{ip := IP, host := Host, port := Port} = Config) ->
+init(Config) ->
     register(py_serve, self()),
     ok = py_serve_stats:init(),
     ok = py_serve_ws:init(),
@@ -94,6 +94,12 @@ init(#{ip := IP, host := Host, port := Port} = Config) ->
     ok = app_nodes(Config),
     ok = py_serve_signal:install(self()),
     _ = mochiweb_clock:start(),
+    ok = listen(Config),
+    wait(Config).
+
+%% The HTTP listener: mochiweb's on `--bind', ours on `--uds' (py_serve_uds); prints the
+%% listening line.
+listen(#{uds := undefined, ip := IP, host := Host, port := Port} = Config) ->
     case mochiweb_socket_server:start([{name, {local, ?LISTENER}}, {ip, IP}, {port, Port},
                                        {loop, {py_serve_http, loop}},
                                        {backlog, 1024}, {nodelay, true},
@@ -105,9 +111,19 @@ init(#{ip := IP, host := Host, port := Port} = Config) ->
         {error, Why} -> fail("cannot listen on ~s:~b: ~p", [Host, Port, Why])
     end,
     RealPort = mochiweb_socket_server:get(?LISTENER, port),
-    Scheme = case Config of #{tls := none} -> "http"; _ -> "https" end,
-    io:format("py-buffer-serve listening on ~s://~s:~b~n", [Scheme, host(Host), RealPort]),
-    wait(Config).
+    io:format("py-buffer-serve listening on ~s://~s:~b~n", [scheme(Config), host(Host), RealPort]);
+listen(#{uds := Path, tls := Tls, log_level := Level} = Config) ->
+    Options = case Tls of none -> none; _ -> py_serve_tls:listen_options(Tls, Level) end,
+    case py_serve_uds:start(Path, Options) of
+        ok -> io:format("py-buffer-serve listening on unix:~s (~s)~n", [Path, scheme(Config)]);
+        {error, Message} -> fail("~s", [Message])
+    end.
+
+stop_listener(#{uds := undefined}) -> mochiweb_socket_server:stop(?LISTENER);
+stop_listener(_Config) -> py_serve_uds:stop().
+
+scheme(#{tls := none}) -> "http";
+scheme(_Config) -> "https".
 
 %% The log level and the `py_buffer' application environment (both roles).
 configure(#{app_dir := AppDir, workers := Workers, log_level := Level}) ->
@@ -121,8 +137,8 @@ configure(#{app_dir := AppDir, workers := Workers, log_level := Level}) ->
 check_tls(#{tls := none}) ->
     ok;
 check_tls(#{tls := Tls, log_level := Level}) ->
-    case py_serve_tls:check(Tls) of
-        ok -> py_serve_tls:quiet_failed_handshakes(Level);
+    case py_serve_tls:start(Tls, Level) of
+        ok -> ok;
         {error, Message} -> fail("~s", [Message])
     end.
 
@@ -228,11 +244,11 @@ wait(Config) ->
     end.
 
 -spec shutdown(py_serve_cli:config()) -> no_return().
-shutdown(#{app := App, graceful_timeout := Grace}) ->
+shutdown(#{app := App, graceful_timeout := Grace} = Config) ->
     py_serve_log:event(info, "shutting down: ~b requests in flight",
                        [py_serve_stats:in_flight()]),
     py_serve_stats:drain(),
-    ok = mochiweb_socket_server:stop(?LISTENER),
+    ok = stop_listener(Config),
     ok = py_serve_ws:shutdown(),
     Deadline = erlang:monotonic_time(millisecond) + Grace,
     await_idle(fun py_serve_stats:in_flight/0, Deadline),

@@ -1,6 +1,6 @@
 %% @doc The command line of `bin/py-buffer-serve' (shaped like uvicorn's and Granian's):
 %% ```
-%% py-buffer-serve [--interface wsgi|asgi] [--bind HOST:PORT] [--app-dir DIR]
+%% py-buffer-serve [--interface wsgi|asgi] [--bind HOST:PORT | --uds PATH] [--app-dir DIR]
 %%                 [--max-body-size BYTES] [--body-timeout SECONDS] [--buffer-size BYTES]
 %%                 [--workers N] [--nodes N] [--header-timeout SECONDS] [--graceful-timeout SECONDS]
 %%                 [--root-path PATH] [--ws-max-size BYTES] [--ws-ping-interval SECONDS]
@@ -19,7 +19,7 @@
 %% Roles: `front' (the default) listens for HTTP and serves the app itself, on `--nodes N - 1'
 %% local app nodes and on the app nodes it `--connect's to; `app' opens no HTTP port and
 %% serves the requests of the fronts that connect to it (it needs `--name'). Combinations
-%% that make no sense (`--role app' with `--connect', `--nodes', `--bind' or `--stats'; no
+%% that make no sense (`--role app' with `--connect', `--nodes', `--bind', `--uds' or `--stats'; no
 %% `--name' for an app) are usage errors.
 %%
 %% The cookie (the shared secret of Erlang distribution) is read from a file, never taken
@@ -35,6 +35,7 @@
                     ip := inet:ip_address(),
                     host := string(),
                     port := inet:port_number(),
+                    uds := string() | undefined,
                     app_dir := string(),
                     max_body := non_neg_integer(),
                     body_timeout := pos_integer(),
@@ -101,6 +102,8 @@ usage() ->
      "  --interface wsgi|asgi     the app's interface (default: wsgi)\n"
      "  --bind HOST:PORT          the address to listen on (default: 127.0.0.1:8000;\n"
      "                            port 0: any free port, printed when listening)\n"
+     "  --uds PATH                listen on this Unix domain socket instead (mode 0666;\n"
+     "                            a stale socket file there is replaced)\n"
      "  --app-dir DIR             the directory put first on sys.path, where MODULE is\n"
      "                            found (default: the current directory)\n"
      "  --max-body-size BYTES     the largest request body: a larger Content-Length is\n"
@@ -209,6 +212,7 @@ options([Extra | _], _Opts) ->
 option("interface", "wsgi", Opts) -> Opts#{interface => wsgi};
 option("interface", "asgi", Opts) -> Opts#{interface => asgi};
 option("bind", Value, Opts) -> Opts#{bind => Value, bind_given => true};
+option("uds", Value, Opts) -> Opts#{uds => filename:absname(Value)};
 option("app-dir", Value, Opts) -> Opts#{app_dir => Value};
 option("max-body-size", Value, Opts) -> Opts#{max_body => size(Value, 0)};
 option("buffer-size", Value, Opts) -> Opts#{buffer_size => size(Value, 1)};
@@ -317,6 +321,7 @@ finish(#{app_name := AppName, interface := Interface, bind := Bind} = Opts) ->
                       ip => IP, host => Host, port => Port,
                       app_dir => filename:absname(maps:get(app_dir, Opts)),
                       name => maps:get(name, Opts, undefined),
+                      uds => uds(Opts),
                       proxy_headers => proxy_headers(Opts),
                       tls => tls(Opts),
                       cookie => cookie(Opts)})};
@@ -333,6 +338,14 @@ proxy_headers(Opts) ->
         {error, Item} -> throw({usage, "--forwarded-allow-ips: not an address or network: "
                                 ++ Item})
     end.
+
+%% `--uds PATH': instead of `--bind', not with it.
+uds(#{uds := _, bind_given := true}) ->
+    throw({usage, "--uds and --bind: one or the other"});
+uds(#{uds := Path}) ->
+    Path;
+uds(_Opts) ->
+    undefined.
 
 %% HTTPS: on with `--ssl-certfile' (the key in the same file unless `--ssl-keyfile').
 tls(#{ssl_certfile := Cert} = Opts) ->
@@ -361,7 +374,8 @@ role(#{role := app} = Opts) ->
     is_map_key(name, Opts)
         orelse throw({usage, "--role app needs --name NAME (the name fronts --connect to)"}),
     Given = [Flag || {Key, Flag} <- [{connect, "--connect"}, {nodes_given, "--nodes"},
-                                     {bind_given, "--bind"}, {stats_given, "--stats"}]
+                                     {bind_given, "--bind"}, {uds, "--uds"},
+                                     {stats_given, "--stats"}]
                          ++ [{K, flag(K)} || K <- ?TLS_OPTIONS],
                      not lists:member(maps:get(Key, Opts, false), [false, []])],
     case Given of

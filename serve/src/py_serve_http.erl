@@ -76,7 +76,7 @@
             version :: {non_neg_integer(), non_neg_integer()},
             headers :: [{binary(), binary()}],
             peer :: string(),
-            peer_addr :: {inet:ip_address(), inet:port_number()} | undefined,
+            peer_addr :: {inet:ip_address(), inet:port_number()} | local | undefined,
             server_addr :: {inet:ip_address(), inet:port_number()} | undefined,
             started :: integer(),
             req :: term(),
@@ -257,6 +257,8 @@ request_head(#s{method = Method, target = Target, version = {Major, Minor},
 %% and its text for the access log, and the server's address.
 ends(Socket) ->
     {PeerAddr, Peer} = case mochiweb_socket:peername(Socket) of
+                           {ok, {local, _}} ->
+                               {local, "-"};  % a Unix domain socket's peer (--uds)
                            {ok, {IP, Port} = Addr} ->
                                {Addr, inet:ntoa(IP) ++ ":" ++ integer_to_list(Port)};
                            _ ->
@@ -264,7 +266,7 @@ ends(Socket) ->
                        end,
     {PeerAddr, Peer, address(py_serve_socket:sockname(Socket))}.
 
-address({ok, {IP, Port}}) -> {IP, Port};
+address({ok, {IP, Port}}) when is_tuple(IP) -> {IP, Port};
 address(_) -> undefined.
 
 %% 100-continue: sent when the app first waits for body bytes (the event `body_demand').

@@ -34,6 +34,8 @@
 %% prefix's bits (computed once, when the option is read).
 
 -type peer() :: {inet:ip_address() | binary(), inet:port_number()} | undefined.
+%% The connection's peer: an address, `local' (a Unix domain socket's peer: trusted), or
+%% `undefined' (unknown).
 
 %% @doc The trusted proxies a `--forwarded-allow-ips' value names (comma-separated addresses
 %% and networks, or `*'); `{error, Item}' for the first item that is neither.
@@ -70,8 +72,16 @@ bits(_IP, _Bits, _Max) -> error.
 
 %% @doc The request's scheme and client, given the proxies trusted (`false': proxy headers
 %% ignored), the connection's scheme (`http', `https' over TLS) and peer, and the request
-%% headers (names lower-case): the connection's own, unless the peer is a trusted proxy.
--spec apply(false | trusted(), binary(), peer(), [{binary(), binary()}]) -> {binary(), peer()}.
+%% headers (names lower-case): the connection's own, unless the peer is a trusted proxy. A
+%% Unix domain socket's peer (`local') is trusted, as gunicorn trusts it (only a process
+%% allowed to open the socket file connects: the proxy); it has no address of its own, so the
+%% client is `undefined' unless `X-Forwarded-For' names one.
+-spec apply(false | trusted(), binary(), peer() | local, [{binary(), binary()}]) ->
+          {binary(), peer()}.
+apply(false, Scheme, local, _Headers) ->
+    {Scheme, undefined};
+apply(Trusted, Scheme, local, Headers) ->
+    {scheme(Headers, Scheme), client(Trusted, Headers, undefined)};
 apply(Trusted, Scheme, {PeerIP, _Port} = Peer, Headers)
   when Trusted =/= false, is_tuple(PeerIP) ->
     case trusts(Trusted, PeerIP) of

@@ -82,30 +82,41 @@ class Server:
     ``connect()`` / ``http_connection()`` speak TLS."""
 
     def __init__(self, app, interface="wsgi", app_dir=TESTS, args=(), env=None, tmp=None,
-                 tls=None):
+                 tls=None, uds=None):
         self.tls = tls
+        self.uds = uds
         self.verify = tls.client_context() if tls else True
         if tls:
             args = [*tls.server_args(), *args]
+        where = ["--uds", uds] if uds else ["--bind", "127.0.0.1:0"]
         self.errfile = open(os.path.join(tmp, f"serve-{time.monotonic_ns()}.log"), "w+")
         self.proc = subprocess.Popen(
-            [SERVE, "--interface", interface, "--bind", "127.0.0.1:0", "--app-dir", app_dir,
+            [SERVE, "--interface", interface, *where, "--app-dir", app_dir,
              "--stats", *args, app],
             stdout=subprocess.PIPE, stderr=self.errfile, env=dict(os.environ, **(env or {})))
-        line = self._readline(30)
-        m = re.match(r"py-buffer-serve listening on (https?)://127\.0\.0\.1:(\d+)$",
-                     line.strip())
-        if not m:
+        line = self._readline(30).strip()
+        m = re.match(r"py-buffer-serve listening on (https?)://127\.0\.0\.1:(\d+)$", line)
+        if uds and line == f"py-buffer-serve listening on unix:{uds} " \
+                f"({'https' if tls else 'http'})":
+            self.port, self.url = None, None
+        elif m and not uds:
+            self.port = int(m.group(2))
+            self.url = f"{m.group(1)}://127.0.0.1:{self.port}"
+        else:
             self.proc.kill()
             raise RuntimeError(f"no listening line: {line!r}\n{self.log()}")
-        self.port = int(m.group(2))
-        self.url = f"{m.group(1)}://127.0.0.1:{self.port}"
         self.pid = self.proc.pid
         self.beam_pid = beam_child(self.pid)
 
     def connect(self, timeout=None):
-        """A fresh connection to the server (a TLS one when it serves HTTPS)."""
-        sock = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        """A fresh connection to the server (a TLS one when it serves HTTPS; to its Unix
+        domain socket with ``uds``)."""
+        if self.uds:
+            sock = socket.socket(socket.AF_UNIX)
+            sock.settimeout(timeout)
+            sock.connect(self.uds)
+        else:
+            sock = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
         if self.tls:
             return self.verify.wrap_socket(sock, server_hostname="127.0.0.1")
         return sock

@@ -147,8 +147,9 @@ def wsgi(environ, start_response):
     if path.startswith("/target"):
         return reply("200 OK", json.dumps([path, environ.get("QUERY_STRING", "")]).encode())
     if path == "/whoami":
-        return reply("200 OK", json.dumps([environ["wsgi.url_scheme"], environ["REMOTE_ADDR"],
-                                           int(environ["REMOTE_PORT"])]).encode())
+        port = environ.get("REMOTE_PORT")  # none over a Unix domain socket
+        return reply("200 OK", json.dumps([environ["wsgi.url_scheme"], environ.get("REMOTE_ADDR"),
+                                           port and int(port)]).encode())
     return reply("200 OK", b"hello\n", "text/plain")
 
 
@@ -314,7 +315,8 @@ async def asgi(scope, receive, send):
     if path.startswith("/target"):
         return await reply(200, json.dumps([path, scope["query_string"].decode()]).encode())
     if path == "/whoami":
-        return await reply(200, json.dumps([scope["scheme"], *scope["client"]]).encode())
+        return await reply(200, json.dumps([scope["scheme"],
+                                            *(scope["client"] or [None, None])]).encode())
     return await reply(200, b"hello\n", b"text/plain")
 
 

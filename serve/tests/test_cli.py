@@ -14,7 +14,7 @@ OPTIONS = ["--interface", "--bind", "--app-dir", "--max-body-size", "--body-time
            "--dist-interface", "--dist-ticktime", "--cookie-file", "--root-path",
            "--ws-max-size", "--ws-ping-interval", "--ws-ping-timeout", "--proxy-headers",
            "--no-proxy-headers", "--forwarded-allow-ips", "--ssl-certfile", "--ssl-keyfile",
-           "--ssl-keyfile-password", "--ssl-ca-certs", "--ssl-cert-reqs"]
+           "--ssl-keyfile-password", "--ssl-ca-certs", "--ssl-cert-reqs", "--uds"]
 
 
 def run(*args):
