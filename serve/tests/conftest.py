@@ -9,6 +9,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -154,6 +155,37 @@ class Server:
 
     def rss(self):
         return proc_kib(self.beam_pid, "VmRSS") * 1024
+
+    def rss_growth(self):
+        """A `RssGrowth` of the VM: ``with server.rss_growth() as g: ...``, then
+        ``g.peak``."""
+        return RssGrowth(self)
+
+
+class RssGrowth:
+    """Samples a server's RSS every 20 ms while a ``with`` block runs; ``peak``: the most it
+    grew over the RSS at the block's start (bytes)."""
+
+    def __init__(self, server):
+        self.server = server
+        self.peak = 0
+        self._done = threading.Event()
+
+    def __enter__(self):
+        self._base = self.server.rss()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._done.is_set():
+            self.peak = max(self.peak, self.server.rss() - self._base)
+            time.sleep(0.02)
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.server.rss() - self._base)
 
 
 class AppNode:

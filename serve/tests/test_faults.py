@@ -139,37 +139,25 @@ def test_200_trickling_bodies_time_out_while_others_are_served(fault_server):
 def test_slow_downloader_of_1gib_bounded_memory(fault_server):
     srv = fault_server
     size = 1 << 30
-    base = srv.rss()
-    peak = [base]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], srv.rss())
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-    s.connect(("127.0.0.1", srv.port))
-    s.sendall(b"GET /download?size=%d&length=1 HTTP/1.1\r\nHost: x\r\n\r\n" % size)
-    got = 0
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += s.recv(65536)
-    got = len(head.split(b"\r\n\r\n", 1)[1])
-    while got < size:
-        data = s.recv(1 << 20)
-        assert data
-        got += len(data)
-        if got % (4 << 20) < len(data):
-            time.sleep(0.004)  # a slow reader: ~1 GB/s at most, in bursts
-    s.close()
-    done.set()
-    sampler.join()
+    with srv.rss_growth() as growth:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.connect(("127.0.0.1", srv.port))
+        s.sendall(b"GET /download?size=%d&length=1 HTTP/1.1\r\nHost: x\r\n\r\n" % size)
+        got = 0
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(65536)
+        got = len(head.split(b"\r\n\r\n", 1)[1])
+        while got < size:
+            data = s.recv(1 << 20)
+            assert data
+            got += len(data)
+            if got % (4 << 20) < len(data):
+                time.sleep(0.004)  # a slow reader: ~1 GB/s at most, in bursts
+        s.close()
     assert got == size
-    assert peak[0] - base < 64 << 20, (base, peak[0])
+    assert growth.peak < 64 << 20, growth.peak
 
 
 def test_sigterm_or_ctrl_c_with_requests_in_flight(fault_server):

@@ -16,6 +16,10 @@ from conftest import Server, events, read_until_closed, wait_for
 from serve_apps import BLOCK
 
 
+#: What a send raises once the server closed the connection (plain TCP or TLS).
+SEND_AFTER_CLOSE = (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError)
+
+
 def ids(server, kind):
     return {e["id"] for e in events(server) if e["kind"] == kind and e.get("id")}
 
@@ -514,7 +518,7 @@ def test_chunked_too_large(server):
     try:
         for _ in range(20):
             s.sendall(chunk)
-    except (BrokenPipeError, ConnectionResetError):
+    except SEND_AFTER_CLOSE:
         pass
     s.settimeout(5)
     out = read_until_closed(s)
@@ -619,7 +623,7 @@ def test_unread_large_body_closes(server):
     try:
         for _ in range(8):
             s.sendall(b"y" * 1_000_000)
-    except (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError):
+    except SEND_AFTER_CLOSE:
         pass
     out = read_until_closed(s)
     assert out.startswith(b"HTTP/1.1 200 ")
@@ -643,7 +647,7 @@ def seconds_until_closed_unanswered(sock):
     start = time.monotonic()
     try:
         assert sock.recv(65536) == b""
-    except ConnectionResetError:
+    except (ConnectionResetError, ssl.SSLEOFError):
         pass
     return time.monotonic() - start
 

@@ -11,7 +11,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -60,14 +59,6 @@ def test_uploads_to_an_app_that_reads_late_hold_bounded_memory_over_tls(https):
     # --buffer-size + 64 MiB; OTP ssl's default read-ahead held 25 MiB per upload).
     clients, size = 16, 16 << 20
     body = os.urandom(size)
-    base = https.rss()
-    peak = [base]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], https.rss())
-            time.sleep(0.02)
 
     def upload(_):
         conn = https.http_connection(timeout=60)
@@ -76,16 +67,10 @@ def test_uploads_to_an_app_that_reads_late_hold_bounded_memory_over_tls(https):
         conn.close()
         return answer
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        with ThreadPoolExecutor(clients) as pool:
-            answers = list(pool.map(upload, range(clients)))
-    finally:
-        done.set()
-        sampler.join()
+    with https.rss_growth() as growth, ThreadPoolExecutor(clients) as pool:
+        answers = list(pool.map(upload, range(clients)))
     assert answers == [b'{"bytes": %d}' % size] * clients
-    assert peak[0] - base <= clients * (256 << 10) + (64 << 20), (peak[0] - base) >> 20
+    assert growth.peak <= clients * (256 << 10) + (64 << 20), growth.peak >> 20
 
 
 def test_one_tls_connection_serves_many_requests(https):
