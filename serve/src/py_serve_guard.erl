@@ -18,8 +18,8 @@
 %% closes its socket (`gen_tcp:close/1' and `ssl:close/1' work from any process): a
 %% connection waiting for a head ends (mochiweb sees the socket closed); one waiting for
 %% body bytes sees its read fail, finds the message, and aborts the body with `Why' (the app
-%% sees its body aborted), waits for the app to end and logs the request. The guard ends with the connection process (it
-%% monitors it).
+%% sees its body aborted), waits for the app to end and logs the request. The guard ends
+%% with the connection process (it monitors it).
 -module(py_serve_guard).
 
 -export([start/1, timed_out/0, arm/3, disarm/1, busy/1, idle/2]).
