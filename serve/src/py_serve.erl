@@ -106,15 +106,17 @@ listen(#{uds := undefined, ip := IP, host := Host, port := Port} = Config) ->
                                        {recbuf, undefined},
                                        {buffer, py_serve_head:socket_buffer()},
                                        {acceptor_pool_size, 32}, {max, 100000}
-                                       | tls_listener(Config)]) of
+                                       | case tls_options(Config) of
+                                             none -> [];
+                                             Tls -> [{ssl, true}, {ssl_opts, Tls}]
+                                         end]) of
         {ok, _} -> ok;
         {error, Why} -> fail("cannot listen on ~s:~b: ~p", [Host, Port, Why])
     end,
     RealPort = mochiweb_socket_server:get(?LISTENER, port),
     io:format("py-buffer-serve listening on ~s://~s:~b~n", [scheme(Config), host(Host), RealPort]);
-listen(#{uds := Path, tls := Tls, log_level := Level} = Config) ->
-    Options = case Tls of none -> none; _ -> py_serve_tls:listen_options(Tls, Level) end,
-    case py_serve_uds:start(Path, Options) of
+listen(#{uds := Path} = Config) ->
+    case py_serve_uds:start(Path, tls_options(Config)) of
         ok -> io:format("py-buffer-serve listening on unix:~s (~s)~n", [Path, scheme(Config)]);
         {error, Message} -> fail("~s", [Message])
     end.
@@ -142,10 +144,9 @@ check_tls(#{tls := Tls, log_level := Level}) ->
         {error, Message} -> fail("~s", [Message])
     end.
 
-tls_listener(#{tls := none}) ->
-    [];
-tls_listener(#{tls := Tls, log_level := Level}) ->
-    [{ssl, true}, {ssl_opts, py_serve_tls:listen_options(Tls, Level)}].
+%% The listener's `ssl' options (`none': plain HTTP).
+tls_options(#{tls := none}) -> none;
+tls_options(#{tls := Tls, log_level := Level}) -> py_serve_tls:listen_options(Tls, Level).
 
 %% Imports the app here (ASGI: lifespan startup); exits 1 if it cannot.
 start_app(#{app := App}) ->

@@ -254,6 +254,15 @@ def proc_kib(pid, field):
     raise KeyError(field)
 
 
+def listening(port):
+    """Whether something accepts connections on 127.0.0.1:`port` (for `wait_for`)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
 def wait_for(predicate, timeout=5.0):
     """Polls `predicate` until it returns something true (returned) or `timeout` seconds
     pass (then its last value)."""

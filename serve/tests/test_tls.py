@@ -18,7 +18,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from conftest import EXAMPLES, SERVE, Server, read_until_closed, wait_for
+from conftest import EXAMPLES, SERVE, Server, listening, read_until_closed, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -252,7 +252,7 @@ def test_a_starlette_app_answers_as_under_uvicorn_with_the_same_files(tmp_path, 
     ours = Server("tls_app:app", interface="asgi", app_dir=str(tmp_path), tmp=str(tmp_path),
                   tls=tls_files, args=["--log-level", "warning"])
     try:
-        assert wait_for(lambda: _listening(port), timeout=30)
+        assert wait_for(lambda: listening(port), timeout=30)
         answers = []
         for url in (ours.url, f"https://127.0.0.1:{port}"):
             with httpx.Client(verify=tls_files.client_context()) as client:
@@ -271,11 +271,3 @@ def test_a_starlette_app_answers_as_under_uvicorn_with_the_same_files(tmp_path, 
         uvicorn.terminate()
         uvicorn.wait(30)
         assert ours.stop() == 0, ours.log()
-
-
-def _listening(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False

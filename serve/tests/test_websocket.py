@@ -11,7 +11,6 @@ import socket
 import struct
 import subprocess
 import sys
-import time
 from contextlib import ExitStack
 
 import httpx
@@ -19,7 +18,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from conftest import TESTS, Server, read_until_closed, wait_for
+from conftest import TESTS, Server, listening, read_until_closed, wait_for
 
 MAX_SIZE = 1 << 20
 
@@ -460,7 +459,7 @@ def test_a_fastapi_app_answers_as_under_uvicorn(tmp_module):
         [sys.executable, "-m", "uvicorn", "--app-dir", TESTS, "--port", str(port),
          "--ws", "websockets", "--log-level", "warning", "ws_apps:fastapi_app"])
     try:
-        assert wait_for(lambda: _listening(port), timeout=30)
+        assert wait_for(lambda: listening(port), timeout=30)
         theirs = fastapi_session(f"ws://127.0.0.1:{port}")
     finally:
         uvicorn.terminate()
@@ -473,12 +472,3 @@ def test_a_fastapi_app_answers_as_under_uvicorn(tmp_module):
     assert [(status, body) for status, _, body, _ in ours[5:]] == [
         (403, b""), (401, b'{"detail":"who are you"}'), (418, b"go away")]
     assert ("x-why", "tea") in ours[7][3]
-
-
-def _listening(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        time.sleep(0.05)
-        return False
